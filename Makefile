@@ -1,0 +1,41 @@
+# radtrust: `make demo` shows the product end to end; `make test` installs what the tests need and runs them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Debian packages the tests talk to: the real counterparts of what radtrust implements.
+DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orthanc-python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test test-all bench debian-packages clean
+
+$(VENV)/.installed-runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[all]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-runtime
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: $(VENV)/.installed-runtime
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
+
+test: debian-packages $(VENV)/.installed-dev
+	$(PY) -m pytest -n 2 -q
+
+# Everything, slow benchmarks and trainings included.
+test-all: debian-packages $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m ''
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,1 @@
+"""One module per ``radtrust`` command (NAME, HELP, configure(parser), run(args) -> int)."""

@@ -1,0 +1,300 @@
+"""Reading DICOM files strictly, so hostile or broken input fails early with one clear line.
+
+pydicom 3 parses the file; pylibjpeg (libjpeg, openjpeg, rle plug-ins) decodes JPEG baseline,
+extended and lossless, JPEG-LS, JPEG 2000 and RLE; deflate is handled by pydicom itself.
+Every element is converted once at read time (values are lazy in pydicom), so garbage in a
+sequence surfaces here rather than in the middle of a detector.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radtrust.config import Limits
+from radtrust.errors import CorruptPixelData, InvalidDicom, TooLarge, UnsupportedSyntax
+from radtrust.io.image import Acquisition, Geometry, Image
+
+PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+DIGITAL_SIGNATURES_SEQUENCE = 0xFFFAFFFA
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+def is_dicomdir(ds: Any) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    return meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == MEDIA_STORAGE_DIRECTORY
+
+
+def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, stop_before_pixels: bool = False) -> Any:
+    """Read and validate a DICOM file; return the pydicom FileDataset (pixels not decoded).
+
+    Raises InvalidDicom for anything that is not a well-formed DICOM file.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    limits = limits or Limits.from_env()
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidDicom(f"cannot read: {exc.strerror or exc}", path) from None
+    if size == 0:
+        raise InvalidDicom("empty file (0 bytes)", path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+            except InvalidDicomError:
+                # No 128-byte preamble: accept a bare dataset only if it looks like a real one.
+                ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+                if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
+                    raise InvalidDicom("not a DICOM file (no preamble, no DICOM header)", path) from None
+            _check_transfer_syntax(ds, path)
+            _walk(ds, path, limits.max_sequence_depth, 0)
+    except RecursionError:
+        raise InvalidDicom("sequences nested too deeply to be a real image", path) from None
+    except (InvalidDicom, UnsupportedSyntax):
+        raise
+    except EOFError as exc:
+        raise InvalidDicom(f"truncated file ({exc})", path) from None
+    except Exception as exc:  # pydicom raises many types on malformed input
+        raise InvalidDicom(f"malformed DICOM: {_one_line(exc)}", path) from None
+    return ds
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _check_transfer_syntax(ds: Any, path: Path) -> None:
+    from pydicom.uid import UID
+
+    meta = getattr(ds, "file_meta", None)
+    tsuid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if tsuid is None:
+        return
+    uid = UID(str(tsuid))
+    if not uid.is_transfer_syntax:
+        raise UnsupportedSyntax(f"unknown transfer syntax UID {uid}", path)
+
+
+def _walk(ds: Any, path: Path, max_depth: int, depth: int) -> None:
+    """Convert every element (pydicom converts lazily) and bound the sequence depth."""
+    if depth > max_depth:
+        raise InvalidDicom(f"sequences nested deeper than {max_depth} levels", path)
+    for tag in list(ds.keys()):
+        try:
+            elem = ds[tag]
+        except Exception as exc:
+            raise InvalidDicom(f"element {tag} cannot be parsed: {_one_line(exc)}", path) from None
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _walk(item, path, max_depth, depth + 1)
+
+
+def _float(ds: Any, keyword: str) -> float | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+            value = list(value)[0]
+        return float(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _text(ds: Any, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) and hasattr(value, "__iter__"):
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _floats(ds: Any, keyword: str, n: int) -> tuple[float, ...] | None:
+    value = ds.get(keyword)
+    if value is None:
+        return None
+    try:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return values if len(values) == n else None
+
+
+def geometry_of(ds: Any) -> Geometry:
+    spacing = _floats(ds, "PixelSpacing", 2) or _floats(ds, "ImagerPixelSpacing", 2)
+    if spacing is not None and min(spacing) <= 0:
+        spacing = None  # e.g. RG1_UNCR carries [0, 0]
+    return Geometry(
+        pixel_spacing=spacing,  # type: ignore[arg-type]
+        slice_thickness=_float(ds, "SliceThickness"),
+        position=_floats(ds, "ImagePositionPatient", 3),  # type: ignore[arg-type]
+        orientation=_floats(ds, "ImageOrientationPatient", 6),
+        spacing_between_slices=_float(ds, "SpacingBetweenSlices"),
+    )
+
+
+def acquisition_of(ds: Any) -> Acquisition:
+    mas = _float(ds, "Exposure")
+    if mas is None:
+        uas = _float(ds, "ExposureInuAs")
+        mas = uas / 1000.0 if uas is not None else None
+    return Acquisition(
+        kvp=_float(ds, "KVP"),
+        tube_current_ma=_float(ds, "XRayTubeCurrent"),
+        exposure_mas=mas,
+        exposure_time_ms=_float(ds, "ExposureTime"),
+        kernel=_text(ds, "ConvolutionKernel"),
+        manufacturer=_text(ds, "Manufacturer"),
+        model=_text(ds, "ManufacturerModelName"),
+        device_serial=_text(ds, "DeviceSerialNumber"),
+        detector_serial=_text(ds, "DetectorID"),
+        exposure_index=_float(ds, "ExposureIndex"),
+        software_versions=_text(ds, "SoftwareVersions"),
+    )
+
+
+def count_signatures(ds: Any) -> int:
+    """Digital Signatures Sequence items in the dataset and in every nested item."""
+    total = 0
+    for elem in ds.iterall():
+        if elem.tag == DIGITAL_SIGNATURES_SEQUENCE and elem.VR == "SQ":
+            total += len(elem.value)
+    return total
+
+
+def _int(ds: Any, keyword: str, path: Path, default: int | None = None) -> int:
+    value = ds.get(keyword, default)
+    if value is None:
+        raise InvalidDicom(f"missing {keyword}", path)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidDicom(f"{keyword} is not an integer: {value!r}", path) from None
+
+
+def pixel_layout(ds: Any, path: Path, limits: Limits) -> tuple[int, int, int, int, int]:
+    """(frames, rows, columns, samples, bits allocated), refused before allocation if too big."""
+    if not any(tag in ds for tag in PIXEL_DATA_TAGS):
+        raise InvalidDicom("no Pixel Data in the file", path)
+    rows = _int(ds, "Rows", path)
+    cols = _int(ds, "Columns", path)
+    frames = _int(ds, "NumberOfFrames", path, 1) or 1
+    samples = _int(ds, "SamplesPerPixel", path, 1)
+    bits = _int(ds, "BitsAllocated", path)
+    if rows <= 0 or cols <= 0 or frames <= 0 or samples not in (1, 3):
+        raise InvalidDicom(f"impossible image size {frames}x{rows}x{cols}x{samples}", path)
+    if bits not in (1, 8, 16, 32, 64):
+        raise InvalidDicom(f"unsupported BitsAllocated {bits}", path)
+    # Decoded stored values plus the float32 modality-unit copy.
+    need = frames * rows * cols * samples * (max(bits, 8) // 8 + 4)
+    if need > limits.max_pixel_bytes:
+        raise TooLarge(
+            f"{frames} frame(s) of {rows}x{cols} would need {need / 2**30:.1f} GiB, over the limit of "
+            f"{limits.max_pixel_bytes / 2**30:.1f} GiB (RADTRUST_MAX_PIXEL_BYTES)",
+            path,
+        )
+    return frames, rows, cols, samples, bits
+
+
+def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
+    """Stored values as an array (frames, rows, cols) or (rows, cols), checked against the header."""
+    frames, rows, cols, samples, bits = pixel_layout(ds, path, limits)
+    tsuid = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+    if "PixelData" in ds and tsuid is not None and not tsuid.is_compressed:
+        expected = frames * rows * cols * samples * bits // 8
+        actual = len(ds.PixelData)
+        if actual < expected:
+            raise CorruptPixelData(f"Pixel Data has {actual} bytes, the header needs {expected}", path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
+    except NotImplementedError as exc:
+        raise UnsupportedSyntax(f"cannot decode pixel data: {_one_line(exc)}", path) from None
+    except RuntimeError as exc:
+        text = _one_line(exc)
+        if "plugin" in text.lower() or "no pixel data decoders" in text.lower() or "unable to decode" in text.lower():
+            raise UnsupportedSyntax(f"cannot decode pixel data: {text}", path) from None
+        raise CorruptPixelData(f"corrupt pixel data: {text}", path) from None
+    except Exception as exc:
+        raise CorruptPixelData(f"corrupt pixel data: {_one_line(exc)}", path) from None
+    expected_shape = (rows, cols) if frames == 1 else (frames, rows, cols)
+    if samples == 3:
+        expected_shape = expected_shape + (3,)
+    if tuple(arr.shape) != expected_shape:
+        raise CorruptPixelData(f"decoded shape {arr.shape} differs from the header's {expected_shape}", path)
+    return arr
+
+
+def to_modality_units(ds: Any, stored: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None, list[str]]:
+    """Apply the Modality LUT (rescale slope/intercept or LUT sequence); colour becomes luminance."""
+    from pydicom.pixels import apply_modality_lut
+
+    notes: list[str] = []
+    arr = stored
+    if arr.ndim >= 3 and arr.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3:
+        arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+        notes.append("colour image converted to luminance")
+        return arr.astype(np.float32), None, notes
+    slope = _float(ds, "RescaleSlope")
+    intercept = _float(ds, "RescaleIntercept")
+    rescale = (slope if slope is not None else 1.0, intercept if intercept is not None else 0.0)
+    if "ModalityLUTSequence" in ds:
+        notes.append("modality LUT sequence applied")
+        rescale = None
+    out = apply_modality_lut(arr, ds)
+    return np.asarray(out, dtype=np.float32), rescale, notes
+
+
+def load_dicom(path: str | os.PathLike[str], *, limits: Limits | None = None) -> Image:
+    """Read one DICOM file into an :class:`Image` in modality units."""
+    limits = limits or Limits.from_env()
+    path = Path(path)
+    ds = read_dataset(path, limits=limits)
+    return image_from_dataset(ds, path, limits=limits)
+
+
+def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = None) -> Image:
+    limits = limits or Limits.from_env()
+    if is_dicomdir(ds):
+        raise InvalidDicom("a DICOMDIR (media directory), not an image", path)
+    stored = decode_pixels(ds, path or Path("<dataset>"), limits)
+    pixels, rescale, notes = to_modality_units(ds, stored)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        notes.append(f"photometric interpretation {photometric} read as luminance")
+        photometric = "MONOCHROME2"
+    tsuid = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+    return Image(
+        path=path,
+        pixels=pixels,
+        source_format="dicom",
+        modality=_text(ds, "Modality"),
+        photometric=photometric,
+        bits_stored=int(ds.BitsStored) if "BitsStored" in ds else None,
+        transfer_syntax=str(tsuid) if tsuid else None,
+        transfer_syntax_name=tsuid.name if tsuid else None,
+        sop_class_uid=_text(ds, "SOPClassUID"),
+        sop_instance_uid=_text(ds, "SOPInstanceUID") or (
+            _text(ds.file_meta, "MediaStorageSOPInstanceUID") if getattr(ds, "file_meta", None) else None),
+        series_instance_uid=_text(ds, "SeriesInstanceUID"),
+        study_instance_uid=_text(ds, "StudyInstanceUID"),
+        patient_id=_text(ds, "PatientID"),
+        rescale=rescale,
+        geometry=geometry_of(ds),
+        acquisition=acquisition_of(ds),
+        signature_count=count_signatures(ds),
+        notes=tuple(notes),
+        dataset=ds,
+    )

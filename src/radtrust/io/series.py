@@ -1,0 +1,169 @@
+"""Series: the instances of one SeriesInstanceUID, sorted along the slice normal.
+
+Problems a forensic analyst needs to know about are reported, not hidden: gaps in the slice
+positions, duplicated positions, and mixed geometry (orientation, matrix, pixel spacing).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from radtrust.io.image import Image
+
+
+@dataclass(frozen=True, eq=False)
+class Series:
+    """Sorted instances of one series, with the irregularities found while sorting."""
+
+    series_instance_uid: str | None
+    instances: tuple[Image, ...]
+    positions: tuple[float | None, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def modality(self) -> str | None:
+        return self.instances[0].modality if self.instances else None
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    @property
+    def slice_spacing(self) -> float | None:
+        pos = [p for p in self.positions if p is not None]
+        if len(pos) < 2:
+            return None
+        return float(np.median(np.abs(np.diff(pos))))
+
+    def is_volume(self) -> bool:
+        """True when the instances are single 2D slices of one matrix size (stackable)."""
+        shapes = {im.shape for im in self.instances}
+        return len(shapes) == 1 and all(im.pixels.ndim == 2 for im in self.instances) and len(self.instances) > 1
+
+    def volume(self) -> np.ndarray:
+        """The slices stacked as (slices, rows, columns) in sorted order."""
+        if not self.is_volume():
+            raise ValueError("series instances do not form a stackable volume")
+        return np.stack([im.pixels for im in self.instances])
+
+    def summary(self) -> dict[str, object]:
+        first = self.instances[0]
+        return {
+            "kind": "series",
+            "series_instance_uid": self.series_instance_uid,
+            "modality": self.modality,
+            "instances": len(self.instances),
+            "size": list(first.shape),
+            "slice_spacing": self.slice_spacing,
+            "span_mm": (max(p for p in self.positions if p is not None) - min(p for p in self.positions if p is not None))
+            if sum(p is not None for p in self.positions) > 1 else None,
+            "manufacturer": first.acquisition.manufacturer,
+            "problems": list(self.problems),
+        }
+
+
+def _geometry_key(im: Image) -> tuple[object, ...]:
+    g = im.geometry
+    orient = tuple(round(v, 3) for v in g.orientation) if g.orientation else None
+    spacing = tuple(round(v, 4) for v in g.pixel_spacing) if g.pixel_spacing else None
+    return (im.shape, orient, spacing)
+
+
+def assemble(images: Iterable[Image]) -> Series:
+    """Sort images of one series along the slice normal and report irregularities.
+
+    Ties and missing positions fall back to InstanceNumber, then to the path, so the order
+    never depends on the order files were listed in.
+    """
+    items = list(images)
+    problems: list[str] = []
+    uids = {im.series_instance_uid for im in items}
+    if len(uids) > 1:
+        problems.append(f"{len(uids)} SeriesInstanceUIDs mixed in one series")
+
+    keys = {_geometry_key(im) for im in items}
+    if len(keys) > 1:
+        problems.append(f"mixed geometry: {len(keys)} different matrix/orientation/spacing combinations")
+
+    def instance_number(im: Image) -> int:
+        ds = im.dataset
+        try:
+            return int(ds.get("InstanceNumber")) if ds is not None and ds.get("InstanceNumber") is not None else 0
+        except (TypeError, ValueError):
+            return 0
+
+    # Project every slice on the normal of the first slice that has one.
+    normal = next((im.geometry.normal for im in items if im.geometry.normal is not None), None)
+    positions: list[float | None] = []
+    for im in items:
+        pos = im.geometry.position
+        positions.append(float(np.dot(normal, pos)) if normal is not None and pos is not None else None)
+
+    order = sorted(
+        range(len(items)),
+        key=lambda i: (positions[i] is None, positions[i] if positions[i] is not None else 0.0,
+                       instance_number(items[i]), str(items[i].path)),
+    )
+    items = [items[i] for i in order]
+    positions = [positions[i] for i in order]
+
+    known = [p for p in positions if p is not None]
+    if len(known) < len(positions) and len(items) > 1:
+        problems.append(f"{len(positions) - len(known)} instance(s) without a position; sorted by InstanceNumber")
+    if len(known) > 1:
+        diffs = np.diff(np.asarray(known))
+        dup = int(np.sum(np.abs(diffs) < 1e-3))
+        if dup:
+            problems.append(f"{dup} duplicated slice position(s)")
+        steps = np.abs(diffs[np.abs(diffs) >= 1e-3])
+        if steps.size:
+            step = float(np.median(steps))
+            gaps = int(np.sum(steps > step * 1.5))
+            if gaps:
+                problems.append(f"{gaps} gap(s) in slice positions (expected step {step:.3g} mm)")
+            irregular = int(np.sum(np.abs(steps - step) > max(0.05 * step, 0.01))) - gaps
+            if irregular > 0:
+                problems.append(f"{irregular} irregular slice step(s) around {step:.3g} mm")
+    return Series(
+        series_instance_uid=items[0].series_instance_uid if items else None,
+        instances=tuple(items),
+        positions=tuple(positions),
+        problems=tuple(problems),
+    )
+
+
+def _fallback_key(im: Image) -> str | None:
+    """For headers whose SeriesInstanceUID was blanked: Frame of Reference, series number, folder."""
+    ds = im.dataset
+    if ds is None or not ds.get("FrameOfReferenceUID"):
+        return None
+    return f"{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{im.path.parent if im.path else ''}"
+
+
+def group_series(images: Iterable[Image]) -> list[Series]:
+    """Group images by SeriesInstanceUID, then sort each.
+
+    Images without a SeriesInstanceUID are grouped by Frame of Reference UID, series number and
+    folder (and the series says so); with none of those, each stands alone.
+    """
+    groups: dict[str, list[Image]] = defaultdict(list)
+    fallback: dict[str, list[Image]] = defaultdict(list)
+    loose: list[Image] = []
+    for im in images:
+        key = _fallback_key(im)
+        if im.series_instance_uid:
+            groups[im.series_instance_uid].append(im)
+        elif key is not None:
+            fallback[key].append(im)
+        else:
+            loose.append(im)
+    out = [assemble(members) for _, members in sorted(groups.items())]
+    for _, members in sorted(fallback.items()):
+        series = assemble(members)
+        note = "no SeriesInstanceUID: grouped by Frame of Reference UID, series number and folder"
+        out.append(Series(None, series.instances, series.positions, (note, *series.problems)))
+    out.extend(assemble([im]) for im in loose)
+    return out
