@@ -1,0 +1,144 @@
+"""Known-answer loading tests: HU, photometric interpretation, series order, research formats."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from radtrust.io import load_image, load_series
+from tests.conftest import require_tool
+
+# (row, column) voxels checked in every Siemens slice: air, fat/soft tissue, centre, bone region.
+VOXELS = [(10, 10), (256, 256), (300, 200), (400, 256), (128, 384)]
+
+
+def _raw_stored(path: Path, tmp: Path) -> tuple[np.ndarray, float, float]:
+    """Stored values decoded by GDCM (not pydicom's decoders), read straight from the raw bytes."""
+    gdcmraw = require_tool("gdcmraw")
+    raw = tmp / (path.name + ".raw")
+    subprocess.run([gdcmraw, "-i", str(path), "-o", str(raw), "-P"], check=True)
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    dtype = "<i2" if int(ds.PixelRepresentation) == 1 else "<u2"
+    stored = np.frombuffer(raw.read_bytes(), dtype=dtype).reshape(int(ds.Rows), int(ds.Columns))
+    return stored, float(ds.RescaleSlope), float(ds.RescaleIntercept)
+
+
+def test_siemens_hu_matches_stored_values(shared_data: Path, tmp_path: Path) -> None:
+    files = sorted((shared_data / "ct" / "siemens_abdomen").iterdir())[:4]
+    for path in files:
+        image = load_image(path)
+        stored, slope, intercept = _raw_stored(path, tmp_path)
+        assert image.modality == "CT"
+        assert image.transfer_syntax == "1.2.840.10008.1.2.4.90"
+        assert image.rescale == (slope, intercept) == (1.0, -1024.0)
+        for r, c in VOXELS:
+            assert image.pixels[r, c] == pytest.approx(stored[r, c] * slope + intercept)
+        # Air outside the patient is about -1000 HU after the Modality LUT.
+        assert image.pixels[5:20, 5:20].mean() < -900
+
+
+def test_sample_ct_is_hu_with_acquisition_and_geometry(sample_ct_files: list[Path]) -> None:
+    image = load_image(sample_ct_files[0])
+    assert image.pixels.dtype == np.float32 and image.shape == (512, 512)
+    acq = image.acquisition
+    assert (acq.kvp, acq.exposure_mas, acq.manufacturer) == (120.0, 253.0, "SIEMENS")
+    assert acq.kernel is not None and acq.kernel.startswith("Br38f")
+    assert image.geometry.pixel_spacing == pytest.approx((0.9765625, 0.9765625))
+    assert image.geometry.slice_thickness == 3.0
+    assert image.geometry.orientation == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    assert image.signature_count == 0
+    assert image.dataset is not None and image.has_header
+
+
+def test_cr_is_monochrome1_and_display_flips(sample_cr_file: Path) -> None:
+    image = load_image(sample_cr_file)
+    assert image.modality == "CR"
+    assert image.photometric == "MONOCHROME1"
+    assert image.bits_stored == 15
+    assert image.geometry.pixel_spacing is None  # the source carries PixelSpacing [0, 0]
+    shown = image.display_pixels()
+    assert shown.max() == image.pixels.max() and shown.min() == image.pixels.min()
+    # Flipped: the brightest stored value is the darkest shown.
+    assert shown.flat[int(np.argmax(image.pixels))] == image.pixels.min()
+
+
+def test_shared_cr_is_monochrome1(shared_data: Path) -> None:
+    image = load_image(shared_data / "cr" / "RG1_UNCR.dcm")
+    assert image.photometric == "MONOCHROME1"
+    assert image.shape == (1955, 1841)
+    assert image.acquisition.kvp == 150.0 and image.acquisition.exposure_mas == 2.0
+
+
+def test_series_sorted_along_normal_and_shuffle_invariant(sample_ct_files: list[Path], tmp_path: Path) -> None:
+    names = [f"x{i:02d}.dcm" for i in range(len(sample_ct_files))]
+    random.Random(7).shuffle(names)
+    for src, name in zip(sample_ct_files, names):
+        shutil.copy(src, tmp_path / name)
+    [ordered] = load_series(sample_ct_files)
+    [shuffled] = load_series(tmp_path)
+    uids = [im.sop_instance_uid for im in ordered.instances]
+    assert uids == [im.sop_instance_uid for im in shuffled.instances]
+    z = [im.geometry.position[2] for im in ordered.instances]
+    assert z == sorted(z)
+    assert ordered.problems == ()
+    assert ordered.slice_spacing == pytest.approx(2.0)
+    assert ordered.volume().shape == (len(sample_ct_files), 512, 512)
+
+
+def test_series_reports_gap_and_duplicate(sample_ct_files: list[Path], tmp_path: Path) -> None:
+    chosen = [sample_ct_files[0], sample_ct_files[1], sample_ct_files[4], sample_ct_files[5]]
+    for i, src in enumerate(chosen):
+        shutil.copy(src, tmp_path / f"{i}.dcm")
+    shutil.copy(sample_ct_files[1], tmp_path / "dup.dcm")
+    [series] = load_series(tmp_path)
+    text = " ".join(series.problems)
+    assert "gap" in text and "duplicated" in text
+
+
+def test_series_reports_mixed_geometry(sample_ct_files: list[Path], tmp_path: Path) -> None:
+    for i, src in enumerate(sample_ct_files[:3]):
+        ds = pydicom.dcmread(src)
+        if i == 2:
+            ds.PixelSpacing = [0.8, 0.8]
+        ds.save_as(tmp_path / f"{i}.dcm")
+    [series] = load_series(tmp_path)
+    assert any("mixed geometry" in p for p in series.problems)
+
+
+def test_siemens_blank_uids_grouped_by_frame_of_reference(shared_data: Path) -> None:
+    series = load_series(shared_data / "ct" / "siemens_abdomen")
+    assert len(series) == 1 and len(series[0]) == 20
+    assert any("no SeriesInstanceUID" in p for p in series[0].problems)
+
+
+def test_png_and_nifti_have_no_header(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+    import nibabel as nib
+
+    arr = (np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 7) % 4096
+    PILImage.fromarray(arr.astype(np.uint16)).save(tmp_path / "a.png")
+    png = load_image(tmp_path / "a.png")
+    assert png.source_format == "png" and not png.has_header
+    np.testing.assert_array_equal(png.pixels, arr)
+    from radtrust.errors import NotApplicable
+    with pytest.raises(NotApplicable):
+        png.require_dataset("header forensics")
+
+    vol = np.random.default_rng(0).normal(size=(20, 30, 5)).astype(np.float32)
+    nib.save(nib.Nifti1Image(vol, np.diag([0.7, 0.8, 2.5, 1.0])), tmp_path / "v.nii.gz")
+    nii = load_image(tmp_path / "v.nii.gz")
+    assert nii.shape == (5, 30, 20)  # (z, y, x)
+    np.testing.assert_allclose(nii.pixels, np.transpose(vol, (2, 1, 0)))
+    assert nii.geometry.pixel_spacing == pytest.approx((0.8, 0.7)) and nii.geometry.slice_thickness == pytest.approx(2.5)
+
+
+def test_chest_volume_nifti(shared_data: Path) -> None:
+    image = load_image(shared_data / "ct" / "chest_volume" / "cxr.nii.gz")
+    assert image.shape == (133, 512, 512)
+    assert image.pixels.min() < -900  # HU
