@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -28,6 +29,7 @@ class Reporter:
 
     fmt: str = "text"
     quiet: bool = False
+    verbose: int = 0
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     bad_inputs: int = 0
@@ -47,6 +49,8 @@ class Reporter:
         if self.fmt == "jsonl":
             self.out.write(json.dumps({"kind": "error", "path": where, "message": exc.message}) + "\n")
         self.out.flush()
+        if self.verbose and exc.__traceback__ is not None:
+            traceback.print_exception(exc, file=self.err)
         print(f"radtrust: error: {exc}", file=self.err, flush=True)
 
     def fail(self) -> None:

@@ -40,7 +40,7 @@ def _text(image: Image) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    rep = Reporter(fmt=args.format, quiet=args.quiet)
+    rep = Reporter(fmt=args.format, quiet=args.quiet, verbose=args.verbose)
     images: list[Image] = []
     for loaded in iter_images(args.paths):
         if loaded.error is not None:
