@@ -1,0 +1,100 @@
+"""radtrust scan: forensic verdicts (signatures first), heatmaps and reports for files and folders."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from radtrust.cli.output import Reporter
+from radtrust.errors import UsageError
+
+NAME = "scan"
+HELP = "detect tampering: one calibrated verdict per image and series, with heatmaps and evidence"
+DESCRIPTION = HELP + """
+
+INPUT may be files or folders (searched recursively). Series are assembled and analysed in 3D where a
+detector supports it. Signatures come first: with --trust, a valid trusted signature covering the pixels
+gives 'signed-authentic' and a broken one 'tampered'; otherwise the forensic verdict applies
+(authentic | suspicious | tampered).
+
+--format jsonl writes one JSON object per line: {"kind": "instance", "path", "sop_instance_uid",
+"series_instance_uid", "modality", "score", "verdict", "detectors", "evidence", "heatmap"}, then per
+series {"kind": "series", ..., "suspicious_instances"}, and {"kind": "error", "path", "message"}.
+--format html writes a report with thumbnails, heatmap overlays, verdicts, evidence and signature status.
+
+Exit status: 0 nothing found, 1 an image or series is suspicious or tampered, 2 bad input."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders")
+    parser.add_argument("--format", choices=("text", "jsonl", "html"), default="text", help="output format (default: text)")
+    parser.add_argument("--out", metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
+    parser.add_argument("--heatmaps", metavar="DIR", help="write DIR/<SOPInstanceUID>.npy (float32, rows x columns)")
+    parser.add_argument("--model", metavar="MODEL", help="a one-class site model (radtrust model train) to add")
+    parser.add_argument("--fpr", type=float, default=0.01, help="target false-alarm rate on authentic data (default 0.01)")
+    parser.add_argument("--trust", metavar="CA_PEM", action="append", help="trusted CA certificate (repeatable)")
+    parser.add_argument("--detectors", metavar="NAMES", help="comma-separated detectors (default: all registered)")
+    parser.add_argument("--fusion", metavar="JSON", help="fusion parameters (default: the shipped calibrated ones)")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core, per series)")
+
+
+def _text(rec: dict, verbose: int) -> str:
+    if rec["kind"] == "series":
+        head = (f"series {rec['series_instance_uid'] or '-'}: {rec['verdict']} (score {rec['score']:.3f}, "
+                f"{rec['instances']} instances, {len(rec['suspicious_instances'])} flagged)")
+    else:
+        head = f"{rec['verdict']:<16} {rec['score']:.3f}  {rec['path']}"
+    shown = rec["evidence"] if verbose or rec["verdict"] in ("suspicious", "tampered") else rec["evidence"][:0]
+    limit = None if verbose else 6
+    lines = [head] + [f"  - {e}" for e in shown[:limit]]
+    if limit is not None and len(shown) > limit:
+        lines.append(f"  ... {len(shown) - limit} more (use -v)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from radtrust.forensics.fusion import Fusion
+    from radtrust.forensics.report import render_html, write_text_atomic
+    from radtrust.forensics.scanner import Scanner
+
+    for pem in args.trust or []:
+        if not Path(pem).is_file():
+            raise UsageError("trust anchor not found", pem)
+    if args.model and not Path(args.model).exists():
+        raise UsageError("model not found", args.model)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise UsageError("output folder does not exist", args.out)
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    fusion = Fusion.load(args.fusion) if args.fusion else None
+    scanner = Scanner(detectors, model=args.model, trust=args.trust, fpr=args.fpr, fusion=fusion)
+
+    sink = io.StringIO() if args.out or args.format == "html" else sys.stdout
+    rep = Reporter(fmt="jsonl" if args.format == "jsonl" else "text", quiet=args.quiet, out=sink)
+    items = []
+    for rec, extra in scanner.scan_items(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=args.format == "html"):
+        if rec["kind"] == "error":
+            rep.bad_inputs += 1
+            print(f"radtrust: error: {rec['path']}: {rec['message']}", file=sys.stderr, flush=True)
+            if args.format == "jsonl":
+                rep.record(rec)
+        else:
+            if rec["verdict"] in ("suspicious", "tampered"):
+                rep.fail()
+            if args.format != "html":
+                rep.record(rec, _text(rec, args.verbose))
+                sink.flush()
+        items.append((rec, extra))
+    if args.format == "html":
+        page = render_html(items)
+        if args.out:
+            write_text_atomic(args.out, page)
+        else:
+            sys.stdout.write(page)
+    elif args.out:
+        assert isinstance(sink, io.StringIO)
+        write_text_atomic(args.out, sink.getvalue())
+    return rep.exit_code()

@@ -1,0 +1,295 @@
+"""Fusion: the detectors' scores become one calibrated probability, and their maps one heatmap.
+
+Model (Platt-style logistic calibration, Platt 1999; stacked over detector outputs): every detector score
+``s`` in [0, 1] is mapped to its log-odds ``z = logit(s)`` and the fused probability is
+``sigmoid(b + sum_i w_i * z_i)``. Choices made for generalisation to tampering methods never seen in
+training (the failure mode of every published detector, see ../shared/REFERENCE.md):
+
+* **Non-negative weights.** A detector can only raise the score, never lower it; a method that fools
+  every detector but one is still caught by that one. Detectors whose fitted weight would be negative
+  are dropped from the fit (weight 0) and the fit is repeated.
+* **Missing means neutral.** A detector that does not apply (``NaN``) contributes its median log-odds
+  on authentic data, i.e. the value of an unremarkable image.
+* **Balanced classes, L2 penalty.** The probability is calibrated for equal prior odds of tampered
+  and authentic, whatever the mix of the calibration set.
+* **Thresholds from a false-alarm rate.** ``threshold`` is the smallest probability that at most
+  ``fpr`` of the authentic calibration rows exceed (default 1%); ``tampered_threshold`` is the same
+  at ``fpr / 10``. Above ``threshold`` an image is *suspicious*, above ``tampered_threshold``
+  *tampered*.
+
+Detectors unknown to a fitted fusion (e.g. a site model added later) join as calibrated evidence:
+weight 1 on their log-odds, neutral at 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from radtrust.errors import InputError
+
+if TYPE_CHECKING:
+    from radtrust.forensics.detectors.base import Finding
+
+EPS = 1e-4
+FORMAT = "radtrust-fusion/1"
+DEFAULT_RESOURCE = "fusion.json"
+
+
+def logit(p: np.ndarray | float) -> np.ndarray:
+    """Log-odds of probabilities clipped to [EPS, 1 - EPS]; NaN stays NaN."""
+    p = np.clip(np.asarray(p, dtype=float), EPS, 1.0 - EPS)
+    return np.log(p / (1.0 - p))
+
+
+def sigmoid(z: np.ndarray | float) -> np.ndarray:
+    z = np.asarray(z, dtype=float)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def threshold_at_fpr(scores: np.ndarray, fpr: float) -> float:
+    """The smallest threshold t with mean(scores > t) <= fpr (scores are authentic rows)."""
+    s = np.sort(np.asarray(scores, dtype=float)[np.isfinite(scores)])
+    if s.size == 0:
+        raise ValueError("no authentic rows to set a threshold from")
+    allowed = int(math.floor(fpr * s.size + 1e-9))  # rows allowed above the threshold
+    return float(s[s.size - 1 - allowed]) if allowed < s.size else float(s[0])
+
+
+def _fit_logistic(Z: np.ndarray, y: np.ndarray, sw: np.ndarray, l2: float, iters: int = 100) -> tuple[np.ndarray, float]:
+    """Weighted L2-penalised logistic regression by Newton's method (IRLS). Returns (weights, bias)."""
+    n, d = Z.shape
+    X = np.hstack([Z, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    penalty = np.full(d + 1, l2)
+    penalty[-1] = 0.0
+    for _ in range(iters):
+        p = sigmoid(X @ w)
+        g = X.T @ (sw * (p - y)) + penalty * w
+        h = (X * (sw * p * (1 - p))[:, None]).T @ X + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(h, g)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+@dataclass
+class Fusion:
+    """A fitted (or default) fusion of named detectors. See the module docstring for the model."""
+
+    names: tuple[str, ...]
+    weights: np.ndarray
+    bias: float = 0.0
+    fill: np.ndarray | None = None  # log-odds used for a missing (NaN) detector
+    threshold: float = 0.5
+    tampered_threshold: float = 0.9
+    fpr: float = 0.01
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = tuple(self.names)
+        self.weights = np.asarray(self.weights, dtype=float).reshape(len(self.names))
+        self.fill = np.zeros(len(self.names)) if self.fill is None else np.asarray(self.fill, float).reshape(len(self.names))
+
+    # ----------------------------------------------------------------------------------------- construction
+    @classmethod
+    def default(cls, names: Sequence[str]) -> Fusion:
+        """Uncalibrated fusion: each score taken as a calibrated probability (naive Bayes on log-odds)."""
+        return cls(tuple(names), np.ones(len(names)), 0.0, np.zeros(len(names)), 0.5, 0.9, 0.01,
+                   {"fitted": False, "note": "uncalibrated default: scores combined as independent log-odds"})
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, fpr: float = 0.01,
+            X_authentic: np.ndarray | None = None, l2: float = 1.0) -> Fusion:
+        """Fit weights on labelled rows and set thresholds from the authentic rows.
+
+        Parameters
+        ----------
+        X : (n_samples, n_detectors) detector scores in [0, 1], NaN where a detector did not apply.
+        y : (n_samples,) 0 authentic / 1 tampered.
+        names : detector names, one per column.
+        fpr : target false-alarm rate on authentic data for ``threshold``.
+        X_authentic : extra authentic rows (same columns) used for the neutral fill and the thresholds
+            only, e.g. every authentic image of a site.
+        l2 : ridge penalty on the weights (log-odds units).
+        """
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float).ravel()
+        names = tuple(names)
+        if X.ndim != 2 or X.shape[1] != len(names) or X.shape[0] != y.shape[0]:
+            raise ValueError(f"X must be (n, {len(names)}) with one label per row; got {X.shape} and {y.shape}")
+        if not set(np.unique(y)) <= {0.0, 1.0} or y.min() == y.max():
+            raise ValueError("y needs both classes, as 0 (authentic) and 1 (tampered)")
+        auth = X[y == 0]
+        if X_authentic is not None:
+            auth = np.vstack([auth, np.asarray(X_authentic, dtype=float).reshape(-1, len(names))])
+        Za = logit(auth)
+        fill = np.array([np.nanmedian(Za[:, j]) if np.isfinite(Za[:, j]).any() else 0.0 for j in range(len(names))])
+        Z = cls._impute(logit(X), fill)
+        sw = np.where(y == 1, 0.5 / max(1, int(y.sum())), 0.5 / max(1, int((1 - y).sum()))) * len(y)
+        active = np.array([np.isfinite(X[:, j]).any() and np.nanstd(X[:, j]) > 0 for j in range(len(names))])
+        weights = np.zeros(len(names))
+        bias = 0.0
+        for _ in range(len(names) + 1):
+            if not active.any():
+                break
+            w, bias = _fit_logistic(Z[:, active], y, sw, l2)
+            if (w >= 0).all():
+                weights[:] = 0.0
+                weights[active] = w
+                break
+            idx = np.flatnonzero(active)
+            active[idx[np.argmin(w)]] = False  # drop the most negative, refit
+        fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr)
+        p_auth = fusion.probability(auth)
+        fusion.threshold = threshold_at_fpr(p_auth, fpr)
+        fusion.tampered_threshold = max(fusion.threshold, threshold_at_fpr(p_auth, fpr / 10.0))
+        fusion.info = {"fitted": True, "n_tampered": int(y.sum()), "n_authentic_fit": int((1 - y).sum()),
+                       "n_authentic_threshold": int(auth.shape[0]), "l2": l2,
+                       "authentic_probabilities": [round(float(v), 6) for v in np.sort(p_auth)]}
+        return fusion
+
+    @staticmethod
+    def _impute(Z: np.ndarray, fill: np.ndarray) -> np.ndarray:
+        Z = np.array(Z, dtype=float, copy=True)
+        bad = ~np.isfinite(Z)
+        if bad.any():
+            Z[bad] = np.broadcast_to(fill, Z.shape)[bad]
+        return Z
+
+    # ----------------------------------------------------------------------------------------- scoring
+    def probability(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated tamper probability per row of X (columns in ``self.names`` order, NaN = missing)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        Z = self._impute(logit(X), self.fill)
+        return sigmoid(self.bias + Z @ self.weights)
+
+    def vector(self, scores: Mapping[str, float]) -> np.ndarray:
+        """One row in ``names`` order from a {detector: score} mapping (absent = NaN)."""
+        return np.array([float(scores.get(n, math.nan)) for n in self.names], dtype=float)
+
+    def score(self, scores: Mapping[str, float]) -> float:
+        """Probability for one image from {detector: score}; unknown detectors join as calibrated log-odds."""
+        z = self.bias + float(self._impute(logit(self.vector(scores)), self.fill) @ self.weights)
+        known = set(self.names)
+        for name, s in scores.items():
+            if name not in known and s is not None and math.isfinite(s):
+                z += float(logit(s))
+        return float(sigmoid(z))
+
+    def contributions(self, scores: Mapping[str, float]) -> dict[str, float]:
+        """Each detector's push on the log-odds relative to an unremarkable image (for evidence and maps)."""
+        out: dict[str, float] = {}
+        for j, name in enumerate(self.names):
+            s = scores.get(name)
+            if s is not None and math.isfinite(s):
+                out[name] = float(self.weights[j] * (logit(s) - self.fill[j]))
+        for name, s in scores.items():
+            if name not in out and name not in self.names and s is not None and math.isfinite(s):
+                out[name] = float(logit(s))
+        return out
+
+    def verdict(self, probability: float) -> str:
+        if probability > self.tampered_threshold:
+            return "tampered"
+        if probability > self.threshold:
+            return "suspicious"
+        return "authentic"
+
+    def with_threshold_for(self, fpr: float) -> Fusion:
+        """The same fusion with thresholds for another false-alarm rate (needs stored authentic scores)."""
+        if fpr == self.fpr:
+            return self
+        auth = self.info.get("authentic_probabilities")
+        if not auth:
+            raise ValueError("this fusion keeps no authentic scores; refit it to change --fpr")
+        p = np.asarray(auth, dtype=float)
+        t = threshold_at_fpr(p, fpr)
+        return Fusion(self.names, self.weights, self.bias, self.fill, t, max(t, threshold_at_fpr(p, fpr / 10)), fpr,
+                      dict(self.info))
+
+    # ----------------------------------------------------------------------------------------- persistence
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": FORMAT, "names": list(self.names), "weights": [round(float(w), 6) for w in self.weights],
+            "bias": round(self.bias, 6), "fill": [round(float(f), 6) for f in self.fill],
+            "threshold": self.threshold, "tampered_threshold": self.tampered_threshold, "fpr": self.fpr,
+            "info": self.info,
+        }, indent=1, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Fusion:
+        d = json.loads(text)
+        if d.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} document")
+        return cls(tuple(d["names"]), np.asarray(d["weights"], float), float(d["bias"]), np.asarray(d["fill"], float),
+                   float(d["threshold"]), float(d["tampered_threshold"]), float(d["fpr"]), dict(d.get("info", {})))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically (temp file in the same folder, then rename)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.to_json() + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Fusion:
+        """Load a fusion file; without a path, the one shipped in ``radtrust/data/fusion.json``."""
+        try:
+            if path is None:
+                text = resources.files("radtrust.data").joinpath(DEFAULT_RESOURCE).read_text()
+            else:
+                text = Path(path).read_text()
+            return cls.from_json(text)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"cannot read fusion parameters: {exc}", path or DEFAULT_RESOURCE) from None
+
+
+def shipped_fusion(names: Sequence[str] = ()) -> Fusion:
+    """The shipped calibrated fusion, or the uncalibrated default over ``names`` when none is shipped."""
+    try:
+        return Fusion.load()
+    except InputError:
+        return Fusion.default(names)
+
+
+def _normalised(heat: np.ndarray) -> np.ndarray:
+    h = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    top = float(h.max()) if h.size else 0.0
+    if top > 1.0:
+        h = h / top
+    return np.clip(h, 0.0, 1.0)
+
+
+def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
+    """One map from the detectors' maps, each clipped to [0, 1] and weighted by its push on the fused score.
+
+    A detector with a map but no push (a score no higher than on authentic images) still contributes with a
+    small weight, so the map is informative on images that are not flagged. Returns None when no detector
+    produced a map of the expected shape.
+    """
+    scores = {n: f.score for n, f in findings.items()}
+    push = fusion.contributions(scores)
+    acc: np.ndarray | None = None
+    total = 0.0
+    for name, f in findings.items():
+        if f.heatmap is None or (shape is not None and tuple(f.heatmap.shape) != tuple(shape)):
+            continue
+        weight = 0.05 + max(0.0, push.get(name, 0.0))
+        h = _normalised(f.heatmap)
+        acc = h * weight if acc is None else acc + h * weight
+        total += weight
+    if acc is None:
+        return None
+    return (acc / total).astype(np.float32)

@@ -1,0 +1,142 @@
+"""The HTML scan report: per image a thumbnail with the heatmap overlaid, the verdict, the evidence and
+the signature status. Self-contained (thumbnails are embedded PNGs written with zlib, no imaging library).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+THUMB = 256
+_COLOURS = {"authentic": "#2e7d32", "signed-authentic": "#1565c0", "suspicious": "#ef6c00", "tampered": "#c62828",
+            "error": "#6a1b9a"}
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """8-bit RGB (rows, cols, 3) array as PNG bytes."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[r].tobytes() for r in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def _shrink(a: np.ndarray, step: int) -> np.ndarray:
+    if step <= 1:
+        return a
+    h, w = (a.shape[0] // step) * step, (a.shape[1] // step) * step
+    return a[:h, :w].reshape(h // step, step, w // step, step).mean(axis=(1, 3))
+
+
+def thumbnail_png(image: Any, heatmap: np.ndarray | None) -> bytes:
+    """A greyscale thumbnail (at most 256 px) of the image with the heatmap in red-yellow on top."""
+    pix = np.asarray(image.display_pixels(), dtype=np.float32)
+    heat = None if heatmap is None else np.asarray(heatmap, dtype=np.float32)
+    if pix.ndim == 3:  # a volume: show the slice where the map is hottest, else the middle one
+        k = int(np.argmax(heat.reshape(heat.shape[0], -1).max(1))) if heat is not None and heat.ndim == 3 else pix.shape[0] // 2
+        pix = pix[k]
+        heat = heat[k] if heat is not None and heat.ndim == 3 else None
+    step = max(1, int(np.ceil(max(pix.shape) / THUMB)))
+    g = _shrink(pix, step)
+    if (image.modality or "").upper() == "CT":
+        lo, hi = -160.0, 240.0  # soft-tissue window
+    else:
+        lo, hi = (float(v) for v in np.percentile(g, [1, 99]))
+    g = np.clip((g - lo) / max(hi - lo, 1e-6), 0, 1)
+    rgb = np.repeat(g[..., None], 3, axis=2)
+    if heat is not None and heat.shape == pix.shape:
+        hm = np.clip(np.nan_to_num(_shrink(heat, step)), 0, 1)
+        alpha = (0.65 * hm)[..., None]
+        colour = np.stack([np.ones_like(hm), hm, np.zeros_like(hm)], axis=2)  # red -> yellow
+        rgb = rgb * (1 - alpha) + colour * alpha
+    return encode_png((rgb * 255 + 0.5).astype(np.uint8))
+
+
+def _esc(x: object) -> str:
+    return html.escape(str(x))
+
+
+def render_html(items: Iterable[tuple[dict[str, Any], Any]], *, title: str = "radtrust scan report",
+                now: datetime | None = None) -> str:
+    """The report for (record, extra) pairs as yielded by :meth:`Scanner.scan_items` with thumbnails."""
+    now = now or datetime.now(timezone.utc)
+    cards, series_rows, errors = [], [], []
+    counts: dict[str, int] = {}
+    for rec, extra in items:
+        kind = rec.get("kind")
+        if kind == "error":
+            errors.append(f"<li><code>{_esc(rec['path'])}</code>: {_esc(rec['message'])}</li>")
+            counts["error"] = counts.get("error", 0) + 1
+            continue
+        verdict = rec["verdict"]
+        colour = _COLOURS.get(verdict, "#444")
+        ev = "".join(f"<li>{_esc(e)}</li>" for e in rec["evidence"]) or "<li>no evidence reported</li>"
+        dets = ", ".join(f"{_esc(k)} {v:.2f}" for k, v in rec["detectors"].items()) or "no detector applied"
+        if kind == "series":
+            series_rows.append(
+                f"<tr><td><code>{_esc(rec['series_instance_uid'])}</code></td><td>{_esc(rec['modality'])}</td>"
+                f"<td>{rec['instances']}</td><td style='color:{colour}'><b>{_esc(verdict)}</b></td>"
+                f"<td>{rec['score']:.3f}</td><td>{len(rec['suspicious_instances'])}</td><td><ul>{ev}</ul></td></tr>")
+            continue
+        counts[verdict] = counts.get(verdict, 0) + 1
+        img = ""
+        sig = "not checked"
+        if extra:
+            b64 = base64.b64encode(extra["thumbnail"]).decode()
+            img = f"<img alt='thumbnail with heatmap' src='data:image/png;base64,{b64}'>"
+            sig = extra["signature"]
+        cards.append(
+            f"<div class='card' style='border-color:{colour}'>{img}<div class='body'>"
+            f"<div class='verdict' style='background:{colour}'>{_esc(verdict)} &middot; score {rec['score']:.3f}</div>"
+            f"<div class='path'><code>{_esc(rec['path'])}</code></div>"
+            f"<div>{_esc(rec['modality'] or '-')} &middot; SOP <code>{_esc(rec['sop_instance_uid'] or '-')}</code></div>"
+            f"<div><b>Signature:</b> {_esc(sig)}</div><div><b>Detectors:</b> {dets}</div>"
+            f"<ul class='ev'>{ev}</ul></div></div>")
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing scanned"
+    series_html = ("<h2>Series</h2><table><tr><th>Series</th><th>Modality</th><th>Instances</th><th>Verdict</th>"
+                   "<th>Score</th><th>Flagged</th><th>Evidence</th></tr>" + "".join(series_rows) + "</table>"
+                   if series_rows else "")
+    errors_html = f"<h2>Unreadable inputs</h2><ul>{''.join(errors)}</ul>" if errors else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} code{{font-size:.85em}}
+.grid{{display:flex;flex-wrap:wrap;gap:1em}} .card{{border:3px solid;border-radius:6px;width:560px;display:flex;gap:.6em;padding:.4em}}
+.card img{{width:256px;height:auto;image-rendering:pixelated;align-self:flex-start}} .body{{font-size:.85em;overflow-wrap:anywhere}}
+.verdict{{color:#fff;padding:.2em .5em;border-radius:4px;font-weight:bold;display:inline-block}} .ev{{padding-left:1.2em;margin:.3em 0}}
+table{{border-collapse:collapse;font-size:.85em}} td,th{{border:1px solid #ccc;padding:.3em;vertical-align:top}}
+</style></head><body>
+<h1>{_esc(title)}</h1>
+<p>{_esc(now.strftime('%Y-%m-%d %H:%M UTC'))} &middot; {_esc(summary)}. Heatmap overlay: red to yellow = more suspicious.
+Signatures are checked first; the forensic verdict applies to images without a valid trusted signature.</p>
+{series_html}
+<h2>Images</h2><div class="grid">{''.join(cards)}</div>
+{errors_html}
+</body></html>
+"""
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

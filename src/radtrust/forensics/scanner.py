@@ -1,0 +1,246 @@
+"""The scanner: every registered detector on every image, one calibrated verdict with a heatmap (issue 6).
+
+Order of judgement: the signature state first (:mod:`radtrust.forensics.trust`), then the forensic
+fusion (:mod:`radtrust.forensics.fusion`). Series are assembled and analysed in 3D where a detector
+supports it; the series' 3D maps are sliced back onto their instances, so a lesion spanning slices
+raises exactly the slices it spans. Several files are scanned on several cores, one series per task.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radtrust.errors import Error, NotApplicable, UsageError
+from radtrust.forensics.detectors.base import Detector, Finding
+from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
+from radtrust.forensics.registry import available, get_detector
+from radtrust.forensics.results import FLAGGED, InstanceResult, SeriesResult, SignatureStatus, error_record, worst
+from radtrust.forensics.trust import signature_status
+from radtrust.io import Image, Series, group_series
+
+log = logging.getLogger(__name__)
+SITE_MODEL = "site-model"
+
+
+class Scanner:
+    """Runs detectors and fuses them.
+
+    Parameters
+    ----------
+    detectors : names from the registry; None = every registered detector (the site model only with ``model``).
+    model : path of a one-class site model (issue 7); adds the ``site-model`` detector.
+    trust : CA certificate PEM paths; signatures/credentials are verified against them first.
+    fpr : target false-alarm rate of the ``suspicious`` threshold (needs a fitted fusion to differ from its own).
+    fusion : a :class:`Fusion`; default the shipped calibrated one (``radtrust/data/fusion.json``).
+    """
+
+    def __init__(self, detectors: Sequence[str] | None = None, *, model: str | os.PathLike[str] | None = None,
+                 trust: Sequence[str] | None = None, fpr: float = 0.01, fusion: Fusion | None = None) -> None:
+        explicit = detectors is not None
+        names = list(detectors) if explicit else [n for n in available() if n != SITE_MODEL]
+        self.detectors: list[Detector] = []
+        self.unavailable: dict[str, str] = {}
+        for name in names:
+            try:
+                self.detectors.append(get_detector(name))
+            except UsageError as exc:
+                if explicit:
+                    raise
+                self.unavailable[name] = exc.message
+                log.warning("detector %s skipped: %s", name, exc.message)
+        if model is not None:
+            self.detectors.append(get_detector(SITE_MODEL, model_path=str(model)))
+        base = fusion if fusion is not None else shipped_fusion([d.name for d in self.detectors])
+        if not 0.0 < fpr < 1.0:
+            raise UsageError(f"--fpr must be between 0 and 1, not {fpr}")
+        try:
+            self.fusion = base.with_threshold_for(fpr)
+        except ValueError as exc:
+            raise UsageError(f"cannot use --fpr {fpr}: {exc}") from None
+        self.trust = [str(t) for t in trust] if trust else None
+        self._config = dict(detectors=list(detectors) if explicit else None, model=model, trust=self.trust,
+                            fpr=fpr, fusion=self.fusion)
+
+    # ------------------------------------------------------------------------------------------ raw findings
+    def _run(self, image: Image, notes: list[str] | None = None) -> dict[str, Finding]:
+        out: dict[str, Finding] = {}
+        for det in self.detectors:
+            if not det.applies_to(image):
+                continue
+            try:
+                out[det.name] = det.run(image)
+            except NotApplicable:
+                continue
+            except Exception as exc:  # a detector bug must not hide the other detectors' evidence
+                log.warning("detector %s failed on %s: %s", det.name, image.path, exc, exc_info=log.isEnabledFor(10))
+                if notes is not None:
+                    notes.append(f"detector {det.name} failed: {type(exc).__name__}: {exc}")
+        return out
+
+    def analyze(self, image: Image) -> dict[str, Finding]:
+        """Raw per-detector findings on one image (2D or a 3D volume); detectors that do not apply are absent."""
+        return self._run(image)
+
+    def analyze_series(self, series: Series, notes: list[str] | None = None) -> dict[str, Finding]:
+        """Raw per-detector findings on a series as a whole (3D maps have shape (slices, rows, cols))."""
+        out: dict[str, Finding] = {}
+        if len(series) < 2:
+            return out
+        first = series.instances[0]
+        for det in self.detectors:
+            if not det.applies_to(first):
+                continue
+            try:
+                out[det.name] = det.run_series(series)
+            except NotApplicable:
+                continue
+            except Exception as exc:
+                log.warning("detector %s failed on series %s: %s", det.name, series.series_instance_uid, exc)
+                if notes is not None:
+                    notes.append(f"detector {det.name} (3D) failed: {type(exc).__name__}: {exc}")
+        return out
+
+    # ------------------------------------------------------------------------------------------ verdicts
+    def _signature(self, image: Image) -> SignatureStatus:
+        return signature_status(image.path, image.signature_count, self.trust)
+
+    def _result(self, image: Image, findings: dict[str, Finding], sig: SignatureStatus,
+                notes: list[str]) -> InstanceResult:
+        scores = {n: f.score for n, f in findings.items()}
+        score = self.fusion.score(scores)
+        verdict = self.fusion.verdict(score)
+        push = self.fusion.contributions(scores)
+        evidence: list[str] = []
+        if sig.state != "none":
+            evidence.append(f"signature: {sig.detail}")
+        if sig.state == "broken":
+            verdict, score = "tampered", 1.0
+        elif sig.state == "valid":
+            verdict = "signed-authentic"
+        for name in sorted(findings, key=lambda n: -push.get(n, 0.0)):
+            evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
+        evidence.extend(notes)
+        heat = fuse_heatmaps(findings, self.fusion, shape=image.shape)
+        return InstanceResult(image.path, image.sop_instance_uid, image.series_instance_uid, image.modality, score,
+                              verdict, scores, evidence, heat, sig, list(notes))
+
+    def scan_image(self, image: Image) -> InstanceResult:
+        """Signature first, then every applicable detector, fused into one verdict with a heatmap."""
+        notes: list[str] = []
+        sig = self._signature(image)
+        return self._result(image, self._run(image, notes), sig, notes)
+
+    def scan_series(self, series: Series) -> tuple[list[InstanceResult], SeriesResult]:
+        """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result."""
+        n = len(series)
+        series_notes: list[str] = [f"series: {p}" for p in series.problems]
+        per_notes: list[list[str]] = [[] for _ in range(n)]
+        per_slice = [self._run(im, per_notes[i]) for i, im in enumerate(series.instances)]
+        f3d = self.analyze_series(series, series_notes)
+        combined: list[dict[str, Finding]] = [dict(f) for f in per_slice]
+        for name, f in f3d.items():
+            share = _slice_shares(f, n)
+            for i in range(n):
+                s = f.score * share[i]
+                own = combined[i].get(name)
+                heat = f.heatmap[i] if f.heatmap is not None and f.heatmap.shape[0] == n else None
+                if own is not None:
+                    if own.heatmap is not None and heat is not None and own.heatmap.shape == heat.shape:
+                        heat = np.maximum(own.heatmap, heat)
+                    elif heat is None:
+                        heat = own.heatmap
+                    s = max(s, own.score)
+                lines = (own.evidence if own is not None else ()) + (f.evidence if share[i] >= 0.5 else ())
+                combined[i][name] = Finding(float(min(1.0, max(0.0, s))), heat, tuple(dict.fromkeys(lines)))
+        results = [self._result(im, combined[i], self._signature(im), per_notes[i])
+                   for i, im in enumerate(series.instances)]
+        # Series vector: 3D scores where a detector has them, else the strongest slice.
+        sscores: dict[str, float] = {}
+        for f in per_slice:
+            for name, fi in f.items():
+                sscores[name] = max(sscores.get(name, 0.0), fi.score)
+        sscores.update({name: f.score for name, f in f3d.items()})
+        score = max([self.fusion.score(sscores)] + [r.score for r in results])
+        verdict = worst([self.fusion.verdict(score)] + [r.verdict for r in results])
+        if all(r.verdict == "signed-authentic" for r in results):
+            verdict = "signed-authentic"
+        flagged = [r for r in results if r.verdict in FLAGGED]
+        evidence = list(series_notes)
+        push = self.fusion.contributions(sscores)
+        for name in sorted(f3d, key=lambda k: -push.get(k, 0.0)):
+            evidence.extend(f"{name} (3D): {line}" for line in f3d[name].evidence)
+        if flagged:
+            evidence.append(f"{len(flagged)} of {n} instance(s) flagged")
+        heat = None
+        if any(r.heatmap is not None for r in results) and series.is_volume():
+            heat = np.stack([r.heatmap if r.heatmap is not None else np.zeros(im.shape, np.float32)
+                             for r, im in zip(results, series.instances)])
+        sres = SeriesResult(series.series_instance_uid, series.modality, n, score, verdict, sscores, evidence,
+                            [r.sop_instance_uid or str(r.path) for r in flagged], heat)
+        return results, sres
+
+    # ------------------------------------------------------------------------------------------ files
+    def scan_items(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
+                   *, jobs: int | None = None, thumbnails: bool = False) -> Iterator[tuple[dict[str, Any], Any]]:
+        """Like :meth:`scan_paths`, with each record paired with its extras (thumbnail PNG for reports)."""
+        from radtrust.forensics._scanwork import plan_groups, scan_group
+
+        groups, errors = plan_groups(paths)
+        yield from ((rec, None) for rec in errors)
+        if heatmaps_dir is not None:
+            Path(heatmaps_dir).mkdir(parents=True, exist_ok=True)
+        hdir = str(heatmaps_dir) if heatmaps_dir is not None else None
+        workers = jobs if jobs is not None else min(len(groups), _cpu_count())
+        if workers <= 1 or len(groups) <= 1:
+            for g in groups:
+                yield from scan_group(self, g, hdir, thumbnails)
+            return
+        from radtrust.forensics import _scanwork
+
+        with ProcessPoolExecutor(max_workers=workers, initializer=_scanwork.init_worker,
+                                 initargs=(self._config,)) as pool:
+            futures = [pool.submit(_scanwork.scan_group_in_worker, g, hdir, thumbnails) for g in groups]
+            for fut in futures:
+                yield from fut.result()
+
+    def scan_paths(self, paths: Iterable[str | os.PathLike[str]],
+                   heatmaps_dir: str | os.PathLike[str] | None = None, *, jobs: int | None = None) -> Iterator[dict]:
+        """The `radtrust scan --format jsonl` records for files/folders: instances, then their series; errors."""
+        for rec, _ in self.scan_items(paths, heatmaps_dir, jobs=jobs):
+            yield rec
+
+
+def _slice_shares(f: Finding, n: int) -> np.ndarray:
+    """How much of a 3D finding each slice carries: its map's peak relative to the volume's peak (1 without a map)."""
+    if f.heatmap is None or f.heatmap.ndim != 3 or f.heatmap.shape[0] != n:
+        return np.ones(n)
+    peaks = np.nan_to_num(f.heatmap.reshape(n, -1).max(axis=1), nan=0.0)
+    top = float(peaks.max())
+    return peaks / top if top > 0 and math.isfinite(top) else np.zeros(n)
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def scan_results(scanner: Scanner, images: Iterable[Image]) -> Iterator[tuple[list[InstanceResult], SeriesResult | None]]:
+    """Scan loaded images grouped into series (library use; files go through :meth:`Scanner.scan_paths`)."""
+    for series in group_series(images):
+        if len(series) == 1 and series.instances[0].series_instance_uid is None:
+            yield [scanner.scan_image(series.instances[0])], None
+        else:
+            yield scanner.scan_series(series)
+
+
+__all__ = ["Scanner", "InstanceResult", "SeriesResult", "Error", "scan_results"]
