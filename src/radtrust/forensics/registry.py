@@ -12,6 +12,7 @@ from radtrust.errors import UsageError
 from radtrust.forensics.detectors.base import Detector
 
 DETECTORS: dict[str, str] = {
+    "header": "radtrust.forensics.detectors.header:HeaderForensics",
 }
 
 
