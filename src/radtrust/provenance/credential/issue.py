@@ -1,0 +1,86 @@
+"""Issuing a credential: bind the dataset, record the action, sign as COSE_Sign1, embed.
+
+The safe recipe is :func:`issue_file` (read, issue, write atomically, optional sidecar);
+:func:`issue_dataset` works on a pydicom dataset in memory (``radtrust sign`` calls it before the
+PS3.15 signature is computed, so that signature covers the credential too).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from radtrust import __version__
+from radtrust.provenance.credential import store
+from radtrust.provenance.credential.binding import BOUND_KEYWORDS, compute_binding
+from radtrust.provenance.credential.container import ContainerError, Timestamper, open1, message_digest, sign1
+from radtrust.provenance.credential.manifest import Action, Manifest, iso_now
+from radtrust.provenance.credential.store import Bundle
+from radtrust.provenance.credential.trust import Signer
+
+GENERATOR = f"radtrust {__version__}"
+
+
+def make_action(action: str, *, now: datetime | None = None, software: str | None = None,
+                description: str = "", parameters: dict[str, Any] | None = None) -> Action:
+    return Action(action=action, when=iso_now(now), software=software or GENERATOR, description=description,
+                  parameters=dict(parameters or {}))
+
+
+def issue_dataset(ds: Any, signer: Signer, action: Action, *, parent: Bundle | None = None,
+                  path: str | os.PathLike[str] | None = None, now: datetime | None = None,
+                  salt: bytes | None = None, timestamper: Timestamper | None = None,
+                  embed: bool = True) -> Bundle:
+    """Issue a credential for ``ds`` (its current pixels and bound attributes) and embed it.
+
+    With ``parent`` (the bundle the image carried before the action) the new credential references it,
+    keeps the whole chain and inherits the binding's keyword list and salt, so each step of the
+    history can be compared attribute by attribute.
+    """
+    keywords, parent_digest = BOUND_KEYWORDS, None
+    if parent is not None:
+        try:
+            parent_manifest = Manifest.from_bytes(open1(parent.credential).payload)
+        except (ContainerError, ValueError) as exc:
+            raise ValueError(f"the parent credential cannot be used: {exc}") from None
+        keywords = parent_manifest.binding.keywords
+        salt = parent_manifest.binding.salt if salt is None else salt
+        parent_digest = message_digest(parent.credential)
+    binding = compute_binding(ds, path, keywords=keywords, salt=salt)
+    manifest = Manifest(binding=binding, action=action, parent=parent_digest, issued=iso_now(now),
+                        generator=GENERATOR)
+    message = sign1(manifest.to_bytes(), signer, timestamper=timestamper)
+    bundle = parent.derive(message) if parent is not None else Bundle(credential=message)
+    if embed:
+        store.embed(ds, bundle)
+    return bundle
+
+
+def write_dataset(ds: Any, target: str | os.PathLike[str]) -> None:
+    """Write a dataset atomically (temporary file in the same folder, then os.replace)."""
+    import io
+
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    store.write_atomic(Path(target), buf.getvalue())
+
+
+def issue_file(path: str | os.PathLike[str], signer: Signer, *, out: str | os.PathLike[str],
+               action: str = "acquired", now: datetime | None = None, sidecar: bool = False,
+               timestamper: Timestamper | None = None) -> Bundle:
+    """Read ``path``, issue a credential recording ``action`` and write the result to ``out``.
+
+    An existing credential in the file becomes the parent of the new one.
+    """
+    from radtrust.io import read_dataset
+
+    ds = read_dataset(path)
+    parent = store.extract(ds)
+    bundle = issue_dataset(ds, signer, make_action(action, now=now), parent=parent, path=path, now=now,
+                           timestamper=timestamper)
+    write_dataset(ds, out)
+    if sidecar:
+        store.write_sidecar(out, bundle)
+    return bundle

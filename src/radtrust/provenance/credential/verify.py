@@ -1,0 +1,135 @@
+"""Verifying a content credential. Fails closed: a result only when everything holds.
+
+Order of checks: the bundle is present and well-formed; the current COSE_Sign1 verifies with its
+signer certificate; the binding matches the pixels and bound attributes in hand (else the changed
+frames and attributes are named); every ancestor verifies and every hash link holds; every signer's
+chain reaches a trust anchor (else the status is ``untrusted``, not ``invalid``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from radtrust.errors import VerificationError
+from radtrust.provenance.credential import store
+from radtrust.provenance.credential.binding import compare_binding
+from radtrust.provenance.credential.custody import Chain, walk
+from radtrust.provenance.credential.store import Bundle
+from radtrust.provenance.credential.trust import validate_chain
+
+TimestampVerifier = Callable[[bytes, bytes], datetime]  # (token, imprint digest) -> time, raises on failure
+
+VALID, INVALID, UNTRUSTED, ABSENT = "valid", "invalid", "untrusted", "absent"
+
+
+class CredentialError(VerificationError):
+    """The credential is absent, invalid or untrusted; ``status``, ``changed`` and ``history`` say how."""
+
+    def __init__(self, status: str, message: str, path: str | os.PathLike[str] | None, reasons: list[str],
+                 changed: tuple[str, ...] = (), chain: Chain | None = None) -> None:
+        super().__init__(message, path, reasons)
+        self.status = status
+        self.changed = tuple(changed)
+        self.chain = chain
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "changed": list(self.changed), "reasons": list(self.reasons),
+                "history": [s.to_json() for s in self.chain.steps] if self.chain else []}
+
+
+@dataclass(frozen=True)
+class CredentialResult:
+    """A credential that verified: its walked chain and the one-line summary."""
+
+    path: str | None
+    chain: Chain
+    summary: str
+
+    @property
+    def status(self) -> str:
+        return VALID
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": VALID, "changed": [], "reasons": [], "summary": self.summary,
+                "history": [s.to_json() for s in self.chain.steps]}
+
+
+def find_bundle(ds: Any, path: str | os.PathLike[str] | None) -> Bundle | None:
+    """The bundle in the file, else in a sidecar next to it; ValueError when garbled."""
+    bundle = store.extract(ds)
+    if bundle is None and path is not None:
+        bundle = store.read_sidecar(path)
+    return bundle
+
+
+def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[x509.Certificate],
+                   at: datetime | None = None, bundle: Bundle | None = None, require_acquisition: bool = False,
+                   timestamp_verifier: TimestampVerifier | None = None) -> CredentialResult:
+    """Verify the credential of one dataset; raise :class:`CredentialError` unless it is valid and trusted."""
+    where = str(path) if path is not None else None
+    try:
+        bundle = bundle or find_bundle(ds, path)
+    except ValueError as exc:
+        raise CredentialError(INVALID, f"content credential unreadable: {exc}", where, [str(exc)]) from None
+    if bundle is None:
+        raise CredentialError(ABSENT, "no content credential", where, ["no content credential in the file"])
+    try:
+        chain = walk(bundle)
+    except ValueError as exc:
+        raise CredentialError(INVALID, f"content credential invalid: {exc}", where, [str(exc)]) from None
+    comparison = compare_binding(chain.current.manifest.binding, ds, path)
+    reasons: list[str] = []
+    if not comparison.ok:
+        reasons.append("changed since the credential was issued: " + ", ".join(comparison.changed))
+    reasons.extend(chain.problems)
+    if require_acquisition and chain.acquisition is None:
+        reasons.append(f"history does not reach an acquisition credential (first step: "
+                       f"'{chain.steps[0].manifest.action.action}')")
+    if reasons:
+        raise CredentialError(INVALID, "content credential invalid: " + "; ".join(reasons), where, reasons,
+                              changed=comparison.changed, chain=chain)
+    untrusted: list[str] = []
+    for step in chain.steps:
+        when = at
+        if step.opened.timestamp_token is not None and timestamp_verifier is not None:
+            import hashlib
+
+            try:
+                when = timestamp_verifier(step.opened.timestamp_token, hashlib.sha256(step.opened.signature).digest())
+            except Exception as exc:  # the TSA client raises its own errors
+                untrusted.append(f"'{step.manifest.action.action}' timestamp does not verify: {exc}")
+                continue
+        try:
+            validate_chain(step.opened.chain, trust, at=when, where=where)
+        except VerificationError as exc:
+            untrusted.append(f"'{step.manifest.action.action}' signer {step.signer}: {exc.reasons[0]}")
+    if untrusted:
+        raise CredentialError(UNTRUSTED, "content credential untrusted: " + "; ".join(untrusted), where,
+                              untrusted, chain=chain)
+    return CredentialResult(path=where, chain=chain, summary=chain.summary())
+
+
+def verify_file(path: str | os.PathLike[str], *, trust: list[x509.Certificate], at: datetime | None = None,
+                require_acquisition: bool = False,
+                timestamp_verifier: TimestampVerifier | None = None) -> CredentialResult:
+    """Read a DICOM file (strictly, through radtrust.io) and verify its credential."""
+    from radtrust.io import read_dataset
+
+    ds = read_dataset(path)
+    return verify_dataset(ds, Path(path), trust=trust, at=at, require_acquisition=require_acquisition,
+                          timestamp_verifier=timestamp_verifier)
+
+
+def report(ds: Any, path: str | os.PathLike[str] | None, **kwargs: Any) -> dict[str, Any]:
+    """The jsonl ``"credential"`` object for any outcome (for ``radtrust verify``), never raising on failure."""
+    try:
+        return verify_dataset(ds, path, **kwargs).to_json()
+    except CredentialError as exc:
+        return exc.to_json()
