@@ -13,6 +13,7 @@ from radtrust.forensics.detectors.base import Detector
 
 DETECTORS: dict[str, str] = {
     "header": "radtrust.forensics.detectors.header:HeaderForensics",
+    "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 
 
