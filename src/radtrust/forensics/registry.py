@@ -13,6 +13,8 @@ from radtrust.forensics.detectors.base import Detector
 
 DETECTORS: dict[str, str] = {
     "header": "radtrust.forensics.detectors.header:HeaderForensics",
+    "physics": "radtrust.forensics.detectors.physics:PhysicsCheck",
+    "noise-residual": "radtrust.forensics.detectors.noise_residual:NoiseResidualDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 
