@@ -181,3 +181,38 @@ def describe_created(c: SignatureCreated) -> str:
 
 __all__ = ["SignatureCreated", "sign_item", "sign_bytes", "sign_file", "sign_dataset", "write_atomic",
            "describe_created", "tag_str"]
+
+
+def unsign_bytes(data: bytes, uid: str | None = None, *, path: str | os.PathLike[str] = "<bytes>") -> tuple[bytes, int]:
+    """Remove the signature with Digital Signature UID ``uid`` (or all signatures, at every level).
+
+    The matching MAC Parameters item goes too; emptied sequences are dropped. Returns (new bytes, removed count).
+    """
+    from radtrust.provenance.signatures._elements import walk_items
+
+    f = raw.parse(data, path)
+    removed = 0
+    for _, item in walk_items(f.dataset):
+        sigs = signature_items(item)
+        keep = [s for s in sigs if uid is not None and (s.get(SIGNATURE_UID) is None
+                                                        or s.get(SIGNATURE_UID).text() != uid)]
+        gone_ids = {us_value(s.get(MAC_ID_NUMBER)) for s in sigs if s not in keep}
+        removed += len(sigs) - len(keep)
+        if len(keep) != len(sigs):
+            still = {us_value(s.get(MAC_ID_NUMBER)) for s in keep}
+            params = [p for p in mac_parameters(item)
+                      if us_value(p.get(MAC_ID_NUMBER)) not in gone_ids - still]
+            for tag, rest in ((DIGITAL_SIGNATURES_SEQUENCE, keep), (MAC_PARAMETERS_SEQUENCE, params)):
+                if rest:
+                    item.elements[tag].items = rest
+                else:
+                    item.remove(tag)
+    if uid is not None and removed == 0:
+        raise UsageError(f"no signature with UID {uid}", path)
+    return raw.serialise(f), removed
+
+
+def sign_job(signer: Signer, job: tuple[Path, Path, dict[str, Any]]) -> SignatureCreated:
+    """One (input, output, options) job for :func:`radtrust.provenance.signatures.batch.map_files`."""
+    src, dst, options = job
+    return sign_file(src, dst, signer, **options)
