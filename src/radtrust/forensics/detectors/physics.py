@@ -1,0 +1,286 @@
+"""Physics against the acquisition parameters: do the pixels look like what this scanner, at these settings,
+produces?
+
+Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks hard-floor pixels):
+
+* **HU calibration** (CT; IEC 61223-3-5 constancy: air -1000 HU, water 0 HU): air outside the body has its
+  median near -1000 HU; the body holds soft tissue/water near 0 HU.
+* **Hard floor or pile-up inside the body** (CT): a value shared by far more pixels than its neighbouring
+  values (Poisson z-score on the histogram), other than the lowest value the stored bits can represent.
+  CT-GAN (Mirsky et al. 2019) clips its cube at -1000 HU, which leaves exactly this.
+* **Re-quantisation** (Popescu & Farid 2005, "Statistical tools for digital forensics": histogram gaps and
+  periodic combs after rescaling integer data): empty bins inside the densely populated range, periodic
+  structure in the histogram, or stored values using fewer bits than BitsStored declares.
+* **Pixel spacing vs field of view and matrix** (PS3.3 C.8.2.1: ReconstructionDiameter ≈ PixelSpacing ×
+  Columns) and plausible spacing for the modality.
+* **Noise vs kVp, mAs, kernel and slice thickness** (CT): measured sigma in uniform tissue against the shipped
+  model fitted on authentic data (:mod:`radtrust.forensics.ct_noise`).
+* **Exposure indices** (radiographs; IEC 62494-1: DI = 10·log10(EI / EI_T)): the deviation index must agree
+  with the exposure index and its target. A model of radiograph noise against exposure is not included:
+  the one authentic DICOM radiograph available carries no exposure index to fit it on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from radtrust.errors import NotApplicable
+from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
+from radtrust.forensics.detectors.base import Detector, Finding, Scope
+
+AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
+RADIOGRAPHY = frozenset({"CR", "DX", "RG", "DR", "MG", "PX", "XA", "RF"})
+
+
+def body_mask(hu: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(body, outside): the patient or phantom (largest region above -400 HU, holes such as lungs and gas
+    filled, edge eroded) and what lies more than ``margin`` pixels away from it. Computed on a 2x2-binned grid."""
+    step = 2 if min(hu.shape) >= 256 else 1
+    small = hu[::step, ::step] > -400
+    small = ndi.binary_opening(small, iterations=1)
+    lab, n = ndi.label(small)
+    if n == 0:
+        z = np.zeros(hu.shape, bool)
+        return z, ~z
+    sizes = np.bincount(lab.ravel())[1:]
+    filled = ndi.binary_fill_holes(lab == (1 + int(np.argmax(sizes))))
+    inner = ndi.binary_erosion(filled, iterations=max(1, 4 // step))
+    outer = ~ndi.binary_dilation(filled, iterations=max(1, margin // step)) if margin else ~filled
+
+    def up(m: np.ndarray) -> np.ndarray:
+        if step == 1:
+            return m
+        big = np.repeat(np.repeat(m, step, 0), step, 1)[: hu.shape[0], : hu.shape[1]]
+        return np.pad(big, ((0, hu.shape[0] - big.shape[0]), (0, hu.shape[1] - big.shape[1])), mode="edge")
+
+    return up(inner), up(outer)
+
+
+def stored_range(image: Any) -> tuple[float, float] | None:
+    """(min, max) in modality units that the stored bits can represent, from BitsStored, sign and rescale."""
+    ds = image.dataset
+    if ds is None or not image.bits_stored or image.rescale is None:
+        return None
+    bits = int(image.bits_stored)
+    signed = int(ds.get("PixelRepresentation", 0)) == 1
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+    slope, intercept = image.rescale
+    a, b = lo * slope + intercept, hi * slope + intercept
+    return (min(a, b), max(a, b))
+
+
+def _counts(values: np.ndarray) -> tuple[np.ndarray, int]:
+    v = np.rint(np.ravel(values)).astype(np.int64)
+    lo = int(v.min())
+    return np.bincount(v - lo), lo
+
+
+def pileups(values: np.ndarray, exclude: set[int], min_count: int = 10, min_z: float = 6.0) -> list[tuple[int, int, float, str]]:
+    """Values that hold far more pixels than the values next to them: (value, count, Poisson z, kind), strongest first.
+
+    ``kind`` is ``floor`` (nothing just below, a spike above: values were clipped from below), ``ceiling``
+    (the mirror) or ``spike`` (one value stands alone: a region set to a constant). A narrow but smooth
+    peak (air in a low-noise phantom) is none of these and is not reported.
+    """
+    if values.size == 0:
+        return []
+    c, lo = _counts(values)
+    cf = c.astype(float)
+    med = ndi.median_filter(cf, size=7, mode="constant", cval=0.0)
+    z = (cf - med) / np.sqrt(med + 1.0)
+    out = []
+    for i in np.flatnonzero((c >= min_count) & (z >= min_z)):
+        if int(i + lo) in exclude:
+            continue
+        below = cf[max(0, i - 3): i]
+        above = cf[i + 1: i + 4]
+        nb = float(below.sum()) if below.size else 0.0
+        na = float(above.sum()) if above.size else 0.0
+        first_b = float(below[-1]) if below.size else 0.0
+        first_a = float(above[0]) if above.size else 0.0
+        if nb <= 0.05 * cf[i] and cf[i] >= 3.0 * first_a and na > 0:
+            kind = "floor"
+        elif na <= 0.05 * cf[i] and cf[i] >= 3.0 * first_b and nb > 0:
+            kind = "ceiling"
+        elif cf[i] >= 4.0 * max(first_a, first_b) and z[i] >= 8.0 and c[i] >= 20:
+            kind = "spike"
+        else:
+            continue
+        out.append((int(i + lo), int(c[i]), float(z[i]), kind))
+    return sorted(out, key=lambda t: -t[2])
+
+
+def requantisation(values: np.ndarray, slope: float = 1.0) -> list[tuple[float, str]]:
+    """Gaps and combs in the histogram of integer-valued data (values in stored units)."""
+    out: list[tuple[float, str]] = []
+    if values.size < 5000:
+        return out
+    c, lo = _counts(values / slope)
+    smooth = ndi.uniform_filter1d(c.astype(float), 9)
+    dense = np.flatnonzero(smooth >= 30)
+    if dense.size < 64:
+        return out
+    seg = c[dense[0]: dense[-1] + 1].astype(float)
+    sm = smooth[dense[0]: dense[-1] + 1]
+    ok = sm >= 30
+    empty = float(np.mean(seg[ok] == 0))
+    if empty > 0.02:
+        out.append((min(0.9, 0.3 + 2.0 * empty), f"{100 * empty:.0f}% of the values in the populated range never occur "
+                                                  "(histogram gaps: the data were rescaled and re-quantised)"))
+    resid = np.where(ok, seg / np.maximum(sm, 1e-9) - 1.0, 0.0)
+    spec = np.abs(np.fft.rfft(resid - resid.mean()))[2:]
+    if spec.size > 16:
+        peak, floor = float(spec.max()), float(np.median(spec)) + 1e-12
+        amp = 2.0 * peak / max(1, int(ok.sum()))
+        if peak / floor > 12.0 and amp > 0.15:
+            period = resid.size / (int(np.argmax(spec)) + 2)
+            out.append((min(0.8, 0.3 + amp), f"periodic comb in the histogram (period {period:.1f} values, amplitude "
+                                             f"{amp:.2f}): rescaled integer data"))
+    v = np.rint(values / slope).astype(np.int64)
+    g = int(np.gcd.reduce(np.abs(v[v != 0])[:200000])) if np.any(v) else 0
+    if g >= 2:
+        out.append((0.4, f"every stored value is a multiple of {g}: fewer bits in use than BitsStored declares"))
+    return out
+
+
+def _declared(ds: Any, checks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """Re-quantisation that the header declares (DERIVED with a DerivationDescription) is processing, not tampering."""
+    if ds is None or not checks:
+        return checks
+    image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
+    if image_type[:1] == ["DERIVED"] and ds.get("DerivationDescription"):
+        note = f" (declared: DERIVED, {str(ds.DerivationDescription)[:60]!r})"
+        return [(0.3 * sev, text + note) for sev, text in checks]
+    return checks
+
+
+class PhysicsCheck(Detector):
+    """Physics vs acquisition parameters for CT and radiographs (see module docstring)."""
+
+    name = "physics"
+    version = "1"
+    scope = Scope(modalities=frozenset({"CT"}) | RADIOGRAPHY, dims=frozenset({2}))
+
+    def __init__(self, noise_model: NoiseModel | None = None) -> None:
+        self.noise_model = noise_model if noise_model is not None else NoiseModel.shipped()
+
+    def run(self, image: Any) -> Finding:
+        checks: list[tuple[float, str]] = []
+        heat: np.ndarray | None = None
+        modality = (image.modality or "").upper()
+        if modality == "CT":
+            heat = self._ct(image, checks)
+        elif image.dataset is None:
+            raise NotApplicable("radiograph physics checks need a DICOM header")
+        else:
+            self._radiograph(image, checks)
+        self._geometry(image, checks)
+        unique: dict[str, float] = {}
+        for sev, text in checks:
+            unique[text] = max(unique.get(text, 0.0), sev)
+        score = 1.0 - float(np.prod([1.0 - s for s in unique.values()])) if unique else 0.0
+        ordered = tuple(t for t, _ in sorted(unique.items(), key=lambda kv: -kv[1]))
+        return Finding(min(1.0, max(0.0, score)), heat, ordered)
+
+    # ------------------------------------------------------------------------------------------------ CT
+    def _ct(self, image: Any, checks: list[tuple[float, str]]) -> np.ndarray:
+        hu = image.pixels
+        body, away = body_mask(hu, margin=6)
+        heat = np.zeros(hu.shape, np.float32)
+        rng = stored_range(image)
+        pad = image.dataset.get("PixelPaddingValue") if image.dataset is not None else None
+        exclude = {int(round(rng[0]))} if rng else {int(round(float(hu.min())))}
+        if pad is not None and image.rescale is not None:
+            exclude.add(int(round(float(pad) * image.rescale[0] + image.rescale[1])))
+        if body.sum() < 2000:
+            raise NotApplicable("no patient or phantom found in the slice for the CT physics checks")
+        inside = hu[body]
+        # HU calibration: air outside the body, and soft tissue / water inside it.
+        outside = hu[away & (hu > -1200) & (hu < -500)]
+        outside = outside[~np.isin(np.rint(outside).astype(np.int64), list(exclude))]
+        if outside.size > 2000:
+            air = float(np.median(outside))
+            if abs(air + 1000.0) > 60.0:
+                checks.append((min(0.9, (abs(air + 1000.0) - 60.0) / 150.0 + 0.3),
+                               f"air outside the body is at {air:.0f} HU, not near -1000 HU (calibration altered)"))
+        tissue = float(np.mean((inside > -200) & (inside < 200)))
+        if inside.size > 20000 and tissue < 0.01:
+            checks.append((0.4, f"only {100 * tissue:.1f}% of the body lies between -200 and 200 HU: no soft tissue "
+                                "or water where there must be some"))
+        # Hard floors and pile-ups inside the body.
+        for value, count, z, kind in pileups(inside, exclude)[:2]:
+            if kind == "floor" and value <= AIR_FLOOR:
+                continue  # scanners clip air at about -1024 HU (GE at -1023): that floor is their own
+            sev = min(0.95, 0.5 + 0.03 * (z - 6.0))
+            where = body & (np.rint(hu) == value)
+            what = {"floor": "a hard floor (values clipped from below", "ceiling": "a hard ceiling (values clipped from above",
+                    "spike": "a constant (a region set to one value"}[kind]
+            checks.append((sev, f"{count} pixels inside the body sit exactly at {value} HU, {what}), as pasted "
+                                f"and clipped regions leave (z={z:.0f})"))
+            heat = np.maximum(heat, np.clip(ndi.gaussian_filter(where.astype(np.float32), 3.0) * 10.0, 0, 1))
+        slope = image.rescale[0] if image.rescale else 1.0
+        checks.extend(_declared(image.dataset, requantisation(inside, slope if slope > 0 else 1.0)))
+        # Noise against the acquisition parameters.
+        if self.noise_model is not None:
+            predicted = self.noise_model.predict(image.acquisition, image.geometry.slice_thickness)
+            if predicted is not None:
+                sigma, _ = uniform_noise_sigma(hu)
+                if math.isfinite(sigma) and sigma > 0:
+                    d = abs(math.log(sigma / predicted))
+                    if d > self.noise_model.tolerance:
+                        sev = min(0.8, 0.3 + (d - self.noise_model.tolerance) / math.log(4.0))
+                        checks.append((sev, f"noise in uniform tissue is {sigma:.2f} HU where kVp, mAs, kernel and "
+                                            f"slice thickness predict {predicted:.2f} HU"))
+                elif sigma == 0:
+                    checks.append((0.6, "no noise at all in uniform tissue: not a reconstructed CT slice"))
+        return heat
+
+    # ------------------------------------------------------------------------------------------------ radiographs
+    def _radiograph(self, image: Any, checks: list[tuple[float, str]]) -> None:
+        ds = image.dataset
+        slope = image.rescale[0] if image.rescale and image.rescale[0] else 1.0
+        px = image.pixels
+        if px.size > 4_000_000:  # a 2k x 2k plate: the histogram of a quarter of the pixels says the same
+            px = px[::2, ::2]
+        checks.extend(_declared(ds, requantisation(px - (image.rescale[1] if image.rescale else 0.0), slope)))
+        try:
+            ei = float(ds.get("ExposureIndex")) if ds.get("ExposureIndex") is not None else None
+            target = float(ds.get("TargetExposureIndex")) if ds.get("TargetExposureIndex") is not None else None
+            di = float(ds.get("DeviationIndex")) if ds.get("DeviationIndex") is not None else None
+        except (TypeError, ValueError):
+            checks.append((0.3, "ExposureIndex, TargetExposureIndex or DeviationIndex is not a number"))
+            return
+        if ei is not None and target and di is not None and ei > 0 and target > 0:
+            expected = 10.0 * math.log10(ei / target)
+            if abs(expected - di) > 0.5:
+                checks.append((0.5, f"DeviationIndex {di:g} disagrees with ExposureIndex {ei:g} and its target "
+                                    f"{target:g} (IEC 62494-1 gives {expected:.1f})"))
+
+    # ------------------------------------------------------------------------------------------------ geometry
+    def _geometry(self, image: Any, checks: list[tuple[float, str]]) -> None:
+        ds = image.dataset
+        spacing = image.geometry.pixel_spacing
+        if ds is None or spacing is None:
+            return
+        cols, rows = int(ds.get("Columns", 0) or 0), int(ds.get("Rows", 0) or 0)
+        modality = (image.modality or "").upper()
+        if modality == "CT":
+            if not (0.1 <= min(spacing) and max(spacing) <= 2.5):
+                checks.append((0.3, f"pixel spacing {spacing[0]:g} x {spacing[1]:g} mm is implausible for CT"))
+            try:
+                fov = float(ds.get("ReconstructionDiameter")) if ds.get("ReconstructionDiameter") else None
+            except (TypeError, ValueError):
+                fov = None
+            if fov and cols:
+                implied = spacing[1] * cols
+                if abs(implied - fov) / fov > 0.03:
+                    checks.append((0.6, f"pixel spacing x columns gives a {implied:.0f} mm field of view, the header "
+                                        f"says {fov:.0f} mm (resized without updating the header?)"))
+        elif not (0.02 <= min(spacing) and max(spacing) <= 1.5):
+            checks.append((0.3, f"pixel spacing {spacing[0]:g} x {spacing[1]:g} mm is implausible for a radiograph"))
+        if rows and cols and image.pixels.shape[-2:] != (rows, cols):
+            checks.append((0.5, "the pixel matrix differs from Rows x Columns"))
