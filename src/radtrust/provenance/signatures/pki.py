@@ -71,6 +71,8 @@ def issue(cn: str, key: Any, issuer: tuple[x509.Certificate, Any] | None = None,
     else:
         b = b.add_extension(_usage(digital_signature=digital_signature, content_commitment=True,
                                    key_encipherment=not digital_signature), critical=True)
+        # C2PA (credential export) requires an EKU on end-entity certificates; DCMTK ignores it.
+        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
     return b.sign(issuer_key, hashes.SHA256())
 
 
