@@ -110,7 +110,7 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ verdicts
     def _signature(self, image: Image) -> SignatureStatus:
-        return signature_status(image.path, image.signature_count, self.trust)
+        return signature_status(image, self.trust)
 
     def _result(self, image: Image, findings: dict[str, Finding], sig: SignatureStatus,
                 notes: list[str]) -> InstanceResult:

@@ -1,18 +1,18 @@
 """Signatures come first: the signature / content-credential state of a file before any forensic check.
 
-Issue 6's rule: a valid, trusted PS3.15 digital signature (or content credential) covering the pixels gives
+Issue 6's rule: a valid, trusted PS3.15 digital signature or content credential covering the pixels gives
 ``signed-authentic``; a broken one gives ``tampered`` with the reason; otherwise the forensic verdict applies.
-Verification itself lives in :mod:`radtrust.provenance` (issues 3 and 4), imported lazily so that scanning
-works without it; when it is absent, signatures are reported as present but unverified.
+Verification lives in :mod:`radtrust.provenance` (``signatures.verify_file``, whose default policy requires
+Pixel Data to be covered, and ``credential.verify.verify_dataset``), imported lazily so that scanning works
+without it. A broken MAC or binding is tampering whoever signed, so integrity is checked even without
+``--trust``; only ``signed-authentic`` needs trust anchors.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import functools
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from radtrust.errors import Error, VerificationError
@@ -21,53 +21,74 @@ from radtrust.forensics.results import NO_SIGNATURE, SignatureStatus
 log = logging.getLogger(__name__)
 
 
-def _provenance_verifier() -> Any | None:
+@functools.lru_cache(maxsize=8)
+def _certificates(paths: tuple[str, ...]) -> tuple[Any, ...]:
+    from radtrust.provenance.signatures import load_certificates
+
+    out: list[Any] = []
+    for p in paths:
+        out.extend(load_certificates(p))
+    return tuple(out)
+
+
+def _ps315(image: Any, certs: list[Any]) -> SignatureStatus | None:
+    if not image.signature_count or image.path is None:
+        return None
+    n = image.signature_count
     try:
-        module = importlib.import_module("radtrust.provenance")
+        from radtrust.provenance.signatures import verify_file
+    except ImportError:
+        return SignatureStatus("unverified", f"{n} digital signature(s); provenance library not installed, not verified")
+    try:
+        verify_file(image.path, trust=certs, chain=certs)
+    except VerificationError as exc:
+        status = getattr(getattr(exc, "result", None), "status", "invalid")
+        reasons = tuple(exc.reasons)
+        if status == "invalid":
+            return SignatureStatus("broken", f"digital signature broken: {'; '.join(reasons)}", reasons)
+        if status == "untrusted" and not certs:
+            return SignatureStatus("unverified", f"{n} digital signature(s) intact; signer not checked (give --trust)")
+        return SignatureStatus("unverified", f"digital signature {status}: {'; '.join(reasons)}", reasons)
+    except Error as exc:
+        return SignatureStatus("unverified", f"digital signature could not be checked: {exc.message}")
+    return SignatureStatus("valid", "valid trusted PS3.15 signature covering the pixels")
+
+
+def _credential(image: Any, certs: list[Any]) -> SignatureStatus | None:
+    if image.dataset is None:
+        return None
+    try:
+        from radtrust.provenance.credential.verify import CredentialError, verify_dataset
     except ImportError:
         return None
-    return getattr(module, "verify_file", None)
-
-
-def _credential_present(path: Path | None) -> bool:
-    """A content-credential sidecar beside the file (``<file>.c2pa`` or ``<file>.cose``)."""
-    if path is None:
-        return False
-    return any(path.with_name(path.name + ext).exists() for ext in (".c2pa", ".cose"))
-
-
-def _call(verify: Any, path: Path, trust: Sequence[str]) -> Any:
-    """Call ``verify_file`` with the trust anchors under whichever keyword its signature uses."""
     try:
-        params = inspect.signature(verify).parameters
-    except (TypeError, ValueError):
-        params = {}
-    for key in ("trust", "trusted", "ca", "cas", "trust_anchors", "ca_files", "anchors"):
-        if key in params:
-            return verify(path, **{key: list(trust)})
-    return verify(path, list(trust))
-
-
-def signature_status(path: Path | None, signature_count: int, trust: Sequence[str] | None) -> SignatureStatus:
-    """Decide the signature state of one file; never raises for a failed signature (it is a result here)."""
-    credential = _credential_present(path)
-    if signature_count == 0 and not credential:
-        return NO_SIGNATURE
-    what = (f"{signature_count} digital signature(s)" if signature_count else "a content credential")
-    if not trust:
-        return SignatureStatus("unverified", f"{what} present, not verified (give --trust CA_PEM to check it)")
-    verify = _provenance_verifier()
-    if verify is None or path is None:
-        return SignatureStatus("unverified", f"{what} present; the provenance library is not installed, not verified")
-    try:
-        result = _call(verify, path, trust)
-    except VerificationError as exc:
+        result = verify_dataset(image.dataset, image.path, trust=certs or None)
+    except CredentialError as exc:
+        if exc.status == "absent":
+            return None
         reasons = tuple(exc.reasons)
-        return SignatureStatus("broken", f"signature check failed: {'; '.join(reasons)}", reasons)
+        if exc.status == "invalid":
+            return SignatureStatus("broken", f"content credential broken: {'; '.join(reasons)}", reasons)
+        return SignatureStatus("unverified", f"content credential {exc.status}: {'; '.join(reasons)}", reasons)
     except Error as exc:
-        return SignatureStatus("unverified", f"{what} present, could not be checked: {exc.message}")
-    covers = getattr(result, "covers_pixels", True)
-    if covers is False:
-        return SignatureStatus("unverified", f"{what} valid but does not cover the pixel data")
-    signer = getattr(result, "signer", None) or getattr(result, "subject", None)
-    return SignatureStatus("valid", "valid trusted signature covering the pixels" + (f" (signer {signer})" if signer else ""))
+        return SignatureStatus("unverified", f"content credential could not be checked: {exc.message}")
+    if not getattr(result, "trusted", True) or not certs:
+        return SignatureStatus("unverified", "content credential intact; signer not checked (give --trust)")
+    return SignatureStatus("valid", f"valid trusted content credential ({getattr(result, 'summary', '')})")
+
+
+def signature_status(image: Any, trust: Sequence[str] | None) -> SignatureStatus:
+    """Decide the signature state of one image; a failed signature is a result here, never an exception."""
+    try:
+        certs = list(_certificates(tuple(trust))) if trust else []
+    except ImportError:
+        certs = []
+    found = [s for s in (_ps315(image, certs), _credential(image, certs)) if s is not None]
+    if not found:
+        return NO_SIGNATURE
+    for state in ("broken", "valid", "unverified"):
+        picked = [s for s in found if s.state == state]
+        if picked:
+            detail = "; ".join(s.detail for s in picked)
+            return SignatureStatus(state, detail, tuple(r for s in picked for r in s.reasons))
+    return NO_SIGNATURE
