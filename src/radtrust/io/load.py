@@ -22,7 +22,7 @@ SKIPPED_NAMES = {"DICOMDIR", "DIRFILE", "LOCKFILE", "VERSION"}
 # Companion files that live beside images (manifests, masks, reports, keys) are skipped in folder
 # walks; a file named explicitly is always tried.
 SKIPPED_SUFFIXES = {".tsv", ".csv", ".txt", ".md", ".json", ".jsonl", ".npy", ".npz", ".html", ".pem", ".der",
-                    ".key", ".crt", ".p12", ".log", ".py", ".sh", ".yaml", ".yml", ".toml", ".c2pa", ".cose"}
+                    ".key", ".crt", ".p12", ".log", ".py", ".sh", ".yaml", ".yml", ".toml", ".c2pa", ".cose", ".radcred"}
 
 
 def load_image(path: str | os.PathLike[str], *, limits: Limits | None = None) -> Image:

@@ -37,7 +37,7 @@ _EC_ALGS = {"secp256r1": (ES256, hashes.SHA256(), 32), "secp384r1": (ES384, hash
             "secp521r1": (ES512, hashes.SHA512(), 66)}
 ALG_NAMES = {ES256: "ES256", ES384: "ES384", ES512: "ES512", PS256: "PS256", RS256: "RS256"}
 
-Timestamper = Callable[[bytes], bytes]  # digest (SHA-256 of the signature) -> RFC 3161 token (DER)
+Timestamper = Callable[[bytes], bytes]  # data -> RFC 3161 token (DER) whose imprint is SHA-256(data)
 
 
 class ContainerError(ValueError):
@@ -123,7 +123,7 @@ def sign1(payload: bytes, signer: Any, *, timestamper: Timestamper | None = None
     signature = _sign(signer, alg, hash_alg, size, _sig_structure(protected, payload))
     unprotected: dict[Any, Any] = {}
     if timestamper is not None:
-        token = timestamper(hashlib.sha256(signature).digest())
+        token = timestamper(signature)  # e.g. radtrust.provenance.signatures.timestamp.TsaClient
         unprotected[TIMESTAMP_HEADER] = {"tstTokens": [{"val": token}]}
     import cbor2
 

@@ -42,6 +42,7 @@ class Step:
     def to_json(self) -> dict[str, Any]:
         a = self.manifest.action
         return {"action": a.action, "when": a.when, "software": a.software, "signer": self.signer,
+                "signer_name": self.signer_name,
                 "description": a.description, "parameters": a.parameters, "pixels_changed": self.pixels_changed,
                 "metadata_changed": list(self.metadata_changed), "credential": self.digest.hex(),
                 "parent": self.manifest.parent.hex() if self.manifest.parent else None,
@@ -80,13 +81,18 @@ class Chain:
         meta = [(s, s.metadata_changed) for s in self.steps[1:] if s.metadata_changed]
         if meta:
             meta_text = "bound metadata changed: " + "; ".join(
-                f"{', '.join(kws)} by {s.manifest.action.action} ({s.signer_name}, {s.manifest.action.when})"
+                f"{_names(kws)} by {s.manifest.action.action} ({s.signer_name}, {s.manifest.action.when})"
                 for s, kws in meta)
         else:
             meta_text = f"bound metadata unchanged since {root}"
         if not changes and not meta:
             return f"pixels and bound metadata unchanged since {root}"
         return f"{pixel_text}; {meta_text}"
+
+
+def _names(keywords: tuple[str, ...], limit: int = 5) -> str:
+    shown = ", ".join(keywords[:limit])
+    return shown + (f" and {len(keywords) - limit} more" if len(keywords) > limit else "")
 
 
 def _open(message: bytes, what: str) -> tuple[Opened, Manifest]:

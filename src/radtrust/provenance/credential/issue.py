@@ -84,3 +84,29 @@ def issue_file(path: str | os.PathLike[str], signer: Signer, *, out: str | os.Pa
     if sidecar:
         store.write_sidecar(out, bundle)
     return bundle
+
+
+def issue_bytes(data: bytes, signer: Signer, *, path: str | os.PathLike[str] = "<bytes>",
+                action: str = "acquired", now: datetime | None = None,
+                timestamper: Timestamper | None = None) -> bytes:
+    """Issue a credential for a DICOM file held in memory; return the file bytes with it embedded.
+
+    The bytes are not re-encoded (only the private block is added), so ``radtrust sign`` can issue the
+    credential first and then compute the PS3.15 signature over the result.
+    """
+    import io
+    import warnings
+
+    import pydicom
+
+    from radtrust.provenance.signatures import _rawdicom as raw
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    parent = store.extract(ds)
+    bundle = issue_dataset(ds, signer, make_action(action, now=now), parent=parent, path=path, now=now,
+                           timestamper=timestamper, embed=False)
+    f = raw.parse(data, path)
+    store.embed_raw(f.dataset, bundle)
+    return raw.serialise(f)

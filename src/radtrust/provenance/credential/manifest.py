@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 ACTIONS: dict[str, tuple[str, bool]] = {
     "acquired": ("c2pa.created", False),
     "signed": ("c2pa.published", False),
-    "anonymized": ("c2pa.redacted", False),
+    "anonymized": ("c2pa.edited.metadata", False),  # c2pa.redacted needs a redacted-assertion URI
     "transcoded": ("c2pa.transcoded", False),
     "cropped": ("c2pa.cropped", True),
     "lossy-compressed": ("c2pa.transcoded", True),

@@ -95,6 +95,27 @@ def remove(ds: Any) -> bool:
     return True
 
 
+def embed_raw(item: Any, bundle: Bundle) -> None:
+    """Put the bundle into a dataset parsed by the PS3.15 signature code (byte-preserving, no re-encoding)."""
+    from radtrust.provenance.signatures import _rawdicom as raw
+
+    block = None
+    for low in range(0x10, 0x100):
+        elem = item.get((PRIVATE_GROUP << 16) | low)
+        if elem is None:
+            block = low if block is None else block
+        elif elem.text() == PRIVATE_CREATOR:
+            block = low
+            break
+    if block is None:
+        raise ValueError(f"no free private block in group {PRIVATE_GROUP:04X}")
+    value = bundle.to_bytes()
+    if len(value) % 2:
+        value += b"\x00"
+    item.put(raw.leaf((PRIVATE_GROUP << 16) | block, "LO", raw.text_value(PRIVATE_CREATOR, "LO")))
+    item.put(raw.leaf((PRIVATE_GROUP << 16) | (block << 8) | BUNDLE_ELEMENT, "OB", value))
+
+
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
     return Path(str(path) + SIDECAR_SUFFIX)
 

@@ -9,7 +9,6 @@ chain reaches a trust anchor (else the status is ``untrusted``, not ``invalid``)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +22,7 @@ from radtrust.provenance.credential.binding import compare_binding
 from radtrust.provenance.credential.custody import Chain, walk
 from radtrust.provenance.credential.store import Bundle
 from radtrust.provenance.credential.trust import validate_chain
-
-TimestampVerifier = Callable[[bytes, bytes], datetime]  # (token, imprint digest) -> time, raises on failure
+from radtrust.provenance.signatures.timestamp import verify_token
 
 VALID, INVALID, UNTRUSTED, ABSENT = "valid", "invalid", "untrusted", "absent"
 
@@ -51,6 +49,7 @@ class CredentialResult:
     path: str | None
     chain: Chain
     summary: str
+    trusted: bool = True  # False only when verified with trust=None (integrity only)
 
     @property
     def status(self) -> str:
@@ -69,10 +68,14 @@ def find_bundle(ds: Any, path: str | os.PathLike[str] | None) -> Bundle | None:
     return bundle
 
 
-def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[x509.Certificate],
+def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[x509.Certificate] | None,
                    at: datetime | None = None, bundle: Bundle | None = None, require_acquisition: bool = False,
-                   timestamp_verifier: TimestampVerifier | None = None) -> CredentialResult:
-    """Verify the credential of one dataset; raise :class:`CredentialError` unless it is valid and trusted."""
+                   crls: list[x509.CertificateRevocationList] | None = None) -> CredentialResult:
+    """Verify the credential of one dataset; raise :class:`CredentialError` unless it is valid and trusted.
+
+    ``trust=None`` checks integrity only (binding, signatures, hash links) and skips certificate trust;
+    ``radtrust derive`` uses it to refuse a tampered parent. Verifiers always pass anchors.
+    """
     where = str(path) if path is not None else None
     try:
         bundle = bundle or find_bundle(ds, path)
@@ -96,35 +99,33 @@ def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[
         raise CredentialError(INVALID, "content credential invalid: " + "; ".join(reasons), where, reasons,
                               changed=comparison.changed, chain=chain)
     untrusted: list[str] = []
-    for step in chain.steps:
+    for step in chain.steps if trust is not None else ():
         when = at
-        if step.opened.timestamp_token is not None and timestamp_verifier is not None:
-            import hashlib
-
+        if step.opened.timestamp_token is not None:
             try:
-                when = timestamp_verifier(step.opened.timestamp_token, hashlib.sha256(step.opened.signature).digest())
-            except Exception as exc:  # the TSA client raises its own errors
-                untrusted.append(f"'{step.manifest.action.action}' timestamp does not verify: {exc}")
+                when = verify_token(step.opened.timestamp_token, step.opened.signature, trust, crls=crls or ()).time
+            except VerificationError as exc:
+                untrusted.append(f"'{step.manifest.action.action}' timestamp: {exc.message}")
                 continue
         try:
-            validate_chain(step.opened.chain, trust, at=when, where=where)
+            validate_chain(step.opened.chain, trust, at=when, crls=crls, where=where)
         except VerificationError as exc:
             untrusted.append(f"'{step.manifest.action.action}' signer {step.signer}: {exc.reasons[0]}")
     if untrusted:
         raise CredentialError(UNTRUSTED, "content credential untrusted: " + "; ".join(untrusted), where,
                               untrusted, chain=chain)
-    return CredentialResult(path=where, chain=chain, summary=chain.summary())
+    return CredentialResult(path=where, chain=chain, summary=chain.summary(), trusted=trust is not None)
 
 
-def verify_file(path: str | os.PathLike[str], *, trust: list[x509.Certificate], at: datetime | None = None,
+def verify_file(path: str | os.PathLike[str], *, trust: list[x509.Certificate] | None, at: datetime | None = None,
                 require_acquisition: bool = False,
-                timestamp_verifier: TimestampVerifier | None = None) -> CredentialResult:
+                crls: list[x509.CertificateRevocationList] | None = None) -> CredentialResult:
     """Read a DICOM file (strictly, through radtrust.io) and verify its credential."""
     from radtrust.io import read_dataset
 
     ds = read_dataset(path)
     return verify_dataset(ds, Path(path), trust=trust, at=at, require_acquisition=require_acquisition,
-                          timestamp_verifier=timestamp_verifier)
+                          crls=crls)
 
 
 def report(ds: Any, path: str | os.PathLike[str] | None, **kwargs: Any) -> dict[str, Any]:
