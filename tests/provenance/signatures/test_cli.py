@@ -1,0 +1,83 @@
+"""radtrust keys init / sign / verify / unsign / info, in-process through radtrust.cli.main."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+from radtrust.cli import main
+from tests.provenance.signatures.conftest import dcmsign_verify
+
+
+def test_keys_init_writes_private_files(tmp_path, capsys):
+    assert main(["keys", "init", str(tmp_path / "pki"), "--algorithm", "ecdsa"]) == 0
+    assert "NOT FOR PRODUCTION" in capsys.readouterr().out
+    for f in (tmp_path / "pki").iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    assert main(["keys", "init", str(tmp_path / "pki")]) == 2  # refuses to overwrite
+
+
+def test_sign_verify_tamper_unsign(pki, samples_dir, tmp_path, capsys):
+    out = tmp_path / "signed"
+    rc = main(["sign", str(samples_dir), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert),
+               "--profile", "creator", "--out", str(out), "--jobs", "2", "--format", "jsonl"])
+    assert rc == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 7 and all(r["profile"] == "creator" for r in records)
+    assert (out / "ct" / "ct_01.dcm").exists() and (out / "cr" / "RG1_half.dcm").exists()
+    assert dcmsign_verify(pki, out / "ct" / "ct_03.dcm").returncode == 0
+
+    common = ["--trust", str(pki.root), "--chain", str(pki.chain), "--crl", str(pki.crl)]
+    assert main(["verify", str(out), *common, "--format", "jsonl"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {r["status"] for r in lines} == {"valid"}
+    sig = lines[0]["signatures"][0]
+    assert {"uid", "signer", "algorithm", "profile", "time", "timestamp", "covered", "result"} <= set(sig)
+    assert "PixelData" in sig["covered"]
+
+    victim = out / "ct" / "ct_02.dcm"
+    data = bytearray(victim.read_bytes())
+    data[-100] ^= 0xFF  # one pixel byte in the last JPEG 2000 fragment
+    victim.write_bytes(bytes(data))
+    assert main(["verify", str(victim), *common]) == 1
+    assert "INVALID" in capsys.readouterr().out
+
+    assert main(["unsign", str(out / "ct" / "ct_01.dcm"), "--all", "--out", str(tmp_path / "u")]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "u"), *common, "--format", "jsonl"]) == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "unsigned"
+
+
+def test_verify_bad_input_and_usage(pki, tmp_path, capsys):
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\x04\x00")
+    assert main(["verify", str(junk), "--trust", str(pki.root), "--format", "jsonl"]) == 2
+    assert json.loads(capsys.readouterr().out)["status"] == "error"
+    assert main(["verify", str(junk)]) == 2  # no --trust
+    assert main(["verify", "--print-policy"]) == 0
+    assert "coverage" in json.loads(capsys.readouterr().out)["all_of"][1]
+
+
+def test_sign_with_p12_password_env_and_tsa(pki, samples_dir, tsa_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RT_P12", "s3cret")
+    out = tmp_path / "ts"
+    rc = main(["sign", str(samples_dir / "cr"), "--key", str(pki.signer_p12), "--password-env", "RT_P12",
+               "--tsa", tsa_url, "--out", str(out), "--jobs", "1"])
+    assert rc == 0, capsys.readouterr().err
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"require_timestamp": True, "coverage": ["PixelData"]}))
+    capsys.readouterr()
+    assert main(["verify", str(out), "--trust", str(pki.root), "--chain", str(pki.chain),
+                 "--policy", str(policy), "--format", "jsonl"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["signatures"][0]["timestamp"]
+    assert dcmsign_verify(pki, out / "RG1_half.dcm", "+tr").returncode == 0
+
+
+def test_sign_refuses_ecdsa_under_creator_profile(pki_ec, samples_dir, tmp_path, capsys):
+    rc = main(["sign", str(samples_dir / "ct" / "ct_01.dcm"), "--key", str(pki_ec.signer_key),
+               "--cert", str(pki_ec.signer_cert), "--profile", "creator", "--out", str(tmp_path)])
+    assert rc == 2
+    assert "ECDSA" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)  # nothing half-written
