@@ -1,0 +1,92 @@
+"""radtrust gateway: the DICOM gateway in front of the PACS, and `radtrust gateway status`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from radtrust.cli.output import Reporter, add_format_option
+from radtrust.errors import UsageError
+
+NAME = "gateway"
+HELP = "run the DICOM gateway (C-STORE SCP) that verifies and scans instances before the PACS"
+DESCRIPTION = HELP + """
+
+  radtrust gateway --ae-title RADTRUST --port 11112 --forward PACS@pacs.example:104 --spool /var/spool/radtrust
+  radtrust gateway status --spool /var/spool/radtrust
+
+Every received instance is written durably to the spool before success is returned, then verified
+(--trust) and scanned, then forwarded with C-STORE (retries with backoff while the PACS is down).
+Flagged instances (suspicious, tampered, analysis error) follow --on-suspicious. Per study, a
+Comprehensive SR and a fractional SEG with the heatmap are sent to the PACS once the study is quiet.
+A restart resumes the queue; nothing is lost or forwarded twice."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ae-title", default="RADTRUST", help="the gateway's AE title (default RADTRUST)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    parser.add_argument("--port", type=int, default=11112, help="port to listen on (0 = any free port)")
+    parser.add_argument("--forward", metavar="AET@HOST:PORT", help="the PACS to forward to")
+    parser.add_argument("--spool", metavar="DIR", help="spool directory (queue, quarantine, results)")
+    parser.add_argument("--trust", action="append", default=[], metavar="CA_PEM",
+                        help="trust anchor for signature verification (repeatable)")
+    parser.add_argument("--model", metavar="MODEL", help="one-class site model for the scan")
+    parser.add_argument("--on-suspicious", choices=["quarantine", "forward-flagged", "reject"], default="quarantine",
+                        help="policy for flagged instances (default quarantine)")
+    parser.add_argument("--verify-only", action="store_true", help="verify signatures, do not run the forensic scan")
+    parser.add_argument("--workers", type=int, default=2, help="analysis threads (default 2)")
+    parser.add_argument("--stable-age", type=float, default=30.0, metavar="S",
+                        help="a study is reported after S seconds without new instances (default 30)")
+    parser.add_argument("--no-reports", action="store_true", help="do not send SR/SEG results to the PACS")
+    parser.add_argument("--tls-cert", metavar="PEM", help="the gateway's TLS certificate (DICOM TLS)")
+    parser.add_argument("--tls-key", metavar="PEM", help="its private key")
+    parser.add_argument("--tls-ca", metavar="PEM", help="CA that modality (and PACS) certificates must chain to")
+    parser.add_argument("--forward-tls", action="store_true", help="use TLS to the PACS too (verified with --tls-ca)")
+    sub = parser.add_subparsers(dest="gateway_command", metavar="status")
+    st = sub.add_parser("status", help="show the queue, the quarantine and recent verdicts")
+    st.add_argument("--spool", dest="status_spool", metavar="DIR", help="spool directory")
+    st.add_argument("--recent", type=int, default=20, help="how many recent verdicts (default 20)")
+    add_format_option(st)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from radtrust.services.gateway import format_status, gateway_status
+
+    spool = args.status_spool or args.spool
+    if not spool:
+        raise UsageError("gateway status needs --spool DIR")
+    s = gateway_status(spool, recent=args.recent)
+    Reporter(fmt=args.format, quiet=args.quiet).record(s, format_status(s))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.gateway_command == "status":
+        return _status(args)
+    from pathlib import Path
+
+    from radtrust.services.gateway import Destination, GatewayConfig, Policy, run_gateway
+    from radtrust.services.gateway.tls import client_context, server_context
+
+    if not args.forward or not args.spool:
+        raise UsageError("the gateway needs --forward AET@HOST:PORT and --spool DIR")
+    if len(args.ae_title) > 16 or not args.ae_title.strip():
+        raise UsageError(f"--ae-title must be 1 to 16 characters, not {args.ae_title!r}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.forward_tls and not args.tls_ca:
+        raise UsageError("--forward-tls needs --tls-ca to verify the PACS")
+    config = GatewayConfig(
+        ae_title=args.ae_title, host=args.host, port=args.port, forward=Destination.parse(args.forward),
+        spool=Path(args.spool), policy=Policy(args.on_suspicious), trust=list(args.trust), model=args.model,
+        scan=not args.verify_only, workers=args.workers, stable_age=args.stable_age, reports=not args.no_reports,
+        tls_server=server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
+        tls_client=client_context(args.tls_ca, args.tls_cert, args.tls_key) if args.forward_tls else None)
+
+    def ready(port: int) -> None:
+        print(f"radtrust gateway {args.ae_title} listening on {args.host}:{port}, forwarding to {config.forward}",
+              flush=True)
+
+    run_gateway(config, on_ready=ready)
+    print("radtrust gateway stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,232 @@
+"""The gateway's durable queue: one SQLite row per received object (WAL, ``synchronous=FULL``).
+
+States of an instance::
+
+    received -> analysing -> ready -> sending -> forwarded
+                         \\-> quarantined          (policy: quarantine)
+                         \\-> rejected             (policy: reject, refused with a DIMSE failure)
+                                 ready -> failed   (the PACS refused it with a failure status, retries exhausted)
+
+A row is committed (fsync of the WAL) right after its file is durable and before the sender gets its
+success status. On restart, ``analysing`` goes back to ``received`` and ``sending`` rows are resolved
+by asking the PACS whether it already holds the instance (C-FIND), so nothing is sent twice.
+Rows with ``origin = 'radtrust'`` are the SR/SEG objects the gateway built itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sop_uid TEXT NOT NULL, sha256 TEXT NOT NULL,
+    study_uid TEXT, series_uid TEXT, sop_class TEXT, transfer_syntax TEXT,
+    path TEXT NOT NULL, calling_ae TEXT, origin TEXT NOT NULL DEFAULT 'modality',
+    received_at REAL NOT NULL, state TEXT NOT NULL, flagged INTEGER NOT NULL DEFAULT 0,
+    verdict TEXT, score REAL, result TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0, analysed_at REAL, forwarded_at REAL, error TEXT,
+    UNIQUE (sop_uid, sha256)
+);
+CREATE INDEX IF NOT EXISTS instances_state ON instances (state, next_try);
+CREATE INDEX IF NOT EXISTS instances_study ON instances (study_uid);
+CREATE TABLE IF NOT EXISTS studies (
+    study_uid TEXT PRIMARY KEY, last_received REAL NOT NULL, reported_n INTEGER NOT NULL DEFAULT 0,
+    reported_at REAL
+);
+"""
+
+PENDING = ("received", "analysing")
+COLUMNS = ("id", "sop_uid", "sha256", "study_uid", "series_uid", "sop_class", "transfer_syntax", "path",
+           "calling_ae", "origin", "received_at", "state", "flagged", "verdict", "score", "result", "attempts",
+           "next_try", "analysed_at", "forwarded_at", "error")
+
+
+@dataclass
+class Row:
+    id: int
+    sop_uid: str
+    sha256: str
+    study_uid: str | None
+    series_uid: str | None
+    sop_class: str | None
+    transfer_syntax: str | None
+    path: str
+    calling_ae: str | None
+    origin: str
+    received_at: float
+    state: str
+    flagged: int
+    verdict: str | None
+    score: float | None
+    result: str | None
+    attempts: int
+    next_try: float
+    analysed_at: float | None
+    forwarded_at: float | None
+    error: str | None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.result) if self.result else {}
+
+
+class Queue:
+    """Thread-safe access to the queue database (one connection, one lock)."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[Row]:
+        with self._lock:
+            cur = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM instances {sql}", args)
+            return [Row(*r) for r in cur.fetchall()]
+
+    # -- receiving --------------------------------------------------------------------------------
+    def find(self, sop_uid: str) -> list[Row]:
+        return self._rows("WHERE sop_uid = ?", (sop_uid,))
+
+    def add(self, *, sop_uid: str, sha256: str, study_uid: str, series_uid: str, sop_class: str,
+            transfer_syntax: str, path: str, calling_ae: str = "", origin: str = "modality",
+            state: str = "received", now: float | None = None) -> int | None:
+        """Insert a row; ``None`` when the same object (UID and content) is already queued."""
+        now = time.time() if now is None else now
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO instances (sop_uid, sha256, study_uid, series_uid, sop_class, transfer_syntax,"
+                " path, calling_ae, origin, received_at, state) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (sop_uid, sha256, study_uid, series_uid, sop_class, transfer_syntax, path, calling_ae, origin,
+                 now, state))
+            if origin == "modality" and study_uid:
+                c.execute("INSERT INTO studies (study_uid, last_received) VALUES (?, ?) ON CONFLICT(study_uid)"
+                          " DO UPDATE SET last_received = excluded.last_received", (study_uid, now))
+            return cur.lastrowid if cur.rowcount else None
+
+    # -- analysis -----------------------------------------------------------------------------------
+    def claim_for_analysis(self) -> Row | None:
+        with self.transaction() as c:
+            r = c.execute("SELECT id FROM instances WHERE state = 'received' ORDER BY id LIMIT 1").fetchone()
+            if r is None:
+                return None
+            c.execute("UPDATE instances SET state = 'analysing' WHERE id = ?", r)
+        return self._rows("WHERE id = ?", (r[0],))[0]
+
+    def claim_for_analysis_id(self, row_id: int) -> Row | None:
+        with self.transaction() as c:
+            cur = c.execute("UPDATE instances SET state = 'analysing' WHERE id = ? AND state = 'received'", (row_id,))
+            if not cur.rowcount:
+                return None
+        return self.find_id(row_id)
+
+    def find_id(self, row_id: int) -> Row | None:
+        rows = self._rows("WHERE id = ?", (row_id,))
+        return rows[0] if rows else None
+
+    def set_analysis(self, row_id: int, *, state: str, verdict: str, score: float | None, record: dict[str, Any],
+                     flagged: bool, path: str | None = None, error: str | None = None) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET state = ?, verdict = ?, score = ?, result = ?, flagged = ?,"
+                      " analysed_at = ?, path = COALESCE(?, path), error = ? WHERE id = ?",
+                      (state, verdict, score, json.dumps(record, default=str), int(flagged), time.time(), path,
+                       error, row_id))
+
+    def set_state(self, row_id: int, state: str, *, path: str | None = None, error: str | None = None) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET state = ?, path = COALESCE(?, path), error = COALESCE(?, error)"
+                      " WHERE id = ?", (state, path, error, row_id))
+
+    # -- forwarding ---------------------------------------------------------------------------------
+    def claim_for_sending(self, limit: int, now: float | None = None) -> list[Row]:
+        now = time.time() if now is None else now
+        with self.transaction() as c:
+            ids = [r[0] for r in c.execute(
+                "SELECT id FROM instances WHERE state = 'ready' AND next_try <= ? ORDER BY id LIMIT ?",
+                (now, limit)).fetchall()]
+            if ids:
+                c.execute(f"UPDATE instances SET state = 'sending' WHERE id IN ({','.join('?' * len(ids))})", ids)
+        return self._rows(f"WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", tuple(ids)) if ids else []
+
+    def forwarded(self, row_id: int, now: float | None = None) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET state = 'forwarded', forwarded_at = ?, error = NULL WHERE id = ?",
+                      (time.time() if now is None else now, row_id))
+
+    def retry(self, row_id: int, error: str, *, delay: float, give_up: bool = False) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET state = ?, attempts = attempts + 1, next_try = ?, error = ? WHERE id = ?",
+                      ("failed" if give_up else "ready", time.time() + delay, error, row_id))
+
+    def release_sending(self, ids: list[int]) -> None:
+        """Put rows claimed for a batch back (the batch never started)."""
+        if ids:
+            with self.transaction() as c:
+                c.execute(f"UPDATE instances SET state = 'ready' WHERE state = 'sending' AND id IN "
+                          f"({','.join('?' * len(ids))})", ids)
+
+    # -- recovery and reporting ---------------------------------------------------------------------
+    def recover(self) -> list[Row]:
+        """After a restart: analysis restarts; return the rows whose forwarding was in flight."""
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET state = 'received' WHERE state = 'analysing'")
+        return self._rows("WHERE state = 'sending' ORDER BY id")
+
+    def known_paths(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._conn.execute("SELECT path FROM instances")}
+
+    def stable_studies(self, stable_age: float, now: float | None = None) -> list[tuple[str, int]]:
+        """Studies quiet for ``stable_age`` s, fully analysed, with more analysed instances than last reported."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return [(s, n) for s, n in self._conn.execute(
+                "SELECT s.study_uid, COUNT(i.id) FROM studies s JOIN instances i ON i.study_uid = s.study_uid"
+                " AND i.origin = 'modality' WHERE s.last_received <= ? GROUP BY s.study_uid"
+                " HAVING SUM(i.state IN ('received', 'analysing')) = 0 AND COUNT(i.id) > MAX(s.reported_n)",
+                (now - stable_age,)).fetchall()]
+
+    def study_rows(self, study_uid: str) -> list[Row]:
+        return self._rows("WHERE study_uid = ? AND origin = 'modality' ORDER BY id", (study_uid,))
+
+    def reported(self, study_uid: str, n: int) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE studies SET reported_n = ?, reported_at = ? WHERE study_uid = ?",
+                      (n, time.time(), study_uid))
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT state, COUNT(*) FROM instances GROUP BY state").fetchall())
+
+    def rows(self, where: str = "", args: tuple = (), limit: int = 50) -> list[Row]:
+        return self._rows(f"{where} ORDER BY id DESC LIMIT {int(limit)}", args)
+
+    def lags(self) -> list[float]:
+        with self._lock:
+            return [r[0] for r in self._conn.execute(
+                "SELECT forwarded_at - received_at FROM instances WHERE state = 'forwarded' AND origin = 'modality'")]

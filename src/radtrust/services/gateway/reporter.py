@@ -1,0 +1,91 @@
+"""Per-study results for the PACS: once a study has been quiet for ``stable_age`` seconds and every
+instance is analysed, build its Comprehensive SR and fractional SEG (:mod:`radtrust.services.results_dicom`)
+and queue them for forwarding like any instance.
+
+The objects' UIDs derive from the study and the number of instances reported, so a crash between
+building and queueing rebuilds the same objects and nothing is sent twice. When more instances
+arrive later, a new version (new UIDs) is sent. After a report, the spool copies and heatmaps of the
+study's forwarded instances are deleted (the queue keeps their rows and results).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from radtrust.services.gateway.queue import Queue
+from radtrust.services.gateway.spool import Spool, sha256
+
+log = logging.getLogger(__name__)
+
+
+class StudyReporter:
+    def __init__(self, queue: Queue, spool: Spool, *, stable_age: float = 30.0) -> None:
+        self.queue, self.spool, self.stable_age = queue, spool, stable_age
+
+    def report(self, study_uid: str, n: int) -> list[str]:
+        """Build and queue the SR/SEG of one study; returns their SOP Instance UIDs."""
+        from radtrust.services.results_dicom import objects_from_records, write_objects
+
+        rows = self.queue.study_rows(study_uid)
+        records, sources, heats = [], {}, {}
+        for row in rows:
+            rec = row.record
+            if not rec:
+                continue
+            header = rec.pop("header", None)
+            if header:
+                sources[row.sop_uid] = Dataset.from_json(header)
+            elif Path(row.path).exists():
+                from pydicom import dcmread
+
+                sources[row.sop_uid] = dcmread(row.path, stop_before_pixels=True)
+            heat = rec.get("heatmap")
+            if heat and Path(heat).exists():
+                heats[row.sop_uid] = np.load(heat, allow_pickle=False)
+            records.append(rec)
+        if not sources:
+            self.queue.reported(study_uid, n)
+            return []
+        objects = objects_from_records(records, sources=sources, heatmaps=heats, uid_seed=f"{study_uid}/{n}",
+                                       now=_dt.datetime.now())
+        uids = []
+        for ds, path in zip(objects, write_objects(objects, self.spool.results)):
+            uid = str(ds.SOPInstanceUID)
+            uids.append(uid)
+            if self.queue.find(uid):
+                continue
+            self.queue.add(sop_uid=uid, sha256=sha256(path.read_bytes()), study_uid=study_uid,
+                           series_uid=str(ds.SeriesInstanceUID), sop_class=str(ds.SOPClassUID),
+                           transfer_syntax=str(ds.file_meta.TransferSyntaxUID), path=str(path),
+                           calling_ae="radtrust", origin="radtrust", state="ready")
+        self.queue.reported(study_uid, n)
+        self._prune(rows)
+        log.info("study %s: %d instance(s) reported in %s", study_uid, n, ", ".join(o.Modality for o in objects))
+        return uids
+
+    def _prune(self, rows: list) -> None:
+        for row in rows:
+            if row.state != "forwarded":
+                continue
+            Path(row.path).unlink(missing_ok=True)
+            heat = row.record.get("heatmap")
+            if heat:
+                Path(heat).unlink(missing_ok=True)
+
+    def run(self, stop: threading.Event, poll: float = 0.5) -> None:
+        while not stop.wait(poll):
+            try:
+                for study_uid, n in self.queue.stable_studies(self.stable_age):
+                    try:
+                        self.report(study_uid, n)
+                    except Exception as exc:  # a bad study must not stop the reports of the others
+                        log.error("results for study %s failed: %s", study_uid, exc)
+                        self.queue.reported(study_uid, n)
+            except Exception:
+                log.exception("reporter error")

@@ -1,0 +1,258 @@
+"""The radtrust DICOM gateway: C-STORE SCP in front of the PACS (pynetdicom), durable spool, verify + scan,
+policy, forwarding, and per-study SR/SEG results.
+
+Threads: pynetdicom's association threads receive (durable write, then success); ``workers`` analysis
+threads run :class:`~radtrust.services.analysis.Analyzer`; one forwarder sends to the PACS; one
+reporter builds the SR/SEG of each study once it has been quiet for ``stable_age`` seconds. A handler
+never kills the server: any exception becomes a failure status and a log line (after pynetdicom's
+``attempt``).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from radtrust.services.analysis import Analyzer
+from radtrust.services.gateway.forwarder import Destination, Forwarder
+from radtrust.services.gateway.policy import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, STATUS_REFUSED, Policy
+from radtrust.services.gateway.queue import Queue, Row
+from radtrust.services.gateway.reporter import StudyReporter
+from radtrust.services.gateway.spool import Spool, sha256
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayConfig:
+    ae_title: str
+    port: int
+    forward: Destination
+    spool: Path
+    host: str = "0.0.0.0"
+    policy: Policy = Policy.QUARANTINE
+    trust: list[str] = field(default_factory=list)
+    model: str | None = None
+    scan: bool = True
+    workers: int = 2
+    stable_age: float = 30.0
+    reports: bool = True
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    tls_server: ssl.SSLContext | None = None
+    tls_client: ssl.SSLContext | None = None
+
+
+def _header(path: str | Path) -> Dataset:
+    from pydicom import dcmread
+
+    return dcmread(path, stop_before_pixels=True)
+
+
+class Gateway:
+    """Start with :meth:`start`, stop with :meth:`stop`; :meth:`serve_forever` for the command line."""
+
+    def __init__(self, config: GatewayConfig, analyzer: Analyzer | None = None) -> None:
+        self.config = config
+        self.spool = Spool(config.spool).create()
+        self.queue = Queue(str(self.spool.db_path))
+        self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
+        self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
+                                   max_attempts=config.max_attempts, base_delay=config.base_delay,
+                                   max_delay=config.max_delay)
+        self.reporter = StudyReporter(self.queue, self.spool, stable_age=config.stable_age)
+        self._stop = threading.Event()
+        self._analyse_wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._server: Any = None
+        self.port: int | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Resume after a restart (or a kill -9): partial files, orphans, in-flight sends."""
+        dropped = self.spool.clean_incoming()
+        known = self.queue.known_paths()
+        orphans = 0
+        for p in sorted(self.spool.objects.glob("*.dcm")):
+            if str(p) in known:
+                continue
+            data = p.read_bytes()
+            try:
+                ds = _header(p)
+            except Exception as exc:
+                log.error("orphan spool file %s unreadable, left in place: %s", p, exc)
+                continue
+            self.queue.add(sop_uid=str(ds.SOPInstanceUID), sha256=sha256(data), study_uid=str(ds.get("StudyInstanceUID", "")),
+                           series_uid=str(ds.get("SeriesInstanceUID", "")), sop_class=str(ds.SOPClassUID),
+                           transfer_syntax=str(ds.file_meta.TransferSyntaxUID), path=str(p))
+            orphans += 1
+        in_flight = self.queue.recover()
+        self.forwarder.resolve_in_flight(in_flight)
+        if dropped or orphans or in_flight:
+            log.warning("recovered the spool: %d partial file(s) dropped, %d orphan(s) queued, %d in-flight resolved",
+                        dropped, orphans, len(in_flight))
+
+    def start(self) -> int:
+        """Recover, start the workers and the SCP; return the listening port."""
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+        from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+        from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+        self.recover()
+        targets = [(self._analysis_loop, f"radtrust-analysis-{i}") for i in range(max(1, self.config.workers))]
+        targets.append((lambda: self.forwarder.run(self._stop), "radtrust-forwarder"))
+        if self.config.reports:
+            targets.append((lambda: self.reporter.run(self._stop), "radtrust-reporter"))
+        for fn, name in targets:
+            t = threading.Thread(target=fn, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        ae = AE(ae_title=self.config.ae_title)
+        ae.maximum_associations = 16
+        # Explicit VR first, Implicit VR last: in Implicit VR private elements arrive without their VR, and
+        # a PS3.15 signature over them can no longer be checked (the MAC stream needs the VR).
+        syntaxes = [ExplicitVRLittleEndian, *[t for t in ALL_TRANSFER_SYNTAXES if t not in (
+            ExplicitVRLittleEndian, ImplicitVRLittleEndian)], ImplicitVRLittleEndian]
+        for cx in AllStoragePresentationContexts:
+            ae.add_supported_context(cx.abstract_syntax, syntaxes)
+        ae.add_supported_context(Verification)
+        handlers = [(evt.EVT_C_STORE, self._on_store)]
+        self._server = ae.start_server((self.config.host, self.config.port), block=False, evt_handlers=handlers,
+                                       ssl_context=self.config.tls_server)
+        self.port = self._server.server_address[1]
+        log.info("gateway %s listening on %s:%d, forwarding to %s, policy %s", self.config.ae_title,
+                 self.config.host, self.port, self.config.forward, self.config.policy.value)
+        return self.port
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._analyse_wake.set()
+        self.forwarder.wake.set()
+        if self._server is not None:
+            self._server.shutdown()
+        for t in self._threads:
+            t.join(timeout=30)
+        self.queue.close()
+
+    def serve_forever(self, on_ready: Any = None) -> None:
+        import signal
+
+        port = self.start()
+        if on_ready is not None:
+            on_ready(port)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stop.set())
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    # -- receiving --------------------------------------------------------------------------------------
+    def _on_store(self, event: Any) -> Any:
+        try:
+            return self._store(event)
+        except OSError as exc:
+            log.error("could not spool an instance: %s", exc)
+            return STATUS_OUT_OF_RESOURCES
+        except Exception as exc:
+            log.exception("C-STORE from %s failed: %s", event.assoc.requestor.ae_title, exc)
+            return STATUS_CANNOT_UNDERSTAND
+
+    def _store(self, event: Any) -> Any:
+        req = event.request
+        sop_uid, sop_class = str(req.AffectedSOPInstanceUID), str(req.AffectedSOPClassUID)
+        data = event.encoded_dataset(include_meta=True)
+        digest = sha256(data)
+        for row in self.queue.find(sop_uid):
+            if row.sha256 == digest:  # a re-send (the sender missed our answer): idempotent
+                log.info("duplicate %s (%s) acknowledged, not forwarded again", sop_uid, row.state)
+                return self._refusal(row) if row.state == "rejected" else 0x0000
+        ds = event.dataset
+        target = self.spool.object_path(sop_uid, digest)
+        self.spool.write(data, target)
+        row_id = self.queue.add(
+            sop_uid=sop_uid, sha256=digest, study_uid=str(ds.get("StudyInstanceUID", "")),
+            series_uid=str(ds.get("SeriesInstanceUID", "")), sop_class=sop_class,
+            transfer_syntax=str(event.context.transfer_syntax), path=str(target),
+            calling_ae=str(event.assoc.requestor.ae_title))
+        if self.config.policy is Policy.REJECT and row_id is not None:
+            row = self.queue.claim_for_analysis_id(row_id)
+            if row is not None:
+                state = self._analyse(row, synchronous=True)
+                if state == "rejected":
+                    return self._refusal(self.queue.find_id(row_id))
+        else:
+            self._analyse_wake.set()
+        return 0x0000
+
+    @staticmethod
+    def _refusal(row: Row | None) -> Dataset:
+        status = Dataset()
+        status.Status = STATUS_REFUSED
+        verdict = row.verdict if row is not None else "flagged"
+        status.ErrorComment = f"radtrust: {verdict}"[:64]
+        return status
+
+    # -- analysis ---------------------------------------------------------------------------------------
+    def _analysis_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                row = self.queue.claim_for_analysis()
+            except Exception:
+                log.exception("queue error")
+                self._stop.wait(1.0)
+                continue
+            if row is None:
+                self._analyse_wake.wait(0.2)
+                self._analyse_wake.clear()
+                continue
+            self._analyse(row, synchronous=False)
+
+    def _analyse(self, row: Row, *, synchronous: bool) -> str:
+        """Analyse one claimed row and apply the policy; returns the new state. Never raises."""
+        try:
+            record = self.analyzer.analyze(row.path, heatmaps_dir=self.spool.heatmaps)
+        except Exception as exc:  # fail closed: an analysis error is flagged, logged, and the server goes on
+            log.error("analysis of %s failed: %s", row.sop_uid, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            record = {"kind": "instance", "path": row.path, "sop_instance_uid": row.sop_uid,
+                      "series_instance_uid": row.series_uid, "study_instance_uid": row.study_uid, "score": None,
+                      "verdict": "error", "detectors": {}, "evidence": [f"analysis failed: {exc}"], "heatmap": None,
+                      "signature": {"status": "error", "reasons": []}}
+        others = [r for r in self.queue.find(row.sop_uid) if r.sha256 != row.sha256]
+        if others:
+            record["evidence"] = ["this SOP Instance UID was received before with different content"] + \
+                list(record.get("evidence") or [])
+            if record.get("verdict") in ("authentic", "unverified", "signed-authentic"):
+                record["verdict"] = "suspicious"
+        try:
+            record["header"] = _header(row.path).to_json_dict()  # the SR/SEG need it after the file is gone
+        except Exception:
+            record["header"] = None
+        state, flagged = self.config.policy.state_for(str(record.get("verdict")))
+        if state == "rejected" and not synchronous:
+            state = "quarantined"  # already acknowledged (e.g. received before a restart): cannot refuse now
+        path = None
+        if state in ("quarantined", "rejected"):
+            path = str(self.spool.move(Path(row.path), self.spool.quarantine))
+            log.warning("%s %s: %s (score %s)", state, row.sop_uid, record.get("verdict"), record.get("score"))
+        self.queue.set_analysis(row.id, state=state, verdict=str(record.get("verdict")), score=record.get("score"),
+                                record=record, flagged=flagged, path=path)
+        if state == "ready":
+            self.forwarder.wake.set()
+        return state
+
+
+def run_gateway(config: GatewayConfig, on_ready: Any = None) -> None:
+    """Run until SIGTERM/SIGINT (the ``radtrust gateway`` command); ``on_ready(port)`` once listening."""
+    Gateway(config).serve_forever(on_ready)
+
+
+__all__ = ["Gateway", "GatewayConfig", "run_gateway"]
