@@ -1,0 +1,73 @@
+"""Fusion: calibrated logistic over detector log-odds, NaN-tolerant, thresholds from a false-alarm rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radtrust.forensics.detectors.base import Finding
+from radtrust.forensics.fusion import Fusion, fuse_heatmaps, threshold_at_fpr
+
+
+def _data(seed: int = 0, n: int = 600):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.5).astype(float)
+    a = np.clip(rng.normal(0.3 + 0.4 * y, 0.12), 0, 1)          # informative
+    b = np.clip(rng.normal(0.5, 0.2, n), 0, 1)                   # noise
+    c = np.where(rng.random(n) < 0.4, np.nan, np.clip(rng.normal(0.2 + 0.3 * y, 0.15), 0, 1))  # often missing
+    return np.c_[a, b, c], y
+
+
+def test_fit_separates_and_holds_the_false_alarm_rate():
+    X, y = _data()
+    f = Fusion.fit(X, y, ["a", "b", "c"], fpr=0.01)
+    p = f.probability(X)
+    assert ((p > f.threshold) & (y == 0)).sum() / (y == 0).sum() <= 0.01
+    assert ((p > f.threshold) & (y == 1)).sum() / (y == 1).sum() > 0.6
+    assert f.weights[0] > f.weights[1] >= 0  # informative detector dominates; weights never negative
+    assert f.tampered_threshold >= f.threshold
+
+
+def test_missing_detectors_are_neutral_and_unknown_ones_join():
+    X, y = _data()
+    f = Fusion.fit(X, y, ["a", "b", "c"])
+    assert np.isfinite(f.probability(np.array([[np.nan, np.nan, np.nan]]))).all()
+    base = f.score({"a": 0.3})
+    assert f.score({"a": 0.3, "other": 0.99}) > base > f.score({"a": 0.3, "other": 0.01})
+
+
+def test_negative_weights_are_dropped():
+    rng = np.random.default_rng(1)
+    y = (rng.random(400) < 0.5).astype(float)
+    good = np.clip(rng.normal(0.3 + 0.4 * y, 0.1), 0, 1)
+    inverted = np.clip(rng.normal(0.7 - 0.4 * y, 0.1), 0, 1)  # lower when tampered: must not be used
+    f = Fusion.fit(np.c_[good, inverted], y, ["good", "inverted"])
+    assert f.weights[1] == 0.0 and f.weights[0] > 0
+
+
+def test_json_round_trip_and_threshold_change():
+    X, y = _data()
+    f = Fusion.fit(X, y, ["a", "b", "c"])
+    g = Fusion.from_json(f.to_json())
+    assert np.allclose(g.probability(X), f.probability(X))
+    assert g.with_threshold_for(0.05).threshold <= g.threshold
+
+
+@pytest.mark.parametrize("scores, fpr, expected", [
+    ([0.1, 0.2, 0.3, 0.4], 0.0, 0.4),
+    ([0.1, 0.2, 0.3, 0.4], 0.25, 0.3),
+    (list(np.linspace(0, 1, 101)), 0.01, 0.99),
+])
+def test_threshold_at_fpr(scores, fpr, expected):
+    assert threshold_at_fpr(np.array(scores), fpr) == pytest.approx(expected)
+
+
+def test_fused_heatmap_follows_the_detector_that_fires():
+    f = Fusion.default(["x", "y"])
+    hx = np.zeros((8, 8), np.float32)
+    hx[2, 2] = 1
+    hy = np.zeros((8, 8), np.float32)
+    hy[6, 6] = 1
+    heat = fuse_heatmaps({"x": Finding(0.95, hx), "y": Finding(0.5, hy)}, f, shape=(8, 8))
+    assert heat is not None and heat.dtype == np.float32 and heat[2, 2] > heat[6, 6] > 0
+    assert fuse_heatmaps({"x": Finding(0.9)}, f) is None

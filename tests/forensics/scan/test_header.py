@@ -1,0 +1,84 @@
+"""Header and series forensics: known answers (impossible dates, UID roots, DERIVED, editors, pixel layout,
+series mixes) and no false alarm on authentic series."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from radtrust.forensics.detectors.header import HeaderForensics
+from radtrust.io import assemble, load_image, load_series
+
+NOW = dt.date(2026, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def ct(sample_ct_files):
+    return load_image(sample_ct_files[0])
+
+
+def _edited(image, **attrs):
+    ds = copy.deepcopy(image.dataset)
+    for k, v in attrs.items():
+        if v is None:
+            delattr(ds, k)
+        else:
+            setattr(ds, k, v)
+    return dataclasses.replace(image, dataset=ds)
+
+
+def test_authentic_sample_is_clean(ct):
+    assert HeaderForensics(now=NOW).run(ct).score < 0.1
+
+
+# Attack-named cases: each is an edit an attacker could forget to make consistent.
+CASES = [
+    ("birth_after_study", {"PatientBirthDate": "20300101"}, "before PatientBirthDate"),
+    ("future_study", {"StudyDate": "20990101"}, "in the future"),
+    ("acquisition_date_moved", {"AcquisitionDate": "20230505"}, "before AcquisitionDate"),
+    ("bad_date", {"ContentDate": "20221345"}, "not a valid date"),
+    ("age_disagrees", {"PatientBirthDate": "19500101", "PatientAge": "030Y"}, "PatientAge"),
+    ("foreign_uid_root", {"SOPInstanceUID": "1.2.840.113619.2.55.3.1234"}, "UID root of GE"),
+    ("derived_silently", {"ImageType": ["DERIVED", "SECONDARY"], "SourceImageSequence": None}, "DERIVED"),
+    ("edited_in_photoshop", {"SoftwareVersions": "Adobe Photoshop 24.1"}, "image-editing software"),
+    ("high_bit_wrong", {"HighBit": 15}, "HighBit"),
+]
+
+
+@pytest.mark.parametrize("name, attrs, needle", CASES, ids=[c[0] for c in CASES])
+def test_impossible_headers_are_reported(ct, name, attrs, needle):
+    f = HeaderForensics(now=NOW).run(_edited(ct, **attrs))
+    assert f.score >= 0.19, name
+    assert any(needle in e for e in f.evidence), f.evidence
+
+
+def test_stored_values_beyond_bits_stored(ct):
+    pixels = ct.pixels.copy()
+    pixels[0, 0] = 5000.0  # 12-bit unsigned with intercept -1024 holds at most 3071 HU
+    f = HeaderForensics(now=NOW).run(dataclasses.replace(ct, pixels=pixels))
+    assert any("exceed the 12-bit range" in e for e in f.evidence)
+
+
+def test_series_mixing_patients_and_kernels(sample_ct_files):
+    images = [load_image(p) for p in sample_ct_files]
+    images[3] = _edited(images[3], PatientID="SOMEONE-ELSE", ConvolutionKernel="B70f")
+    f = HeaderForensics(now=NOW).run_series(assemble(images))
+    text = " ".join(f.evidence)
+    assert f.score > 0.7 and "PatientID" in text and "ConvolutionKernel" in text
+
+
+def test_duplicated_slice_is_reported(sample_ct_files):
+    images = [load_image(p) for p in sample_ct_files]
+    images.append(images[2])
+    f = HeaderForensics(now=NOW).run_series(assemble(images))
+    assert any("duplicated" in e for e in f.evidence)
+
+
+def test_authentic_series_stay_low(shared_data):
+    det = HeaderForensics(now=NOW)
+    for folder in ("siemens_abdomen", "ge_head", "philips_phantom"):
+        for series in load_series(shared_data / "ct" / folder):
+            assert det.run_series(series).score < 0.5, folder

@@ -1,0 +1,163 @@
+"""`radtrust scan`: the jsonl contract field by field, heatmap files, HTML report, exit codes, signatures first,
+parallel scanning and lossless re-encoding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from radtrust.cli import main
+from radtrust.forensics.results import VERDICTS
+from radtrust.forensics.scanner import Scanner
+
+INSTANCE_KEYS = ["kind", "path", "sop_instance_uid", "series_instance_uid", "modality", "score", "verdict",
+                 "detectors", "evidence", "heatmap"]
+SERIES_KEYS = ["kind", "series_instance_uid", "modality", "instances", "score", "verdict", "detectors", "evidence",
+               "suspicious_instances"]
+
+
+def _scan(capsys, *argv):
+    rc = main(["scan", *map(str, argv)])
+    out = capsys.readouterr()
+    return rc, [json.loads(line) for line in out.out.splitlines() if line.strip()], out.err
+
+
+@pytest.fixture(scope="module")
+def scan_records(samples_dir, tmp_path_factory):
+    heat = tmp_path_factory.mktemp("heat")
+    records = list(Scanner().scan_paths([samples_dir], heatmaps_dir=heat, jobs=1))
+    return records, heat
+
+
+def test_jsonl_contract_field_by_field(scan_records, samples_dir):
+    records, heat = scan_records
+    instances = [r for r in records if r["kind"] == "instance"]
+    series = [r for r in records if r["kind"] == "series"]
+    assert len(instances) == 7 and len(series) == 2
+    for r in instances:
+        assert list(r) == INSTANCE_KEYS
+        assert Path(r["path"]).exists() and r["modality"] in ("CT", "CR")
+        assert isinstance(r["sop_instance_uid"], str) and isinstance(r["series_instance_uid"], str)
+        assert isinstance(r["score"], float) and 0.0 <= r["score"] <= 1.0
+        assert r["verdict"] in VERDICTS
+        assert isinstance(r["detectors"], dict) and r["detectors"]
+        assert all(isinstance(v, float) and 0 <= v <= 1 for v in r["detectors"].values())
+        assert "header" in r["detectors"] and "physics" in r["detectors"]
+        assert isinstance(r["evidence"], list) and all(isinstance(e, str) for e in r["evidence"])
+        if r["heatmap"] is not None:
+            path = Path(r["heatmap"])
+            assert path.parent == heat and path.name == f"{r['sop_instance_uid']}.npy"
+            arr = np.load(path)
+            ds = pydicom.dcmread(r["path"], stop_before_pixels=True)
+            assert arr.dtype == np.float32 and arr.shape == (ds.Rows, ds.Columns)
+    for s in series:
+        assert list(s) == SERIES_KEYS
+        assert s["verdict"] in VERDICTS and 0 <= s["score"] <= 1
+        members = [r for r in instances if r["series_instance_uid"] == s["series_instance_uid"]]
+        assert s["instances"] == len(members)
+        flagged = {r["sop_instance_uid"] for r in members if r["verdict"] in ("suspicious", "tampered")}
+        assert set(s["suspicious_instances"]) == flagged
+    # Instances come before their series record.
+    ct_series = next(i for i, r in enumerate(records) if r["kind"] == "series" and r["modality"] == "CT")
+    assert all(records[i]["kind"] == "instance" for i in range(ct_series - 6, ct_series))
+
+
+def test_samples_are_authentic_and_exit_0(capsys, samples_dir):
+    rc, records, _ = _scan(capsys, samples_dir, "--format", "jsonl")
+    assert rc == 0, [(r.get("path"), r.get("verdict"), r.get("evidence")) for r in records]
+    assert all(r["verdict"] == "authentic" for r in records)
+
+
+def test_bad_input_exits_2_with_an_error_record(capsys, tmp_path, sample_ct_files):
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"not a dicom file at all")
+    shutil.copy(sample_ct_files[0], tmp_path / "good.dcm")
+    rc, records, err = _scan(capsys, tmp_path, "--format", "jsonl", "--detectors", "header")
+    assert rc == 2
+    errors = [r for r in records if r["kind"] == "error"]
+    assert errors == [{"kind": "error", "path": str(bad), "message": errors[0]["message"]}]
+    assert "broken.dcm" in err and any(r["kind"] == "instance" for r in records)
+
+
+def test_missing_input_and_bad_options_exit_2(capsys, tmp_path, samples_dir):
+    assert _scan(capsys, tmp_path / "nope.dcm")[0] == 2
+    assert _scan(capsys, samples_dir, "--fpr", "2")[0] == 2
+    assert _scan(capsys, samples_dir, "--trust", tmp_path / "missing.pem")[0] == 2
+    assert _scan(capsys, samples_dir, "--detectors", "no-such-detector")[0] == 2
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory, sample_ct_files):
+    from radtrust.provenance.signatures import load_signer, sign_file
+    from radtrust.provenance.signatures.pki import init_dev_pki
+
+    d = tmp_path_factory.mktemp("signed")
+    pki = init_dev_pki(d / "pki")
+    signer = load_signer(pki.signer_key, pki.signer_cert)
+    out = d / "study"
+    out.mkdir()
+    for p in sample_ct_files[:2]:
+        sign_file(p, out / p.name, signer)
+    return out, pki
+
+
+def test_signatures_come_first(capsys, signed, tmp_path):
+    study, pki = signed
+    rc, records, _ = _scan(capsys, study, "--format", "jsonl", "--trust", pki.root, "--trust", pki.chain)
+    inst = [r for r in records if r["kind"] == "instance"]
+    assert rc == 0 and [r["verdict"] for r in inst] == ["signed-authentic"] * 2
+    assert [r["verdict"] for r in records if r["kind"] == "series"] == ["signed-authentic"]
+    # Change one pixel of a signed copy: a broken signature is 'tampered' with the reason, exit 1.
+    victim = tmp_path / "victim.dcm"
+    ds = pydicom.dcmread(sorted(study.glob("*.dcm"))[0])
+    arr = ds.pixel_array.copy()
+    arr[100, 100] += 50
+    ds.PixelData = arr.tobytes()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.save_as(victim)
+    rc, records, _ = _scan(capsys, victim, "--format", "jsonl", "--trust", pki.root, "--trust", pki.chain)
+    assert rc == 1
+    r = records[0]
+    assert r["verdict"] == "tampered" and r["score"] == 1.0
+    assert r["evidence"][0].startswith("signature: digital signature broken")
+
+
+def test_html_report_has_thumbnails_verdicts_and_signature_status(capsys, samples_dir, tmp_path):
+    out = tmp_path / "report.html"
+    rc = main(["scan", str(samples_dir / "ct"), "--format", "html", "--out", str(out), "--detectors", "header,physics"])
+    assert rc == 0
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 6
+    assert "authentic" in page and "Signature:" in page and "Series" in page
+
+
+def test_parallel_equals_serial(samples_dir, sample_cr_file, tmp_path):
+    scanner = Scanner(["header", "physics"])
+    inputs = [samples_dir / "ct", sample_cr_file]
+    serial = list(scanner.scan_paths(inputs, jobs=1))
+    parallel = list(scanner.scan_paths(inputs, jobs=2))
+    assert serial == parallel
+
+
+def test_lossless_reencoding_changes_nothing(tmp_path, sample_ct_files):
+    src = tmp_path / "j2k"
+    raw = tmp_path / "raw"
+    src.mkdir()
+    raw.mkdir()
+    for p in sample_ct_files:
+        shutil.copy(p, src / p.name)
+        ds = pydicom.dcmread(p)
+        ds.decompress(generate_instance_uid=False)  # JPEG 2000 lossless -> Explicit VR Little Endian
+        ds.save_as(raw / p.name)
+    scanner = Scanner()
+
+    def key(records):
+        return [(r.get("sop_instance_uid") or r.get("series_instance_uid"), r["score"], r["verdict"], r["detectors"])
+                for r in records]
+
+    assert key(scanner.scan_paths([src], jobs=1)) == key(scanner.scan_paths([raw], jobs=1))
