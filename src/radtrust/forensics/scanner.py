@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,17 @@ from radtrust.io import Image, Series, group_series
 
 log = logging.getLogger(__name__)
 SITE_MODEL = "site-model"
+
+
+@dataclass(eq=False)
+class SeriesFindings:
+    """Raw findings of a series: per instance (3D evidence sliced in), the 3D findings, the series score vector."""
+
+    instances: list[dict[str, Finding]]
+    findings_3d: dict[str, Finding]
+    series_scores: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    instance_notes: list[list[str]] = field(default_factory=list)
 
 
 class Scanner:
@@ -138,8 +150,11 @@ class Scanner:
         sig = self._signature(image)
         return self._result(image, self._run(image, notes), sig, notes)
 
-    def scan_series(self, series: Series) -> tuple[list[InstanceResult], SeriesResult]:
-        """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result."""
+    def series_findings(self, series: Series) -> SeriesFindings:
+        """Findings per instance (2D plus that slice's share of the 3D evidence) and the series' score vector.
+
+        This is what :meth:`scan_series` fuses, and what calibration and benchmarks should use for series.
+        """
         n = len(series)
         series_notes: list[str] = [f"series: {p}" for p in series.problems]
         per_notes: list[list[str]] = [[] for _ in range(n)]
@@ -160,14 +175,27 @@ class Scanner:
                     s = max(s, own.score)
                 lines = (own.evidence if own is not None else ()) + (f.evidence if share[i] >= 0.5 else ())
                 combined[i][name] = Finding(float(min(1.0, max(0.0, s))), heat, tuple(dict.fromkeys(lines)))
-        results = [self._result(im, combined[i], self._signature(im), per_notes[i])
-                   for i, im in enumerate(series.instances)]
         # Series vector: 3D scores where a detector has them, else the strongest slice.
         sscores: dict[str, float] = {}
         for f in per_slice:
             for name, fi in f.items():
                 sscores[name] = max(sscores.get(name, 0.0), fi.score)
         sscores.update({name: f.score for name, f in f3d.items()})
+        return SeriesFindings(combined, f3d, sscores, series_notes, per_notes)
+
+    def series_score(self, found: SeriesFindings) -> float:
+        """The series' probability: its own fused vector, or its most suspicious instance if higher."""
+        inst = [self.fusion.score({k: f.score for k, f in d.items()}) for d in found.instances]
+        return max([self.fusion.score(found.series_scores)] + inst)
+
+    def scan_series(self, series: Series) -> tuple[list[InstanceResult], SeriesResult]:
+        """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result."""
+        n = len(series)
+        found = self.series_findings(series)
+        combined, f3d, sscores = found.instances, found.findings_3d, found.series_scores
+        series_notes, per_notes = found.notes, found.instance_notes
+        results = [self._result(im, combined[i], self._signature(im), per_notes[i])
+                   for i, im in enumerate(series.instances)]
         score = max([self.fusion.score(sscores)] + [r.score for r in results])
         verdict = worst([self.fusion.verdict(score)] + [r.verdict for r in results])
         if all(r.verdict == "signed-authentic" for r in results):
@@ -243,4 +271,4 @@ def scan_results(scanner: Scanner, images: Iterable[Image]) -> Iterator[tuple[li
             yield scanner.scan_series(series)
 
 
-__all__ = ["Scanner", "InstanceResult", "SeriesResult", "Error", "scan_results"]
+__all__ = ["Scanner", "SeriesFindings", "InstanceResult", "SeriesResult", "Error", "scan_results"]
