@@ -1,0 +1,96 @@
+"""Benchmark: radtrust sign/verify vs a DCMTK dcmsign loop vs sha256sum over the same >= 500 CT slices.
+
+Run from the repository root (needs dcmtk and ../shared/data/ct/ge_head):
+
+    .venv/bin/python benchmarks/signatures.py --copies 18 --jobs 2
+
+Makes N copies of the 28 GE head slices (uncompressed, 512x512), a dev PKI, then times, in the same run:
+sha256sum over the files, `radtrust sign --jobs J` and `radtrust verify --jobs J` (whole CLI, start-up included),
+and a shell-free Python loop calling `dcmsign +s` / `dcmsign --verify` once per file (how dcmsign is used on a folder).
+Prints a table and one JSON line; all figures are wall-clock seconds on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT.parent / "shared" / "data" / "ct" / "ge_head"
+RADTRUST = str(Path(sys.executable).parent / "radtrust")
+
+
+def timed(cmd: list[str], **kw) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--copies", type=int, default=18, help="copies of the 28-slice series (18 -> 504 files)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--mac", default="sha256")
+    args = ap.parse_args()
+    sources = sorted(SOURCE.glob("*.dcm"))
+    if not sources or not shutil.which("dcmsign"):
+        sys.exit("needs ../shared/data/ct/ge_head and dcmsign (apt install dcmtk)")
+    with tempfile.TemporaryDirectory(prefix="radtrust-bench-") as tmp:
+        work = Path(tmp)
+        src = work / "in"
+        for c in range(args.copies):
+            d = src / f"copy{c:03d}"
+            d.mkdir(parents=True)
+            for f in sources:
+                shutil.copyfile(f, d / f.name)
+        files = sorted(src.rglob("*.dcm"))
+        total_mb = sum(f.stat().st_size for f in files) / 1e6
+        subprocess.run([RADTRUST, "-q", "keys", "init", str(work / "pki")], check=True)
+        pki = work / "pki"
+        key, cert = str(pki / "signer.key"), str(pki / "signer.pem")
+        for f in files:  # warm the page cache for everyone
+            f.read_bytes()
+
+        r: dict[str, float] = {}
+        r["sha256sum"] = timed(["sha256sum", *map(str, files)])
+        r["radtrust_sign"] = timed([RADTRUST, "-q", "sign", str(src), "--key", key, "--cert", cert, "--mac", args.mac,
+                                    "--out", str(work / "rt"), "--jobs", str(args.jobs)])
+        r["radtrust_verify"] = timed([RADTRUST, "-q", "verify", str(work / "rt"), "--trust", str(pki / "root-ca.pem"),
+                                      "--chain", str(pki / "chain.pem"), "--jobs", str(args.jobs)])
+        dmac = {"sha256": "+m2", "sha384": "+m3", "sha512": "+m5", "ripemd160": "+mr"}[args.mac]
+        (work / "dc").mkdir()
+        t = time.perf_counter()
+        for i, f in enumerate(files):
+            subprocess.run(["dcmsign", "-q", "+s", key, cert, dmac, str(f), str(work / "dc" / f"{i}.dcm")], check=True)
+        r["dcmsign_sign_loop"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for i in range(len(files)):
+            subprocess.run(["dcmsign", "-q", "--verify", "+cf", str(pki / "root-ca.pem"), "+uf",
+                            str(pki / "intermediate-ca.pem"), str(work / "dc" / f"{i}.dcm")], check=True)
+        r["dcmsign_verify_loop"] = time.perf_counter() - t
+
+    out = {"files": len(files), "megabytes": round(total_mb, 1), "jobs": args.jobs, "mac": args.mac,
+           **{k: round(v, 2) for k, v in r.items()},
+           "sign_speedup_vs_dcmsign": round(r["dcmsign_sign_loop"] / r["radtrust_sign"], 1),
+           "verify_speedup_vs_dcmsign": round(r["dcmsign_verify_loop"] / r["radtrust_verify"], 1),
+           "sign_vs_sha256sum": round(r["radtrust_sign"] / r["sha256sum"], 1),
+           "verify_vs_sha256sum": round(r["radtrust_verify"] / r["sha256sum"], 1)}
+    print(f"{len(files)} files, {total_mb:.0f} MB, {args.jobs} jobs, MAC {args.mac}")
+    for k in ("sha256sum", "radtrust_sign", "radtrust_verify", "dcmsign_sign_loop", "dcmsign_verify_loop"):
+        print(f"  {k:22s} {r[k]:7.2f} s  ({len(files) / r[k]:7.0f} files/s)")
+    print(f"  sign:   {out['sign_speedup_vs_dcmsign']}x faster than the dcmsign loop, "
+          f"{out['sign_vs_sha256sum']}x the time of sha256sum")
+    print(f"  verify: {out['verify_speedup_vs_dcmsign']}x faster than the dcmsign loop, "
+          f"{out['verify_vs_sha256sum']}x the time of sha256sum")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
