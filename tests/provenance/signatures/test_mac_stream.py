@@ -42,3 +42,28 @@ def test_stream_ignores_length_encoding(pki, tmp_path):
     b.write_bytes(raw.serialise(fb))
     res = dcmsign("--verify", "+cf", pki.root, "+uf", pki.intermediate, b)
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("syntax", ["+te", "+ti"], ids=["explicit-native", "implicit"])
+def test_native_and_implicit_vr_files_both_ways(syntax, shared_data, pki, signer, tmp_path):
+    """GE head CT (uncompressed, with GE private tags): dcmsign's stream matches ours; ours passes dcmsign."""
+    import subprocess
+
+    from radtrust.provenance.signatures import sign_file
+    from radtrust.provenance.signatures.verify import examine_file
+    from tests.conftest import require_tool
+    from tests.provenance.signatures.conftest import dcmsign_verify, trust_for
+
+    src = tmp_path / "in.dcm"
+    subprocess.run([require_tool("dcmconv"), syntax, str(shared_data / "ct" / "ge_head" / "01.dcm"), str(src)],
+                   check=True, capture_output=True)
+    theirs, dump = tmp_path / "theirs.dcm", tmp_path / "dump.bin"
+    assert dcmsign("+s", pki.signer_key, pki.signer_cert, "+m2", "+d", dump, src, theirs).returncode == 0
+    f = raw.read(theirs)
+    params, sig = mac_parameters(f.dataset)[0], signature_items(f.dataset)[0]
+    assert mac_stream(f.dataset, at_tags(params.get(DATA_ELEMENTS_SIGNED).value), sig) == dump.read_bytes()
+    assert examine_file(theirs, trust_for(pki)).status == "valid"
+    ours = tmp_path / "ours.dcm"
+    sign_file(src, ours, signer)
+    assert dcmsign_verify(pki, ours, "+rg").returncode == 0
+    assert examine_file(ours, trust_for(pki)).status == "valid"

@@ -37,6 +37,9 @@ class Element:
     value: bytes | memoryview = b""
     items: list[Item] | None = None
     fragments: list[bytes | memoryview] | None = None
+    #: VR taken from a private dictionary for Implicit VR data: radtrust never signs these (another toolkit's
+    #: dictionary may disagree) but checks them when a signature made elsewhere lists them.
+    guessed_vr: bool = False
 
     @property
     def is_sequence(self) -> bool:
@@ -80,22 +83,36 @@ class DicomFile:
         return self.transfer_syntax not in (EXPLICIT_VR_LE, IMPLICIT_VR_LE)
 
 
-def _vr_for(tag: int, ds: Item | None) -> str:
-    """Dictionary VR for Implicit VR data; ambiguous VRs resolved as DCMTK and pydicom do for LE data."""
-    from pydicom.datadict import dictionary_VR
+def _vr_for(tag: int, ds: Item | None) -> tuple[str, bool]:
+    """(VR, guessed) for Implicit VR data; ambiguous VRs resolved as DCMTK and pydicom do for LE data.
 
-    if tag & 0xFFFF == 0:
-        return "UL"
+    Private creators are LO; private data elements get the VR of pydicom's private dictionary (guessed=True)
+    or UN.
+    """
+    from pydicom.datadict import dictionary_VR, private_dictionary_VR
+
+    group, element = tag >> 16, tag & 0xFFFF
+    if element == 0:
+        return "UL", False
+    if group % 2:
+        if 0x0010 <= element <= 0x00FF:
+            return "LO", False
+        creator = ds.get((tag & 0xFFFF0000) | (element >> 8)) if ds is not None else None
+        try:
+            vr = private_dictionary_VR(tag, creator.text()) if creator is not None else "UN"
+        except KeyError:
+            return "UN", False
+        return (vr, True) if " or " not in vr and vr != "UN" else ("UN", False)
     try:
         vr = dictionary_VR(tag)
     except KeyError:
-        return "UN"
+        return "UN", False
     if " or " in vr:
         if vr == "US or SS" and ds is not None:
             rep = ds.get(0x00280103)
-            return "SS" if rep is not None and bytes(rep.value[:2]) == b"\x01\x00" else "US"
-        return "OW" if "OW" in vr else vr.split(" or ")[0]
-    return vr
+            return ("SS" if rep is not None and bytes(rep.value[:2]) == b"\x01\x00" else "US"), False
+        return ("OW" if "OW" in vr else vr.split(" or ")[0]), False
+    return vr, False
 
 
 class _Parser:
@@ -106,7 +123,8 @@ class _Parser:
         return InvalidDicom(f"malformed DICOM: {msg}", self.path)
 
     def header(self, pos: int, ds: Item | None) -> tuple[int, str, int, int]:
-        """(tag, vr, length, value offset) of the element at pos."""
+        """(tag, vr, length, value offset) of the element at pos; ``self.guessed`` tells a private-dictionary VR."""
+        self.guessed = False
         buf = self.buf
         if pos + 8 > len(buf):
             raise self.fail(f"truncated element header at byte {pos}")
@@ -124,7 +142,7 @@ class _Parser:
                 return tag, vr, _U32.unpack_from(buf, pos + 8)[0], pos + 12
             return tag, vr, _U16.unpack_from(buf, pos + 6)[0], pos + 8
         length = _U32.unpack_from(buf, pos + 4)[0]
-        vr = _vr_for(tag, ds)
+        vr, self.guessed = _vr_for(tag, ds)
         if length == UNDEFINED and vr not in ("SQ", "OB", "OW"):
             vr = "SQ"
         return tag, vr, length, pos + 8
@@ -157,7 +175,7 @@ class _Parser:
                 continue
             if vpos + length > limit:
                 raise self.fail(f"value of ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the end (truncated file?)")
-            item.elements[tag] = Element(tag, vr, value=self.buf[vpos:vpos + length])
+            item.elements[tag] = Element(tag, vr, value=self.buf[vpos:vpos + length], guessed_vr=self.guessed)
             pos = vpos + length
         if end is None and depth > 0:
             raise self.fail("item without delimiter (truncated file?)")

@@ -91,9 +91,19 @@ def is_signable(elem: Element) -> bool:
     return not is_excluded(elem.tag) and not contains_un(elem)
 
 
+def _certain(elem: Element) -> bool:
+    if elem.guessed_vr:
+        return False
+    return elem.items is None or all(_certain(s) for it in elem.items for s in it.elements.values())
+
+
 def signable_tags(item: Item) -> list[int]:
-    """Tags that a sign-everything signature lists in Data Elements Signed, in dataset order."""
-    return [tag for tag, elem in item.elements.items() if is_signable(elem)]
+    """Tags that a sign-everything signature lists in Data Elements Signed, in dataset order.
+
+    Implicit VR private elements whose VR only a private dictionary knows are left out (a verifier with another
+    dictionary could encode them differently); they are still checked when a signature made elsewhere lists them.
+    """
+    return [tag for tag, elem in item.elements.items() if is_signable(elem) and _certain(elem)]
 
 
 def _chunks_element(elem: Element) -> Iterator[bytes | memoryview]:
