@@ -4,8 +4,8 @@ A PS3.15 signature (PS3.15 Annex C) covers encoded bytes, so a lossless transcod
 binding instead hashes
 
 * the **decoded stored pixel values** of every frame (one SHA-256 per frame, and one over the ordered
-  list of frame hashes), canonicalised to little-endian integers of the width that BitsStored and
-  PixelRepresentation imply, with unused high bits cleared and signed values sign-extended;
+  list of frame hashes), canonicalised to little-endian 64-bit integers, with bits above BitsStored
+  cleared and signed values sign-extended;
 * a **canonical serialisation of the bound attributes** (patient/study identity, UIDs, geometry,
   rescale, photometric interpretation, bits, acquisition parameters, acquisition date/time): each
   attribute's value is normalised by VR (strings without DICOM padding, DS/IS as numbers, sequences
@@ -44,8 +44,10 @@ BOUND_KEYWORDS: tuple[str, ...] = (
     "SeriesInstanceUID", "SeriesNumber", "Modality", "SOPClassUID", "SOPInstanceUID", "InstanceNumber",
     "FrameOfReferenceUID",
     # pixel description
-    "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel", "PhotometricInterpretation",
-    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+    # (BitsAllocated/BitsStored/HighBit describe the encoding: their effect on meaning is bound through
+    # the canonical values, which are masked to BitsStored; GDCM rewrites BitsStored 12 -> 16 on a
+    # lossless JPEG 2000 round trip without changing one value.)
+    "Rows", "Columns", "NumberOfFrames", "SamplesPerPixel", "PhotometricInterpretation", "PixelRepresentation",
     # geometry
     "PixelSpacing", "ImagerPixelSpacing", "SliceThickness", "SpacingBetweenSlices",
     "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation", "PatientPosition",
@@ -207,8 +209,8 @@ def canonical_frames(ds: Any, path: Path, *, limits: Limits | None = None) -> tu
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     if arr.dtype.kind == "f":
         raise InvalidDicom("float pixel data cannot be bound by this binding version", path)
-    width = 1 if bits_stored <= 8 else 2 if bits_stored <= 16 else 4
-    dtype = np.dtype(f"<{'i' if signed else 'u'}{width}")
+    # One canonical width whatever the encoding (BitsAllocated/BitsStored may be rewritten by tools).
+    dtype = np.dtype("<i8")
     values = arr
     if bits_stored < 8 * arr.dtype.itemsize:  # clear unused high bits (overlays), sign-extend
         values = arr.astype(np.int64) & ((1 << bits_stored) - 1)
@@ -217,7 +219,7 @@ def canonical_frames(ds: Any, path: Path, *, limits: Limits | None = None) -> tu
             values = (values ^ sign_bit) - sign_bit
     canonical = np.ascontiguousarray(values, dtype=dtype)
     fmt = {"frames": int(canonical.shape[0]), "rows": int(canonical.shape[1]), "columns": int(canonical.shape[2]),
-           "samples": samples, "dtype": dtype.str, "bits_stored": bits_stored}
+           "samples": samples, "dtype": dtype.str}
     return canonical, fmt
 
 
