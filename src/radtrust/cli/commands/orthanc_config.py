@@ -1,0 +1,43 @@
+"""radtrust orthanc-config: print the Orthanc configuration snippet that installs the radtrust plugin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "orthanc-config"
+HELP = "print the Orthanc configuration that loads the radtrust plugin (verdicts on stored instances)"
+DESCRIPTION = HELP + """
+
+Merge the printed JSON into Orthanc's configuration (Debian: a file in /etc/orthanc/) and restart
+Orthanc. Needs Debian's orthanc-python. Verdicts then appear at /radtrust/instances/{id} and
+/radtrust/studies/{id}, as metadata RadTrustVerdict/RadTrustScore and as attachment RadTrust."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust", action="append", default=[], metavar="CA_PEM",
+                        help="trust anchor for signature verification (repeatable)")
+    parser.add_argument("--model", metavar="MODEL", help="one-class site model for the scan")
+    parser.add_argument("--verify-only", action="store_true", help="verify signatures only, no forensic scan")
+    parser.add_argument("--filter-incoming", action="store_true",
+                        help="refuse incoming C-STOREs whose signature is broken")
+    parser.add_argument("--no-results", action="store_true", help="do not store SR/SEG objects in Orthanc")
+    parser.add_argument("--plugin", default=None, metavar="SO", help="path of libOrthancPython.so")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from radtrust.errors import InputError
+    from radtrust.services.orthanc import orthanc_config
+    from radtrust.services.orthanc.config import PYTHON_PLUGIN
+
+    for path in [*args.trust, *([args.model] if args.model else [])]:
+        if not Path(path).is_file():
+            raise InputError("file not found", path)
+
+    cfg = orthanc_config(trust=args.trust, model=args.model, scan=not args.verify_only,
+                         filter_incoming=args.filter_incoming, store_results=not args.no_results,
+                         plugin=args.plugin or PYTHON_PLUGIN)
+    print(json.dumps(cfg, indent=2))
+    return 0

@@ -1,0 +1,84 @@
+"""kill -9 in the middle of a burst: after a restart every instance reaches Orthanc exactly once (issue 8).
+
+Orthanc runs a tiny counting plugin (orthanc_counter.py) that sees every incoming C-STORE, so a
+duplicate forward would be counted even though Orthanc itself ignores a second copy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from tests.conftest import require_tool
+from tests.services.data import synthetic_series
+from tests.services.servers import PYTHON_PLUGIN, GatewayProcess, Orthanc, require_orthanc
+
+COUNTER = Path(__file__).with_name("orthanc_counter.py")
+
+
+def received(spool: Path) -> int:
+    db = spool / "queue.sqlite"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db, timeout=5) as c:
+        return c.execute("SELECT COUNT(*) FROM instances").fetchone()[0]
+
+
+def storescu_cmd(port: int, files: list[Path]) -> list[str]:
+    return ["storescu", "-aet", "MODALITY", "-aec", "RADTRUST", "127.0.0.1", str(port), *map(str, files)]
+
+
+def kill_and_resume(tmp_path: Path, n: int) -> None:
+    require_orthanc(python=True)
+    require_tool("storescu")
+    files = synthetic_series(tmp_path / "study", n)
+    uids = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files}
+    spool = tmp_path / "spool"
+    extra = {"Plugins": [PYTHON_PLUGIN], "PythonScript": str(COUNTER)}
+    with Orthanc(tmp_path / "orthanc", extra) as pacs:
+        args = ("--verify-only", "--stable-age", "2", "--workers", "1")
+        gw = GatewayProcess(spool, f"ORTHANC@127.0.0.1:{pacs.dicom_port}", *args).start()
+        burst = subprocess.Popen(storescu_cmd(gw.port, files), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while received(spool) < n // 3 and time.time() < deadline and burst.poll() is None:
+            time.sleep(0.02)
+        killed_at = received(spool)
+        gw.kill9()
+        burst.wait(60)
+        assert 0 < killed_at < n, f"the kill came at {killed_at} of {n}: not in the middle of the burst"
+        # Restart on the same spool; the modality sends the whole study again (it cannot know what got through).
+        gw = GatewayProcess(spool, f"ORTHANC@127.0.0.1:{pacs.dicom_port}", *args).start()
+        try:
+            resend = subprocess.run(storescu_cmd(gw.port, files), capture_output=True, text=True, timeout=600)
+            assert resend.returncode == 0, resend.stderr[-2000:]
+
+            def complete() -> dict | None:
+                counts = pacs.get("/counts")
+                modalities = set(pacs.sop_uids().values()) if uids <= set(counts) else set()
+                return counts if "SR" in modalities else None
+
+            counts = pacs.wait_for(complete, timeout=300, poll=1.0)
+            assert counts, f"Orthanc got {len(pacs.get('/counts'))} of {n}"
+            time.sleep(3)  # anything still in flight would show up as a duplicate now
+            counts = pacs.get("/counts")
+        finally:
+            gw.stop()
+    missing = uids - set(counts)
+    twice = {u: c for u, c in counts.items() if u in uids and c != 1}
+    assert not missing, f"{len(missing)} instance(s) lost"
+    assert not twice, f"{len(twice)} instance(s) forwarded more than once: {list(twice.items())[:5]}"
+    assert len([u for u in counts if u not in uids]) >= 1  # the study's SR
+
+
+def test_kill9_mid_burst_exactly_once(tmp_path: Path) -> None:
+    kill_and_resume(tmp_path, 120)
+
+
+@pytest.mark.slow
+def test_kill9_mid_burst_500_exactly_once(tmp_path: Path) -> None:
+    kill_and_resume(tmp_path, 500)
