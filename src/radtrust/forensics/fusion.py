@@ -17,8 +17,8 @@ training (the failure mode of every published detector, see ../shared/REFERENCE.
   at ``fpr / 10``. Above ``threshold`` an image is *suspicious*, above ``tampered_threshold``
   *tampered*.
 
-Detectors unknown to a fitted fusion (e.g. a site model added later) join as calibrated evidence:
-weight 1 on their log-odds, neutral at 0.5.
+Detectors unknown to a fitted fusion are reported but not fused, unless the caller names them (a site model
+the user asked for), in which case they join as calibrated evidence: weight 1 on their log-odds, neutral at 0.5.
 """
 
 from __future__ import annotations
@@ -178,24 +178,31 @@ class Fusion:
         """One row in ``names`` order from a {detector: score} mapping (absent = NaN)."""
         return np.array([float(scores.get(n, math.nan)) for n in self.names], dtype=float)
 
-    def score(self, scores: Mapping[str, float]) -> float:
-        """Probability for one image from {detector: score}; unknown detectors join as calibrated log-odds."""
+    def score(self, scores: Mapping[str, float], extra: Sequence[str] = ()) -> float:
+        """Probability for one image from {detector: score}.
+
+        Detectors this fusion was not fitted on are ignored (an uncalibrated detector must not raise false
+        alarms), except those named in ``extra`` (e.g. a site model the user asked for), which join as
+        calibrated log-odds: weight 1, neutral at 0.5.
+        """
         z = self.bias + float(self._impute(logit(self.vector(scores)), self.fill) @ self.weights)
         known = set(self.names)
-        for name, s in scores.items():
+        for name in extra:
+            s = scores.get(name)
             if name not in known and s is not None and math.isfinite(s):
                 z += float(logit(s))
         return float(sigmoid(z))
 
-    def contributions(self, scores: Mapping[str, float]) -> dict[str, float]:
+    def contributions(self, scores: Mapping[str, float], extra: Sequence[str] = ()) -> dict[str, float]:
         """Each detector's push on the log-odds relative to an unremarkable image (for evidence and maps)."""
         out: dict[str, float] = {}
         for j, name in enumerate(self.names):
             s = scores.get(name)
             if s is not None and math.isfinite(s):
                 out[name] = float(self.weights[j] * (logit(s) - self.fill[j]))
-        for name, s in scores.items():
-            if name not in out and name not in self.names and s is not None and math.isfinite(s):
+        for name in extra:
+            s = scores.get(name)
+            if name not in out and s is not None and math.isfinite(s):
                 out[name] = float(logit(s))
         return out
 
@@ -272,7 +279,8 @@ def _normalised(heat: np.ndarray) -> np.ndarray:
     return np.clip(h, 0.0, 1.0)
 
 
-def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
+def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[int, ...] | None = None,
+                  extra: Sequence[str] = ()) -> np.ndarray | None:
     """One map from the detectors' maps, each clipped to [0, 1] and weighted by its push on the fused score.
 
     A detector with a map but no push (a score no higher than on authentic images) still contributes with a
@@ -280,11 +288,12 @@ def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[
     produced a map of the expected shape.
     """
     scores = {n: f.score for n, f in findings.items()}
-    push = fusion.contributions(scores)
+    push = fusion.contributions(scores, extra)
     acc: np.ndarray | None = None
     total = 0.0
+    fused = set(fusion.names) | set(extra)
     for name, f in findings.items():
-        if f.heatmap is None or (shape is not None and tuple(f.heatmap.shape) != tuple(shape)):
+        if name not in fused or f.heatmap is None or (shape is not None and tuple(f.heatmap.shape) != tuple(shape)):
             continue
         weight = 0.05 + max(0.0, push.get(name, 0.0))
         h = _normalised(f.heatmap)

@@ -77,6 +77,10 @@ class Scanner:
             self.fusion = base.with_threshold_for(fpr)
         except ValueError as exc:
             raise UsageError(f"cannot use --fpr {fpr}: {exc}") from None
+        self.extra = (SITE_MODEL,) if model is not None else ()
+        missing = [d.name for d in self.detectors if d.name not in self.fusion.names and d.name not in self.extra]
+        if missing:
+            log.info("detectors not in the calibrated fusion (reported, not fused): %s", ", ".join(missing))
         self.trust = [str(t) for t in trust] if trust else None
         self._config = dict(detectors=list(detectors) if explicit else None, model=model, trust=self.trust,
                             fpr=fpr, fusion=self.fusion)
@@ -127,9 +131,9 @@ class Scanner:
     def _result(self, image: Image, findings: dict[str, Finding], sig: SignatureStatus,
                 notes: list[str]) -> InstanceResult:
         scores = {n: f.score for n, f in findings.items()}
-        score = self.fusion.score(scores)
+        score = self.fusion.score(scores, self.extra)
         verdict = self.fusion.verdict(score)
-        push = self.fusion.contributions(scores)
+        push = self.fusion.contributions(scores, self.extra)
         evidence: list[str] = []
         if sig.state != "none":
             evidence.append(f"signature: {sig.detail}")
@@ -140,7 +144,7 @@ class Scanner:
         for name in sorted(findings, key=lambda n: -push.get(n, 0.0)):
             evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
         evidence.extend(notes)
-        heat = fuse_heatmaps(findings, self.fusion, shape=image.shape)
+        heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
         return InstanceResult(image.path, image.sop_instance_uid, image.series_instance_uid, image.modality, score,
                               verdict, scores, evidence, heat, sig, list(notes))
 
@@ -185,8 +189,8 @@ class Scanner:
 
     def series_score(self, found: SeriesFindings) -> float:
         """The series' probability: its own fused vector, or its most suspicious instance if higher."""
-        inst = [self.fusion.score({k: f.score for k, f in d.items()}) for d in found.instances]
-        return max([self.fusion.score(found.series_scores)] + inst)
+        inst = [self.fusion.score({k: f.score for k, f in d.items()}, self.extra) for d in found.instances]
+        return max([self.fusion.score(found.series_scores, self.extra)] + inst)
 
     def scan_series(self, series: Series) -> tuple[list[InstanceResult], SeriesResult]:
         """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result."""
@@ -196,13 +200,13 @@ class Scanner:
         series_notes, per_notes = found.notes, found.instance_notes
         results = [self._result(im, combined[i], self._signature(im), per_notes[i])
                    for i, im in enumerate(series.instances)]
-        score = max([self.fusion.score(sscores)] + [r.score for r in results])
+        score = max([self.fusion.score(sscores, self.extra)] + [r.score for r in results])
         verdict = worst([self.fusion.verdict(score)] + [r.verdict for r in results])
         if all(r.verdict == "signed-authentic" for r in results):
             verdict = "signed-authentic"
         flagged = [r for r in results if r.verdict in FLAGGED]
         evidence = list(series_notes)
-        push = self.fusion.contributions(sscores)
+        push = self.fusion.contributions(sscores, self.extra)
         for name in sorted(f3d, key=lambda k: -push.get(k, 0.0)):
             evidence.extend(f"{name} (3D): {line}" for line in f3d[name].evidence)
         if flagged:

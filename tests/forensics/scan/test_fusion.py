@@ -33,7 +33,8 @@ def test_missing_detectors_are_neutral_and_unknown_ones_join():
     f = Fusion.fit(X, y, ["a", "b", "c"])
     assert np.isfinite(f.probability(np.array([[np.nan, np.nan, np.nan]]))).all()
     base = f.score({"a": 0.3})
-    assert f.score({"a": 0.3, "other": 0.99}) > base > f.score({"a": 0.3, "other": 0.01})
+    assert f.score({"a": 0.3, "other": 0.99}) == base  # uncalibrated detectors are reported, not fused
+    assert f.score({"a": 0.3, "other": 0.99}, extra=["other"]) > base > f.score({"a": 0.3, "other": 0.01}, ["other"])
 
 
 def test_negative_weights_are_dropped():

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Fit the shipped fusion (src/radtrust/data/fusion.json) and measure it: leave-one-method-out on the
+development benchmark, false alarms on all authentic data, pixel AUC of the fused heatmaps.
+
+    radtrust simulate dataset --authentic ../shared/data --out bench/dev      # issue 5's dev benchmark
+    .venv/bin/python scripts/calibrate_fusion.py --bench bench/dev --authentic ../shared/data \\
+        --out src/radtrust/data/fusion.json --cache calibration-out/vectors.json --report calibration-out/report.json
+
+Detector scores are computed once (as `radtrust scan` computes them) and cached with --cache; a second run
+with the same cache only refits. The report holds every number quoted in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from radtrust.forensics import calibration as cal
+
+
+def pixel_auc(bench: Path, fusion_path: Path, detectors: list[str] | None, limit: int, seed: int = 0) -> dict:
+    """Mean per-image pixel AUC of the fused heatmap against the ground-truth mask (tampered test rows)."""
+    from radtrust.benchmarking.format import mask_path, read_labels
+    from radtrust.forensics.fusion import Fusion
+    from radtrust.forensics.scanner import Scanner
+    from radtrust.io import load_image, load_series
+
+    scanner = Scanner(detectors, fusion=Fusion.load(fusion_path))
+    rows = [r for r in read_labels(bench) if r.label == 1 and r.split == "test"]
+    rng = np.random.default_rng(seed)
+    rng.shuffle(rows)
+    per_method: dict[str, list[float]] = {}
+    for r in rows:
+        mask = np.load(mask_path(bench, r))
+        if not mask.any() or sum(len(v) for v in per_method.values()) >= limit:
+            continue
+        path = bench / r.file
+        if path.is_dir():
+            [series] = load_series(path)
+            results, _ = scanner.scan_series(series)
+            heat = np.stack([x.heatmap if x.heatmap is not None else np.zeros(im.shape, np.float32)
+                             for x, im in zip(results, series.instances)])
+        else:
+            res = scanner.scan_image(load_image(path))
+            heat = res.heatmap if res.heatmap is not None else np.zeros(mask.shape, np.float32)
+        if heat.shape != mask.shape:
+            continue
+        auc = cal.roc_auc(heat[..., ::2, ::2].ravel(), mask[..., ::2, ::2].ravel().astype(int))
+        if math.isfinite(auc):
+            per_method.setdefault(r.method, []).append(auc)
+    allv = [a for v in per_method.values() for a in v]
+    return {"mean_pixel_auc": float(np.mean(allv)) if allv else math.nan, "images": len(allv),
+            "per_method": {m: float(np.mean(v)) for m, v in per_method.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", required=True, type=Path, help="benchmark folder (labels.csv format)")
+    ap.add_argument("--authentic", nargs="+", default=[], help="authentic files/folders (thresholds, false alarms)")
+    ap.add_argument("--out", type=Path, help="write the fitted fusion here (e.g. src/radtrust/data/fusion.json)")
+    ap.add_argument("--cache", type=Path, help="JSON cache of detector scores (reused when present)")
+    ap.add_argument("--report", type=Path, help="write the measurements as JSON")
+    ap.add_argument("--detectors", help="comma-separated detectors (default: all registered but the site model)")
+    ap.add_argument("--fpr", type=float, default=0.01)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--pixel-images", type=int, default=40, help="tampered test images for the pixel AUC (0: skip)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="calibrate: %(message)s")
+    detectors = args.detectors.split(",") if args.detectors else None
+    t0 = time.time()
+    if args.cache and args.cache.exists():
+        cached = json.loads(args.cache.read_text())
+        bench_v = [cal.Vectors.from_json(d) for d in cached["bench"]]
+        auth_v = [cal.Vectors.from_json(d) for d in cached["authentic"]]
+        logging.info("loaded %d bench and %d authentic vectors from %s", len(bench_v), len(auth_v), args.cache)
+    else:
+        bench_v = cal.bench_vectors(args.bench, detectors, args.jobs)
+        logging.info("bench: %d rows scored in %.0f s", len(bench_v), time.time() - t0)
+        auth_v = cal.authentic_vectors(args.authentic, detectors, args.jobs) if args.authentic else []
+        logging.info("authentic: %d groups scored (%.0f s in all)", len(auth_v), time.time() - t0)
+        if args.cache:
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            args.cache.write_text(json.dumps({"bench": [v.to_json() for v in bench_v],
+                                              "authentic": [v.to_json() for v in auth_v]}))
+    names = cal.names_of(bench_v + auth_v)
+    report: dict = {"detectors": names, "bench": str(args.bench), "authentic": args.authentic,
+                    "rows": len(bench_v), "tampered": sum(v.label for v in bench_v)}
+    report["lomo"] = cal.lomo(bench_v, auth_v, names, args.fpr)
+    train = [v for v in bench_v if v.label == 0 and v.split == "train"] + [v for v in bench_v if v.label == 1]
+    fusion = cal.fit(train, auth_v, names, args.fpr)
+    test_auth = [v for v in bench_v if v.label == 0 and v.split == "test"]
+    report["false_alarms_all_authentic"] = cal.false_alarms(fusion, auth_v)
+    report["false_alarms_bench_test_authentic"] = cal.false_alarms(fusion, test_auth)
+    fusion.info["command"] = "scripts/calibrate_fusion.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    fusion.info["lomo_overall_auc"] = report["lomo"]["overall_auc"]
+    report["fusion"] = {"names": list(fusion.names), "weights": fusion.weights.tolist(), "bias": fusion.bias,
+                        "threshold": fusion.threshold, "tampered_threshold": fusion.tampered_threshold}
+    if args.out:
+        fusion.save(args.out)
+        if args.pixel_images:
+            report["pixel"] = pixel_auc(args.bench, args.out, detectors, args.pixel_images)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(report, indent=1))
+    lomo = report["lomo"]
+    print(f"LOMO overall AUC {lomo['overall_auc']:.3f}, min per-method AUC {lomo['min_method_auc']:.3f}, "
+          f"TPR@1%FPR {lomo['overall_tpr_at_1pct_fpr']:.3f}")
+    for m, r in lomo["methods"].items():
+        print(f"  {m:<28} AUC {r['auc']:.3f}  TPR@1%FPR {r['tpr_at_1pct_fpr']:.3f}  "
+              f"TPR@thr {r['tpr_at_threshold']:.3f}  FPR@thr {r['fpr_at_threshold']:.3f}  n={r['n_tampered']}")
+    fa = report["false_alarms_all_authentic"]
+    print(f"false alarms on all authentic data: {fa['false_alarms']}/{fa['images']} ({100 * fa['rate']:.2f}%)")
+    if "pixel" in report:
+        print(f"pixel AUC (mean per image): {report['pixel']['mean_pixel_auc']:.3f} over {report['pixel']['images']}")
+    print(f"fusion: {dict(zip(fusion.names, np.round(fusion.weights, 3)))} bias {fusion.bias:.3f} "
+          f"threshold {fusion.threshold:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

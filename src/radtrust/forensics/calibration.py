@@ -1,0 +1,214 @@
+"""Calibrating the fusion: detector scores on a benchmark (issue 5 format) and on authentic data, the fit,
+and leave-one-method-out (LOMO) evaluation.
+
+Feature vectors are computed exactly as `radtrust scan` computes them (:meth:`Scanner.series_findings` for
+series, :meth:`Scanner.analyze` for single images), once, and cached as JSON so fits and folds are cheap.
+A benchmark row is judged by its *scan score*: for a series the larger of its fused series vector and its
+most suspicious instance (what `radtrust scan` reports); for a single image its fused vector.
+
+The thresholds are set on every authentic vector available (benchmark authentic rows of the training split
+and all authentic data given, instance and series vectors alike), so the false-alarm rate holds per image.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radtrust.forensics.fusion import Fusion
+
+log = logging.getLogger(__name__)
+_WORKER: Any = None
+
+
+@dataclass
+class Vectors:
+    """Detector scores of one benchmark row or one authentic input group."""
+
+    key: str
+    label: int
+    method: str
+    split: str
+    series: dict[str, float]
+    instances: list[dict[str, float]]
+    modality: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Vectors:
+        return cls(**d)
+
+
+def _init(detectors: Sequence[str] | None) -> None:
+    global _WORKER
+    from radtrust.forensics.scanner import Scanner
+
+    _WORKER = Scanner(detectors, fusion=Fusion.default([]))
+
+
+def _scores(findings: dict[str, Any]) -> dict[str, float]:
+    return {k: float(f.score) for k, f in findings.items()}
+
+
+def _vectors_of(paths: list[str]) -> list[tuple[str, str, dict[str, float], list[dict[str, float]]]]:
+    """(key, modality, series vector, instance vectors) per series or single image among the files."""
+    from radtrust.io import group_series, iter_images
+
+    images = [ld.image for ld in iter_images(paths) if ld.image is not None]
+    out = []
+    for series in group_series(images):
+        if len(series) == 1:
+            im = series.instances[0]
+            v = _scores(_WORKER.analyze(im))
+            out.append((str(im.path), im.modality or "", v, [v]))
+        else:
+            found = _WORKER.series_findings(series)
+            key = str(series.instances[0].path.parent) if series.instances[0].path else str(series.series_instance_uid)
+            out.append((key, series.modality or "", dict(found.series_scores),
+                        [_scores(d) for d in found.instances]))
+    return out
+
+
+def _bench_task(task: tuple[str, int, str, str, str]) -> Vectors | None:
+    path, label, method, split, modality = task
+    p = Path(path)
+    files = sorted(str(f) for f in p.iterdir() if f.is_file()) if p.is_dir() else [path]
+    got = _vectors_of(files)
+    if not got:
+        return None
+    key, mod, series, instances = got[0]
+    if len(got) > 1:  # a folder that splits into several series: judge it by its worst
+        instances = [v for g in got for v in g[3]]
+    return Vectors(path, label, method, split, series, instances, modality or mod)
+
+
+def _auth_task(paths: list[str]) -> list[Vectors]:
+    return [Vectors(key, 0, "", "authentic", s, inst, mod) for key, mod, s, inst in _vectors_of(paths)]
+
+
+def _pool(jobs: int, detectors: Sequence[str] | None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(detectors,))
+
+
+def bench_vectors(bench: str | os.PathLike[str], detectors: Sequence[str] | None = None, jobs: int = 2) -> list[Vectors]:
+    """Vectors for every row of a benchmark folder (``labels.csv`` format of issue 5)."""
+    from radtrust.benchmarking.format import read_labels
+
+    rows = read_labels(bench)
+    tasks = [(str(Path(bench) / r.file), r.label, r.method, r.split, r.modality) for r in rows]
+    with _pool(jobs, detectors) as pool:
+        return [v for v in pool.map(_bench_task, tasks, chunksize=1) if v is not None]
+
+
+def authentic_vectors(paths: Iterable[str | os.PathLike[str]], detectors: Sequence[str] | None = None,
+                      jobs: int = 2) -> list[Vectors]:
+    """Vectors for all authentic inputs (files/folders), grouped into series as `radtrust scan` groups them."""
+    from radtrust.forensics._scanwork import plan_groups
+
+    groups, errors = plan_groups(paths)
+    for e in errors:
+        log.warning("skipped %s: %s", e["path"], e["message"])
+    with _pool(jobs, detectors) as pool:
+        return [v for vs in pool.map(_auth_task, [[str(p) for p in g] for g in groups], chunksize=1) for v in vs]
+
+
+def save_vectors(path: str | os.PathLike[str], vectors: list[Vectors]) -> None:
+    Path(path).write_text(json.dumps([v.to_json() for v in vectors]))
+
+
+def load_vectors(path: str | os.PathLike[str]) -> list[Vectors]:
+    return [Vectors.from_json(d) for d in json.loads(Path(path).read_text())]
+
+
+# ------------------------------------------------------------------------------------------------- fitting
+def names_of(vectors: Iterable[Vectors]) -> list[str]:
+    return sorted({k for v in vectors for d in [v.series, *v.instances] for k in d})
+
+
+def _matrix(dicts: list[dict[str, float]], names: list[str]) -> np.ndarray:
+    return np.array([[d.get(n, math.nan) for n in names] for d in dicts], dtype=float).reshape(len(dicts), len(names))
+
+
+def scan_score(fusion: Fusion, v: Vectors) -> float:
+    """What `radtrust scan` reports for the row: max of the series vector and the instance vectors."""
+    rows = [v.series, *v.instances] if len(v.instances) > 1 else [v.series]
+    return float(fusion.probability(_matrix(rows, list(fusion.names))).max())
+
+
+def fit(train: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01,
+        l2: float = 1.0) -> Fusion:
+    """Fit on labelled rows (series/image vectors); thresholds on every authentic vector (instances included)."""
+    X = _matrix([v.series for v in train], names)
+    y = np.array([v.label for v in train], dtype=float)
+    auth_rows = [d for v in [*authentic, *(t for t in train if t.label == 0)] for d in [v.series, *v.instances]]
+    return Fusion.fit(X, y, names, fpr=fpr, X_authentic=_matrix(auth_rows, names) if auth_rows else None, l2=l2)
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
+    from scipy.stats import rankdata
+
+    s, y = np.asarray(scores, float), np.asarray(labels, int)
+    npos, nneg = int(y.sum()), int((1 - y).sum())
+    if npos == 0 or nneg == 0:
+        return math.nan
+    r = rankdata(s)
+    return float((r[y == 1].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+
+
+def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
+    from radtrust.forensics.fusion import threshold_at_fpr
+
+    s, y = np.asarray(scores, float), np.asarray(labels, int)
+    t = threshold_at_fpr(s[y == 0], fpr)
+    return float(np.mean(s[y == 1] > t))
+
+
+def lomo(vectors: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01) -> dict[str, Any]:
+    """Leave-one-method-out: fit on every other method (train split), test on the held-out one plus test authentic."""
+    methods = sorted({v.method for v in vectors if v.label == 1})
+    auth_train = [v for v in vectors if v.label == 0 and v.split == "train"]
+    auth_test = [v for v in vectors if v.label == 0 and v.split == "test"] or auth_train
+    pooled_s: list[float] = []
+    pooled_y: list[int] = []
+    per: dict[str, Any] = {}
+    for m in methods:
+        train = auth_train + [v for v in vectors if v.label == 1 and v.method != m and v.split == "train"]
+        test = auth_test + [v for v in vectors if v.label == 1 and v.method == m]
+        f = fit(train, authentic, names, fpr)
+        s = np.array([scan_score(f, v) for v in test])
+        y = np.array([v.label for v in test])
+        per[m] = {"auc": roc_auc(s, y), "tpr_at_1pct_fpr": tpr_at_fpr(s, y, 0.01),
+                  "tpr_at_threshold": float(np.mean(s[y == 1] > f.threshold)),
+                  "fpr_at_threshold": float(np.mean(s[y == 0] > f.threshold)), "n_tampered": int(y.sum())}
+        pooled_s.extend(s.tolist())
+        pooled_y.extend(y.tolist())
+    s, y = np.array(pooled_s), np.array(pooled_y)
+    return {"methods": per, "overall_auc": roc_auc(s, y), "overall_tpr_at_1pct_fpr": tpr_at_fpr(s, y, 0.01),
+            "min_method_auc": min((p["auc"] for p in per.values()), default=math.nan)}
+
+
+def false_alarms(fusion: Fusion, authentic: list[Vectors]) -> dict[str, Any]:
+    """Per-image false alarms of the fusion at its threshold on authentic vectors (instances and single images)."""
+    scores = []
+    flagged = []
+    for v in authentic:
+        for d in v.instances:
+            p = float(fusion.probability(_matrix([d], list(fusion.names)))[0])
+            scores.append(p)
+        if scan_score(fusion, v) > fusion.threshold:
+            flagged.append(v.key)
+    arr = np.array(scores)
+    return {"images": int(arr.size), "false_alarms": int(np.sum(arr > fusion.threshold)),
+            "rate": float(np.mean(arr > fusion.threshold)) if arr.size else math.nan, "flagged_groups": flagged}
