@@ -14,6 +14,7 @@ from radtrust.forensics.detectors.base import Detector
 DETECTORS: dict[str, str] = {
     "header": "radtrust.forensics.detectors.header:HeaderForensics",
     "physics": "radtrust.forensics.detectors.physics:PhysicsCheck",
+    "duplicated-noise": "radtrust.forensics.detectors.duplicated_noise:DuplicatedNoiseDetector",
     "noise-residual": "radtrust.forensics.detectors.noise_residual:NoiseResidualDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
