@@ -8,6 +8,7 @@ from typing import Any
 from radtrust.cli.commands._credential_args import (add_signer_options, add_trust_options, load_signer, load_trust,
                                                     timestamper)
 from radtrust.cli.output import Reporter, add_format_option
+from radtrust.provenance.credential.custody import history_lines
 from radtrust.errors import Error, VerificationError
 
 NAME = "credential"
@@ -47,23 +48,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="folder for the .c2pa files (default: beside each input)")
     add_signer_options(p)
     add_format_option(p)
-
-
-def history_lines(history: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for i, h in enumerate(history, 1):
-        flags = []
-        if h["pixels_changed"]:
-            flags.append("PIXELS CHANGED")
-        if h["metadata_changed"]:
-            flags.append("metadata changed: " + ", ".join(h["metadata_changed"]))
-        lines.append(f"    {i}. {h['action']:<16} {h['when']}  by {h.get('signer_name') or h['signer']}  with {h['software']}"
-                     + (" [timestamped]" if h.get("timestamped") else ""))
-        if h["description"]:
-            lines.append(f"       {h['description']}")
-        for text in flags + list(h.get("notes", [])):
-            lines.append(f"       {text}")
-    return lines
 
 
 def _report_text(path: str, report: dict[str, Any], *, history: bool, trusted: bool) -> str:

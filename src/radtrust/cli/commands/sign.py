@@ -14,6 +14,7 @@ from radtrust.provenance.signatures.mac_stream import MAC_ALGORITHMS
 from radtrust.provenance.signatures.profiles import PROFILES
 from radtrust.provenance.signatures.sign import describe_created, sign_job
 from radtrust.provenance.signatures.timestamp import TsaClient
+from radtrust.provenance.credential.ps315 import credential_sign_job
 
 NAME = "sign"
 HELP = "sign DICOM files with PS3.15 digital signatures (verifiable by DCMTK dcmsign)"
@@ -34,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tags", metavar="FILE", help="sign only these attributes (one keyword or gggg,eeee a line)")
     parser.add_argument("--item", metavar="LOC", help='sign a sequence item, e.g. "ReferencedImageSequence[0]"')
     parser.add_argument("--tsa", metavar="URL", help="RFC 3161 Time-Stamp Authority to timestamp each signature")
+    parser.add_argument("--no-credential", action="store_true",
+                        help="do not issue a content credential beside the signature (see radtrust credential)")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", metavar="DIR", help="write signed copies here")
     out.add_argument("--in-place", action="store_true", help="replace the inputs (atomically)")
@@ -57,12 +60,14 @@ def run(args: argparse.Namespace) -> int:
                "tags": _read_tags(args.tags) if args.tags else None,
                "timestamper": TsaClient(args.tsa) if args.tsa else None}
     jobs = 1 if str(args.key).startswith("pkcs11:") else args.jobs
-    results = map_files(sign_job, spec, [(src, dst, options) for src, dst in pairs], jobs)
+    job = sign_job if args.no_credential else credential_sign_job
+    results = map_files(job, spec, [(src, dst, options) for src, dst in pairs], jobs)
     for (src, dst), res in zip(pairs, results):
         if isinstance(res, Error):
             rep.error(res, str(src))
             continue
         rep.record({"kind": "signed", "path": str(src), "output": str(dst), "uid": res.uid, "mac": res.mac,
                     "profile": res.profile, "location": res.location, "elements": len(res.signed_tags),
-                    "timestamped": res.timestamped}, f"{src} -> {dst}: {describe_created(res)}")
+                    "timestamped": res.timestamped, "credential": not args.no_credential},
+                   f"{src} -> {dst}: {describe_created(res)}" + ("" if args.no_credential else " + content credential"))
     return rep.exit_code()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import sys
 from typing import Any
@@ -13,6 +14,7 @@ from radtrust.errors import Error, UsageError
 from radtrust.provenance.signatures.batch import TrustSpec, default_jobs, map_files
 from radtrust.provenance.signatures.policy import default_policy
 from radtrust.provenance.signatures.verify import VerificationResult, examine_file
+from radtrust.provenance.credential.ps315 import credential_text, credential_verify_job, overall_ok
 
 NAME = "verify"
 HELP = "verify DICOM digital signatures: MAC, certificate chain, signing time, revocation, coverage policy"
@@ -21,7 +23,9 @@ DESCRIPTION = HELP + """
 Fails closed: exit 0 only when every file is valid (1: a file is invalid, untrusted, unsigned or fails the policy;
 2: bad input). Status per file: valid | invalid | untrusted | unsigned | policy-failed | error.
 The default policy forbids MD5/SHA-1 MACs and requires Pixel Data, patient identity, UIDs, rescale, spacing and
-acquisition parameters (when present) to be covered; print it with --print-policy, edit, pass with --policy."""
+acquisition parameters (when present) to be covered; print it with --print-policy, edit, pass with --policy.
+Content credentials are checked too (jsonl key "credential"): a file whose signature is absent or was broken only
+by re-encoding passes when its credential is valid and trusted; --custody prints its history back to acquisition."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", metavar="FILE", help="JSON verification policy")
     parser.add_argument("--at", metavar="ISO_TIME", help="verify as of this time (default: now)")
     parser.add_argument("--print-policy", action="store_true", help="print the default policy as JSON and exit")
+    parser.add_argument("--custody", action="store_true",
+                        help="content credential: require the history back to acquisition and print it")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default: all cores)")
     add_format_option(parser)
 
@@ -76,14 +82,15 @@ def run(args: argparse.Namespace) -> int:
     spec = TrustSpec(tuple(args.trust), tuple(args.chain), tuple(args.crl), args.policy, _at(args.at))
     spec.load()  # bad trust/policy files fail once, up front
     paths = list(iter_files(args.inputs))
-    for path, res in zip(paths, map_files(verify_job, spec, paths, args.jobs)):
+    job = functools.partial(credential_verify_job, custody=args.custody)
+    for path, res in zip(paths, map_files(job, spec, paths, args.jobs)):
         if isinstance(res, Error):
             rep.bad_inputs += 1
             rep.record({"path": str(path), "sop_instance_uid": None, "status": "error", "signatures": [],
                         "reasons": [res.message]})
             print(f"radtrust: error: {res}", file=sys.stderr)
             continue
-        if not res.ok:
+        if not overall_ok(res):
             rep.fail()
-        rep.record(res.to_dict(), _text(res))
+        rep.record(res.to_dict(), _text(res) + credential_text(res, history=args.custody))
     return rep.exit_code()

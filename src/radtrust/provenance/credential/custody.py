@@ -164,3 +164,22 @@ def _compare_steps(steps: list[Step]) -> list[Step]:
         out.append(Step(manifest=child.manifest, opened=child.opened, digest=child.digest,
                         pixels_changed=pixels_changed, metadata_changed=changed, notes=tuple(notes)))
     return out
+
+
+def history_lines(history: list[dict[str, Any]]) -> list[str]:
+    """Readable lines for a history (the ``to_json`` form of each step), oldest first."""
+    lines = []
+    for i, h in enumerate(history, 1):
+        flags = []
+        if h["pixels_changed"]:
+            flags.append("PIXELS CHANGED")
+        if h["metadata_changed"]:
+            flags.append("metadata changed: " + ", ".join(h["metadata_changed"]))
+        who = h.get("signer_name") or h["signer"]
+        lines.append(f"    {i}. {h['action']:<16} {h['when']}  by {who}  with {h['software']}"
+                     + (" [timestamped]" if h.get("timestamped") else ""))
+        if h["description"]:
+            lines.append(f"       {h['description']}")
+        for text in flags + list(h.get("notes", [])):
+            lines.append(f"       {text}")
+    return lines

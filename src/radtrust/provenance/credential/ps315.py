@@ -50,3 +50,82 @@ def sign_with_credential(data: bytes, signer: Any, *, path: str | os.PathLike[st
         skip = credential_tags(dataset)
         sign_options["tags"] = [t for t in signable_tags(dataset) if t not in skip]
     return sign_bytes(with_credential, signer, path=Path(path), now=now, **sign_options)
+
+
+def credential_sign_job(signer: Any, job: tuple[Path, Path, dict[str, Any]]) -> Any:
+    """``radtrust sign``'s job with the credential on: (input, output, sign options) -> SignatureCreated."""
+    from radtrust.provenance.signatures import _rawdicom as raw
+    from radtrust.provenance.signatures.sign import write_atomic
+
+    src, dst, options = job
+    options = {k: v for k, v in options.items() if v is not None}
+    signed, created = sign_with_credential(raw.read_bytes(src), signer, path=src,
+                                           credential_timestamper=options.get("timestamper"), **options)
+    write_atomic(Path(dst), signed)
+    return created
+
+
+# --- radtrust verify: the credential beside the PS3.15 verdict ------------------------------
+
+def credential_verify_job(cfg: Any, path: Any, *, custody: bool = False) -> Any:
+    """``radtrust verify``'s job: the PS3.15 result with ``extra["credential"]`` (the jsonl credential object)."""
+    import dataclasses
+
+    from radtrust.io import read_dataset
+    from radtrust.provenance.credential.verify import report
+    from radtrust.provenance.signatures.verify import examine_file
+
+    result = examine_file(path, cfg)
+    ds = read_dataset(path)
+    cred = report(ds, path, trust=list(cfg.trust), crls=list(cfg.crls), at=cfg.at, require_acquisition=custody)
+    cred["signature_fate"] = signature_fate(result, ds)
+    return dataclasses.replace(result, extra={**result.extra, "credential": cred})
+
+
+def signature_fate(result: Any, ds: Any) -> str:
+    """Why a PS3.15 signature no longer verifies: 're-encoded' when the transfer syntax changed since signing."""
+    if result.status != "invalid":
+        return result.status
+    current = str(ds.file_meta.get("TransferSyntaxUID", "")) if getattr(ds, "file_meta", None) else ""
+    uncompressed = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+    signed_in = set()
+    for params in ds.get("MACParametersSequence", []):
+        signed_in.add(str(params.get("MACCalculationTransferSyntaxUID", "")))
+    same = any(s == current or (s in uncompressed and current in uncompressed) for s in signed_in)
+    return "broken" if same or not signed_in else "broken by re-encoding"
+
+
+def overall_ok(result: Any) -> bool:
+    """A file passes when its PS3.15 signature is valid (and any credential holds), or when its content
+    credential is valid and trusted while the signature is absent or was broken by re-encoding alone."""
+    cred = result.extra.get("credential", {})
+    status = cred.get("status", "absent")
+    if result.status == "valid":
+        return status in ("valid", "absent")
+    fate = cred.get("signature_fate")
+    return status == "valid" and (result.status == "unsigned" or fate == "broken by re-encoding")
+
+
+def credential_text(result: Any, history: bool = False) -> str:
+    """The lines ``radtrust verify`` prints after the PS3.15 verdict."""
+    cred = result.extra.get("credential")
+    if not cred:
+        return ""
+    fate = cred.get("signature_fate", result.status)
+    sig = {"valid": "PS3.15 signature valid", "unsigned": "no PS3.15 signature",
+           "broken by re-encoding": "PS3.15 signature broken by re-encoding",
+           "broken": "PS3.15 signature broken"}.get(fate, f"PS3.15 signature {fate}")
+    if cred["status"] == "valid":
+        line = f"{sig}, content credential valid: {cred['summary']}"
+    elif cred["status"] == "absent":
+        line = f"{sig}, no content credential"
+    else:
+        line = f"{sig}, content credential {cred['status'].upper()}: " + "; ".join(cred["reasons"])
+    lines = [f"  {line}"]
+    if result.status != "valid" and overall_ok(result):
+        lines.append("  accepted on the content credential (the PS3.15 signature alone would reject this file)")
+    if history and cred.get("history"):
+        from radtrust.provenance.credential.custody import history_lines
+
+        lines += ["  history:", *history_lines(cred["history"])]
+    return "\n" + "\n".join(lines)
