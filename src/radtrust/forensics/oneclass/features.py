@@ -22,6 +22,9 @@ from radtrust.errors import NotApplicable
 CELL = 16
 WINDOW = 2 * CELL
 EPS = 1e-2
+# Added to variances in correlations and kurtosis (units^2, i.e. about one quantisation step): keeps the
+# statistics of nearly flat windows (padding, a few non-zero residuals) near 0 instead of unstable.
+VAR_FLOOR = 1.0
 
 FEATURES_2D: tuple[str, ...] = (
     "log_sigma_s1", "rho_h_s1", "rho_v_s1", "rho_lag2_s1", "log_kurtosis_s1", "log_flat_fraction_s1",
@@ -82,33 +85,36 @@ def _moments(r: np.ndarray, c: int, ny: int, nx: int) -> dict[str, np.ndarray]:
     h1, v1 = _shift_products(r, 1)
     out = {
         "var": var,
-        "rho_h": (_windows(_cells(h1, c, ny, nx)) / n - s1 * s1) / (var + EPS**2),
-        "rho_v": (_windows(_cells(v1, c, ny, nx)) / n - s1 * s1) / (var + EPS**2),
+        "rho_h": (_windows(_cells(h1, c, ny, nx)) / n - s1 * s1) / (var + VAR_FLOOR),
+        "rho_v": (_windows(_cells(v1, c, ny, nx)) / n - s1 * s1) / (var + VAR_FLOOR),
         "flat": _windows(_cells((r == 0).astype(np.float32), c, ny, nx)) / n,
         "m4": _windows(_cells((r - 0) ** 4, c, ny, nx)) / n,
     }
     if c == CELL:
         h2, v2 = _shift_products(r, 2)
-        out["rho_lag2"] = (_windows(_cells(h2 + v2, c, ny, nx)) / (2 * n) - s1 * s1) / (var + EPS**2)
+        out["rho_lag2"] = (_windows(_cells(h2 + v2, c, ny, nx)) / (2 * n) - s1 * s1) / (var + VAR_FLOOR)
     return out
 
 
 def _spectral(r: np.ndarray, ny: int, nx: int) -> np.ndarray:
     """Radial band fractions and peak-to-mean ratio of each window's residual power spectrum: (ny-1, nx-1, 4)."""
     view = np.lib.stride_tricks.sliding_window_view(r[: ny * CELL, : nx * CELL], (WINDOW, WINDOW))[::CELL, ::CELL]
-    power = np.abs(np.fft.rfft2(view.astype(np.float32))) ** 2  # (wy, wx, 32, 17)
+    # Normalised so that the sum over the (half) spectrum is about half the window's residual variance.
+    power = np.abs(np.fft.rfft2(view.astype(np.float32))) ** 2 / float(WINDOW**4)  # (wy, wx, 32, 17)
     fy = np.fft.fftfreq(WINDOW)[:, None]
     fx = np.fft.rfftfreq(WINDOW)[None, :]
     radius = np.sqrt(fy**2 + fx**2)
     band = np.minimum((radius / 0.5 * 4).astype(int), 3)  # 4 bands out to Nyquist (corners in the last)
-    flatp = power.reshape(power.shape[0], power.shape[1], -1)
-    total = flatp[..., 1:].sum(axis=-1) + EPS
+    flatp = power.reshape(power.shape[0], power.shape[1], -1)[..., 1:]  # without DC
+    bflat = band.reshape(-1)[1:]
+    floor = VAR_FLOOR / 2.0  # the same variance floor as the moments, spread over the spectrum
+    total = flatp.sum(axis=-1) + floor
     out = np.empty(power.shape[:2] + (4,), dtype=np.float64)
-    bflat = band.reshape(-1)
     for b in (1, 2, 3):
-        out[..., b - 1] = np.log(flatp[..., bflat == b].sum(axis=-1) / total + 1e-4)
-    ac = flatp[..., 1:]
-    out[..., 3] = np.log(ac.max(axis=-1) / (ac.mean(axis=-1) + EPS) + EPS)
+        share = float(np.mean(bflat == b))
+        out[..., b - 1] = np.log((flatp[..., bflat == b].sum(axis=-1) + floor * share) / total)
+    per_bin = floor / flatp.shape[-1]
+    out[..., 3] = np.log((flatp.max(axis=-1) + per_bin) / (flatp.mean(axis=-1) + per_bin))
     return out
 
 
@@ -132,7 +138,7 @@ def slice_features(x: np.ndarray, prev: np.ndarray | None = None, nxt: np.ndarra
     spec = _spectral(r1, ny, nx)
     cols = [
         0.5 * np.log(m1["var"] + EPS**2), m1["rho_h"], m1["rho_v"], m1["rho_lag2"],
-        np.log((m1["m4"] + EPS**4) / (m1["var"] + EPS**2) ** 2), np.log(m1["flat"] + 1.0 / n),
+        np.log((m1["m4"] + VAR_FLOOR**2) / (m1["var"] + VAR_FLOOR) ** 2), np.log(m1["flat"] + 1.0 / n),
         0.5 * np.log(m2["var"] + EPS**2), 0.5 * (m2["rho_h"] + m2["rho_v"]), 0.5 * np.log(m4["var"] + EPS**2),
         spec[..., 0], spec[..., 1], spec[..., 2], spec[..., 3],
         0.5 * np.log(xvar + EPS**2),

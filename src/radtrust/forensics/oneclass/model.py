@@ -82,7 +82,7 @@ def _slice_score(g: BinnedGaussian, cal: Calibration, x: np.ndarray, prev: np.nd
                  nxt: np.ndarray | None = None) -> tuple[float, float, np.ndarray, PatchFeatures]:
     f = slice_features(x, prev, nxt)
     values, intensity = f.flat()
-    d = g.distance(values[:, : g.dim], intensity).reshape(f.intensity.shape)
+    d = g.score(values[:, : g.dim], intensity).reshape(f.intensity.shape)
     stat = top_mean(d)
     return cal.image_score(stat), stat, windows_to_pixels(cal.heat(d), f.shape), f
 
@@ -161,7 +161,7 @@ class SiteModel:
         r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
         where = f"slice {slice_index}, " if slice_index is not None else ""
         return [f"local noise texture unlike this site's authentic {group.key} images (strongest at {where}row {r}, "
-                f"column {c}; distance {stat:.2f} vs {cal.image_q99:.2f} at the 99th percentile of "
+                f"column {c}; anomaly {stat:.2f} vs {cal.image_q99:.2f} at the 99th percentile of "
                 f"{group.images} training images)"]
 
     def _noise_score(self, image: Image, feats: PatchFeatures, evidence: list[str]) -> float:

@@ -37,6 +37,7 @@ from radtrust.forensics.oneclass.padim import BinnedGaussian, top_mean
 from radtrust.io import Image, group_series, iter_files, load_image
 
 log = logging.getLogger(__name__)
+STRUCTURE = FEATURES_2D.index("log_structure")
 Progress = Callable[[str], None]
 
 
@@ -73,9 +74,11 @@ class _Pool:
 
 
 def _fit(xs: list[np.ndarray], ins: list[np.ndarray], max_bins: int) -> BinnedGaussian:
+    """Up to ``max_bins`` intensity bins x 4 structure bins, fewer when there are few windows (>= 20 d per bin)."""
     x, i = np.concatenate(xs), np.concatenate(ins)
-    bins = int(np.clip(len(x) // (20 * x.shape[1]), 1, max_bins))
-    return BinnedGaussian.fit(x, i, bins=bins)
+    total = int(np.clip(len(x) // (20 * x.shape[1]), 1, 4 * max_bins))
+    sbins = 4 if total >= 8 else 1
+    return BinnedGaussian.fit(x, i, bins=max(1, total // sbins), structure_bins=sbins, structure_col=STRUCTURE)
 
 
 def _fit_pool(pool: _Pool, opts: TrainOptions) -> tuple[BinnedGaussian, Calibration]:
@@ -86,12 +89,12 @@ def _fit_pool(pool: _Pool, opts: TrainOptions) -> tuple[BinnedGaussian, Calibrat
         k = len(cal)
         halves = [_fit(pool.train_x[h:k:2], pool.train_i[h:k:2], opts.max_bins) for h in (0, 1)]
         for j, (v, i) in enumerate(cal):
-            d = halves[1 - j % 2].distance(v, i)
+            d = halves[1 - j % 2].score(v, i)
             stats.append(top_mean(d))
             wins.append(d)
     else:
         for v, i in cal:
-            d = model.distance(v, i)
+            d = model.score(v, i)
             stats.append(top_mean(d))
             wins.append(d)
     return model, Calibration.from_scores(np.asarray(stats), np.concatenate(wins))
