@@ -77,7 +77,8 @@ def credential_verify_job(cfg: Any, path: Any, *, custody: bool = False) -> Any:
 
     result = examine_file(path, cfg)
     ds = read_dataset(path)
-    cred = report(ds, path, trust=list(cfg.trust), crls=list(cfg.crls), at=cfg.at, require_acquisition=custody)
+    cred = report(ds, path, trust=list(cfg.trust), crls=list(cfg.crls), at=cfg.at, require_acquisition=custody,
+                  intermediates=list(cfg.chain))
     cred["signature_fate"] = signature_fate(result, ds)
     return dataclasses.replace(result, extra={**result.extra, "credential": cred})
 

@@ -35,10 +35,14 @@ def signer_chain(signer: Any) -> list[x509.Certificate]:
 
 def validate_chain(chain: tuple[x509.Certificate, ...], anchors: list[x509.Certificate], *,
                    at: datetime | None = None, crls: list[x509.CertificateRevocationList] | None = None,
+                   intermediates: list[x509.Certificate] | None = None,
                    where: str | None = None) -> list[x509.Certificate]:
-    """The validated path (leaf first, anchor last); raises VerificationError naming the file otherwise."""
+    """The validated path (leaf first, anchor last); raises VerificationError naming the file otherwise.
+
+    ``intermediates`` are extra untrusted CA certificates (``--chain``) beside those in the credential.
+    """
     try:
-        return _trust.validate_chain(chain[0], list(chain[1:]), anchors, crls or (),
+        return _trust.validate_chain(chain[0], [*chain[1:], *(intermediates or [])], anchors, crls or (),
                                      at=at or datetime.now(timezone.utc))
     except VerificationError as exc:
         raise VerificationError(exc.message, where, exc.reasons) from None

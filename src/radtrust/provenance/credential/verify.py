@@ -70,7 +70,8 @@ def find_bundle(ds: Any, path: str | os.PathLike[str] | None) -> Bundle | None:
 
 def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[x509.Certificate] | None,
                    at: datetime | None = None, bundle: Bundle | None = None, require_acquisition: bool = False,
-                   crls: list[x509.CertificateRevocationList] | None = None) -> CredentialResult:
+                   crls: list[x509.CertificateRevocationList] | None = None,
+                   intermediates: list[x509.Certificate] | None = None) -> CredentialResult:
     """Verify the credential of one dataset; raise :class:`CredentialError` unless it is valid and trusted.
 
     ``trust=None`` checks integrity only (binding, signatures, hash links) and skips certificate trust;
@@ -103,12 +104,13 @@ def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[
         when = at
         if step.opened.timestamp_token is not None:
             try:
-                when = verify_token(step.opened.timestamp_token, step.opened.signature, trust, crls=crls or ()).time
+                when = verify_token(step.opened.timestamp_token, step.opened.signature, trust,
+                                    chain=intermediates or (), crls=crls or ()).time
             except VerificationError as exc:
                 untrusted.append(f"'{step.manifest.action.action}' timestamp: {exc.message}")
                 continue
         try:
-            validate_chain(step.opened.chain, trust, at=when, crls=crls, where=where)
+            validate_chain(step.opened.chain, trust, at=when, crls=crls, intermediates=intermediates, where=where)
         except VerificationError as exc:
             untrusted.append(f"'{step.manifest.action.action}' signer {step.signer}: {exc.reasons[0]}")
     if untrusted:
