@@ -1,0 +1,93 @@
+"""Benchmark: `radtrust scan` analysis cost per 512² CT slice and per 2k x 2k radiograph, on one core.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/scan_speed.py [--repeat 3]
+
+Measures CPU time (``time.process_time``, one process, so one core) of :meth:`Scanner.scan_image` with every
+registered detector and the shipped fusion, per detector too, on: the sample CT slices (512 x 512), a
+2048 x 2048 radiograph (the sample CR upsampled, with its header) and a series of 6 vs 12 slices (series cost
+must grow linearly). A fixed reference workload (a 512² float32 FFT and a 2^20-element sort) is timed in the same
+run, so results on a loaded or slower machine can be read as ratios. Targets (issue 6): <= 100 ms per CT slice,
+<= 1 s per 2k radiograph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from radtrust.forensics.scanner import Scanner
+from radtrust.io import assemble, load_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t)
+    return best
+
+
+def reference() -> None:
+    rng = np.random.default_rng(0)
+    np.fft.rfft2(rng.standard_normal((512, 512)).astype(np.float32))
+    np.sort(rng.standard_normal(1 << 20))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    scanner = Scanner()
+    cts = [load_image(p) for p in sorted((ROOT / "samples" / "ct").glob("*.dcm"))]
+    cr = load_image(ROOT / "samples" / "cr" / "RG1_half.dcm")
+    zoom = (2048 / cr.pixels.shape[0], 2048 / cr.pixels.shape[1])
+    big = np.rint(ndi.zoom(cr.pixels, zoom, order=1)).astype(np.float32)
+    ds = cr.dataset.copy()
+    ds.Rows, ds.Columns = big.shape
+    cr2k = dataclasses.replace(cr, pixels=big, dataset=ds)
+    ref = cpu(reference, args.repeat)
+    ct_total = np.mean([cpu(lambda im=im: scanner.scan_image(im), args.repeat) for im in cts])
+    per_det = {}
+    for det in scanner.detectors:
+        def run_all(det=det):
+            for im in cts:
+                if det.applies_to(im):
+                    try:
+                        det.run(im)
+                    except Exception:
+                        pass
+        per_det[det.name] = cpu(run_all, args.repeat) / len(cts)
+    xr_total = cpu(lambda: scanner.scan_image(cr2k), args.repeat)
+    six = assemble(cts)
+    twelve = assemble(cts + [dataclasses.replace(im, geometry=dataclasses.replace(
+        im.geometry, position=(im.geometry.position[0], im.geometry.position[1], im.geometry.position[2] - 100.0)),
+        sop_instance_uid=(im.sop_instance_uid or "") + ".2") for im in cts])
+    s6 = cpu(lambda: scanner.scan_series(six), 1)
+    s12 = cpu(lambda: scanner.scan_series(twelve), 1)
+    result = {"reference_s": round(ref, 4), "ct_slice_ms": round(1000 * ct_total, 1),
+              "ct_slice_per_detector_ms": {k: round(1000 * v, 1) for k, v in per_det.items()},
+              "radiograph_2k_s": round(xr_total, 3), "series_6_s": round(s6, 3), "series_12_s": round(s12, 3),
+              "ct_slice_in_reference_units": round(ct_total / ref, 2),
+              "radiograph_2k_in_reference_units": round(xr_total / ref, 2)}
+    print(f"reference workload: {1000 * ref:.1f} ms CPU")
+    print(f"CT slice 512x512:   {1000 * ct_total:.1f} ms CPU (target <= 100 ms) = {ct_total / ref:.2f} x reference")
+    for k, v in per_det.items():
+        print(f"  {k:<18} {1000 * v:.1f} ms")
+    print(f"radiograph 2048^2:  {xr_total:.3f} s CPU (target <= 1 s) = {xr_total / ref:.2f} x reference")
+    print(f"series 6 / 12 slices: {s6:.2f} s / {s12:.2f} s (ratio {s12 / max(s6, 1e-9):.2f}, linear = 2)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
