@@ -5,7 +5,7 @@ Run from the repository root (needs dcmtk and ../shared/data/ct/ge_head):
     .venv/bin/python benchmarks/signatures.py --copies 18 --jobs 2
 
 Makes N copies of the 28 GE head slices (uncompressed, 512x512), a dev PKI, then times, in the same run:
-sha256sum over the files, `radtrust sign --jobs J` and `radtrust verify --jobs J` (whole CLI, start-up included),
+sha256sum over the files, `radtrust sign --jobs J --no-credential` and `radtrust verify --jobs J` (whole CLI, start-up included),
 and a shell-free Python loop calling `dcmsign +s` / `dcmsign --verify` once per file (how dcmsign is used on a folder).
 Prints a table and one JSON line; all figures are wall-clock seconds on this machine.
 """
@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT.parent / "shared" / "data" / "ct" / "ge_head"
 RADTRUST = str(Path(sys.executable).parent / "radtrust")
+#: PS3.15 signatures only: no content credential (issue 4) beside them, so the comparison with dcmsign is like for like.
+NO_CREDENTIAL = ["--no-credential"]
 
 
 def timed(cmd: list[str], **kw) -> float:
@@ -61,7 +63,7 @@ def main() -> None:
         r: dict[str, float] = {}
         r["sha256sum"] = timed(["sha256sum", *map(str, files)])
         r["radtrust_sign"] = timed([RADTRUST, "-q", "sign", str(src), "--key", key, "--cert", cert, "--mac", args.mac,
-                                    "--out", str(work / "rt"), "--jobs", str(args.jobs)])
+                                    "--out", str(work / "rt"), "--jobs", str(args.jobs), *NO_CREDENTIAL])
         r["radtrust_verify"] = timed([RADTRUST, "-q", "verify", str(work / "rt"), "--trust", str(pki / "root-ca.pem"),
                                       "--chain", str(pki / "chain.pem"), "--jobs", str(args.jobs)])
         dmac = {"sha256": "+m2", "sha384": "+m3", "sha512": "+m5", "ripemd160": "+mr"}[args.mac]
