@@ -1,0 +1,212 @@
+"""Gateway policies, failure handling, retries while the PACS is down, and DICOM TLS (issue 8).
+
+The gateway runs in-process on an ephemeral port; the modality is a pynetdicom SCU, the PACS a real Orthanc.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian
+
+from radtrust.services.analysis import Analyzer
+from radtrust.services.gateway import Destination, Gateway, GatewayConfig, Policy, gateway_status
+from radtrust.services.gateway.tls import client_context, server_context
+from tests.services.data import SAMPLE_CT, signed_set, uncompressed_copy
+from tests.services.servers import Orthanc, require_orthanc
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def send(port: int, files: list[Path], *, tls: ssl.SSLContext | None = None) -> list[tuple[int, str]]:
+    """C-STORE each file from a pynetdicom SCU; (status, error comment) per file."""
+    from pynetdicom import AE
+
+    ae = AE(ae_title="MODALITY")
+    datasets = [pydicom.dcmread(f) for f in files]
+    for ds in datasets:
+        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
+    assoc = ae.associate("127.0.0.1", port, ae_title="RADTRUST", tls_args=(tls, "127.0.0.1") if tls else None)
+    assert assoc.is_established, "association refused"
+    out = []
+    try:
+        for ds in datasets:
+            st = assoc.send_c_store(ds)
+            out.append((int(st.Status), str(st.get("ErrorComment", ""))))
+    finally:
+        assoc.release()
+    return out
+
+
+def gateway(tmp_path: Path, pacs_port: int, policy: Policy, analyzer: Analyzer, **kw: object) -> Gateway:
+    cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, forward=Destination("ORTHANC", "127.0.0.1",
+                        pacs_port), spool=tmp_path / "spool", policy=policy, workers=1, stable_age=0.5,
+                        base_delay=0.2, max_delay=1.0, **kw)  # type: ignore[arg-type]
+    return Gateway(cfg, analyzer)
+
+
+@pytest.fixture()
+def signed(tmp_path: Path) -> dict[str, Path]:
+    return signed_set(tmp_path)
+
+
+def verifier(s: dict[str, Path]) -> Analyzer:
+    return Analyzer([str(s["root"]), str(s["chain"])], scan=False)
+
+
+def test_reject_policy_refuses_with_a_failure_status(tmp_path: Path, signed: dict[str, Path]) -> None:
+    require_orthanc()
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        gw = gateway(tmp_path, pacs.dicom_port, Policy.REJECT, verifier(signed))
+        port = gw.start()
+        try:
+            results = send(port, [signed["signed"], signed["tampered"], signed["tampered"]])
+            assert results[0] == (0x0000, "")
+            assert results[1] == (0xC001, "radtrust: tampered")
+            assert results[2] == (0xC001, "radtrust: tampered")  # a re-send is refused again
+            good = pydicom.dcmread(signed["signed"], stop_before_pixels=True).SOPInstanceUID
+            assert pacs.wait_for(lambda: good in pacs.sop_uids(), timeout=30)
+        finally:
+            gw.stop()
+        st = gateway_status(tmp_path / "spool")
+        assert st["counts"].get("rejected") == 1 and st["quarantine"][0]["verdict"] == "tampered"
+        assert len(pacs.sop_uids()) <= 2  # the signed instance and (maybe already) the study's SR
+
+
+def test_forward_flagged_policy_forwards_unchanged(tmp_path: Path, signed: dict[str, Path]) -> None:
+    """The flagged instance reaches the PACS (with the study's SR); what is forwarded is not re-encoded."""
+    require_orthanc()
+    from radtrust.provenance.signatures import load_certificates, verify_file
+
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        gw = gateway(tmp_path, pacs.dicom_port, Policy.FORWARD_FLAGGED, verifier(signed))
+        port = gw.start()
+        try:
+            assert send(port, [signed["signed"], signed["tampered"]]) == [(0x0000, ""), (0x0000, "")]
+            uids = {n: pydicom.dcmread(signed[n], stop_before_pixels=True).SOPInstanceUID for n in ("signed", "tampered")}
+            got = pacs.wait_for(lambda: (lambda u: u if set(uids.values()) <= set(u) and "SR" in u.values() else None)(
+                pacs.sop_uids()), timeout=30)
+            assert got
+        finally:
+            gw.stop()
+        st = gateway_status(tmp_path / "spool")
+        flagged = {r["sop_instance_uid"]: r for r in st["recent"]}
+        assert flagged[uids["tampered"]]["verdict"] == "tampered" and flagged[uids["tampered"]]["state"] == "forwarded"
+        ids = {pacs.get(f"/instances/{i}/simplified-tags")["SOPInstanceUID"]: i for i in pacs.get("/instances")}
+        copy = tmp_path / "from-orthanc.dcm"
+        copy.write_bytes(pacs.get(f"/instances/{ids[uids['signed']]}/file"))
+        verify_file(copy, trust=load_certificates(signed["root"]), chain=load_certificates(signed["chain"]))
+        flagged_copy = tmp_path / "flagged-from-orthanc.dcm"
+        flagged_copy.write_bytes(pacs.get(f"/instances/{ids[uids['tampered']]}/file"))
+        assert pydicom.dcmread(flagged_copy).PixelData == pydicom.dcmread(signed["tampered"]).PixelData
+
+
+def test_analysis_failure_is_a_status_not_a_dead_server(tmp_path: Path) -> None:
+    """A CT whose pixel data is truncated fails the scan: refused with a failure status, the server goes on."""
+    require_orthanc()
+    broken = uncompressed_copy(SAMPLE_CT[0], tmp_path / "broken.dcm")
+    ds = pydicom.dcmread(broken)
+    ds.PixelData = ds.PixelData[: len(ds.PixelData) // 2]
+    ds.save_as(broken)
+    good = uncompressed_copy(SAMPLE_CT[1], tmp_path / "good.dcm")
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        gw = gateway(tmp_path, pacs.dicom_port, Policy.REJECT, Analyzer())
+        port = gw.start()
+        try:
+            results = send(port, [broken, good])
+            assert results[0] == (0xC001, "radtrust: error")
+            assert results[1][0] == 0x0000
+        finally:
+            gw.stop()
+        rec = gateway_status(tmp_path / "spool")["quarantine"][0]
+        assert rec["verdict"] == "error" and "analysis failed" in rec["evidence"][0]
+
+
+def test_pacs_down_then_up_retries_until_delivered(tmp_path: Path, signed: dict[str, Path]) -> None:
+    require_orthanc()
+    pacs = Orthanc(tmp_path / "orthanc")  # ports chosen, not started: the PACS is down
+    gw = gateway(tmp_path, pacs.dicom_port, Policy.QUARANTINE, verifier(signed), reports=False)
+    port = gw.start()
+    try:
+        assert send(port, [signed["signed"]]) == [(0x0000, "")]
+        deadline = time.time() + 20
+        while time.time() < deadline and not [r for r in gateway_status(tmp_path / "spool")["recent"]]:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        st = gateway_status(tmp_path / "spool")
+        assert st["pending"] == 1 and st["counts"].get("forwarded") is None
+        with pacs:
+            uid = pydicom.dcmread(signed["signed"], stop_before_pixels=True).SOPInstanceUID
+            assert pacs.wait_for(lambda: uid in pacs.sop_uids(), timeout=30)
+    finally:
+        gw.stop()
+    assert gateway_status(tmp_path / "spool")["counts"] == {"forwarded": 1}
+
+
+def _tls_files(d: Path) -> dict[str, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cert(cn: str, key: object, issuer: tuple | None, ca: bool) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer[0].subject if issuer else name)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())  # type: ignore[attr-defined]
+             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                critical=False)
+        return b.sign(issuer[1] if issuer else key, hashes.SHA256())  # type: ignore[arg-type]
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = cert("test CA", ca_key, None, True)
+    out = {"ca": d / "ca.pem"}
+    out["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for who in ("gateway", "modality"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        (d / f"{who}.pem").write_bytes(cert(who, key, (ca, ca_key), False).public_bytes(serialization.Encoding.PEM))
+        (d / f"{who}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+        out[who], out[f"{who}_key"] = d / f"{who}.pem", d / f"{who}.key"
+    return out
+
+
+def test_dicom_tls_with_client_certificates(tmp_path: Path, signed: dict[str, Path]) -> None:
+    require_orthanc()
+    t = _tls_files(tmp_path)
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        gw = gateway(tmp_path, pacs.dicom_port, Policy.QUARANTINE, verifier(signed), reports=False,
+                     tls_server=server_context(t["gateway"], t["gateway_key"], t["ca"]))
+        port = gw.start()
+        try:
+            client = client_context(t["ca"], t["modality"], t["modality_key"])
+            assert send(port, [signed["signed"]], tls=client) == [(0x0000, "")]
+            uid = pydicom.dcmread(signed["signed"], stop_before_pixels=True).SOPInstanceUID
+            assert pacs.wait_for(lambda: uid in pacs.sop_uids(), timeout=30)
+            # Without a client certificate, or without TLS, no association.
+            from pynetdicom import AE
+
+            ae = AE(ae_title="INTRUDER")
+            ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2", [ExplicitVRLittleEndian])
+            ae.acse_timeout = ae.network_timeout = 5
+            assert not ae.associate("127.0.0.1", port, ae_title="RADTRUST").is_established
+            anon = client_context(t["ca"])
+            try:
+                assoc = ae.associate("127.0.0.1", port, ae_title="RADTRUST", tls_args=(anon, "127.0.0.1"))
+                established = assoc.is_established
+            except (ssl.SSLError, OSError):
+                established = False
+            assert not established
+        finally:
+            gw.stop()
