@@ -21,7 +21,7 @@ def test_keys_init_writes_private_files(tmp_path, capsys):
 def test_sign_verify_tamper_unsign(pki, samples_dir, tmp_path, capsys):
     out = tmp_path / "signed"
     rc = main(["sign", str(samples_dir), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert),
-               "--profile", "creator", "--out", str(out), "--jobs", "2", "--format", "jsonl", "--no-credential"])
+               "--profile", "creator", "--out", str(out), "--jobs", "2", "--format", "jsonl"])
     assert rc == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 7 and all(r["profile"] == "creator" for r in records)
