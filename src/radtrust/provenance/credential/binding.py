@@ -133,6 +133,13 @@ def _number(text: str) -> Any:
     return {"decimal": [(-1) ** sign * int("".join(map(str, digits))), exp]}  # exact mantissa/exponent
 
 
+def _values(value: Any) -> list[Any]:
+    """The values of an element: a list for multi-valued ones, [value] otherwise (PersonName, str, number)."""
+    from pydicom.multival import MultiValue
+
+    return list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
+
+
 def _canonical_value(elem: Any) -> Any:
     vr = elem.VR
     value = elem.value
@@ -141,24 +148,14 @@ def _canonical_value(elem: Any) -> Any:
     if value is None:
         return ""
     if vr in ("DS", "IS"):
-        raw = elem.value
-        items = list(raw) if not isinstance(raw, (str, bytes)) and hasattr(raw, "__iter__") else [raw]
-        out = [_number(str(v.original_string if hasattr(v, "original_string") and v.original_string else v))
-               for v in items]
-        return out
+        return [_number(str(getattr(v, "original_string", None) or v)) for v in _values(value)]
     if vr in _STRING_VRS:
-        items = list(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else [value]
-        return [str(v).rstrip(" \x00") for v in items]
+        return [str(v).rstrip(" \x00") for v in _values(value)]
     if vr in _BINARY_VRS or isinstance(value, (bytes, bytearray)):
         return bytes(value).rstrip(b"\x00") if vr in ("OB", "UN") else bytes(value)
-    if vr == "AT":
-        items = value if isinstance(value, list) else [value]
-        return [int(v) for v in items]
     if vr in ("FL", "FD"):
-        items = list(value) if hasattr(value, "__iter__") else [value]
-        return [float(v) for v in items]
-    items = list(value) if hasattr(value, "__iter__") and not isinstance(value, str) else [value]
-    return [int(v) for v in items]  # US, SS, UL, SL, UV, SV
+        return [float(v) for v in _values(value)]
+    return [int(v) for v in _values(value)]  # US, SS, UL, SL, UV, SV, AT
 
 
 def _canonical_dataset(ds: Any) -> dict[int, Any]:
