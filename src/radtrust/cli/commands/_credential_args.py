@@ -36,12 +36,14 @@ def add_trust_options(parser: argparse.ArgumentParser, *, required: bool = True)
     g = parser.add_argument_group("trust")
     g.add_argument("--trust", action="append", required=required, metavar="CA_PEM",
                    help="trust anchor certificate(s); repeat for several")
+    g.add_argument("--chain", action="append", default=[], metavar="PEM",
+                   help="untrusted intermediate CA certificates beside those in the credential")
     g.add_argument("--crl", action="append", default=[], metavar="FILE", help="certificate revocation list(s)")
     g.add_argument("--at", metavar="ISO_TIME", help="validate certificates at this time (default: now)")
 
 
 def load_trust(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for verify_dataset/verify_file: trust, crls, at."""
+    """Keyword arguments for verify_dataset: trust, crls, at, intermediates."""
     from datetime import datetime, timezone
 
     from radtrust.errors import UsageError
@@ -55,4 +57,5 @@ def load_trust(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--at must be an ISO 8601 time, not {args.at!r}") from None
         at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
     trust = [c for p in (args.trust or []) for c in load_certificates(p)] if args.trust else None
-    return {"trust": trust, "crls": [c for p in args.crl for c in load_crls(p)], "at": at}
+    return {"trust": trust, "crls": [c for p in args.crl for c in load_crls(p)], "at": at,
+            "intermediates": [c for p in args.chain for c in load_certificates(p)]}

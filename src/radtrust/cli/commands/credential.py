@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("verify", help="verify content credentials (exit 1 unless every file is valid and trusted)")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--chain", action="store_true", help="require and print the history back to acquisition")
+    p.add_argument("--custody", action="store_true", help="require and print the history back to acquisition")
     add_trust_options(p)
     add_format_option(p)
 
@@ -72,7 +72,8 @@ def _check(args: argparse.Namespace, *, require: bool) -> int:
     for path in iter_files(args.inputs):
         try:
             ds = read_dataset(path)
-            report = verify_dataset(ds, path, require_acquisition=getattr(args, "chain", False), **kwargs).to_json()
+            report = verify_dataset(ds, path, require_acquisition=getattr(args, "custody", False),
+                                    **kwargs).to_json()
         except CredentialError as exc:
             report = exc.to_json()
         except Error as exc:
@@ -80,7 +81,7 @@ def _check(args: argparse.Namespace, *, require: bool) -> int:
             continue
         if report["status"] != "valid" and require:
             rep.fail()
-        show_history = args.subcommand == "show" or getattr(args, "chain", False) or report["status"] != "valid"
+        show_history = args.subcommand == "show" or getattr(args, "custody", False) or report["status"] != "valid"
         rep.record({"kind": "credential", "path": str(path), "credential": report},
                    _report_text(str(path), report, history=show_history, trusted=kwargs["trust"] is not None))
     return rep.exit_code()

@@ -1,0 +1,136 @@
+"""The credential commands end to end, in-process: sign (credential by default), verify (both verdicts),
+derive, verify --custody, credential show/verify/issue/export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from radtrust.cli import main
+from tests.conftest import require_tool
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    assert main(["-q", "keys", "init", str(d / "pki"), "--algorithm", "ecdsa"]) == 0
+    return d
+
+
+def _key(dev):
+    p = dev / "pki"
+    return ["--key", str(p / "signer.key"), "--cert", str(p / "signer.pem"), "--chain", str(p / "chain.pem")]
+
+
+def _trust(dev):
+    return ["--trust", str(dev / "pki" / "root-ca.pem"), "--chain", str(dev / "pki" / "chain.pem")]
+
+
+@pytest.fixture(scope="module")
+def signed(dev, sample_ct_files):
+    out = dev / "signed"
+    assert main(["-q", "sign", str(sample_ct_files[0]), str(sample_ct_files[1]), *_key(dev), "--out", str(out),
+                 "--jobs", "1"]) == 0
+    return out
+
+
+def test_sign_issues_credential_and_verify_reports_both(dev, signed, capsys):
+    capsys.readouterr()
+    assert main(["verify", str(signed), *_trust(dev), "--format", "jsonl", "--jobs", "1"]) == 0
+    recs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(recs) == 2
+    for r in recs:
+        assert r["status"] == "valid"
+        assert set(r["credential"]) >= {"status", "changed", "reasons", "history"}
+        assert r["credential"]["status"] == "valid" and r["credential"]["history"][0]["action"] == "acquired"
+
+
+def test_reencoded_file_passes_on_the_credential(dev, signed, tmp_path, capsys):
+    gdcm = require_tool("gdcmconv")
+    out = tmp_path / "raw.dcm"
+    subprocess.run([gdcm, "--raw", str(signed / "ct_01.dcm"), str(out)], check=True, capture_output=True)
+    capsys.readouterr()
+    assert main(["verify", str(out), *_trust(dev), "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert ("PS3.15 signature broken by re-encoding, content credential valid: pixels and bound metadata "
+            "unchanged since acquisition") in text
+
+
+def test_reencoded_and_tampered_file_fails(dev, signed, tmp_path, capsys):
+    import pydicom
+
+    ds = pydicom.dcmread(signed / "ct_02.dcm")
+    ds.decompress(generate_instance_uid=False)
+    ds.RescaleIntercept = -1023
+    ds.save_as(tmp_path / "hu.dcm")
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "hu.dcm"), *_trust(dev), "--format", "jsonl", "--jobs", "1"]) == 1
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["credential"]["status"] == "invalid" and rec["credential"]["changed"] == ["RescaleIntercept"]
+
+
+def test_sign_without_credential(dev, sample_ct_files, tmp_path, capsys):
+    assert main(["-q", "sign", str(sample_ct_files[2]), *_key(dev), "--out", str(tmp_path), "--no-credential",
+                 "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path), *_trust(dev), "--format", "jsonl", "--jobs", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["credential"]["status"] == "absent"
+
+
+def test_derive_and_verify_custody(dev, signed, tmp_path, capsys):
+    anon, lossy = tmp_path / "anon", tmp_path / "lossy"
+    assert main(["derive", "anonymize", str(signed), *_key(dev), "--out", str(anon)]) == 0
+    assert main(["derive", "compress", str(anon / "ct_01.dcm"), *_key(dev), "--out", str(lossy),
+                 "--ratio", "15"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(lossy), *_trust(dev), "--custody", "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "no PS3.15 signature, content credential valid: pixels are NO LONGER those of acquisition" in text
+    assert "1. acquired" in text and "2. anonymized" in text and "3. lossy-compressed" in text
+    assert "PIXELS CHANGED" in text
+
+
+def test_credential_show_verify_and_export(dev, signed, tmp_path, capsys):
+    pytest.importorskip("c2pa")
+    f = signed / "ct_01.dcm"
+    capsys.readouterr()
+    assert main(["credential", "show", str(f), "--format", "jsonl"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["credential"]["status"] == "valid" and rec["credential"]["history"][0]["signer_name"]
+    assert main(["credential", "verify", str(f), "--trust", str(dev / "pki" / "root-ca.pem"), "--custody"]) == 0
+    assert "1. acquired" in capsys.readouterr().out
+    assert main(["credential", "export", "--c2pa", str(f), *_key(dev), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "ct_01.dcm.c2pa").stat().st_size > 1000
+
+
+def test_credential_issue_then_verify_untrusted(dev, sample_ct_files, tmp_path, capsys):
+    assert main(["-q", "credential", "issue", str(sample_ct_files[3]), *_key(dev), "--out", str(tmp_path),
+                 "--sidecar"]) == 0
+    assert (tmp_path / (sample_ct_files[3].name + ".radcred")).exists()
+    other = tmp_path / "other"
+    assert main(["-q", "keys", "init", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["credential", "verify", str(tmp_path), "--trust", str(other / "root-ca.pem")]) == 1
+    assert "content credential untrusted" in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"not dicom at all")
+    assert main(["credential", "show", str(junk)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "junk.dcm" in err[0]
+
+
+def test_derive_refuses_tampered_parent_exit_1(dev, signed, tmp_path, capsys):
+    import pydicom
+
+    ds = pydicom.dcmread(signed / "ct_02.dcm")
+    ds.PatientID = "X"
+    ds.save_as(tmp_path / "t.dcm")
+    capsys.readouterr()
+    assert main(["derive", "transcode", str(tmp_path / "t.dcm"), "--to", "rle", *_key(dev),
+                 "--out", str(tmp_path / "o")]) == 1
+    assert "refused" in capsys.readouterr().out and not (tmp_path / "o" / "t.dcm").exists()
