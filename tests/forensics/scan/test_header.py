@@ -12,7 +12,7 @@ import pytest
 from radtrust.forensics.detectors.header import HeaderForensics
 from radtrust.io import assemble, load_image, load_series
 
-NOW = dt.date(2026, 1, 1)
+NOW = dt.date(2028, 1, 1)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,10 @@ CASES = [
     ("future_study", {"StudyDate": "20990101"}, "in the future"),
     ("acquisition_date_moved", {"AcquisitionDate": "20230505"}, "before AcquisitionDate"),
     ("bad_date", {"ContentDate": "20221345"}, "not a valid date"),
+    ("dates_shifted_but_datetime_kept", {"StudyDate": "20270417", "SeriesDate": "20270417", "AcquisitionDate": "20270417",
+                                         "ContentDate": "20270417"}, "AcquisitionDateTime says"),
+    ("calibrated_after_acquisition", {"DateOfLastCalibration": "20230101"}, "DateOfLastCalibration"),
+    ("instance_created_years_later", {"InstanceCreationDate": "20250101"}, "InstanceCreationDate"),
     ("age_disagrees", {"PatientBirthDate": "19500101", "PatientAge": "030Y"}, "PatientAge"),
     ("foreign_uid_root", {"SOPInstanceUID": "1.2.840.113619.2.55.3.1234"}, "UID root of GE"),
     ("derived_silently", {"ImageType": ["DERIVED", "SECONDARY"], "SourceImageSequence": None}, "DERIVED"),

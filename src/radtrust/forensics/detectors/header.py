@@ -147,6 +147,7 @@ class HeaderForensics(Detector):
                 actual = (ref - birth).days / 365.25
                 if abs(actual - int(age[:3])) > 1.5:
                     out.append((0.5, f"PatientAge {age} disagrees with the birth date ({actual:.1f} years at the study)"))
+        out += self._companion_dates(ds, dates)
         acq, content, study = dates.get("AcquisitionDate"), dates.get("ContentDate"), dates.get("StudyDate")
         if acq and content and content < acq:
             out.append((0.5, f"ContentDate {content.isoformat()} is before AcquisitionDate {acq.isoformat()}"))
@@ -160,6 +161,29 @@ class HeaderForensics(Detector):
         c_dt = _datetime(ds.get("ContentDate"), ds.get("ContentTime"))
         if a_dt and c_dt and a_dt - c_dt > dt.timedelta(hours=1):
             out.append((0.4, f"acquisition ({a_dt.isoformat()}) is after the content was created ({c_dt.isoformat()})"))
+        return out
+
+    @staticmethod
+    def _companion_dates(ds: Any, dates: dict[str, Any]) -> list[tuple[float, str]]:
+        """Dates an editor tends to forget: AcquisitionDateTime, InstanceCreationDate, the procedure step start
+        and the last calibration, against the study/acquisition dates they must agree with."""
+        out: list[tuple[float, str]] = []
+        acq = dates.get("AcquisitionDate")
+        adt = str(ds.get("AcquisitionDateTime", "") or "")[:8]
+        adt_date = _date(adt) if adt else None
+        if isinstance(adt_date, dt.date) and acq and adt_date != acq:
+            out.append((0.6, f"AcquisitionDateTime says {adt_date.isoformat()} but AcquisitionDate {acq.isoformat()}"))
+        main = [d for k, d in dates.items() if k in ("StudyDate", "AcquisitionDate", "ContentDate")]
+        if not main:
+            return out
+        first, last = min(main), max(main)
+        for kw, sev in (("InstanceCreationDate", 0.5), ("PerformedProcedureStepStartDate", 0.5)):
+            d = _date(ds.get(kw))
+            if isinstance(d, dt.date) and (d < first - dt.timedelta(days=2) or d > last + dt.timedelta(days=366)):
+                out.append((sev, f"{kw} {d.isoformat()} is far from the study ({first.isoformat()})"))
+        cal = _date(ds.get("DateOfLastCalibration"))
+        if isinstance(cal, dt.date) and cal > last + dt.timedelta(days=1):
+            out.append((0.5, f"DateOfLastCalibration {cal.isoformat()} is after the acquisition ({last.isoformat()})"))
         return out
 
     def _derived(self, ds: Any) -> list[tuple[float, str]]:
