@@ -60,7 +60,7 @@ def thumbnail_png(image: Any, heatmap: np.ndarray | None) -> bytes:
     rgb = np.repeat(g[..., None], 3, axis=2)
     if heat is not None and heat.shape == pix.shape:
         hm = np.clip(np.nan_to_num(_shrink(heat, step)), 0, 1)
-        alpha = (0.65 * hm)[..., None]
+        alpha = (0.7 * np.clip((hm - 0.25) / 0.5, 0, 1))[..., None]  # faint background maps stay out of sight
         colour = np.stack([np.ones_like(hm), hm, np.zeros_like(hm)], axis=2)  # red -> yellow
         rgb = rgb * (1 - alpha) + colour * alpha
     return encode_png((rgb * 255 + 0.5).astype(np.uint8))
