@@ -42,7 +42,7 @@ def test_unused_high_bits_are_not_content():
 def test_signed_values_sign_extended():
     vals = np.array([[-1, -2048], [0, 2047]], dtype=np.int16)
     canonical, fmt = canonical_frames(_image(vals, signed=True), None)
-    assert canonical.dtype == np.dtype("<i8") and canonical.tolist() == [vals.tolist()]
+    assert canonical.dtype == np.dtype("<i2") and canonical.tolist() == [vals.tolist()]
 
 
 def test_frame_order_matters_and_each_frame_is_named():

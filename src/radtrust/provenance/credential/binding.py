@@ -4,8 +4,8 @@ A PS3.15 signature (PS3.15 Annex C) covers encoded bytes, so a lossless transcod
 binding instead hashes
 
 * the **decoded stored pixel values** of every frame (one SHA-256 per frame, and one over the ordered
-  list of frame hashes), canonicalised to little-endian 64-bit integers, with bits above BitsStored
-  cleared and signed values sign-extended;
+  list of frame hashes), canonicalised to little-endian integers 16 bits wide (32 above 16 stored bits),
+  signed as PixelRepresentation says, with bits above BitsStored cleared and signed values sign-extended;
 * a **canonical serialisation of the bound attributes** (patient/study identity, UIDs, geometry,
   rescale, photometric interpretation, bits, acquisition parameters, acquisition date/time): each
   attribute's value is normalised by VR (strings without DICOM padding, DS/IS as numbers, sequences
@@ -206,10 +206,12 @@ def canonical_frames(ds: Any, path: Path, *, limits: Limits | None = None) -> tu
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     if arr.dtype.kind == "f":
         raise InvalidDicom("float pixel data cannot be bound by this binding version", path)
-    # One canonical width whatever the encoding (BitsAllocated/BitsStored may be rewritten by tools).
-    dtype = np.dtype("<i8")
+    # Canonical width from BitsStored only (16-bit up to 16 stored bits, else 32), signedness from
+    # PixelRepresentation, little-endian: BitsAllocated and the byte order of the encoding never matter.
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{2 if bits_stored <= 16 else 4}")
     values = arr
-    if bits_stored < 8 * arr.dtype.itemsize:  # clear unused high bits (overlays), sign-extend
+    lo, hi = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (0, (1 << bits_stored) - 1)
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):  # bits above BitsStored set (overlays)
         values = arr.astype(np.int64) & ((1 << bits_stored) - 1)
         if signed:
             sign_bit = 1 << (bits_stored - 1)

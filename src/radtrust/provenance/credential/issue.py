@@ -86,27 +86,35 @@ def issue_file(path: str | os.PathLike[str], signer: Signer, *, out: str | os.Pa
     return bundle
 
 
-def issue_bytes(data: bytes, signer: Signer, *, path: str | os.PathLike[str] = "<bytes>",
-                action: str = "acquired", now: datetime | None = None,
-                timestamper: Timestamper | None = None) -> bytes:
-    """Issue a credential for a DICOM file held in memory; return the file bytes with it embedded.
-
-    The bytes are not re-encoded (only the private block is added), so ``radtrust sign`` can issue the
-    credential first and then compute the PS3.15 signature over the result.
-    """
+def issue_bundle(data: bytes, signer: Signer, *, path: str | os.PathLike[str] = "<bytes>",
+                 action: str | None = None, now: datetime | None = None,
+                 timestamper: Timestamper | None = None) -> Bundle:
+    """The bundle a DICOM file held in memory would carry: 'acquired', or 'signed' when it already has one."""
     import io
     import warnings
 
     import pydicom
 
-    from radtrust.provenance.signatures import _rawdicom as raw
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
     parent = store.extract(ds)
-    bundle = issue_dataset(ds, signer, make_action(action, now=now), parent=parent, path=path, now=now,
-                           timestamper=timestamper, embed=False)
+    action = action or ("acquired" if parent is None else "signed")
+    return issue_dataset(ds, signer, make_action(action, now=now), parent=parent, path=path, now=now,
+                         timestamper=timestamper, embed=False)
+
+
+def issue_bytes(data: bytes, signer: Signer, *, path: str | os.PathLike[str] = "<bytes>",
+                action: str | None = None, now: datetime | None = None,
+                timestamper: Timestamper | None = None) -> bytes:
+    """Issue a credential for a DICOM file held in memory; return the file bytes with it embedded.
+
+    The bytes are not re-encoded (only the private block is added), so a PS3.15 signature can be computed
+    over the result afterwards.
+    """
+    from radtrust.provenance.signatures import _rawdicom as raw
+
+    bundle = issue_bundle(data, signer, path=path, action=action, now=now, timestamper=timestamper)
     f = raw.parse(data, path)
     store.embed_raw(f.dataset, bundle)
     return raw.serialise(f)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from radtrust.provenance.credential.container import Timestamper
-from radtrust.provenance.credential.issue import issue_bytes
+from radtrust.provenance.credential import store
+from radtrust.provenance.credential.issue import issue_bundle, issue_bytes
 from radtrust.provenance.credential.store import PRIVATE_CREATOR, PRIVATE_GROUP
 
 
@@ -42,14 +43,19 @@ def sign_with_credential(data: bytes, signer: Any, *, path: str | os.PathLike[st
     """
     from radtrust.provenance.signatures import _rawdicom as raw
     from radtrust.provenance.signatures.mac_stream import signable_tags
-    from radtrust.provenance.signatures.sign import sign_bytes
+    from radtrust.provenance.signatures.sign import sign_bytes, sign_item
 
-    with_credential = issue_bytes(data, signer, path=path, now=now, timestamper=credential_timestamper)
-    if sign_options.get("tags") is None and not sign_options.get("item"):
-        dataset = raw.parse(with_credential, path).dataset
-        skip = credential_tags(dataset)
-        sign_options["tags"] = [t for t in signable_tags(dataset) if t not in skip]
-    return sign_bytes(with_credential, signer, path=Path(path), now=now, **sign_options)
+    if sign_options.get("item"):  # a signature on a sequence item: the signature code finds the item
+        with_credential = issue_bytes(data, signer, path=path, now=now, timestamper=credential_timestamper)
+        return sign_bytes(with_credential, signer, path=Path(path), now=now, **sign_options)
+    f = raw.parse(data, path)  # parsed once: credential embedded, then signed, then serialised
+    store.embed_raw(f.dataset, issue_bundle(data, signer, path=path, now=now, timestamper=credential_timestamper))
+    if sign_options.get("tags") is None:
+        skip = credential_tags(f.dataset)
+        sign_options["tags"] = [t for t in signable_tags(f.dataset) if t not in skip]
+    sign_options.pop("item", None)
+    created = sign_item(f.dataset, signer, transfer_syntax=f.transfer_syntax, now=now, **sign_options)
+    return raw.serialise(f), created
 
 
 def credential_sign_job(signer: Any, job: tuple[Path, Path, dict[str, Any]]) -> Any:
