@@ -53,7 +53,7 @@ def _text(r: VerificationResult) -> str:
         when = f"timestamp {s.timestamp}" if s.timestamp else f"claimed {s.time}"
         lines.append(f"  {s.result}: {s.algorithm or '?'}/{s.mac or '?'} by {s.signer or '?'} ({when})"
                      f"{' in ' + s.location if s.location else ''}, {len(s.covered)} elements"
-                     f"{', profiles ' + ','.join(s.profiles) if s.profiles else ''}")
+                     f"{', profiles ' + ','.join(s.profiles) if s.profiles else ''}; uid {s.uid}")
     lines += [f"  reason: {why}" for why in r.reasons]
     return "\n".join(lines)
 

@@ -235,6 +235,11 @@ def examine_file(path: str | os.PathLike[str], cfg: TrustConfig) -> Verification
     return examine(raw.read(path), cfg, str(path))
 
 
+def examine_job(cfg: TrustConfig, path: str | os.PathLike[str]) -> VerificationResult:
+    """One file for :func:`radtrust.provenance.signatures.batch.map_files` (PS3.15 signatures only)."""
+    return examine_file(path, cfg)
+
+
 def _judge(result: VerificationResult) -> VerificationResult:
     if result.ok:
         return result
