@@ -83,3 +83,15 @@ def test_sign_refuses_ecdsa_under_creator_profile(pki_ec, samples_dir, tmp_path,
     assert rc == 2
     assert "ECDSA" in capsys.readouterr().err
     assert not os.listdir(tmp_path)  # nothing half-written
+
+
+def test_info_lists_signatures(pki, signer, tmp_path, capsys):
+    from radtrust.provenance.signatures import sign_file
+    from tests.provenance.signatures.conftest import CT
+
+    out = tmp_path / "s.dcm"
+    created = sign_file(CT, out, signer, mac="sha512")
+    assert main(["info", str(out), "--format", "jsonl", "--no-series"]) == 0
+    rec = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert rec["signatures"] == 1
+    assert rec["signature_list"][0]["uid"] == created.uid and rec["signature_list"][0]["mac"] == "SHA512"

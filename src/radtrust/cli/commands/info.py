@@ -19,6 +19,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-series", action="store_true", help="do not summarise series")
 
 
+def _signature_list(image: Image) -> list[dict]:
+    """PS3.15 signature items (uid, signer, MAC, time), listed but not verified."""
+    if not image.signature_count:
+        return []
+    from radtrust.errors import Error
+    from radtrust.provenance.signatures.inspect import list_signatures
+
+    try:
+        return list_signatures(image.summary()["path"])
+    except Error:
+        return []
+
+
 def _text(image: Image) -> str:
     s = image.summary()
     g = s["geometry"]
@@ -32,6 +45,10 @@ def _text(image: Image) -> str:
         acq = ", ".join(f"{k}={v}" for k, v in s["acquisition"].items()) or "none"
         lines.append(f"  acquisition: {acq}")
         lines.append(f"  signatures: {s['signatures']}")
+        for sig in _signature_list(image):
+            lines.append(f"    {sig['uid']}: {sig['mac'] or '?'} by {sig['signer'] or '?'} at {sig['time']}"
+                         f"{' (timestamped)' if sig['timestamped'] else ''}, {sig['elements']} elements"
+                         f"{' in ' + sig['location'] if sig['location'] else ''} (not verified: radtrust verify)")
     else:
         lines.append("  no DICOM header: header-based checks are not applicable")
     lo, hi = s["value_range"] or (0, 0)
@@ -47,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
             rep.error(loaded.error)
             continue
         assert loaded.image is not None
-        rep.record({"kind": "instance", **loaded.image.summary()}, _text(loaded.image))
+        record = {"kind": "instance", **loaded.image.summary()}
+        if loaded.image.signature_count:
+            record["signature_list"] = _signature_list(loaded.image)
+        rep.record(record, _text(loaded.image))
         images.append(loaded.image)
     if not args.no_series:
         for series in group_series(im for im in images if im.has_header):
