@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orthanc-python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all bench debian-packages clean
+.PHONY: demo test test-all bench bench-data debian-packages clean
 
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: debian-packages $(VENV)/.installed-dev
 # Everything, slow benchmarks and trainings included.
 test-all: debian-packages $(VENV)/.installed-dev
 	$(PY) -m pytest -q -m ''
+
+# The development benchmark (issue 5): authentic images from ../shared/data plus simulated tampering, in bench/dev.
+BENCH_DATA ?= ../shared/data
+bench-data: $(VENV)/.installed-runtime
+	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/ct $(BENCH_DATA)/cr $(BENCH_DATA)/cxr \
+	  --out bench/dev --methods all --per-image 3 --max-2d 40 --max-side 1024 --split-by series --seed 2026
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,146 @@
+"""The benchmark format every radtrust tool reads (a folder ``BENCH``):
+
+- ``BENCH/labels.csv``: one row per image with the columns ``file`` (path relative to BENCH: a DICOM
+  file, or a folder holding one DICOM series for a CT volume), ``label`` (0 authentic, 1 tampered),
+  ``method`` (empty for authentic), ``split`` (``train``/``test``), ``modality``, ``patient``, ``source``
+  and ``variant`` (the anti-forensic steps applied, ``plain`` if none, empty for authentic);
+- ``BENCH/masks/<stem>.npy``: a boolean mask, the shape of the image (rows, cols) or volume (slices,
+  rows, cols), for every tampered row (all False for metadata-only edits). ``<stem>`` is the file's
+  name without ``.dcm``; stems are unique within a benchmark.
+- ``BENCH/sidecars/<stem>.json``: how each tampered image was made (never read by detectors).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from radtrust.errors import InputError
+
+REQUIRED = ("file", "label", "method", "split")
+COLUMNS = ("file", "label", "method", "split", "modality", "patient", "source", "variant")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Row:
+    file: str
+    label: int
+    method: str = ""
+    split: str = "train"
+    modality: str = ""
+    patient: str = ""
+    source: str = ""
+    variant: str = ""
+
+    @property
+    def stem(self) -> str:
+        return stem_of(self.file)
+
+    @property
+    def is_series(self) -> bool:
+        return not self.file.lower().endswith(".dcm")
+
+
+def stem_of(file: str) -> str:
+    name = Path(file).name
+    return name[:-4] if name.lower().endswith(".dcm") else name
+
+
+def mask_path(bench: str | os.PathLike[str], row: Row) -> Path:
+    return Path(bench) / "masks" / f"{row.stem}.npy"
+
+
+def sidecar_path(bench: str | os.PathLike[str], row: Row) -> Path:
+    return Path(bench) / "sidecars" / f"{row.stem}.json"
+
+
+def _check(rows: list[Row], where: Path) -> None:
+    stems: set[str] = set()
+    for i, r in enumerate(rows, start=2):
+        if r.label not in (0, 1):
+            raise InputError(f"line {i}: label must be 0 or 1, got {r.label!r}", where)
+        if r.split not in SPLITS:
+            raise InputError(f"line {i}: split must be train or test, got {r.split!r}", where)
+        if (r.label == 1) != bool(r.method):
+            raise InputError(f"line {i}: method must be empty exactly for authentic rows", where)
+        if not r.file or Path(r.file).is_absolute() or ".." in Path(r.file).parts:
+            raise InputError(f"line {i}: file must be a relative path inside the benchmark, got {r.file!r}", where)
+        if r.stem in stems:
+            raise InputError(f"line {i}: duplicate file stem {r.stem!r}", where)
+        stems.add(r.stem)
+
+
+def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> list[Row]:
+    """Rows of ``BENCH/labels.csv``, validated (files and masks exist when ``check_files``)."""
+    bench = Path(bench)
+    path = bench / "labels.csv"
+    if not path.is_file():
+        raise InputError("not a benchmark folder: labels.csv is missing", bench)
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"labels.csv lacks column(s) {', '.join(missing)}", path)
+        rows = []
+        for i, rec in enumerate(reader, start=2):
+            try:
+                label = int(rec["label"])
+            except (TypeError, ValueError):
+                raise InputError(f"line {i}: label must be 0 or 1, got {rec['label']!r}", path) from None
+            rows.append(Row(file=rec["file"], label=label, method=rec.get("method") or "", split=rec.get("split") or "",
+                            modality=rec.get("modality") or "", patient=rec.get("patient") or "",
+                            source=rec.get("source") or "", variant=rec.get("variant") or ""))
+    _check(rows, path)
+    if check_files:
+        for r in rows:
+            if not (bench / r.file).exists():
+                raise InputError(f"listed in labels.csv but missing: {r.file}", bench)
+            if r.label == 1 and not mask_path(bench, r).is_file():
+                raise InputError(f"tampered row without a mask: masks/{r.stem}.npy", bench)
+    return rows
+
+
+def write_labels(bench: str | os.PathLike[str], rows: Iterable[Row]) -> Path:
+    """Write ``labels.csv`` atomically, rows sorted by file."""
+    bench = Path(bench)
+    rows = sorted(rows, key=lambda r: r.file)
+    _check(rows, bench / "labels.csv")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[f.name for f in fields(Row)], lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow(asdict(r))
+    bench.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".labels.", dir=bench)
+    with os.fdopen(fd, "w", newline="") as fh:
+        fh.write(buf.getvalue())
+    os.replace(tmp, bench / "labels.csv")
+    return bench / "labels.csv"
+
+
+def load_mask(bench: str | os.PathLike[str], row: Row, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
+    """The row's boolean mask (None for authentic rows); checked against ``shape`` when given."""
+    if row.label == 0:
+        return None if shape is None else np.zeros(shape, dtype=bool)
+    path = mask_path(bench, row)
+    try:
+        mask = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read mask: {exc}", path) from None
+    if mask.dtype != bool:
+        raise InputError(f"mask must be boolean, found {mask.dtype}", path)
+    if shape is not None and tuple(mask.shape) != tuple(shape):
+        raise InputError(f"mask shape {mask.shape} differs from the image's {shape}", path)
+    return mask
+
+
+def split_rows(rows: Iterable[Row], split: str) -> Iterator[Row]:
+    return (r for r in rows if r.split == split)

@@ -1,0 +1,137 @@
+"""radtrust simulate: make tampered images (CT-GAN style) for evaluating and training detectors only."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from radtrust.cli.output import Reporter
+from radtrust.errors import InputError, NotApplicable, UsageError
+
+NAME = "simulate"
+HELP = "make tampered images with ground-truth masks, for evaluating and training detectors only"
+DESCRIPTION = HELP + """
+
+  radtrust simulate METHOD INPUT --out DIR [--seed N] [--at z,y,x] [--size MM] [--antiforensics SPEC]
+  radtrust simulate dataset --authentic PATH... --out BENCH [--methods all] [--per-image N] [--seed N]
+  radtrust simulate train-inpainter --authentic PATH... --out WEIGHTS
+  radtrust simulate list
+
+INPUT is a DICOM file (2D), a folder holding one DICOM series (CT volume), a NIfTI volume or a picture.
+Writes DIR/NAME.dcm (or the series folder DIR/NAME/), DIR/NAME.mask.npy (True where anything changed)
+and DIR/NAME.json. Only the JSON sidecar says the image is synthetic; the DICOM keeps its headers (UIDs
+too, unless --new-uids). The same --seed gives the same bytes."""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from radtrust.simulation.methods import METHODS
+
+    sub = parser.add_subparsers(dest="sim_command", metavar="METHOD|dataset|train-inpainter|list")
+    for spec in METHODS.values():
+        p = sub.add_parser(spec.name, help=spec.help, description=spec.help)
+        p.add_argument("input", metavar="INPUT", help="DICOM file, series folder, NIfTI volume or picture")
+        _common(p)
+        p.add_argument("--at", help="where: z,y,x for a volume or y,x for an image (voxel indices)")
+        p.add_argument("--size", type=float, metavar="MM", help="lesion/region size in mm (diameter)")
+        p.add_argument("--antiforensics", default="random", metavar="SPEC",
+                       help="none, all, random (default) or a comma list of copy|synth,histmatch,requantise,resample")
+        if spec.name == "ct-inject-nodule":
+            p.add_argument("--kind", choices=("solid", "part-solid", "ground-glass", "spiculated"))
+        p.add_argument("--donor", help="donor image for splice/identity swap (another patient)")
+        p.add_argument("--name", help="output name (default: INPUT name + method)")
+        p.add_argument("--new-uids", action="store_true", help="give the result new SOP Instance UIDs")
+        p.add_argument("--syntax", choices=("keep", "explicit"), default="keep",
+                       help="transfer syntax: keep the input's (default) or Explicit VR Little Endian")
+        p.set_defaults(sim_method=spec.name)
+    d = sub.add_parser("dataset", help="build a benchmark folder from authentic images")
+    d.add_argument("--authentic", nargs="+", required=True, metavar="PATH", help="authentic files or folders")
+    _common(d)
+    d.add_argument("--methods", default="all", help="comma list of methods, 'all' or 'pixels' (default all)")
+    d.add_argument("--per-image", type=int, default=2, help="tampered copies per authentic item (default 2)")
+    d.add_argument("--split-by", choices=("patient", "series"), default="patient")
+    d.add_argument("--slab", type=int, default=16, help="slices per CT item (default 16)")
+    d.add_argument("--max-2d", type=int, help="keep at most this many 2D items (one per patient first)")
+    d.add_argument("--max-side", type=int, help="reduce PNG/JPEG pictures whose longer side exceeds this")
+    d.add_argument("--test-fraction", type=float, default=0.5)
+    d.add_argument("--syntax", choices=("keep", "explicit"), default="explicit",
+                   help="transfer syntax of every written image (default explicit: uncompressed)")
+    t = sub.add_parser("train-inpainter", help="train the learned in-painter (needs the torch extra)")
+    t.add_argument("--authentic", nargs="+", required=True, metavar="PATH")
+    t.add_argument("--out", type=Path, help="weights file (default: the shipped radtrust/data/inpainter.pt)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=3000)
+    t.add_argument("--device", default="cpu")
+    sub.add_parser("list", help="list the methods")
+
+
+def _coords(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--at must be comma-separated integers, got {text!r}") from None
+
+
+def _methods(text: str) -> list[str] | None:
+    from radtrust.simulation.dataset import DEFAULT_EXCLUDED
+    from radtrust.simulation.methods import METHODS
+
+    if text == "all":
+        return None
+    if text == "pixels":
+        return [m for m, s in METHODS.items() if s.kind == "pixels" and m not in DEFAULT_EXCLUDED]
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    rep = Reporter(quiet=args.quiet)
+    cmd = getattr(args, "sim_command", None)
+    if cmd is None:
+        raise UsageError("say what to simulate: a METHOD, dataset, train-inpainter or list (radtrust simulate -h)")
+    if cmd == "list":
+        from radtrust.simulation.methods import METHODS
+
+        for spec in METHODS.values():
+            rep.record({"method": spec.name, "applies": spec.applies, "kind": spec.kind},
+                       f"{spec.name:26s} {spec.applies:4s} {spec.help}")
+        return 0
+    if cmd == "dataset":
+        from radtrust.simulation.dataset import build, iter_summary
+
+        rows = build(args.authentic, args.out, methods=_methods(args.methods), per_image=args.per_image,
+                     seed=args.seed, split_by=args.split_by, slab=args.slab, max_2d=args.max_2d,
+                     test_fraction=args.test_fraction, syntax=args.syntax, max_side=args.max_side)
+        rep.record({}, f"wrote {args.out}/labels.csv: {len(rows)} images\n" + "\n".join(iter_summary(rows)))
+        return 0
+    if cmd == "train-inpainter":
+        from radtrust.simulation.inpainter import train_cli
+
+        return train_cli(args, rep)
+    from radtrust.simulation import AntiForensics, load_target, simulate, write_result
+
+    target = load_target(args.input)
+    donor = load_target(args.donor) if args.donor else None
+    try:
+        af = AntiForensics.parse(args.antiforensics)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    options = {"kind": args.kind} if getattr(args, "kind", None) else {}
+    try:
+        result = simulate(args.sim_method, target, args.seed, donor=donor, at=_coords(args.at), size_mm=args.size,
+                          antiforensics=af, **options)
+    except NotApplicable as exc:
+        raise InputError(exc.message, args.input) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    name = args.name or f"{target.name}_{args.sim_method}"
+    paths = write_result(result, target, args.out, name, seed=args.seed, syntax=args.syntax, new_uids=args.new_uids)
+    rep.record({k: str(v) for k, v in paths.items()},
+               f"{args.sim_method}: wrote {paths['image']} (mask {paths['mask'].name}, {int(result.mask.sum())} "
+               f"voxels changed; sidecar {paths['sidecar'].name})")
+    return 0

@@ -1,0 +1,172 @@
+"""CT-GAN's anti-forensic steps (Mirsky et al., USENIX Security 2019, section 4), as reusable operations.
+
+- **Noise re-adding**: a tamper leaves a region smoother than its surroundings. CT-GAN's ``copynoise``
+  adds the noise residual of another location of the same scan; the alternative synthesises noise at
+  the locally estimated level (Gaussian, lightly correlated like reconstructed CT noise).
+- **Histogram matching** of the tampered region's residual to the residual of the untouched surroundings.
+- **Re-quantisation** to the stored grid (rescale slope steps) before writing.
+- **Isotropic resampling**: the cube is cut, zoomed to isotropic spacing (cubic spline), tampered there
+  and zoomed back, as CT-GAN does with ``scipy.ndimage.zoom``.
+
+:class:`AntiForensics` says which of them a run applies; :func:`draw` picks them at random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from radtrust.simulation._ops import highpass, noise_sigma
+
+NOISE_MODES = ("none", "copy", "synth")
+
+
+@dataclass(frozen=True)
+class AntiForensics:
+    noise: str = "none"  # none | copy | synth
+    histmatch: bool = False
+    requantise: bool = False
+    resample: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.noise != "none" or self.histmatch or self.requantise or self.resample
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def parse(cls, spec: str | None) -> AntiForensics | None:
+        """``none``, ``all``, ``random`` (returns None: draw later) or a comma list such as ``copy,histmatch``."""
+        if spec is None or spec == "random":
+            return None
+        if spec == "none":
+            return cls()
+        if spec == "all":
+            return cls(noise="copy", histmatch=True, requantise=True, resample=True)
+        kw: dict[str, Any] = {}
+        for part in (p.strip() for p in spec.split(",") if p.strip()):
+            if part in ("copy", "synth"):
+                kw["noise"] = part
+            elif part in ("histmatch", "requantise", "resample"):
+                kw[part] = True
+            else:
+                raise ValueError(f"unknown anti-forensic step {part!r} (copy, synth, histmatch, requantise, resample)")
+        return cls(**kw)
+
+
+def draw(rng: np.random.Generator, *, allow_resample: bool = True) -> AntiForensics:
+    """Half the runs plain, half with a random set of anti-forensic steps (noise always among them)."""
+    if rng.random() < 0.5:
+        return AntiForensics()
+    return AntiForensics(noise=str(rng.choice(["copy", "synth"])), histmatch=bool(rng.random() < 0.5),
+                         requantise=bool(rng.random() < 0.7), resample=bool(allow_resample and rng.random() < 0.5))
+
+
+def synth_noise(shape: tuple[int, ...], sigma: float, rng: np.random.Generator, corr_px: float = 0.6) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma``, in-plane correlated like reconstructed CT noise."""
+    n = rng.standard_normal(shape).astype(np.float32)
+    if corr_px > 0:
+        sig = (0.0, corr_px, corr_px) if len(shape) == 3 else corr_px
+        n = ndi.gaussian_filter(n, sig)
+        sd = float(n.std())
+        n /= sd if sd > 0 else 1.0
+    return n * np.float32(sigma)
+
+
+def copy_noise(volume: np.ndarray, box: tuple[slice, ...], rng: np.random.Generator,
+               allowed: np.ndarray | None = None, tries: int = 12) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The noise residual of another box of the same size in ``volume`` (the flattest of a few random
+    candidates, inside ``allowed`` where given), and that box's corner."""
+    size = tuple(s.stop - s.start for s in box)
+    best: tuple[float, np.ndarray, tuple[int, ...]] | None = None
+    centers = np.argwhere(allowed[tuple(slice(None, None, 4) for _ in allowed.shape)]) * 4 if allowed is not None else None
+    for _ in range(tries):
+        if centers is not None and len(centers):
+            c = centers[int(rng.integers(0, len(centers)))]
+            corner = tuple(int(min(max(0, v - k // 2), max(0, n - k))) for v, n, k in zip(c, volume.shape, size))
+        else:
+            corner = tuple(int(rng.integers(0, max(1, n - k + 1))) for n, k in zip(volume.shape, size))
+        if all(abs(c - s.start) < k for c, s, k in zip(corner, box, size)):
+            continue  # overlaps the target box
+        sl = tuple(slice(c, c + k) for c, k in zip(corner, size))
+        if allowed is not None and allowed[sl].mean() < 0.6:
+            continue
+        patch = volume[sl].astype(np.float32)
+        res = highpass(patch, (0.0, 1.0, 1.0) if patch.ndim == 3 else 1.0)
+        score = float(np.abs(res).mean())
+        if best is None or score < best[0]:
+            best = (score, res, corner)
+    if best is None:
+        corner = tuple(0 for _ in size)
+        sl = tuple(slice(0, k) for k in size)
+        patch = volume[sl].astype(np.float32)
+        best = (0.0, highpass(patch, (0.0, 1.0, 1.0) if patch.ndim == 3 else 1.0), corner)
+    return best[1], best[2]
+
+
+def match_histogram(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Map ``values`` monotonically onto the distribution of ``reference`` (quantile matching)."""
+    if values.size == 0 or reference.size == 0:
+        return values
+    order = np.argsort(values, kind="stable")
+    quantiles = (np.arange(values.size) + 0.5) / values.size
+    matched = np.empty_like(values, dtype=np.float32)
+    matched[order] = np.quantile(reference.astype(np.float64), quantiles).astype(np.float32)
+    return matched
+
+
+def requantise(x: np.ndarray, step: float, lo: float, hi: float) -> np.ndarray:
+    """Round to the stored grid and clip to what the stored bits can hold."""
+    return np.clip(np.rint(x / step) * step, lo, hi).astype(np.float32)
+
+
+def in_isotropic(cube: np.ndarray, spacing: tuple[float, ...], fn: Callable[[np.ndarray, tuple[float, ...]], np.ndarray],
+                 iso_mm: float = 1.0) -> np.ndarray:
+    """Zoom ``cube`` to isotropic ``iso_mm`` spacing (cubic spline), apply ``fn`` there, zoom back to the cube's shape."""
+    factors = tuple(s / iso_mm for s in spacing)
+    iso = ndi.zoom(cube.astype(np.float32), factors, order=3, mode="nearest")
+    out = fn(iso, tuple(iso_mm for _ in spacing))
+    back = tuple(n / m for n, m in zip(cube.shape, out.shape))
+    res = ndi.zoom(out, back, order=3, mode="nearest")
+    # zoom may round a dimension differently: crop/pad to the cube's shape
+    fixed = np.empty_like(cube, dtype=np.float32)
+    sl = tuple(slice(0, min(a, b)) for a, b in zip(cube.shape, res.shape))
+    fixed[...] = cube
+    fixed[sl] = res[sl]
+    return fixed
+
+
+def add_noise(new: np.ndarray, weight: np.ndarray, original: np.ndarray, box: tuple[slice, ...],
+              af: AntiForensics, rng: np.random.Generator, allowed: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Re-add noise inside a box where ``weight`` > 0 (copied or synthesised), then optionally match the
+    residual histogram to the untouched surroundings. ``new``/``weight`` are the box's arrays."""
+    info: dict[str, Any] = {}
+    if af.noise == "none":
+        return new, info
+    orig_box = original[box]
+    outside = weight < 0.05
+    sigma = noise_sigma(orig_box, outside if outside.sum() > 64 else None)
+    if af.noise == "copy":
+        res, corner = copy_noise(original, box, rng, allowed)
+        scale = sigma / max(noise_sigma(res), 1e-3)
+        noise = res * np.float32(min(max(scale, 0.5), 2.0))
+        info["noise_from"] = list(corner)
+    else:
+        noise = synth_noise(new.shape, sigma, rng)
+    info["noise_sigma"] = round(sigma, 3)
+    out = new + weight * noise
+    if af.histmatch and outside.sum() > 64 and (weight > 0.5).sum() > 16:
+        inside = weight > 0.5
+        sig = (0.0, 1.0, 1.0) if out.ndim == 3 else 1.0
+        base = ndi.gaussian_filter(out, sig)
+        res = out - base
+        ref = highpass(orig_box, sig)[outside]
+        res[inside] = match_histogram(res[inside], ref)
+        out = base + res
+        info["histmatch"] = True
+    return out.astype(np.float32), info

@@ -1,0 +1,56 @@
+"""The safe recipe: run one method on one input and write the result (image, mask, sidecar)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radtrust.errors import NotApplicable
+from radtrust.simulation import antiforensics as afm
+from radtrust.simulation import writer
+from radtrust.simulation.dicomize import uid
+from radtrust.simulation.methods import get_method
+from radtrust.simulation.target import Tampered, Target
+
+
+def simulate(method: str, target: Target, rng: np.random.Generator | int, *, donor: Target | None = None,
+             at: tuple[int, ...] | None = None, size_mm: float | None = None,
+             antiforensics: afm.AntiForensics | None = None, **options: Any) -> Tampered:
+    """Apply ``method`` to ``target``; all randomness comes from ``rng`` (a Generator or a seed)."""
+    spec = get_method(method)
+    if not spec.admits(target):
+        raise NotApplicable(f"method {method} applies to {spec.applies} images, not {target.modality} "
+                            f"{'volume' if target.pixels.ndim == 3 else 'image'}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    fn = spec.function()
+    accepted = inspect.signature(fn).parameters
+    kw: dict[str, Any] = {k: v for k, v in {"donor": donor, "at": at, "size_mm": size_mm,
+                                           "antiforensics": antiforensics, **options}.items()
+                          if k in accepted and v is not None}
+    result = fn(target, rng, **kw)
+    assert isinstance(result, Tampered)
+    return result
+
+
+def output_name(target: Target, method: str) -> str:
+    return f"{target.name}_{method}"
+
+
+def write_result(result: Tampered, target: Target, out_dir: Path, name: str, *, seed: int | None,
+                 syntax: str = "keep", new_uids: bool = False, mask_path: Path | None = None,
+                 sidecar_path: Path | None = None) -> dict[str, Path]:
+    """Write ``name`` (``.dcm`` file or series folder), ``name.mask.npy`` and ``name.json`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    image_path = out_dir / (f"{name}.dcm" if result.pixels.ndim == 2 else name)
+    uids = [uid(seed, name, i) for i in range(len(result.datasets))] if new_uids else None
+    writer.write_dicom(result.datasets, result.pixels, image_path, syntax=syntax, new_uids=uids)
+    mask_path = mask_path or out_dir / f"{name}.mask.npy"
+    writer.write_npy(result.mask, mask_path)
+    sidecar_path = sidecar_path or out_dir / f"{name}.json"
+    rel = lambda p: str(Path(p).relative_to(out_dir)) if Path(p).is_relative_to(out_dir) else str(p)  # noqa: E731
+    writer.write_json(writer.sidecar(result.method, result.params, seed=seed, source=target.source,
+                                     mask_file=rel(mask_path), image_file=rel(image_path)), sidecar_path)
+    return {"image": image_path, "mask": mask_path, "sidecar": sidecar_path}
