@@ -95,3 +95,25 @@ def test_info_lists_signatures(pki, signer, tmp_path, capsys):
     rec = json.loads(capsys.readouterr().out.splitlines()[0])
     assert rec["signatures"] == 1
     assert rec["signature_list"][0]["uid"] == created.uid and rec["signature_list"][0]["mac"] == "SHA512"
+
+
+def test_sign_in_place_with_tag_file_and_item(pki, tmp_path, capsys):
+    import shutil
+
+    from tests.provenance.signatures.conftest import CT
+
+    target = tmp_path / "ct.dcm"
+    shutil.copyfile(CT, target)
+    tags = tmp_path / "tags.txt"
+    tags.write_text("# what the modality vouches for\nPixelData\nSOPInstanceUID\n0010,0020\n")
+    key = ["--key", str(pki.signer_key), "--cert", str(pki.signer_cert), "--no-credential"]
+    assert main(["sign", str(target), *key, "--tags", str(tags), "--in-place", "--mac", "sha512"]) == 0
+    assert main(["sign", str(target), *key, "--item", "ProcedureCodeSequence[0]", "--in-place"]) == 0
+    assert dcmsign_verify(pki, target).stderr.count("Verification : OK") == 2
+    capsys.readouterr()
+    # Valid signatures, but the default coverage policy wants patient name, rescale, spacing... too.
+    assert main(["verify", str(target), "--trust", str(pki.root), "--chain", str(pki.chain), "--format", "jsonl"]) == 1
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["status"] == "policy-failed" and "RescaleIntercept" in rec["reasons"][0]
+    assert [s["location"] for s in rec["signatures"]] == ["", "ProcedureCodeSequence[0]"]
+    assert sorted(rec["signatures"][0]["covered"]) == ["PatientID", "PixelData", "SOPInstanceUID"]
