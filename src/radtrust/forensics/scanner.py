@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from radtrust.errors import Error, NotApplicable, UsageError
+from radtrust.errors import NotApplicable, UsageError
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.registry import available, get_detector
-from radtrust.forensics.results import FLAGGED, InstanceResult, SeriesResult, SignatureStatus, error_record, worst
+from radtrust.forensics.results import FLAGGED, InstanceResult, SeriesResult, SignatureStatus, worst
 from radtrust.forensics.trust import signature_status
 from radtrust.io import Image, Series, group_series
 
@@ -275,4 +275,4 @@ def scan_results(scanner: Scanner, images: Iterable[Image]) -> Iterator[tuple[li
             yield scanner.scan_series(series)
 
 
-__all__ = ["Scanner", "SeriesFindings", "InstanceResult", "SeriesResult", "Error", "scan_results"]
+__all__ = ["Scanner", "SeriesFindings", "InstanceResult", "SeriesResult", "scan_results"]
