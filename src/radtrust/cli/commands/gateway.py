@@ -35,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="policy for flagged instances (default quarantine)")
     parser.add_argument("--verify-only", action="store_true", help="verify signatures, do not run the forensic scan")
     parser.add_argument("--workers", type=int, default=2, help="analysis threads (default 2)")
+    parser.add_argument("--forward-associations", type=int, default=2, metavar="N",
+                        help="concurrent associations to the PACS (default 2)")
     parser.add_argument("--stable-age", type=float, default=30.0, metavar="S",
                         help="a study is reported after S seconds without new instances (default 30)")
     parser.add_argument("--no-reports", action="store_true", help="do not send SR/SEG results to the PACS")
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     config = GatewayConfig(
         ae_title=args.ae_title, host=args.host, port=args.port, forward=Destination.parse(args.forward),
         spool=Path(args.spool), policy=Policy(args.on_suspicious), trust=list(args.trust), model=args.model,
-        scan=not args.verify_only, workers=args.workers, stable_age=args.stable_age, reports=not args.no_reports,
+        scan=not args.verify_only, workers=args.workers,
+        forward_associations=args.forward_associations, stable_age=args.stable_age, reports=not args.no_reports,
         tls_server=server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
         tls_client=client_context(args.tls_ca, args.tls_cert, args.tls_key) if args.forward_tls else None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +52,11 @@ class Forwarder:
 
     def __init__(self, queue: Queue, dest: Destination, *, calling_ae: str, tls: ssl.SSLContext | None = None,
                  batch: int = 64, max_attempts: int = 5, base_delay: float = 1.0, max_delay: float = 60.0,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, commit_every: int = 16) -> None:
         self.queue, self.dest, self.calling_ae, self.tls = queue, dest, calling_ae, tls
         self.batch, self.max_attempts = batch, max_attempts
         self.base_delay, self.max_delay, self.timeout = base_delay, max_delay, timeout
+        self.commit_every = commit_every
         self.wake = threading.Event()
 
     def _ae(self) -> object:
@@ -136,6 +138,8 @@ class Forwarder:
             log.warning("%s; %d instance(s) will be retried", reason, len(rows))
             return 0
         sent = 0
+        done: list[int] = []
+        done_at: list[float] = []
         try:
             for i, row in enumerate(rows):
                 if not assoc.is_established:
@@ -151,8 +155,12 @@ class Forwarder:
                     continue
                 code = getattr(status, "Status", None) if status else None
                 if code in SUCCESS_OR_WARNING:
-                    self.queue.forwarded(row.id)
+                    done.append(row.id)
+                    done_at.append(time.time())
                     sent += 1
+                    if len(done) >= self.commit_every:
+                        self.queue.forwarded_many(done, done_at)
+                        done, done_at = [], []
                 elif code is None:  # no response: the association went down mid-send
                     self.queue.retry(row.id, "no response from the PACS", delay=self.delay(row.attempts))
                 else:
@@ -161,11 +169,13 @@ class Forwarder:
                                      give_up=give_up)
                     log.warning("PACS refused %s with 0x%04X%s", row.sop_uid, code, " (giving up)" if give_up else "")
         finally:
+            self.queue.forwarded_many(done, done_at)
             if assoc.is_established:
                 assoc.release()
         return sent
 
     def run(self, stop: threading.Event, poll: float = 0.2) -> None:
+        """Forward until ``stop``; several forwarders may run on one queue (claims are atomic)."""
         while not stop.is_set():
             rows = self.queue.claim_for_sending(self.batch)
             if not rows:

@@ -82,8 +82,11 @@ class Queue:
     """Thread-safe access to the queue database (one connection, one lock)."""
 
     def __init__(self, path: str) -> None:
+        self._path = path
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -91,11 +94,30 @@ class Queue:
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._readers:
+                reader.close()
             self._conn.close()
 
+    def _reader(self) -> sqlite3.Connection:
+        """A per-thread read connection: WAL readers see committed rows and never wait for a writer's fsync."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction; ``durable=False`` skips the fsync (still safe against a process crash).
+
+        Non-durable commits are used only where a loss on power failure is repaired at restart: a received
+        row is rebuilt from its fsynced spool file, a claim for analysis is redone, and a row that loses
+        ``forwarded`` falls back to ``sending``, which is resolved by asking the PACS.
+        """
         with self._lock:
+            self._conn.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -105,9 +127,8 @@ class Queue:
             self._conn.execute("COMMIT")
 
     def _rows(self, sql: str, args: tuple = ()) -> list[Row]:
-        with self._lock:
-            cur = self._conn.execute(f"SELECT {', '.join(COLUMNS)} FROM instances {sql}", args)
-            return [Row(*r) for r in cur.fetchall()]
+        cur = self._reader().execute(f"SELECT {', '.join(COLUMNS)} FROM instances {sql}", args)
+        return [Row(*r) for r in cur.fetchall()]
 
     # -- receiving --------------------------------------------------------------------------------
     def find(self, sop_uid: str) -> list[Row]:
@@ -118,7 +139,7 @@ class Queue:
             state: str = "received", now: float | None = None) -> int | None:
         """Insert a row; ``None`` when the same object (UID and content) is already queued."""
         now = time.time() if now is None else now
-        with self.transaction() as c:
+        with self.transaction(durable=origin != "modality") as c:  # the fsynced spool file is the durable record
             cur = c.execute(
                 "INSERT OR IGNORE INTO instances (sop_uid, sha256, study_uid, series_uid, sop_class, transfer_syntax,"
                 " path, calling_ae, origin, received_at, state) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -131,7 +152,9 @@ class Queue:
 
     # -- analysis -----------------------------------------------------------------------------------
     def claim_for_analysis(self) -> Row | None:
-        with self.transaction() as c:
+        if self._reader().execute("SELECT 1 FROM instances WHERE state = 'received' LIMIT 1").fetchone() is None:
+            return None
+        with self.transaction(durable=False) as c:
             r = c.execute("SELECT id FROM instances WHERE state = 'received' ORDER BY id LIMIT 1").fetchone()
             if r is None:
                 return None
@@ -139,7 +162,7 @@ class Queue:
         return self._rows("WHERE id = ?", (r[0],))[0]
 
     def claim_for_analysis_id(self, row_id: int) -> Row | None:
-        with self.transaction() as c:
+        with self.transaction(durable=False) as c:
             cur = c.execute("UPDATE instances SET state = 'analysing' WHERE id = ? AND state = 'received'", (row_id,))
             if not cur.rowcount:
                 return None
@@ -165,6 +188,9 @@ class Queue:
     # -- forwarding ---------------------------------------------------------------------------------
     def claim_for_sending(self, limit: int, now: float | None = None) -> list[Row]:
         now = time.time() if now is None else now
+        if self._reader().execute("SELECT 1 FROM instances WHERE state = 'ready' AND next_try <= ? LIMIT 1",
+                                  (now,)).fetchone() is None:
+            return []
         with self.transaction() as c:
             ids = [r[0] for r in c.execute(
                 "SELECT id FROM instances WHERE state = 'ready' AND next_try <= ? ORDER BY id LIMIT ?",
@@ -177,6 +203,14 @@ class Queue:
         with self.transaction() as c:
             c.execute("UPDATE instances SET state = 'forwarded', forwarded_at = ?, error = NULL WHERE id = ?",
                       (time.time() if now is None else now, row_id))
+
+    def forwarded_many(self, row_ids: list[int], times: list[float]) -> None:
+        """Mark several rows forwarded in one commit (a crash before it leaves them ``sending``, which the
+        restart resolves by asking the PACS, so batching does not cost exactly-once)."""
+        if row_ids:
+            with self.transaction(durable=False) as c:
+                c.executemany("UPDATE instances SET state = 'forwarded', forwarded_at = ?, error = NULL WHERE id = ?",
+                              list(zip(times, row_ids)))
 
     def retry(self, row_id: int, error: str, *, delay: float, give_up: bool = False) -> None:
         with self.transaction() as c:
@@ -200,6 +234,10 @@ class Queue:
     def known_paths(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT path FROM instances")}
+
+    def relocate(self, row_id: int, path: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET path = ? WHERE id = ?", (path, row_id))
 
     def stable_studies(self, stable_age: float, now: float | None = None) -> list[tuple[str, int]]:
         """Studies quiet for ``stable_age`` s, fully analysed, with more analysed instances than last reported."""

@@ -41,6 +41,7 @@ class GatewayConfig:
     model: str | None = None
     scan: bool = True
     workers: int = 2
+    forward_associations: int = 2
     stable_age: float = 30.0
     reports: bool = True
     max_attempts: int = 5
@@ -78,6 +79,10 @@ class Gateway:
     def recover(self) -> None:
         """Resume after a restart (or a kill -9): partial files, orphans, in-flight sends."""
         dropped = self.spool.clean_incoming()
+        for row in self.queue.rows("WHERE state IN ('received', 'analysing')", limit=10**9):
+            moved = self.spool.quarantine / Path(row.path).name
+            if not Path(row.path).exists() and moved.exists():  # crashed between the move and its commit
+                self.queue.relocate(row.id, str(moved))
         known = self.queue.known_paths()
         orphans = 0
         for p in sorted(self.spool.objects.glob("*.dcm")):
@@ -107,7 +112,8 @@ class Gateway:
 
         self.recover()
         targets = [(self._analysis_loop, f"radtrust-analysis-{i}") for i in range(max(1, self.config.workers))]
-        targets.append((lambda: self.forwarder.run(self._stop), "radtrust-forwarder"))
+        for i in range(max(1, self.config.forward_associations)):
+            targets.append((lambda: self.forwarder.run(self._stop), f"radtrust-forwarder-{i}"))
         if self.config.reports:
             targets.append((lambda: self.reporter.run(self._stop), "radtrust-reporter"))
         for fn, name in targets:
