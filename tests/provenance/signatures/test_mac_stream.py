@@ -67,3 +67,32 @@ def test_native_and_implicit_vr_files_both_ways(syntax, shared_data, pki, signer
     sign_file(src, ours, signer)
     assert dcmsign_verify(pki, ours, "+rg").returncode == 0
     assert examine_file(ours, trust_for(pki)).status == "valid"
+
+
+def test_undefined_length_un_is_read_as_sequence_like_dcmtk(pki, signer, tmp_path):
+    """CP-246: an undefined-length UN holds an Implicit VR sequence; dcmsign signs it as SQ, so does radtrust."""
+    import struct
+
+    from radtrust.provenance.signatures import sign_file
+    from radtrust.provenance.signatures.verify import examine_file
+    from tests.provenance.signatures.conftest import dcmsign_verify, trust_for
+
+    item = (b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + struct.pack("<HHI", 0x0010, 0x0010, 2) + b"AB"
+            + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00")
+    un = struct.pack("<HH", 0x0031, 0x1099) + b"UN\0\0\xff\xff\xff\xff" + item + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    data = bytearray(raw.serialise(raw.read(CT)))
+    at = data.find(struct.pack("<HH", 0x0032, 0x1032))
+    data[at:at] = un
+    src = tmp_path / "un.dcm"
+    src.write_bytes(bytes(data))
+    assert raw.read(src).dataset.get(0x00311099).items is not None
+    theirs, dump = tmp_path / "theirs.dcm", tmp_path / "dump.bin"
+    assert dcmsign("+s", pki.signer_key, pki.signer_cert, "+m2", "+d", dump, src, theirs).returncode == 0
+    f = raw.read(theirs)
+    tags = at_tags(mac_parameters(f.dataset)[0].get(DATA_ELEMENTS_SIGNED).value)
+    assert 0x00311099 in tags and tags == signable_tags(raw.read(src).dataset)
+    assert mac_stream(f.dataset, tags, signature_items(f.dataset)[0]) == dump.read_bytes()
+    ours = tmp_path / "ours.dcm"
+    sign_file(src, ours, signer)
+    assert dcmsign_verify(pki, ours).returncode == 0
+    assert examine_file(ours, trust_for(pki)).status == "valid"

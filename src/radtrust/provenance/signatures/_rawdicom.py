@@ -163,6 +163,12 @@ class _Parser:
                 raise self.fail(f"unexpected item tag at byte {pos}")
             if tag in item.elements or (item.elements and tag < next(reversed(item.elements))):
                 raise self.fail(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) out of order or repeated")
+            if vr == "UN" and length == UNDEFINED and self.explicit:
+                # PS3.5 6.2.2 / CP-246: an undefined-length UN is a sequence encoded in Implicit VR LE; DCMTK reads
+                # (and signs, and writes) it as SQ, and so does radtrust.
+                items, pos = _Parser(self.buf, False, self.path).sequence(vpos, UNDEFINED, depth)
+                item.elements[tag] = Element(tag, "SQ", items=items)
+                continue
             if vr == "SQ" or (vr == "UN" and length == UNDEFINED):
                 items, pos = self.sequence(vpos, length, depth)
                 item.elements[tag] = Element(tag, "SQ", items=items)
