@@ -161,13 +161,6 @@ class Queue:
             c.execute("UPDATE instances SET state = 'analysing' WHERE id = ?", r)
         return self._rows("WHERE id = ?", (r[0],))[0]
 
-    def claim_for_analysis_id(self, row_id: int) -> Row | None:
-        with self.transaction(durable=False) as c:
-            cur = c.execute("UPDATE instances SET state = 'analysing' WHERE id = ? AND state = 'received'", (row_id,))
-            if not cur.rowcount:
-                return None
-        return self.find_id(row_id)
-
     def find_id(self, row_id: int) -> Row | None:
         rows = self._rows("WHERE id = ?", (row_id,))
         return rows[0] if rows else None

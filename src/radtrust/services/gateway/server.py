@@ -184,17 +184,17 @@ class Gateway:
         ds = event.dataset
         target = self.spool.object_path(sop_uid, digest)
         self.spool.write(data, target)
+        reject = self.config.policy is Policy.REJECT
         row_id = self.queue.add(
             sop_uid=sop_uid, sha256=digest, study_uid=str(ds.get("StudyInstanceUID", "")),
             series_uid=str(ds.get("SeriesInstanceUID", "")), sop_class=sop_class,
             transfer_syntax=str(event.context.transfer_syntax), path=str(target),
-            calling_ae=str(event.assoc.requestor.ae_title))
-        if self.config.policy is Policy.REJECT and row_id is not None:
-            row = self.queue.claim_for_analysis_id(row_id)
-            if row is not None:
-                state = self._analyse(row, synchronous=True)
-                if state == "rejected":
-                    return self._refusal(self.queue.find_id(row_id))
+            calling_ae=str(event.assoc.requestor.ae_title),
+            state="analysing" if reject else "received")  # reject: analysed here, workers keep off it
+        if reject and row_id is not None:
+            row = self.queue.find_id(row_id)
+            if row is not None and self._analyse(row, synchronous=True) == "rejected":
+                return self._refusal(self.queue.find_id(row_id))
         else:
             self._analyse_wake.set()
         return 0x0000
