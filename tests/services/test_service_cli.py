@@ -1,0 +1,41 @@
+"""Command-line edges of the service commands: bad usage and bad input exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from radtrust.cli import main
+
+
+@pytest.mark.parametrize("argv", [
+    ["gateway"],
+    ["gateway", "--forward", "PACS@host", "--spool", "SPOOL"],
+    ["gateway", "--forward", "A-VERY-LONG-AE-TITLE-X@host:104", "--spool", "SPOOL"],
+    ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--tls-cert", "x.pem"],
+    ["gateway", "status"],
+    ["gateway", "status", "--spool", "NOWHERE"],
+    ["orthanc-config", "--trust", "NOWHERE/ca.pem"],
+])
+def test_bad_usage_exits_2_with_one_line(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = [a.replace("SPOOL", str(tmp_path / "spool")).replace("NOWHERE", str(tmp_path / "none")) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radtrust: error:")
+    assert not (tmp_path / "spool").exists()
+
+
+def test_orthanc_config_is_generated_from_code(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from radtrust.services.orthanc.worker import USER_CONTENT_TYPES, USER_METADATA
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("placeholder")
+    assert main(["orthanc-config", "--trust", str(ca), "--filter-incoming"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert Path(cfg["PythonScript"]).is_file() and cfg["PythonScript"].endswith("services/orthanc/plugin.py")
+    assert cfg["UserMetadata"] == USER_METADATA
+    assert {k: v[0] for k, v in cfg["UserContentType"].items()} == USER_CONTENT_TYPES
+    assert cfg["RadTrust"]["Trust"] == [str(ca.resolve())] and cfg["RadTrust"]["FilterIncoming"] is True
+    assert any(Path(p, "pynetdicom").is_dir() or Path(p, "radtrust").is_dir() for p in cfg["RadTrust"]["PythonPath"])
