@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from radtrust.errors import UsageError
 from radtrust.provenance.signatures import _rawdicom as raw
 from radtrust.provenance.signatures._elements import (
-    find_item, format_dt, keyword, make_mac_parameters, mac_parameters, signature_items, tag_str, us_value,
+    find_item, format_dt, keyword, make_mac_parameters, mac_parameters, signature_items, us_value,
 )
 from radtrust.provenance.signatures._rawdicom import Element, Item, text_value
 from radtrust.provenance.signatures.keys import Signer
@@ -35,6 +35,9 @@ from radtrust.provenance.signatures.profiles import get_profile
 log = logging.getLogger(__name__)
 #: Timestamper: Signature value -> DER TimeStampToken (see timestamp.TsaClient).
 Timestamper = Callable[[bytes], bytes]
+
+__all__ = ["SignatureCreated", "sign_item", "sign_bytes", "sign_file", "sign_dataset", "write_atomic",
+           "describe_created", "unsign_bytes", "sign_job"]
 
 
 @dataclass(frozen=True)
@@ -177,10 +180,6 @@ def describe_created(c: SignatureCreated) -> str:
     where = c.location or "main dataset"
     return (f"signature {c.uid} ({c.mac}, profile {c.profile}, {len(c.signed_tags)} elements"
             f"{', timestamped' if c.timestamped else ''}) in {where}")
-
-
-__all__ = ["SignatureCreated", "sign_item", "sign_bytes", "sign_file", "sign_dataset", "write_atomic",
-           "describe_created", "tag_str"]
 
 
 def unsign_bytes(data: bytes, uid: str | None = None, *, path: str | os.PathLike[str] = "<bytes>") -> tuple[bytes, int]:

@@ -16,7 +16,6 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -275,4 +274,4 @@ def verify_dataset(ds: Any, *, trust: Sequence[x509.Certificate], **kwargs: Any)
 
 
 __all__ = ["SignatureReport", "VerificationResult", "TrustConfig", "examine", "examine_file", "verify_file",
-           "verify_bytes", "verify_dataset", "Path"]
+           "verify_bytes", "verify_dataset", "examine_job"]
