@@ -214,3 +214,11 @@ def test_deep_copy_verifies_the_same(acquired, cred_trust):
     """Deep copies verify the same way (no hidden state in the dataset object)."""
     ds = copy.deepcopy(read(acquired))
     assert verify_dataset(ds, Path(acquired), trust=cred_trust).status == "valid"
+
+
+def test_pixel_data_removed(acquired, cred_trust):
+    ds = read(acquired)
+    del ds.PixelData
+    with pytest.raises(CredentialError) as info:
+        verify_dataset(ds, acquired, trust=cred_trust)
+    assert info.value.status == "invalid" and "cannot recompute the binding" in str(info.value)

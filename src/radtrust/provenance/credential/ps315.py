@@ -77,14 +77,26 @@ def credential_verify_job(cfg: Any, path: Any, *, custody: bool = False) -> Any:
     """``radtrust verify``'s job: the PS3.15 result with ``extra["credential"]`` (the jsonl credential object)."""
     import dataclasses
 
+    from radtrust.errors import Error
     from radtrust.io import read_dataset
-    from radtrust.provenance.credential.verify import report
+    from radtrust.provenance.credential.verify import find_bundle, report
     from radtrust.provenance.signatures.verify import examine_file
 
     result = examine_file(path, cfg)
-    ds = read_dataset(path)
-    cred = report(ds, path, trust=list(cfg.trust), crls=list(cfg.crls), at=cfg.at, require_acquisition=custody,
-                  intermediates=list(cfg.chain))
+    try:
+        head = read_dataset(path, stop_before_pixels=True)  # the credential block precedes Pixel Data
+        if find_bundle(head, path) is None:
+            cred = {"status": "absent", "changed": [], "reasons": ["no content credential in the file"], "history": []}
+            ds = head
+        else:
+            ds = read_dataset(path)
+            cred = report(ds, path, trust=list(cfg.trust), crls=list(cfg.crls), at=cfg.at,
+                          require_acquisition=custody, intermediates=list(cfg.chain))
+    except (Error, ValueError) as exc:
+        message = exc.message if isinstance(exc, Error) else str(exc)
+        cred = {"status": "invalid", "changed": [], "reasons": [f"content credential cannot be checked: {message}"],
+                "history": []}
+        return dataclasses.replace(result, extra={**result.extra, "credential": cred})
     cred["signature_fate"] = signature_fate(result, ds)
     return dataclasses.replace(result, extra={**result.extra, "credential": cred})
 

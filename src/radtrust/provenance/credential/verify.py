@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography import x509
 
-from radtrust.errors import VerificationError
+from radtrust.errors import Error, VerificationError
 from radtrust.provenance.credential import store
 from radtrust.provenance.credential.binding import compare_binding
 from radtrust.provenance.credential.custody import Chain, walk
@@ -88,7 +88,11 @@ def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[
         chain = walk(bundle)
     except ValueError as exc:
         raise CredentialError(INVALID, f"content credential invalid: {exc}", where, [str(exc)]) from None
-    comparison = compare_binding(chain.current.manifest.binding, ds, path)
+    try:
+        comparison = compare_binding(chain.current.manifest.binding, ds, path)
+    except Error as exc:  # no or undecodable pixel data: the binding cannot hold
+        raise CredentialError(INVALID, f"content credential invalid: cannot recompute the binding: {exc.message}",
+                              where, [f"cannot recompute the binding: {exc.message}"], chain=chain) from None
     reasons: list[str] = []
     if not comparison.ok:
         reasons.append("changed since the credential was issued: " + ", ".join(comparison.changed))
