@@ -115,3 +115,20 @@ def test_pkcs11_token_signs_and_dcmsign_verifies(kind, softhsm, pki, pki_ec, tmp
             _ok(p, out)
     finally:
         s.close()
+
+
+def test_cli_signs_with_a_token_pin_from_file(softhsm, pki, tmp_path, capsys):
+    pytest.importorskip("pkcs11")
+    from radtrust.cli import main
+
+    d, run = softhsm
+    key = serialization.load_pem_private_key(pki.signer_key.read_bytes(), None)
+    pem = d / "cli.pem"
+    pem.write_bytes(key_pem(key))
+    run("--import", str(pem), "--token", "radtrust", "--label", "signer-cli", "--id", "03", "--pin", "1234")
+    (tmp_path / "pin").write_text("1234\n")
+    uri = f"pkcs11:token=radtrust;object=signer-cli?module-path={SOFTHSM}"
+    rc = main(["sign", str(CT), "--key", uri, "--cert", str(pki.signer_cert), "--password-file", str(tmp_path / "pin"),
+               "--profile", "base", "--out", str(tmp_path / "out"), "--no-credential"])
+    assert rc == 0, capsys.readouterr().err
+    _ok(pki, tmp_path / "out" / CT.name)
