@@ -1,0 +1,88 @@
+"""Robustness variants: what a PACS or an attacker does to *every* image after the fact.
+
+Each variant rewrites an image (or each slice of a series) as a real DICOM file, which the scanner
+then reads like any other, and is applied to the authentic and the tampered images alike:
+
+- ``lossless``: re-encoded as JPEG 2000 lossless (RLE lossless for a source already in JPEG 2000);
+  the pixels are unchanged, only the encoding differs;
+- ``j2k-lossy``: JPEG 2000 irreversible at a 10:1 compression ratio;
+- ``resample``: in-plane down to 75 % and back up (linear), the image keeps its size;
+- ``requantise``: the two least significant stored bits dropped (steps of 4).
+
+Masks keep their meaning: no variant moves anatomy.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from radtrust.io import iter_files, read_dataset
+from radtrust.io.dicom import image_from_dataset
+from radtrust.simulation.writer import encode_slice, stored_values
+
+VARIANTS = ("lossless", "j2k-lossy", "resample", "requantise")
+
+
+def _resample(pixels: np.ndarray) -> np.ndarray:
+    small = ndi.zoom(pixels.astype(np.float32), 0.75, order=1, mode="nearest")
+    back = ndi.zoom(small, (pixels.shape[0] / small.shape[0], pixels.shape[1] / small.shape[1]), order=1, mode="nearest")
+    out = pixels.astype(np.float32).copy()
+    h, w = min(out.shape[0], back.shape[0]), min(out.shape[1], back.shape[1])
+    out[:h, :w] = back[:h, :w]
+    return out
+
+
+def _requantise(ds: Any, pixels: np.ndarray) -> np.ndarray:
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    stored = np.rint((pixels - intercept) / slope)
+    return ((np.floor(stored / 4.0) * 4.0) * slope + intercept).astype(np.float32)
+
+
+def transform_file(src: Path, dst: Path, variant: str) -> None:
+    """Write ``src`` transformed by ``variant`` to ``dst``."""
+    from pydicom.uid import JPEG2000, JPEG2000Lossless, RLELossless
+
+    ds = read_dataset(src)
+    image = image_from_dataset(ds, src)
+    pixels = image.pixels
+    if variant == "resample":
+        pixels = _resample(pixels)
+    elif variant == "requantise":
+        pixels = _requantise(ds, pixels)
+    elif variant not in ("lossless", "j2k-lossy"):
+        raise ValueError(f"unknown robustness variant {variant!r}; one of {', '.join(VARIANTS)}")
+    out = encode_slice(ds, pixels, syntax="explicit")
+    if variant == "lossless":
+        was_j2k = str(ds.file_meta.get("TransferSyntaxUID", "")) == JPEG2000Lossless
+        out.compress(RLELossless if was_j2k else JPEG2000Lossless, stored_values(out, pixels), generate_instance_uid=False)
+    elif variant == "j2k-lossy":
+        out.compress(JPEG2000, stored_values(out, pixels), j2k_cr=[10], generate_instance_uid=False)
+        out.LossyImageCompression = "01"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    out.save_as(dst, enforce_file_format=True)
+
+
+def transform(src: Path, dst: Path, variant: str) -> Path:
+    """Transform a file, or every DICOM file of a series folder, into ``dst``; returns ``dst``."""
+    if src.is_dir():
+        if dst.exists():
+            shutil.rmtree(dst)
+        for f in iter_files([src]):
+            transform_file(f, dst / f.relative_to(src), variant)
+    else:
+        transform_file(src, dst, variant)
+    return dst
+
+
+def transformer(workdir: Path, variant: str) -> Callable[[Path, str], Path]:
+    """A function (image path, stem) -> transformed copy under ``workdir/variant``."""
+    def apply(src: Path, stem: str) -> Path:
+        return transform(src, workdir / variant / (stem + ("" if src.is_dir() else ".dcm")), variant)
+    return apply

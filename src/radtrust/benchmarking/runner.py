@@ -1,0 +1,230 @@
+"""The benchmark runner: scanner once per image, then fusion per fold, metrics, robustness.
+
+Folds (the fusion is always fitted on the ``train`` split and measured on ``test``):
+
+- ``in_distribution``: fitted on every method; the overall, per-method, per-modality and per-variant
+  (anti-forensics) figures, and localisation (pixel AUC; F1/IoU at a map threshold calibrated on train);
+- ``leave_one_method_out``: for each method M, fitted on train without M, tested on test authentic + M.
+  This is the number that matters: detectors must catch generators they were not tuned on;
+- ``shipped``: the scanner's own fusion (``radtrust/data/fusion.json``) on the test split, no refit;
+- ``robustness``: every test image (authentic and tampered) rewritten by each variant of
+  :mod:`radtrust.benchmarking.robustness`, scored with the in-distribution fusion.
+
+An image's probability is what ``radtrust scan`` reports: its fused vector, and for a series the
+maximum of the series vector and each slice's vector.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radtrust.benchmarking import metrics
+from radtrust.benchmarking.collect import ItemResult, analyze_all, iter_errors
+from radtrust.benchmarking.format import Row, read_labels
+from radtrust.benchmarking.robustness import VARIANTS, transformer
+from radtrust.errors import InputError
+
+log = logging.getLogger(__name__)
+RADIOGRAPH = ("CR", "DX", "DR", "RG", "MG", "OT", "")
+
+
+@dataclass
+class BenchResult:
+    """Everything the report shows."""
+
+    report: dict[str, Any]
+    results: list[ItemResult]
+    fusion: Any = None  # in-distribution fusion
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    robust: dict[str, list[ItemResult]] = field(default_factory=dict)
+
+
+def _names(results: Sequence[ItemResult]) -> list[str]:
+    return sorted({n for r in results for n in r.scores} | {n for r in results for d in r.instance_scores for n in d})
+
+
+def matrix(results: Sequence[ItemResult], names: Sequence[str]) -> np.ndarray:
+    return np.array([[r.scores.get(n, np.nan) for n in names] for r in results], dtype=float).reshape(-1, len(names))
+
+
+def probabilities(fusion: Any, results: Sequence[ItemResult]) -> np.ndarray:
+    names = list(fusion.names)
+    p = fusion.probability(matrix(results, names)) if results else np.zeros(0)
+    out = np.array(p, dtype=float)
+    for i, r in enumerate(results):
+        if r.instance_scores:
+            inst = np.array([[d.get(n, np.nan) for n in names] for d in r.instance_scores], dtype=float)
+            out[i] = max(out[i], float(np.max(fusion.probability(inst))))
+    return out
+
+
+def fit(results: Sequence[ItemResult], names: Sequence[str], fpr: float) -> Any:
+    from radtrust.forensics.fusion import Fusion
+
+    y = np.array([r.row.label for r in results])
+    return Fusion.fit(matrix(results, names), y, names, fpr=fpr)
+
+
+def fused_map(fusion: Any, r: ItemResult) -> np.ndarray | None:
+    from radtrust.forensics.detectors.base import Finding
+    from radtrust.forensics.fusion import fuse_heatmaps
+
+    if not r.maps:
+        return None
+    shape = next(iter(r.maps.values())).shape
+    findings = {n: Finding(float(r.scores.get(n, 0.0)), m.astype(np.float32)) for n, m in r.maps.items()
+                if m.shape == shape}
+    return fuse_heatmaps(findings, fusion, shape)
+
+
+def localisation(fusion: Any, train: Sequence[ItemResult], test: Sequence[ItemResult]) -> dict[str, Any]:
+    """Pixel AUC over test tampered images with a pixel mask; F1/IoU at a threshold chosen on train."""
+    def pairs(items: Sequence[ItemResult]) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for r in items:
+            if r.row.label == 1 and r.mask is not None:
+                m = fused_map(fusion, r)
+                if m is not None and m.shape == r.mask.shape:
+                    out.append((r.mask, m))
+        return out
+
+    tr, te = pairs(train), pairs(test)
+    if not te:
+        return {"pixel_auc": float("nan"), "n_images": 0}
+    grid = np.linspace(0.05, 0.95, 19)
+    thr = 0.5
+    if tr:
+        f1s = [np.mean([metrics.f1_iou(mk, mp >= t)[0] for mk, mp in tr]) for t in grid]
+        thr = float(grid[int(np.argmax(f1s))])
+    f1, iou = zip(*(metrics.f1_iou(mk, mp >= thr) for mk, mp in te))
+    auc = metrics.pixel_auc([mk for mk, _ in te], [mp for _, mp in te])
+    return {"pixel_auc": round(auc, 4), "f1": round(float(np.mean(f1)), 4), "iou": round(float(np.mean(iou)), 4),
+            "map_threshold": round(thr, 3), "n_images": len(te)}
+
+
+def _subset_summary(y: np.ndarray, p: np.ndarray, keep: np.ndarray) -> dict[str, Any]:
+    return metrics.summary(y[keep], p[keep])
+
+
+def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = True,
+             shipped: Any = None) -> tuple[dict[str, Any], Any, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The in-distribution, leave-one-method-out and shipped-fusion figures from analysed items."""
+    ok = [r for r in results if r.error is None]
+    names = _names(ok)
+    train = [r for r in ok if r.row.split == "train"]
+    test = [r for r in ok if r.row.split == "test"]
+    if not train or not test:
+        raise InputError("the benchmark needs both a train and a test split")
+    fusion = fit(train, names, fpr)
+    y = np.array([r.row.label for r in test])
+    p = probabilities(fusion, test)
+    auth = y == 0
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    fpr_c, tpr_c, _ = metrics.roc_curve(y, p)
+    curves["in-distribution (all methods)"] = (fpr_c, tpr_c)
+    methods = sorted({r.row.method for r in test if r.row.label == 1})
+    rep: dict[str, Any] = {"detectors": names, "fusion": {"names": list(fusion.names),
+                                                          "weights": [round(float(w), 4) for w in fusion.weights],
+                                                          "threshold": round(float(fusion.threshold), 4)}}
+    modality = np.array(["radiograph" if r.row.modality.upper() in RADIOGRAPH else r.row.modality.upper() for r in test])
+    rep["in_distribution"] = {
+        "overall": metrics.summary(y, p),
+        "per_method": {m: _subset_summary(y, p, auth | np.array([r.row.method == m for r in test])) for m in methods},
+        "per_modality": {mod: _subset_summary(y, p, modality == mod) for mod in sorted(set(modality))},
+        "per_variant": {v: _subset_summary(y, p, auth | np.array([r.row.variant == v for r in test]))
+                        for v in sorted({r.row.variant for r in test if r.row.label == 1})},
+        "false_alarm_rate_at_threshold": round(float(np.mean(p[auth] >= fusion.threshold)), 4) if auth.any() else None,
+        "localisation": localisation(fusion, train, test),
+    }
+    if lomo:
+        folds: dict[str, Any] = {}
+        pooled_y, pooled_p = [], []
+        for m in methods:
+            tr = [r for r in train if r.row.method != m]
+            te = [r for r in test if r.row.label == 0 or r.row.method == m]
+            try:
+                f = fit(tr, names, fpr)
+            except ValueError as exc:
+                folds[m] = {"error": str(exc)}
+                continue
+            yt = np.array([r.row.label for r in te])
+            pt = probabilities(f, te)
+            folds[m] = {**metrics.summary(yt, pt), "localisation": localisation(f, tr, te)}
+            fc, tc, _ = metrics.roc_curve(yt, pt)
+            curves[f"held out: {m}"] = (fc, tc)
+            pooled_y.extend(yt[yt == 1])
+            pooled_p.extend(pt[yt == 1])
+        # Pooled: every tampered test image scored by the fold that never saw its method, against the
+        # authentic test images scored by the all-methods fusion.
+        yy = np.r_[np.array(pooled_y, dtype=int), np.zeros(int(auth.sum()), dtype=int)]
+        pp = np.r_[np.array(pooled_p, dtype=float), p[auth]]
+        aucs = [v["auc"] for v in folds.values() if isinstance(v.get("auc"), float) and np.isfinite(v["auc"])]
+        rep["leave_one_method_out"] = {"per_method": folds, "pooled": metrics.summary(yy, pp),
+                                       "worst_method_auc": min(aucs) if aucs else None}
+    if shipped is not None:
+        ps = probabilities(shipped, test)
+        rep["shipped_fusion"] = {**metrics.summary(y, ps),
+                                 "false_alarm_rate_at_threshold": round(float(np.mean(ps[auth] >= shipped.threshold)), 4)
+                                 if auth.any() else None}
+    return rep, fusion, curves
+
+
+def _runtime(results: Sequence[ItemResult]) -> dict[str, Any]:
+    ok = [r for r in results if r.error is None]
+    ct = [r for r in ok if r.slices > 1]
+    two = [r for r in ok if r.slices == 1]
+    return {"images": len(ok),
+            "seconds_per_2d_image": round(float(np.mean([r.seconds for r in two])), 4) if two else None,
+            "seconds_per_ct_slice": round(float(sum(r.seconds for r in ct) / sum(r.slices for r in ct)), 4) if ct else None,
+            "seconds_per_ct_series": round(float(np.mean([r.seconds for r in ct])), 3) if ct else None}
+
+
+def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, model: str | None = None,
+                  lomo: bool = True, robustness: bool = False, variants: Sequence[str] = VARIANTS, fpr: float = 0.01,
+                  jobs: int = 1, progress: Callable[[str, int, int], None] | None = None) -> BenchResult:
+    """Analyse a benchmark folder and compute every figure of the report."""
+    from radtrust.forensics.scanner import Scanner
+
+    bench = Path(bench)
+    rows = read_labels(bench)
+    factory = functools.partial(Scanner, list(detectors) if detectors else None, model=model)
+    t0 = time.perf_counter()
+    results = analyze_all(bench, rows, factory, jobs=jobs,
+                          progress=(lambda i, n: progress("analyse", i, n)) if progress else None)
+    errors = list(iter_errors(results))
+    shipped = factory().fusion
+    rep, fusion, curves = evaluate(results, fpr=fpr, lomo=lomo, shipped=shipped)
+    rep = {"benchmark": str(bench), "images": len(rows), "errors": errors, **rep, "runtime": _runtime(results)}
+    out = BenchResult(rep, results, fusion, curves)
+    if robustness:
+        test_rows = [r for r in rows if r.split == "test"]
+        rob: dict[str, Any] = {}
+        clean = [r for r in results if r.row.split == "test" and r.error is None]
+        yc = np.array([r.row.label for r in clean])
+        base_auc = metrics.roc_auc(yc, probabilities(fusion, clean))
+        with tempfile.TemporaryDirectory(prefix="radtrust-bench-") as tmp:
+            for v in variants:
+                apply = transformer(Path(tmp), v)
+                paths = [apply(bench / r.file, r.stem) for r in test_rows]
+                res = analyze_all(bench, test_rows, factory, jobs=jobs, paths=paths,
+                                  progress=(lambda i, n, v=v: progress(v, i, n)) if progress else None)
+                ok = [r for r in res if r.error is None]
+                yv = np.array([r.row.label for r in ok])
+                pv = probabilities(fusion, ok)
+                s = metrics.summary(yv, pv)
+                s["auc_change"] = round(s["auc"] - base_auc, 4) if np.isfinite(s["auc"]) and np.isfinite(base_auc) else None
+                s["errors"] = list(iter_errors(res))
+                rob[v] = s
+                out.robust[v] = res
+        rep["robustness"] = {"clean_auc": round(base_auc, 4), **rob}
+    rep["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    return out
