@@ -151,3 +151,15 @@ def test_changed_byte_after_dcmsign_signing_fails_in_both(needle, pki, tmp_path)
     _flip(out, needle)
     assert dcmsign_verify(pki, out).returncode == 101
     assert examine_file(out, trust_for(pki)).status == "invalid"
+
+
+def test_radtrust_timestamped_item_and_main_signatures_on_multiframe_pass_dcmsign(pki, signer, tsa_url, multiframe,
+                                                                                  tmp_path):
+    a, b = tmp_path / "a.dcm", tmp_path / "b.dcm"
+    tsa = TsaClient(tsa_url)
+    sign_file(multiframe, a, signer, mac="sha384", item="PerFrameFunctionalGroupsSequence[0]", timestamper=tsa)
+    sign_file(a, b, signer, mac="sha256", profile="creator", timestamper=tsa)
+    res = dcmsign_verify(pki, b, "+tr")
+    assert res.returncode == 0, res.stderr
+    r = _verify(pki, b, policy=AllOf([RequireTimestamp(), RequireCoverage()]))
+    assert all(s.timestamp for s in r.signatures) and len(r.signatures) == 2
