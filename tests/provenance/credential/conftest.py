@@ -71,6 +71,8 @@ def multiframe(tmp_path_factory, sample_ct_files, cred_signer) -> Path:
     ds.decompress(generate_instance_uid=False)
     ds.set_pixel_data(frames, "MONOCHROME2", int(ds.BitsStored), generate_instance_uid=False)
     ds.NumberOfFrames = 4
+    # A multi-frame SOP class (GDCM rewrites a multi-frame "CT Image Storage" object's SOP Class UID).
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"
     issue_dataset(ds, cred_signer, make_action("acquired"), path=d / "mf.dcm")
     write_dataset(ds, d / "mf.dcm")
     return d / "mf.dcm"

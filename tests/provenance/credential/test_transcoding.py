@@ -132,3 +132,22 @@ def test_original_jpeg2000_sample_through_gdcm_raw(tmp_path, sample_ct_files, cr
     src = credentialed(sample_ct_files[2], tmp_path / "j2k.dcm", cred_signer, decompress=False)
     out = _run([("gdcmconv", "--raw")], src, tmp_path)
     assert verify_file(out, trust=cred_trust).status == "valid"
+
+
+OTHER_PATHS = [("implicit", [("dcmconv", "+ti")]), ("big_endian", [("dcmconv", "+tb")]), ("rle", [("dcmcrle",)]),
+               ("jpeg_ls", [("dcmcjpls",)]), ("j2k_gdcm", [("gdcmconv", "--j2k")])]
+
+
+@pytest.fixture(scope="module")
+def cr_acquired(tmp_path_factory, sample_cr_file, cred_signer):
+    from tests.provenance.credential.conftest import credentialed
+
+    return credentialed(sample_cr_file, tmp_path_factory.mktemp("cr") / "cr.dcm", cred_signer)
+
+
+@pytest.mark.parametrize("name,steps", OTHER_PATHS, ids=[p[0] for p in OTHER_PATHS])
+@pytest.mark.parametrize("which", ["cr", "multiframe"])
+def test_cr_and_multiframe_survive(tmp_path, cr_acquired, multiframe, cred_trust, which, name, steps):
+    src = cr_acquired if which == "cr" else multiframe
+    out = _run(steps, src, tmp_path)
+    assert verify_file(out, trust=cred_trust).summary == "pixels and bound metadata unchanged since acquisition"
