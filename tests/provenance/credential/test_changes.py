@@ -14,7 +14,6 @@ import pydicom
 import pytest
 
 from radtrust.provenance.credential import store
-from radtrust.provenance.credential.container import open1
 from radtrust.provenance.credential.verify import CredentialError, verify_dataset
 from tests.provenance.credential.conftest import read
 

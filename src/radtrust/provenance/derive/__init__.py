@@ -29,6 +29,7 @@ class Operation:
     action: str
     run: Callable[..., dict[str, Any]]
     describe: Callable[[dict[str, Any]], str]
+    needs_path: bool = False  # the operation decodes pixels itself and names the file in its errors
 
 
 def _operations() -> dict[str, Operation]:
@@ -44,7 +45,8 @@ def _operations() -> dict[str, Operation]:
         "transcode": Operation("transcode", "transcoded", transcode,
                                lambda p: f"lossless re-encoding {p['from']} -> {p['to']}"),
         "crop": Operation("crop", "cropped", crop,
-                          lambda p: "cropped to {height}x{width} at row {row}, column {col}".format(**p["box"])),
+                          lambda p: "cropped to {height}x{width} at row {row}, column {col}".format(**p["box"]),
+                          needs_path=True),
         "compress": Operation("compress", "lossy-compressed", compress,
                               lambda p: f"lossy JPEG 2000, ratio {p['ratio']:g}:1 (target {p['target_ratio']:g}:1)"),
     }
@@ -75,8 +77,8 @@ def derive_dataset(ds: Any, operation: str, signer: Any, *, path: str | os.PathL
             raise VerificationError(f"refusing to derive from an image whose credential is invalid: {exc.message}",
                                     path, exc.reasons) from None
     store.remove(ds)
-    if op.name == "crop":
-        options.setdefault("path", Path(path) if path else None)
+    if op.needs_path:
+        options["path"] = Path(path) if path else None
     try:
         params = op.run(ds, **options)
     except (ValueError, RuntimeError, NotImplementedError) as exc:  # pydicom/pylibjpeg encoder errors
