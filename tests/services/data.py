@@ -71,3 +71,25 @@ def synthetic_series(workdir: Path, n: int, *, size: int = 64, seed: int = 0) ->
         ds.save_as(p, enforce_file_format=True)
         out.append(p)
     return out
+
+
+def credential_set(workdir: Path, pki_dir: Path) -> dict[str, Path]:
+    """A content-credentialed instance, its lossless re-encoding (J2K -> Explicit VR) and a tampered copy."""
+    from radtrust.provenance.credential import issue_file, load_signer
+
+    signer = load_signer(pki_dir / "signer.key", pki_dir / "signer.pem", pki_dir / "chain.pem")
+    src = workdir / "cred_src.dcm"
+    ds = pydicom.dcmread(SAMPLE_CT[2])
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(src, enforce_file_format=True)
+    issue_file(src, signer, out=workdir / "credentialed.dcm")
+    re = pydicom.dcmread(workdir / "credentialed.dcm")
+    re.decompress(generate_instance_uid=False)  # a PACS re-encode: lossless, pixels unchanged
+    re.save_as(workdir / "credentialed_reencoded.dcm", enforce_file_format=True)
+    t = pydicom.dcmread(workdir / "credentialed_reencoded.dcm")
+    pixels = t.pixel_array.copy()
+    pixels[300:330, 300:330] += 40
+    t.PixelData = pixels.tobytes()
+    t.save_as(workdir / "credentialed_tampered.dcm", enforce_file_format=True)
+    return {"credentialed": workdir / "credentialed.dcm", "reencoded": workdir / "credentialed_reencoded.dcm",
+            "tampered": workdir / "credentialed_tampered.dcm"}

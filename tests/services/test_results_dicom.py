@@ -42,7 +42,8 @@ def records_for(files: list[Path], rng: np.random.Generator) -> tuple[list[dict]
                         "detectors": {"noise-residual": 0.25, "duplicated-noise": float("nan"),
                                       "a-detector-with-a-long-name": 0.5},
                         "evidence": [f"finding {i}: noise too low at rows 10-40"],
-                        "signature": {"status": SIGNATURES[i % len(SIGNATURES)], "reasons": ["because"]}})
+                        "signature": {"status": SIGNATURES[i % len(SIGNATURES)], "reasons": ["because"]},
+                        "credential": {"status": "valid" if i % 2 else "absent", "reasons": []}})
     records.append({"kind": "series", "series_instance_uid": records[0]["series_instance_uid"], "score": 0.9,
                     "verdict": "suspicious", "detectors": {"spectral": 0.9}, "evidence": ["z-resampling period 2"]})
     return records, heats
@@ -72,7 +73,8 @@ def test_sr_and_seg_pass_dciodvfy(which: str, samples_dir: Path, tmp_path: Path,
     assert sr.StudyInstanceUID == pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID
     assert sr.CodingSchemeIdentificationSequence[0].CodingSchemeDesignator == "99RADTRUST"
     text = "\n".join(str(e.value) for e in iter_all(sr) if e.keyword in ("TextValue", "CodeMeaning", "LongCodeValue"))
-    for meaning in ("Tamper probability", "Tamper verdict", "Digital signature status", "noise-residual detector score",
+    for meaning in ("Tamper probability", "Tamper verdict", "Digital signature status", "Content credential status",
+                    "noise-residual detector score",
                     "a-detector-with-a-long-name detector score", "finding 0: noise too low", "z-resampling period 2"):
         assert meaning in text
     assert "duplicated-noise detector score" not in text  # NaN = not applicable: not measured

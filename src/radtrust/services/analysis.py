@@ -10,8 +10,9 @@ means is defined once. The order follows issue 6 ("signatures come first"):
    per-instance record (the ``radtrust scan --format jsonl`` contract) supplies score, verdict,
    detector scores, evidence and heatmap.
 
-The result is that scan record plus ``study_instance_uid`` and ``signature``
-(``{"status": valid|invalid|untrusted|policy-failed|unsigned|not-checked|error, "reasons": [...]}``).
+The result is that scan record plus ``study_instance_uid``, ``signature``
+(``{"status": valid|invalid|untrusted|policy-failed|unsigned|not-checked|error, "reasons": [...]}``) and
+``credential`` (content credential, issue 4: ``valid|invalid|untrusted|absent|not-checked|error``).
 With ``scan=False`` (verification only) an unsigned instance gets the verdict ``unverified``.
 """
 
@@ -37,8 +38,7 @@ def _header(path: Path) -> Any:
     from pydicom import dcmread
 
     # the Digital Signatures Sequence follows Pixel Data: read to the end, deferring large values
-    return dcmread(path, defer_size=4096, specific_tags=[
-        "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality", SIGNATURE_TAG])
+    return dcmread(path, defer_size=4096)
 
 
 def _signature_status(exc: VerificationError) -> str:
@@ -67,6 +67,42 @@ def _load_anchors(paths: Sequence[str]) -> tuple[list[Any], list[Any]]:
     if not roots:
         return certs, []
     return roots, [c for c in certs if c.subject != c.issuer]
+
+
+CREDENTIAL_CREATOR = "RADTRUST CREDENTIAL 1"  # radtrust.provenance.credential.store.PRIVATE_CREATOR
+
+
+def _has_credential(header: Any) -> bool:
+    """A content credential's private block (group 0099) in the file."""
+    for elem in header.group_dataset(0x0099) if hasattr(header, "group_dataset") else ():
+        if elem.tag.element < 0x100 and str(elem.value).strip() == CREDENTIAL_CREATOR:
+            return True
+    return False
+
+
+def provenance_verdict(signature: dict[str, Any], credential: dict[str, Any]) -> tuple[str | None, list[str], bool]:
+    """Signatures come first (issue 6): (verdict or None to let the scan decide, evidence, flag a scan verdict).
+
+    A valid trusted PS3.15 signature, or a valid trusted content credential (which survives lossless
+    re-encoding that breaks the PS3.15 bytes), gives ``signed-authentic``; a broken one gives ``tampered``.
+    An untrusted or policy-failed one lets the scan decide but never below ``suspicious``.
+    """
+    sig, cred = signature["status"], credential["status"]
+    if cred == "invalid":
+        changed = ", ".join(credential.get("changed") or []) or "content"
+        return "tampered", [f"content credential broken ({changed} changed): {r}" for r in credential["reasons"]], True
+    if sig == "valid":
+        return "signed-authentic", ["a valid PS3.15 signature from a trusted signer covers the pixels"], False
+    if cred == "valid":
+        why = ["a valid trusted content credential: pixels and bound metadata unchanged since it was issued"]
+        if sig == "invalid":
+            why.append("the PS3.15 signature no longer matches the bytes (re-encoded after signing)")
+        return "signed-authentic", why, False
+    if sig == "invalid":
+        return "tampered", [f"signature broken: {r}" for r in signature["reasons"]], True
+    evidence = [f"signature {sig}: {r}" for r in signature["reasons"] if sig in ("untrusted", "policy-failed")]
+    evidence += [f"content credential {cred}: {r}" for r in credential["reasons"] if cred == "untrusted"]
+    return None, evidence, bool(evidence)
 
 
 class Analyzer:
@@ -130,6 +166,27 @@ class Analyzer:
             return {"status": _signature_status(exc), "reasons": list(exc.reasons)}
         return {"status": "valid", "reasons": []}
 
+    def verify_credential(self, path: Path, header: Any) -> dict[str, Any]:
+        """Content-credential status (issue 4) of one file: never raises for a failed check."""
+        if not _has_credential(header):
+            return {"status": "absent", "reasons": []}
+        if not self.trust:
+            return {"status": "not-checked", "reasons": ["content credential present, but no trust anchor"]}
+        try:
+            from radtrust.io import read_dataset
+            from radtrust.provenance.credential import verify_dataset
+        except ImportError as exc:
+            return {"status": "not-checked", "reasons": [f"content credentials not available ({exc})"]}
+        anchors, intermediates = self._anchors
+        try:
+            verify_dataset(read_dataset(path), path, trust=list(anchors), intermediates=list(intermediates))
+        except VerificationError as exc:
+            return {"status": str(getattr(exc, "status", "invalid")), "reasons": list(exc.reasons),
+                    "changed": list(getattr(exc, "changed", ()))}
+        except Error as exc:
+            return {"status": "error", "reasons": [exc.message]}
+        return {"status": "valid", "reasons": []}
+
     def analyze(self, path: str | Path, *, heatmaps_dir: str | Path | None = None) -> dict[str, Any]:
         """Analyse one DICOM file. Raises :class:`~radtrust.errors.Error` for unreadable input."""
         path = Path(path)
@@ -147,21 +204,20 @@ class Analyzer:
             "modality": str(header.get("Modality", "")),
             "score": 0.0, "verdict": "unverified", "detectors": {}, "evidence": [], "heatmap": None,
         }
-        if signature["status"] == "valid":
-            record.update(verdict="signed-authentic",
-                          evidence=["a valid PS3.15 signature from a trusted signer covers the pixels"])
-        elif signature["status"] == "invalid":
-            record.update(verdict="tampered", score=1.0,
-                          evidence=[f"signature broken: {r}" for r in signature["reasons"]])
+        credential = self.verify_credential(path, header)
+        decided, evidence, flag = provenance_verdict(signature, credential)
+        if decided is not None:
+            record.update(verdict=decided, score=1.0 if decided == "tampered" else 0.0, evidence=evidence)
         elif self.scan:
             record.update(self._scan(path, heatmaps_dir))
-            if signature["status"] in ("untrusted", "policy-failed"):
-                record["evidence"] = [f"signature {signature['status']}: {r}" for r in signature["reasons"]] \
-                    + list(record["evidence"])
-                if record["verdict"] == "authentic":
-                    record["verdict"] = "suspicious"
+            record["evidence"] = evidence + list(record["evidence"])
+            if flag and record["verdict"] == "authentic":
+                record["verdict"] = "suspicious"
+        else:
+            record["evidence"] = evidence
         record["study_instance_uid"] = record.get("study_instance_uid") or str(header.get("StudyInstanceUID", ""))
         record["signature"] = signature
+        record["credential"] = credential
         record["elapsed_s"] = round(time.perf_counter() - started, 4)
         return record
 

@@ -48,6 +48,16 @@ SIGNATURE_STATUSES: dict[str, CodedConcept] = {
     "error": _c("RT026", "Signature check error"),
 }
 
+CREDENTIAL_STATUS = _c("RT008", "Content credential status")
+CREDENTIAL_STATUSES: dict[str, CodedConcept] = {
+    "valid": _c("RT040", "Valid trusted content credential"),
+    "invalid": _c("RT041", "Invalid content credential"),
+    "untrusted": _c("RT042", "Untrusted content credential"),
+    "absent": _c("RT043", "No content credential"),
+    "not-checked": _c("RT044", "Content credential not checked"),
+    "error": _c("RT045", "Content credential check error"),
+}
+
 SEG_CATEGORY = _c("RT030", "Image integrity finding")
 SEG_TYPE = _c("RT031", "Suspected tampering")
 
@@ -66,6 +76,10 @@ def verdict_code(verdict: str) -> CodedConcept:
 
 def signature_code(status: str) -> CodedConcept:
     return SIGNATURE_STATUSES.get(status, SIGNATURE_STATUSES["error"])
+
+
+def credential_code(status: str) -> CodedConcept:
+    return CREDENTIAL_STATUSES.get(status, CREDENTIAL_STATUSES["error"])
 
 
 def scheme_identification() -> Dataset:

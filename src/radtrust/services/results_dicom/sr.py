@@ -5,7 +5,8 @@ Structure (PS3.16 TID 1500 / TID 1501, concepts from :mod:`.codes`):
 - Observation context: the radtrust device observer.
 - One *Measurements and Qualitative Evaluations* group (TID 1501) per analysed instance, whose
   source image reference names that instance: measurement "Tamper probability" (and one per detector
-  score), qualitative evaluations "Tamper verdict" and "Digital signature status", and TEXT items
+  score), qualitative evaluations "Tamper verdict", "Digital signature status" and "Content credential
+  status", and TEXT items
   for each evidence sentence and each signature reason.
 - One group per series summary when the scan produced one.
 
@@ -57,6 +58,9 @@ def _group(record: Mapping[str, Any], source: Dataset | None, label: str) -> Mea
     signature = record.get("signature") or {}
     if signature.get("status"):
         evaluations.append(QualitativeEvaluation(codes.SIGNATURE_STATUS, codes.signature_code(signature["status"])))
+    credential = record.get("credential") or {}
+    if credential.get("status"):
+        evaluations.append(QualitativeEvaluation(codes.CREDENTIAL_STATUS, codes.credential_code(credential["status"])))
     sources = None
     if source is not None:
         sources = [SourceImageForMeasurementGroup(str(source.SOPClassUID), str(source.SOPInstanceUID))]

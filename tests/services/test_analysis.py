@@ -1,0 +1,77 @@
+"""The services' one analysis: signatures and content credentials first, then the scan (issues 3, 4, 6, 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from radtrust.services.analysis import Analyzer, provenance_verdict
+from tests.services.data import SAMPLE_CT, credential_set, signed_set
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("analysis")
+    s = signed_set(d)
+    return {**s, **{f"cred_{k}": v for k, v in credential_set(d, d / "pki").items()}}
+
+
+@pytest.fixture(scope="module")
+def analyzer(files: dict[str, Path]) -> Analyzer:
+    return Analyzer([str(files["root"]), str(files["chain"])])
+
+
+@pytest.mark.parametrize("name, verdict, signature, credential", [
+    ("signed", "signed-authentic", "valid", "absent"),
+    ("tampered", "tampered", "invalid", "absent"),
+    ("cred_credentialed", "signed-authentic", "unsigned", "valid"),
+    ("cred_reencoded", "signed-authentic", "unsigned", "valid"),   # lossless re-encode: the credential survives
+    ("cred_tampered", "tampered", "unsigned", "invalid"),
+])
+def test_provenance_decides_first(name: str, verdict: str, signature: str, credential: str,
+                                  files: dict[str, Path], analyzer: Analyzer) -> None:
+    rec = analyzer.analyze(files[name])
+    assert (rec["verdict"], rec["signature"]["status"], rec["credential"]["status"]) == (verdict, signature, credential)
+    assert rec["evidence"] and rec["sop_instance_uid"] and rec["study_instance_uid"]
+    if verdict == "tampered":
+        assert rec["score"] == 1.0
+
+
+def test_unsigned_instance_is_scanned(analyzer: Analyzer, tmp_path: Path) -> None:
+    rec = analyzer.analyze(SAMPLE_CT[0], heatmaps_dir=tmp_path)
+    assert rec["signature"]["status"] == "unsigned" and rec["credential"]["status"] == "absent"
+    assert rec["verdict"] in ("authentic", "suspicious") and rec["detectors"]
+    assert 0.0 <= rec["score"] <= 1.0 and Path(rec["heatmap"]).is_file()
+
+
+def test_without_trust_anchors_nothing_is_trusted(files: dict[str, Path]) -> None:
+    rec = Analyzer(scan=False).analyze(files["signed"])
+    assert rec["signature"]["status"] == "not-checked" and rec["verdict"] == "unverified"
+
+
+def test_unreadable_input_raises_naming_the_file(tmp_path: Path) -> None:
+    from radtrust.errors import Error
+
+    bad = tmp_path / "garbage.dcm"
+    bad.write_bytes(b"not dicom at all" * 10)
+    with pytest.raises(Error) as exc:
+        Analyzer(scan=False).analyze(bad)
+    assert str(bad) in str(exc.value)
+
+
+@pytest.mark.parametrize("sig, cred, verdict, flag", [
+    ("valid", "absent", "signed-authentic", False),
+    ("invalid", "valid", "signed-authentic", False),     # PS3.15 bytes broken by re-encoding, content intact
+    ("valid", "invalid", "tampered", True),              # content changed after the credential: never authentic
+    ("invalid", "absent", "tampered", True),
+    ("untrusted", "absent", None, True),                 # the scan decides, at least suspicious
+    ("unsigned", "untrusted", None, True),
+    ("unsigned", "absent", None, False),
+])
+def test_provenance_verdict_table(sig: str, cred: str, verdict: str | None, flag: bool) -> None:
+    got, evidence, flagged = provenance_verdict({"status": sig, "reasons": ["r"]}, {"status": cred, "reasons": ["r"]})
+    assert (got, flagged) == (verdict, flag)
+    assert bool(evidence) == (verdict is not None or flag)
