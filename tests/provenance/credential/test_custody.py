@@ -155,3 +155,23 @@ def test_anonymize_uids_consistent_with_one_secret(tmp_path, acquired_pair, cred
     a, b = (read(p) for p in outs)
     assert a.StudyInstanceUID == b.StudyInstanceUID and a.SeriesInstanceUID == b.SeriesInstanceUID
     assert a.SOPInstanceUID != b.SOPInstanceUID and a.StudyInstanceUID.startswith("2.25.")
+
+
+def test_sign_refuses_to_extend_a_broken_credential(tmp_path, acquired, cred_signer):
+    """Re-signing a tampered image must not launder the change into a valid-looking history."""
+    from radtrust.provenance.credential.ps315 import sign_with_credential
+    from tests.provenance.credential.conftest import to_bytes
+
+    ds = read(acquired)
+    ds.KVP = "80"
+    with pytest.raises(VerificationError, match="KVP"):
+        sign_with_credential(to_bytes(ds), cred_signer, path=tmp_path / "x.dcm")
+
+
+def test_signing_a_credentialed_image_adds_a_signed_step(acquired, cred_signer, cred_trust, tmp_path):
+    from radtrust.provenance.credential.ps315 import sign_with_credential
+
+    signed, _ = sign_with_credential(acquired.read_bytes(), cred_signer, path=acquired)
+    (tmp_path / "s.dcm").write_bytes(signed)
+    steps = verify_file(tmp_path / "s.dcm", trust=cred_trust).chain.steps
+    assert [s.manifest.action.action for s in steps] == ["acquired", "signed"]

@@ -58,6 +58,25 @@ def issue_dataset(ds: Any, signer: Signer, action: Action, *, parent: Bundle | N
     return bundle
 
 
+def checked_parent(ds: Any, path: str | os.PathLike[str] | None) -> Bundle | None:
+    """The credential ``ds`` already carries, verified for integrity; a broken one is never extended.
+
+    Raises VerificationError when the existing credential no longer matches the image (extending it would
+    launder a change into a valid-looking history).
+    """
+    from radtrust.errors import VerificationError
+    from radtrust.provenance.credential.verify import ABSENT, CredentialError, find_bundle, verify_dataset
+
+    try:
+        verify_dataset(ds, path, trust=None)
+    except CredentialError as exc:
+        if exc.status == ABSENT:
+            return None
+        raise VerificationError(f"refusing to extend an invalid content credential: {exc.message}", path,
+                                exc.reasons) from None
+    return find_bundle(ds, path)
+
+
 def write_dataset(ds: Any, target: str | os.PathLike[str]) -> None:
     """Write a dataset atomically (temporary file in the same folder, then os.replace)."""
     import io
@@ -77,7 +96,7 @@ def issue_file(path: str | os.PathLike[str], signer: Signer, *, out: str | os.Pa
     from radtrust.io import read_dataset
 
     ds = read_dataset(path)
-    parent = store.extract(ds)
+    parent = checked_parent(ds, path)
     bundle = issue_dataset(ds, signer, make_action(action, now=now), parent=parent, path=path, now=now,
                            timestamper=timestamper)
     write_dataset(ds, out)
@@ -98,7 +117,7 @@ def issue_bundle(data: bytes, signer: Signer, *, path: str | os.PathLike[str] = 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    parent = store.extract(ds)
+    parent = checked_parent(ds, path if path != "<bytes>" else None)
     action = action or ("acquired" if parent is None else "signed")
     return issue_dataset(ds, signer, make_action(action, now=now), parent=parent, path=path, now=now,
                          timestamper=timestamper, embed=False)

@@ -14,11 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from radtrust.errors import InputError, VerificationError
+from radtrust.errors import InputError
 from radtrust.provenance.credential import store
-from radtrust.provenance.credential.issue import issue_dataset, make_action, write_dataset
+from radtrust.provenance.credential.issue import checked_parent, issue_dataset, make_action, write_dataset
 from radtrust.provenance.credential.store import Bundle
-from radtrust.provenance.credential.verify import ABSENT, CredentialError, find_bundle, verify_dataset
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,7 @@ def derive_dataset(ds: Any, operation: str, signer: Any, *, path: str | os.PathL
                    now: datetime | None = None, timestamper: Any = None, **options: Any) -> Bundle:
     """Perform ``operation`` on ``ds`` in place and issue its credential; returns the new bundle."""
     op = OPERATIONS[operation]
-    parent: Bundle | None = None
-    try:
-        verify_dataset(ds, path, trust=None)
-        parent = find_bundle(ds, path)
-    except CredentialError as exc:
-        if exc.status != ABSENT:
-            raise VerificationError(f"refusing to derive from an image whose credential is invalid: {exc.message}",
-                                    path, exc.reasons) from None
+    parent = checked_parent(ds, path)  # raises VerificationError for a tampered parent
     store.remove(ds)
     if op.needs_path:
         options["path"] = Path(path) if path else None
