@@ -175,3 +175,18 @@ def test_signing_a_credentialed_image_adds_a_signed_step(acquired, cred_signer, 
     (tmp_path / "s.dcm").write_bytes(signed)
     steps = verify_file(tmp_path / "s.dcm", trust=cred_trust).chain.steps
     assert [s.manifest.action.action for s in steps] == ["acquired", "signed"]
+
+
+def _dciodvfy_errors(path) -> set[str]:
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    proc = subprocess.run([require_tool("dciodvfy"), str(path)], capture_output=True, text=True, timeout=60)
+    return {line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Error")}
+
+
+@pytest.mark.parametrize("step", ["anon", "rle", "lossy"])
+def test_derived_objects_add_no_iod_errors(chain_files, step):
+    """dciodvfy finds no error in a derived object that its source did not already have."""
+    assert _dciodvfy_errors(chain_files[step]) <= _dciodvfy_errors(chain_files["acquired"])
