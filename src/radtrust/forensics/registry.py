@@ -16,6 +16,7 @@ DETECTORS: dict[str, str] = {
     "physics": "radtrust.forensics.detectors.physics:PhysicsCheck",
     "duplicated-noise": "radtrust.forensics.detectors.duplicated_noise:DuplicatedNoiseDetector",
     "noise-residual": "radtrust.forensics.detectors.noise_residual:NoiseResidualDetector",
+    "spectral": "radtrust.forensics.detectors.spectral:SpectralDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 

@@ -20,12 +20,14 @@ import numpy as np
 from scipy import ndimage
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
-_IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], dtype=np.float32) / 6.0
 
 
 def highpass(x: np.ndarray) -> np.ndarray:
     """Immerkær residual of a 2D array (float32, same shape; white noise sigma is preserved)."""
-    return ndimage.correlate(np.asarray(x, dtype=np.float32), _IMMERKAER, mode="reflect")
+    # separable: [1, -2, 1] along rows, then along columns (slicing is ~2x faster than ndimage.correlate)
+    p = np.pad(np.asarray(x, dtype=np.float32), 1, mode="symmetric")
+    a = p[:-2] - 2.0 * p[1:-1] + p[2:]
+    return (a[:, :-2] - 2.0 * a[:, 1:-1] + a[:, 2:]) * np.float32(1.0 / 6.0)
 
 
 def valid_mask(x: np.ndarray, *, margin: int = 1) -> np.ndarray:
@@ -43,7 +45,7 @@ def valid_mask(x: np.ndarray, *, margin: int = 1) -> np.ndarray:
         if int(hit.sum()) >= floor:
             bad |= hit
     if margin and bad.any():
-        bad = ndimage.binary_dilation(bad, iterations=margin)
+        bad = ndimage.maximum_filter(bad.view(np.uint8), size=2 * margin + 1).astype(bool)
     return ~bad
 
 

@@ -1,0 +1,35 @@
+"""Known answers for the shared residual primitives (after scikit-image's estimate_sigma tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radtrust.forensics.residuals import block_sigma, highpass, logistic, robust_z, valid_mask
+
+
+@pytest.mark.parametrize("sigma", [0.8, 5.0, 20.0])
+def test_block_sigma_recovers_known_noise(sigma):
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:256, :256]
+    ramp = 0.5 * yy + 0.25 * xx + 1000.0  # a linear ramp and an offset vanish in the residual
+    x = (ramp + rng.normal(0, sigma, ramp.shape)).astype(np.float32)
+    est = block_sigma(highpass(x), np.ones(x.shape, bool), 32)
+    assert est.shape == (8, 8)
+    assert np.median(est) == pytest.approx(sigma, rel=0.05)
+
+
+def test_valid_mask_excludes_clipped_floor_but_not_single_extremes():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 10, (128, 128)).astype(np.float32)
+    assert valid_mask(x).all()  # lone min/max samples are noise, not clipping
+    x[:, :30] = x.min() - 5.0
+    m = valid_mask(x, margin=1)
+    assert not m[:, :31].any() and m[:, 32:].all()
+
+
+def test_logistic_and_robust_z():
+    assert logistic(5.0, 5.0, 1.0) == pytest.approx(0.5)
+    assert logistic(float("nan"), 5.0, 1.0) == 0.0
+    z = robust_z(np.array([0.0, 1.0, -1.0, 0.5, -0.5, 10.0]))
+    assert z[-1] > 5
