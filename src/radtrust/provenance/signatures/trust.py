@@ -9,6 +9,7 @@ raises :class:`~radtrust.errors.VerificationError` with every reason found.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,7 +44,9 @@ def describe(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
+@functools.lru_cache(maxsize=1024)
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` (cached: a batch of files shares a handful of certificates)."""
     if cert.issuer != issuer.subject:
         return False
     try:
@@ -136,11 +139,24 @@ def validate_chain(cert: x509.Certificate, chain: Sequence[x509.Certificate], tr
     return path
 
 
+_CRL_OK: dict[tuple[bytes, bytes, x509.Certificate], bool] = {}  # cache: signed bytes + signature + issuer
+
+
+def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``crl``, cached on the CRL's signed bytes (CRL objects are not hashable)."""
+    key = (crl.tbs_certlist_bytes, crl.signature, issuer)
+    if key not in _CRL_OK:
+        if len(_CRL_OK) > 256:
+            _CRL_OK.clear()
+        _CRL_OK[key] = crl.is_signature_valid(issuer.public_key())
+    return _CRL_OK[key]
+
+
 def _revocation(path: list[x509.Certificate], crls: list[x509.CertificateRevocationList],
                 at: dt.datetime) -> list[str]:
     reasons = []
     for c, issuer in zip(path, path[1:]):
-        valid = [crl for crl in crls if crl.issuer == issuer.subject and crl.is_signature_valid(issuer.public_key())]
+        valid = [crl for crl in crls if crl.issuer == issuer.subject and _crl_signed_by(crl, issuer)]
         if not valid:
             reasons.append(f"no valid CRL from '{describe(issuer)}' to check '{describe(c)}'")
             continue
