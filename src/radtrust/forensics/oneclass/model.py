@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Finding
@@ -48,15 +49,27 @@ class Calibration:
     image_q99: float
     window_q50: float
     window_q99: float
+    image_mean: float
+    image_sd: float
 
     @classmethod
     def from_scores(cls, image_stats: np.ndarray, window_d: np.ndarray) -> Calibration:
         iq50, iq99 = np.percentile(image_stats, [50, 99])
         wq50, wq99 = np.percentile(window_d, [50, 99])
-        return cls(float(iq50), float(max(iq99, iq50 + 1e-3)), float(wq50), float(max(wq99, wq50 + 1e-3)))
+        return cls(float(iq50), float(max(iq99, iq50 + 1e-3)), float(wq50), float(max(wq99, wq50 + 1e-3)),
+                   float(np.mean(image_stats)), float(max(np.std(image_stats), 1e-3)))
 
     def image_score(self, stat: float) -> float:
         return _rise((stat - self.image_q50) / (self.image_q99 - self.image_q50))
+
+    def series_score(self, worst_stat: float, n: int) -> float:
+        """Score of the largest of ``n`` slice statistics: the median and 99th percentile of the maximum of n
+        authentic slices (normal approximation, F_max = F^n), so long series do not raise false alarms."""
+        if n <= 1:
+            return self.image_score(worst_stat)
+        q50 = self.image_mean + self.image_sd * float(ndtri(0.5 ** (1.0 / n)))
+        q99 = self.image_mean + self.image_sd * float(ndtri(0.99 ** (1.0 / n)))
+        return _rise((worst_stat - q50) / max(q99 - q50, 1e-6))
 
     def heat(self, d: np.ndarray) -> np.ndarray:
         return 1.0 - np.exp(-np.maximum(0.0, d - self.window_q50) / (self.window_q99 - self.window_q50))
@@ -149,14 +162,20 @@ class SiteModel:
             scores.append(s)
             stats.append(st)
             heats.append(h)
-        worst = int(np.argmax(scores))
-        cal = group.cal3d if use3d and 0 < worst < n - 1 else group.cal2d
-        evidence = self._texture_evidence(group, scores[worst], stats[worst], cal, heats[worst], worst)  # type: ignore[arg-type]
-        return Finding(float(scores[worst]), np.stack(heats).astype(np.float32), tuple(evidence))
+        inner = [i for i in range(n) if use3d and 0 < i < n - 1]
+        outer = [i for i in range(n) if i not in inner]
+        series_scores = []
+        for members, cal in ((inner, group.cal3d), (outer, group.cal2d)):
+            if members:
+                top = max(members, key=lambda i: stats[i])
+                series_scores.append((cal.series_score(stats[top], len(members)), top, cal))  # type: ignore[union-attr]
+        score, worst, cal = max(series_scores, key=lambda t: t[0])
+        evidence = self._texture_evidence(group, score, stats[worst], cal, heats[worst], worst)
+        return Finding(float(score), np.stack(heats).astype(np.float32), tuple(evidence))
 
     def _texture_evidence(self, group: GroupModel, score: float, stat: float, cal: Calibration, heat: np.ndarray,
                           slice_index: int | None) -> list[str]:
-        if stat <= cal.image_q99:
+        if score < 0.9:  # below the training 99th percentile
             return []
         r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
         where = f"slice {slice_index}, " if slice_index is not None else ""

@@ -128,8 +128,6 @@ class _Trainer:
             self.pools[(key, "2d")].add(values[:, :D2], intensity, self.rng, self.opts, epoch == 0)
             if values.shape[1] > D2:
                 self.pools[(key, "3d")].add(values, intensity, self.rng, self.opts, epoch == 0)
-            if epoch == 0 and prev is not None:
-                self._last = f
 
     def add_flat(self, image: Image) -> None:
         key = group_key(image, self.opts.group_by)
@@ -210,7 +208,7 @@ def train(inputs: Iterable[str | os.PathLike[str]], *, options: TrainOptions | N
             ct.append(image)
         else:
             trainer.add_flat(image)
-        if n == len(files) or n % max(1, len(files) // 20) == 0 or time.monotonic() - t0 > 5 * n:
+        if n == len(files) or n % max(1, len(files) // 20) == 0:
             say(f"[{n}/{len(files)}] read {path.name} ({time.monotonic() - t0:.0f} s)")
     for series in group_series(ct):
         images = list(series.instances)
