@@ -159,11 +159,16 @@ def _variant(params: dict) -> str:
     return "+".join(steps) or "plain"
 
 
+# CT-GAN's own attacks are drawn twice as often as the generic ones on CT volumes.
+WEIGHTS = {"ct-inject-nodule": 2.0, "ct-remove-nodule": 2.0}
+
+
 def _pick(methods: list[str], target: Target, counts: Counter, rng: np.random.Generator) -> list[str]:
-    """Applicable methods, least used first (ties in random order)."""
+    """Applicable methods, least used (per CT/2D kind, relative to their weight) first, ties in random order."""
     ok = [m for m in methods if get_method(m).admits(target)]
+    kind = "ct" if target.is_ct else "2d"
     tiebreak = {m: float(rng.random()) for m in ok}
-    return sorted(ok, key=lambda m: (counts[m], tiebreak[m]))
+    return sorted(ok, key=lambda m: (counts[(kind, m)] / WEIGHTS.get(m, 1.0), tiebreak[m]))
 
 
 def build(authentic: Iterable[str | Path], out: str | Path, *, methods: list[str] | None = None, per_image: int = 2,
@@ -216,7 +221,7 @@ def build(authentic: Iterable[str | Path], out: str | Path, *, methods: list[str
                                                  mask_file=f"masks/{row.stem}.npy", image_file=rel_t),
                                   sidecar_path(out, row))
                 rows.append(row)
-                counts[method] += 1
+                counts[("ct" if target.is_ct else "2d", method)] += 1
                 made += 1
                 break
         log.info("%s: authentic + %d tampered", src.name, made)

@@ -1,25 +1,30 @@
 """Minimal synthetic DICOM headers for sources that have none (NIfTI volumes, PNG/JPEG radiographs).
 
 The header is the same for the authentic copy and for every tampered copy of a source, so a
-detector cannot tell them apart by it. UIDs are derived from a key (``2.25`` UUID-style roots via
-``pydicom.uid.generate_uid(entropy_srcs=...)``), so the same source always gets the same UIDs.
+detector cannot tell them apart by it. UIDs are derived from a key (``2.25`` roots from a hash), so the
+same source always gets the same UIDs.
 No acquisition parameters are invented: header and physics checks that need them are not applicable.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 DX_IMAGE_STORAGE_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
 def uid(*parts: object) -> str:
-    """A deterministic UID from the given parts."""
-    return generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts])
+    """A deterministic UID from the given parts: ``2.25.`` + a 128-bit hash as a decimal (ITU-T X.667 form).
+
+    (``pydicom.uid.generate_uid(prefix=None)`` ignores its entropy sources, so it cannot be used here.)
+    """
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()[:16]
+    return f"2.25.{int.from_bytes(digest, 'big')}"
 
 
 def _base(sop_class: str, sop_uid: str, patient_id: str, study: str, series: str) -> Dataset:

@@ -53,7 +53,9 @@ def inject_nodule(target: Target, rng: np.random.Generator, *, at: tuple[int, ..
     fields = radiograph_fields(target)
     diameter = float(size_mm) if size_mm is not None else float(np.exp(rng.uniform(np.log(8.0), np.log(60.0))))
     radius = diameter / 2.0
-    center = tuple(int(v) for v in at) if at is not None else choose_center(fields, target.spacing, radius, rng)
+    center = tuple(int(v) for v in at) if at is not None else None
+    for depth in (radius, radius / 2, 2.0):  # a projected opacity may overlap a field's edge
+        center = center or choose_center(fields, target.spacing, depth, rng)
     if center is None:
         raise NotApplicable(f"no lung field large enough for a {diameter:.0f} mm opacity")
     win = bbox_slices(center, radius * 1.3 + 5.0, target.spacing, target.pixels.shape)
@@ -81,7 +83,9 @@ def inject_consolidation(target: Target, rng: np.random.Generator, *, at: tuple[
     _require_2d(target)
     fields = radiograph_fields(target)
     size = float(size_mm) if size_mm is not None else float(rng.uniform(40.0, 120.0))
-    center = tuple(int(v) for v in at) if at is not None else choose_center(fields, target.spacing, size / 4, rng)
+    center = tuple(int(v) for v in at) if at is not None else None
+    for depth in (size / 4, size / 8, 2.0):
+        center = center or choose_center(fields, target.spacing, depth, rng)
     if center is None:
         raise NotApplicable("no lung field for a consolidation")
     win = bbox_slices(center, size * 0.9, target.spacing, target.pixels.shape)
