@@ -37,7 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("issue", help="issue a credential (default action: acquired) without a PS3.15 signature")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (mirrors input paths)")
-    p.add_argument("--action", default="acquired", help="the action to record (default: acquired)")
+    from radtrust.provenance.credential.manifest import ACTIONS
+
+    p.add_argument("--action", default="acquired", choices=list(ACTIONS), help="the action to record (default: acquired)")
     p.add_argument("--sidecar", action="store_true", help="also write FILE.radcred")
     add_signer_options(p)
     add_format_option(p)
