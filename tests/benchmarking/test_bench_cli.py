@@ -1,0 +1,31 @@
+"""radtrust bench end to end on a tiny benchmark made by radtrust simulate dataset."""
+
+from __future__ import annotations
+
+import json
+
+from radtrust.cli import main
+from tests.simulation.test_dataset import _pictures
+
+
+def test_bench_cli_writes_report(tmp_path, sample_cr_file):
+    pics = _pictures(tmp_path / "pics", n=4)
+    bench = tmp_path / "bench"
+    assert main(["simulate", "dataset", "--authentic", str(pics), str(sample_cr_file), "--out", str(bench),
+                 "--per-image", "2", "--seed", "1", "--split-by", "series",
+                 "--methods", "xr-inject-nodule,retouch,copy-move"]) == 0
+    out = tmp_path / "report"
+    assert main(["bench", str(bench), "--out", str(out), "--leave-one-method-out", "--jobs", "1",
+                 "--detectors", "noise-residual,header"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["images"] == 15 and not rep["errors"]
+    assert set(rep["leave_one_method_out"]["per_method"]) <= {"xr-inject-nodule", "retouch", "copy-move"}
+    assert 0.0 <= rep["in_distribution"]["overall"]["auc"] <= 1.0
+    assert rep["runtime"]["seconds_per_2d_image"] > 0
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "Leave-one-method-out" in html
+
+
+def test_bench_bad_folder(tmp_path, capsys):
+    assert main(["bench", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "labels.csv" in capsys.readouterr().err

@@ -1,0 +1,100 @@
+"""The benchmark format round trip, and the runner's folds on hand-made detector scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radtrust.benchmarking.collect import ItemResult, reduce_map
+from radtrust.benchmarking.format import Row, load_mask, mask_path, read_labels, write_labels
+from radtrust.benchmarking.runner import evaluate
+from radtrust.errors import InputError
+
+
+def _bench(tmp_path):
+    rows = [Row("xr/a_v0.dcm", 0, "", "train", "DX", "p1", "src/a.png", ""),
+            Row("xr/a_v1.dcm", 1, "copy-move", "train", "DX", "p1", "src/a.png", "plain"),
+            Row("ct/b_v1", 1, "ct-inject-nodule", "test", "CT", "p2", "src/b", "copy-noise")]
+    for r in rows:
+        p = tmp_path / r.file
+        if r.is_series:
+            p.mkdir(parents=True)
+            (p / "IMG0000.dcm").write_bytes(b"x")
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(b"x")
+    (tmp_path / "masks").mkdir()
+    np.save(mask_path(tmp_path, rows[1]), np.eye(4, dtype=bool))
+    np.save(mask_path(tmp_path, rows[2]), np.zeros((2, 4, 4), dtype=bool))
+    return rows
+
+
+def test_round_trip(tmp_path):
+    rows = _bench(tmp_path)
+    write_labels(tmp_path, rows)
+    back = read_labels(tmp_path)
+    assert back == sorted(rows, key=lambda r: r.file)
+    assert load_mask(tmp_path, back[-1], (4, 4)).sum() == 4
+    assert load_mask(tmp_path, [r for r in back if r.label == 0][0], (4, 4)).sum() == 0
+    with pytest.raises(InputError):
+        load_mask(tmp_path, back[-1], (5, 5))
+    # a minimal labels.csv with only the required columns is read too
+    (tmp_path / "labels.csv").write_text("file,label,method,split\nxr/a_v0.dcm,0,,test\n")
+    assert read_labels(tmp_path) == [Row("xr/a_v0.dcm", 0, "", "test")]
+
+
+@pytest.mark.parametrize("bad", [
+    "file,label,method,split\nxr/a_v0.dcm,2,,train\n",             # label not 0/1
+    "file,label,method,split\nxr/a_v0.dcm,0,copy-move,train\n",    # authentic with a method
+    "file,label,method,split\nxr/a_v1.dcm,1,,train\n",             # tampered without a method
+    "file,label,method,split\nxr/a_v0.dcm,0,,validate\n",          # unknown split
+    "file,label,method,split\n../x.dcm,0,,train\n",                # escapes the folder
+    "file,label,split\nxr/a_v0.dcm,0,train\n",                     # missing column
+    "file,label,method,split\nxr/missing.dcm,0,,train\n",          # missing file
+    "file,label,method,split\nxr/a_v0.dcm,1,retouch,train\n",      # tampered without a mask
+])
+def test_invalid_labels_rejected(tmp_path, bad):
+    _bench(tmp_path)
+    (tmp_path / "labels.csv").write_text(bad)
+    with pytest.raises(InputError):
+        read_labels(tmp_path)
+
+
+def _results():
+    """Detector 'a' sees method X only, detector 'b' sees method Y only; 'c' is noise."""
+    rng = np.random.default_rng(0)
+    out = []
+    for split in ("train", "test"):
+        for i in range(30):
+            kind = ("", "X", "Y")[i % 3]
+            label = int(bool(kind))
+            a = 0.9 if kind == "X" else 0.1
+            b = 0.9 if kind == "Y" else 0.1
+            row = Row(f"xr/{split}{i}.dcm", label, kind, split, "DX")
+            r = ItemResult(row, {"a": a + rng.normal(0, 0.02), "b": b + rng.normal(0, 0.02), "c": float(rng.random())})
+            mask = np.zeros((4, 4), bool)
+            if label:
+                mask[:2, :2] = True
+                r.mask = mask
+            r.maps = {"a": (mask * 0.9 + 0.05).astype(np.float16), "b": (mask * 0.9 + 0.05).astype(np.float16)}
+            out.append(r)
+    return out
+
+
+def test_evaluate_folds():
+    rep, fusion, curves = evaluate(_results(), fpr=0.05)
+    ind = rep["in_distribution"]
+    assert ind["overall"]["auc"] == 1.0 and ind["overall"]["n_tampered"] == 20
+    assert set(ind["per_method"]) == {"X", "Y"}
+    assert ind["localisation"]["pixel_auc"] == 1.0 and ind["localisation"]["iou"] == 1.0
+    lomo = rep["leave_one_method_out"]["per_method"]
+    # held out X: the fusion never learnt to trust detector a, so X is missed (and the other way round)
+    assert lomo["X"]["auc"] < 0.9 and lomo["Y"]["auc"] < 0.9
+    assert "held out: X" in curves
+
+
+def test_reduce_map():
+    m = np.zeros((8, 8), bool)
+    m[:4, :4] = True
+    assert reduce_map(m, 4, "mask").tolist() == [[True, False], [False, False]]
+    assert reduce_map(np.ones((2, 9, 9)), 4).shape == (2, 2, 2)
