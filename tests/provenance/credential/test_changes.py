@@ -221,3 +221,21 @@ def test_pixel_data_removed(acquired, cred_trust):
     with pytest.raises(CredentialError) as info:
         verify_dataset(ds, acquired, trust=cred_trust)
     assert info.value.status == "invalid" and "cannot recompute the binding" in str(info.value)
+
+
+def test_slice_swap_named_across_files(acquired_pair, tmp_path, cred_trust):
+    """Checked together, each swapped slice is said to hold the pixels credentialed for the other file."""
+    from radtrust.provenance.credential.verify import cross_reference
+
+    a, b = (read(p) for p in acquired_pair)
+    a.PixelData, b.PixelData = b.PixelData, a.PixelData
+    outcomes = []
+    for ds, name in ((a, "a.dcm"), (b, "b.dcm")):
+        with pytest.raises(CredentialError) as info:
+            verify_dataset(ds, None, trust=cred_trust)
+        outcomes.append((name, info.value))
+    notes = cross_reference(outcomes)
+    assert notes == {"a.dcm": ["frame 1 holds the pixels credentialed for b.dcm frame 1 (slices swapped or copied "
+                               "between files)"],
+                     "b.dcm": ["frame 1 holds the pixels credentialed for a.dcm frame 1 (slices swapped or copied "
+                               "between files)"]}

@@ -67,25 +67,29 @@ def _report_text(path: str, report: dict[str, Any], *, history: bool, trusted: b
 
 def _check(args: argparse.Namespace, *, require: bool) -> int:
     from radtrust.io import iter_files, read_dataset
-    from radtrust.provenance.credential.verify import CredentialError, verify_dataset
+    from radtrust.provenance.credential.verify import CredentialError, cross_reference, verify_dataset
 
     rep = Reporter(fmt=args.format, quiet=args.quiet)
     kwargs = load_trust(args)
+    outcomes: list[tuple[str, Any]] = []
     for path in iter_files(args.inputs):
         try:
             ds = read_dataset(path)
-            report = verify_dataset(ds, path, require_acquisition=getattr(args, "custody", False),
-                                    **kwargs).to_json()
+            outcomes.append((str(path), verify_dataset(ds, path, require_acquisition=getattr(args, "custody", False),
+                                                       **kwargs)))
         except CredentialError as exc:
-            report = exc.to_json()
+            outcomes.append((str(path), exc))
         except Error as exc:
             rep.error(exc, str(path))
-            continue
+    notes = cross_reference(outcomes)  # slices swapped between the files checked together
+    for path, outcome in outcomes:
+        report = outcome.to_json()
+        report["reasons"] = report["reasons"] + notes.get(path, [])
         if report["status"] != "valid" and require:
             rep.fail()
         show_history = args.subcommand == "show" or getattr(args, "custody", False) or report["status"] != "valid"
-        rep.record({"kind": "credential", "path": str(path), "credential": report},
-                   _report_text(str(path), report, history=show_history, trusted=kwargs["trust"] is not None))
+        rep.record({"kind": "credential", "path": path, "credential": report},
+                   _report_text(path, report, history=show_history, trusted=kwargs["trust"] is not None))
     return rep.exit_code()
 
 

@@ -31,11 +31,12 @@ class CredentialError(VerificationError):
     """The credential is absent, invalid or untrusted; ``status``, ``changed`` and ``history`` say how."""
 
     def __init__(self, status: str, message: str, path: str | os.PathLike[str] | None, reasons: list[str],
-                 changed: tuple[str, ...] = (), chain: Chain | None = None) -> None:
+                 changed: tuple[str, ...] = (), chain: Chain | None = None, frames: tuple[bytes, ...] = ()) -> None:
         super().__init__(message, path, reasons)
         self.status = status
         self.changed = tuple(changed)
         self.chain = chain
+        self.frames = tuple(frames)  # frame digests of the pixels in hand (when they were computed)
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "changed": list(self.changed), "reasons": list(self.reasons),
@@ -102,7 +103,7 @@ def verify_dataset(ds: Any, path: str | os.PathLike[str] | None, *, trust: list[
                        f"'{chain.steps[0].manifest.action.action}')")
     if reasons:
         raise CredentialError(INVALID, "content credential invalid: " + "; ".join(reasons), where, reasons,
-                              changed=comparison.changed, chain=chain)
+                              changed=comparison.changed, chain=chain, frames=comparison.current.frames)
     untrusted: list[str] = []
     for step in chain.steps if trust is not None else ():
         when = at
@@ -140,3 +141,29 @@ def report(ds: Any, path: str | os.PathLike[str] | None, **kwargs: Any) -> dict[
         return verify_dataset(ds, path, **kwargs).to_json()
     except CredentialError as exc:
         return exc.to_json()
+
+
+def cross_reference(outcomes: list[tuple[str, Any]]) -> dict[str, list[str]]:
+    """Across several files, say where changed pixels came from: ``{path: [note, ...]}``.
+
+    ``outcomes`` are (path, CredentialResult | CredentialError). A changed frame whose pixels equal a frame
+    credentialed for another file is named as such (slices swapped or copied between files).
+    """
+    origin: dict[bytes, tuple[str, int]] = {}
+    for path, outcome in outcomes:
+        chain = outcome.chain
+        if chain is not None:
+            for i, digest in enumerate(chain.current.manifest.binding.frames):
+                origin.setdefault(digest, (path, i))
+    notes: dict[str, list[str]] = {}
+    for path, outcome in outcomes:
+        if not isinstance(outcome, CredentialError) or outcome.chain is None:
+            continue
+        own = outcome.chain.current.manifest.binding.frames
+        for i, digest in enumerate(outcome.frames):
+            source = origin.get(digest)
+            if source is not None and source[0] != path and (i >= len(own) or own[i] != digest):
+                notes.setdefault(path, []).append(
+                    f"frame {i + 1} holds the pixels credentialed for {source[0]} frame {source[1] + 1} "
+                    "(slices swapped or copied between files)")
+    return notes
