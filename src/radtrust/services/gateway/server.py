@@ -101,7 +101,7 @@ class Gateway:
         in_flight = self.queue.recover()
         self.forwarder.resolve_in_flight(in_flight)
         if dropped or orphans or in_flight:
-            log.warning("recovered the spool: %d partial file(s) dropped, %d orphan(s) queued, %d in-flight resolved",
+            log.warning("recovered the spool: %d partial file(s) dropped, %d orphan(s) queued, %d in flight to look up",
                         dropped, orphans, len(in_flight))
 
     def start(self) -> int:
