@@ -89,7 +89,8 @@ def test_forward_flagged_policy_forwards_unchanged(tmp_path: Path, signed: dict[
         port = gw.start()
         try:
             assert send(port, [signed["signed"], signed["tampered"]]) == [(0x0000, ""), (0x0000, "")]
-            uids = {n: pydicom.dcmread(signed[n], stop_before_pixels=True).SOPInstanceUID for n in ("signed", "tampered")}
+            uids = {n: pydicom.dcmread(signed[n], stop_before_pixels=True).SOPInstanceUID
+                    for n in ("signed", "tampered")}
             got = pacs.wait_for(lambda: (lambda u: u if set(uids.values()) <= set(u) and "SR" in u.values() else None)(
                 pacs.sop_uids()), timeout=30)
             assert got

@@ -57,7 +57,8 @@ def source_sets(samples: Path, shared: Path | None) -> dict[str, list[Path]]:
 
 
 @pytest.mark.parametrize("which", ["ct-j2k", "cr", "ct-ge-no-type2"])
-def test_sr_and_seg_pass_dciodvfy(which: str, samples_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_sr_and_seg_pass_dciodvfy(which: str, samples_dir: Path, tmp_path: Path,
+                                  request: pytest.FixtureRequest) -> None:
     shared = request.getfixturevalue("shared_data") if which == "ct-ge-no-type2" else None
     files = source_sets(samples_dir, shared)[which]
     records, heats = records_for(files, np.random.default_rng(1))

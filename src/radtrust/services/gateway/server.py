@@ -94,15 +94,16 @@ class Gateway:
             except Exception as exc:
                 log.error("orphan spool file %s unreadable, left in place: %s", p, exc)
                 continue
-            self.queue.add(sop_uid=str(ds.SOPInstanceUID), sha256=sha256(data), study_uid=str(ds.get("StudyInstanceUID", "")),
+            self.queue.add(sop_uid=str(ds.SOPInstanceUID), sha256=sha256(data),
+                           study_uid=str(ds.get("StudyInstanceUID", "")),
                            series_uid=str(ds.get("SeriesInstanceUID", "")), sop_class=str(ds.SOPClassUID),
                            transfer_syntax=str(ds.file_meta.TransferSyntaxUID), path=str(p))
             orphans += 1
         in_flight = self.queue.recover()
         self.forwarder.resolve_in_flight(in_flight)
         if dropped or orphans or in_flight:
-            log.warning("recovered the spool: %d partial file(s) dropped, %d orphan(s) queued, %d in flight to look up",
-                        dropped, orphans, len(in_flight))
+            log.warning("recovered the spool: %d partial file(s) dropped, %d orphan(s) queued, "
+                        "%d in flight to look up", dropped, orphans, len(in_flight))
 
     def start(self) -> int:
         """Recover, start the workers and the SCP; return the listening port."""

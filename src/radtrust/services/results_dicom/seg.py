@@ -51,7 +51,8 @@ def build_seg(records: Sequence[Mapping[str, Any]], sources: Mapping[str, Datase
         src = sources[uid]
         heat = np.asarray(heatmaps[uid], dtype=np.float32)
         if heat.shape != (int(src.Rows), int(src.Columns)):
-            raise InputError(f"heatmap of {uid} is {heat.shape}, the image is {src.Rows}x{src.Columns}", rec.get("path"))
+            raise InputError(f"heatmap of {uid} is {heat.shape}, the image is {src.Rows}x{src.Columns}",
+                             rec.get("path"))
         pairs.append((src, heat))
     if not pairs:
         raise InputError("no instance has both a readable source and a heatmap; nothing to segment")
