@@ -239,3 +239,30 @@ def test_slice_swap_named_across_files(acquired_pair, tmp_path, cred_trust):
                                "between files)"],
                      "b.dcm": ["frame 1 holds the pixels credentialed for a.dcm frame 1 (slices swapped or copied "
                                "between files)"]}
+
+
+HOSTILE_BUNDLES = [
+    ("deeply_nested_cbor", b"\x81" * 100_000 + b"\x00"),
+    ("declared_4gib_bytestring", b"\x81\x5a\xff\xff\xff\xff" + b"x" * 10),
+    ("tag_bomb", b"\xd2" * 50_000 + b"\x80"),
+    ("empty_array", b"\x80"),
+    ("array_of_ints", b"\x83\x01\x02\x03"),
+]
+
+
+@pytest.mark.parametrize("name,value", HOSTILE_BUNDLES, ids=[h[0] for h in HOSTILE_BUNDLES])
+def test_hostile_bundle_is_invalid_not_a_crash(acquired, cred_trust, name, value):
+    ds = read(acquired)
+    block = ds.private_block(store.PRIVATE_GROUP, store.PRIVATE_CREATOR)
+    block[store.BUNDLE_ELEMENT].value = value + (b"\x00" if len(value) % 2 else b"")
+    with pytest.raises(CredentialError) as info:
+        verify_dataset(ds, acquired, trust=cred_trust)
+    assert info.value.status == "invalid"
+
+
+def test_history_too_long(acquired, cred_trust):
+    ds = read(acquired)
+    b = store.extract(ds)
+    store.embed(ds, store.Bundle(b.credential, (b.credential,) * 300))
+    with pytest.raises(CredentialError, match="longer than"):
+        verify_dataset(ds, acquired, trust=cred_trust)

@@ -19,6 +19,9 @@ from radtrust.provenance.credential.manifest import Manifest
 from radtrust.provenance.credential.store import Bundle
 
 
+MAX_HISTORY = 256  # ancestors walked at most (each costs a signature check)
+
+
 @dataclass(frozen=True)
 class Step:
     """One verified credential in a chain, oldest first once walked."""
@@ -113,6 +116,8 @@ def walk(bundle: Bundle) -> Chain:
     The current credential must open (else ValueError). Problems further back are collected in
     ``Chain.problems`` and the walk stops at the first broken link.
     """
+    if len(bundle.ancestors) > MAX_HISTORY:
+        raise ValueError(f"history of {len(bundle.ancestors)} credentials is longer than {MAX_HISTORY}")
     opened, manifest = _open(bundle.credential, "credential")
     newest = Step(manifest=manifest, opened=opened, digest=message_digest(bundle.credential))
     steps = [newest]
