@@ -35,7 +35,7 @@ def test_tampered_patch_flagged_at_its_place(rng, kind):
         base = ndimage.gaussian_filter(patch, 6.0)
         x[PATCH] = np.round(base + rng.normal(0, patch.std(), patch.shape))
     finding = get_detector("noise-residual").run(make_image(x))
-    assert finding.score > (0.3 if kind == "white-noise" else 0.9), finding.evidence
+    assert finding.score > (0.2 if kind == "white-noise" else 0.9), finding.evidence
     assert finding.heatmap.shape == x.shape
     assert _inside(_peak(finding.heatmap))
     assert any("rows" in e for e in finding.evidence[1:])

@@ -38,7 +38,7 @@ _EXCLUDE_RADIUS = 8  # in-plane displacements this close are the residual's own 
 
 def residual_signs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sign hashes of a 2D plane's residual and where they are usable (not clipped, not flat)."""
-    r = highpass(x)
+    r = highpass(x).copy()
     # near clipped pixels (air at the -1024 floor, saturation) the few unclipped samples are not noise
     r[~valid_mask(x, margin=HASH_BLOCK + 1)] = 0.0
     return sign_hashes(r)
