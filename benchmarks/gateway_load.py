@@ -6,7 +6,7 @@ Run from the repository root:
 
 ``--instances`` copies of the sample CT slices (512 x 512, JPEG 2000 lossless, fresh UIDs; one study per
 association) are sent by ``--associations`` concurrent DCMTK ``storescu`` processes to ``radtrust gateway``
-(a subprocess, 2 analysis workers), which forwards to an Orthanc started here with a plugin that counts every
+(a subprocess; 2 analysis threads, 4 associations to the PACS by default), which forwards to an Orthanc started here with a plugin that counts every
 incoming C-STORE. Reported:
 
 - accepted instances per second (first byte to the last storescu's exit: every instance is fsynced first);
@@ -94,12 +94,14 @@ def pacs_alone(groups: list[list[Path]], workdir: Path) -> float:
     return rate
 
 
-def run(n: int, associations: int, mode: str, workdir: Path, workers: int = 2, baseline: bool = True) -> dict:
+def run(n: int, associations: int, mode: str, workdir: Path, workers: int = 2, baseline: bool = True,
+        forward_associations: int = 4) -> dict:
     groups = make_studies(workdir, n, associations)
     ceiling = pacs_alone(groups, workdir) if baseline else None
     uids = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for g in groups for p in g}
     extra = {"Plugins": [PYTHON_PLUGIN], "PythonScript": str(COUNTER)}
-    args = ["--workers", str(workers), "--stable-age", "5", *(["--verify-only"] if mode == "verify-only" else [])]
+    args = ["--workers", str(workers), "--forward-associations", str(forward_associations), "--stable-age", "5",
+            *(["--verify-only"] if mode == "verify-only" else [])]
     with Orthanc(workdir / "orthanc", extra) as pacs:
         gw = GatewayProcess(workdir / "spool", f"ORTHANC@127.0.0.1:{pacs.dicom_port}", *args).start()
         try:
@@ -123,6 +125,7 @@ def run(n: int, associations: int, mode: str, workdir: Path, workers: int = 2, b
     duplicates = sum(1 for u in uids if counts.get(u, 0) > 1)
     return {
         "mode": mode, "instances": n, "associations": associations, "analysis_workers": workers,
+        "forward_associations": forward_associations,
         "sender_failures": len(failures), "lost": missing, "forwarded_twice": duplicates,
         "accept_s": round(t_accept, 2), "accepted_per_s": round(n / t_accept, 1),
         "drain_s": round(t_drain, 2), "forwarded_per_s": round(n / t_drain, 1),
@@ -140,14 +143,15 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=2000)
     ap.add_argument("--associations", type=int, default=4)
     ap.add_argument("--mode", choices=["scan", "verify-only"], default="scan")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="gateway analysis threads")
+    ap.add_argument("--forward-associations", type=int, default=4, help="gateway associations to the PACS")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--no-baseline", action="store_true", help="skip the PACS-alone run")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="radtrust-gwbench-"))
     try:
         print(json.dumps(run(args.instances, args.associations, args.mode, work, args.workers,
-                                   baseline=not args.no_baseline)), flush=True)
+                                   baseline=not args.no_baseline, forward_associations=args.forward_associations)), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
