@@ -98,6 +98,14 @@ def test_training_is_deterministic_for_a_seed(tmp_path: Path, sample_ct_files: l
     assert a != c
 
 
+def test_worker_count_does_not_change_the_model(tmp_path: Path, sample_ct_files: list[Path],
+                                                sample_cr_file: Path) -> None:
+    inputs = [*sample_ct_files[:3], sample_cr_file]
+    one = train(inputs, options=TrainOptions(seed=3, jobs=1), now=NOW).save(tmp_path / "one.npz").read_bytes()
+    two = train(inputs, options=TrainOptions(seed=3, jobs=2), now=NOW).save(tmp_path / "two.npz").read_bytes()
+    assert one == two
+
+
 def test_detector_needs_a_model() -> None:
     with pytest.raises(UsageError, match="needs a model"):
         get_detector("site-model")

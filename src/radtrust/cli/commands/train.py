@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 NAME = "train"
@@ -31,6 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="passes over the data; each extra pass adds windows on a randomly shifted grid "
                              "(default 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (window sampling, grid shifts); default 0")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+                        help="worker processes for reading and featurising radiographs (default: 2 or the core "
+                             "count); the model does not depend on it")
     parser.add_argument("--max-windows", type=int, default=2048, metavar="N",
                         help="windows sampled per image and pass for fitting (default 2048)")
 
@@ -42,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.epochs < 1:
         raise UsageError("--epochs must be at least 1")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     if args.max_windows < 16:
         raise UsageError("--max-windows must be at least 16")
     opts = TrainOptions(group_by=parse_group_by(args.group_by), epochs=args.epochs, seed=args.seed,
-                        max_windows=args.max_windows)
+                        max_windows=args.max_windows, jobs=args.jobs)
     progress = None if args.quiet else (lambda msg: print(f"radtrust train: {msg}", file=sys.stderr, flush=True))
     model = train(args.authentic, options=opts, progress=progress)
     path = model.save(args.out)

@@ -51,7 +51,11 @@ def covariates(acq: Acquisition, thickness: float | None) -> tuple[float, float,
 
 def measure(features: PatchFeatures) -> dict[str, float]:
     """log residual sigma per HU band for one slice (bands with too few windows are absent)."""
-    values, intensity = features.flat()
+    return measure_windows(*features.flat())
+
+
+def measure_windows(values: np.ndarray, intensity: np.ndarray) -> dict[str, float]:
+    """:func:`measure` on flattened window features (rows, d) and window means (rows,)."""
     out: dict[str, float] = {}
     for name, lo, hi in BANDS:
         sel = (intensity >= lo) & (intensity < hi)

@@ -16,23 +16,25 @@ have no iterative optimisation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
 
 from radtrust import __version__
-from radtrust.errors import InputError, NotApplicable
+from radtrust.errors import Error, InputError, NotApplicable
 from radtrust.forensics.oneclass.features import FEATURES_2D, slice_features
 from radtrust.forensics.oneclass.fingerprint import Fingerprint, FingerprintEstimator, serial_key
 from radtrust.forensics.oneclass.groups import DEFAULT_GROUP_BY, group_fields, group_key
 from radtrust.forensics.oneclass.model import D2, Calibration, GroupModel, SiteModel
-from radtrust.forensics.oneclass.noise_model import CTNoiseModel, covariates, measure
+from radtrust.forensics.oneclass.noise_model import CTNoiseModel, covariates, measure_windows
 from radtrust.forensics.oneclass.padim import BinnedGaussian, top_mean
 from radtrust.io import Image, group_series, iter_files, load_image
 
@@ -50,6 +52,42 @@ class TrainOptions:
     max_bins: int = 8
     fingerprint_min_images: int = 8
     calibration_images: int = 400  # per group and dimensionality
+    jobs: int = 1  # worker processes for radiographs/rasters (the result does not depend on it)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """Windows of one slice and epoch: a seeded subsample for fitting, and (epoch 0) all of them for calibration."""
+
+    dims: str  # "2d" | "3d"
+    train_x: np.ndarray
+    train_i: np.ndarray
+    full: tuple[np.ndarray, np.ndarray] | None
+
+
+def _samples(x: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None, rng: np.random.Generator,
+             opts: TrainOptions) -> list[_Sample]:
+    """Windows of one slice for every epoch (epoch 0 on the inference grid, later ones on shifted grids)."""
+    out: list[_Sample] = []
+    for epoch in range(opts.epochs):
+        dy, dx = (0, 0) if epoch == 0 else (int(v) for v in rng.integers(0, 16, size=2))
+        crop = (slice(dy, None), slice(dx, None))
+        try:
+            f = slice_features(x[crop], None if prev is None else prev[crop], None if nxt is None else nxt[crop])
+        except NotApplicable:
+            return out
+        values, intensity = f.flat()
+        pick = np.sort(rng.choice(len(values), size=min(len(values), opts.max_windows), replace=False))
+        full = epoch == 0
+        out.append(_Sample("2d", values[pick, :D2], intensity[pick], (values[:, :D2], intensity) if full else None))
+        if values.shape[1] > D2:
+            out.append(_Sample("3d", values[pick], intensity[pick], (values, intensity) if full else None))
+    return out
+
+
+def _rng(opts: TrainOptions, *where: int) -> np.random.Generator:
+    """One generator per image (or slice), so results do not depend on processing order or worker count."""
+    return np.random.default_rng([opts.seed, *where])
 
 
 @dataclass
@@ -60,14 +98,11 @@ class _Pool:
     train_i: list[np.ndarray] = field(default_factory=list)
     calib: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # full windows of whole images
 
-    def add(self, values: np.ndarray, intensity: np.ndarray, rng: np.random.Generator, opts: TrainOptions,
-            calibrate: bool) -> None:
-        n = len(values)
-        pick = np.sort(rng.choice(n, size=min(n, opts.max_windows), replace=False))
-        self.train_x.append(values[pick])
-        self.train_i.append(intensity[pick])
-        if calibrate and len(self.calib) < opts.calibration_images:
-            self.calib.append((values, intensity))
+    def add(self, sample: _Sample, opts: TrainOptions) -> None:
+        self.train_x.append(sample.train_x)
+        self.train_i.append(sample.train_i)
+        if sample.full is not None and len(self.calib) < opts.calibration_images:
+            self.calib.append(sample.full)
 
     def windows(self) -> int:
         return int(sum(len(x) for x in self.train_x))
@@ -100,10 +135,33 @@ def _fit_pool(pool: _Pool, opts: TrainOptions) -> tuple[BinnedGaussian, Calibrat
     return model, Calibration.from_scores(np.asarray(stats), np.concatenate(wins))
 
 
+@dataclass(frozen=True)
+class _FlatResult:
+    path: str
+    key: str
+    fields: dict[str, str]
+    samples: list[_Sample]
+    fingerprint: tuple[str, np.ndarray] | None  # (hashed serial, pixels) for the detector fingerprint
+
+
+def _flat_job(task: tuple[str, int, TrainOptions]) -> _FlatResult | str | Error:
+    """Read one file; features of a radiograph/raster, or its path back when it is CT (assembled into series)."""
+    path, index, opts = task
+    try:
+        image = load_image(path)
+    except Error as exc:
+        return exc
+    if image.pixels.ndim == 3 or ((image.modality or "").upper() == "CT" and image.has_header):
+        return path
+    serial = image.acquisition.detector_serial or image.acquisition.device_serial
+    fp = (serial_key(serial), image.pixels) if serial and (image.modality or "").upper() != "CT" else None
+    return _FlatResult(path, group_key(image, opts.group_by), group_fields(image, opts.group_by),
+                       _samples(image.pixels, None, None, _rng(opts, 0, index), opts), fp)
+
+
 class _Trainer:
     def __init__(self, opts: TrainOptions, progress: Progress | None) -> None:
         self.opts = opts
-        self.rng = np.random.default_rng(opts.seed)
         self.progress = progress or (lambda msg: None)
         self.pools: dict[tuple[str, str], _Pool] = defaultdict(_Pool)
         self.fields: dict[str, dict[str, str]] = {}
@@ -112,36 +170,21 @@ class _Trainer:
         self.fp_est: dict[tuple[str, tuple[int, int]], FingerprintEstimator] = {}
         self.fp_paths: dict[tuple[str, tuple[int, int]], list[str]] = defaultdict(list)
 
-    def _features(self, x: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None, key: str) -> None:
-        """Windows of one slice for every epoch (epoch 0 on the inference grid, later ones shifted)."""
-        for epoch in range(self.opts.epochs):
-            if epoch == 0:
-                dy = dx = 0
-            else:
-                dy, dx = (int(v) for v in self.rng.integers(0, 16, size=2))
-            crop = (slice(dy, None), slice(dx, None))
-            try:
-                f = slice_features(x[crop], None if prev is None else prev[crop], None if nxt is None else nxt[crop])
-            except NotApplicable:
-                return
-            values, intensity = f.flat()
-            self.pools[(key, "2d")].add(values[:, :D2], intensity, self.rng, self.opts, epoch == 0)
-            if values.shape[1] > D2:
-                self.pools[(key, "3d")].add(values, intensity, self.rng, self.opts, epoch == 0)
+    def add_samples(self, key: str, samples: list[_Sample]) -> None:
+        for sample in samples:
+            self.pools[(key, sample.dims)].add(sample, self.opts)
 
-    def add_flat(self, image: Image) -> None:
-        key = group_key(image, self.opts.group_by)
-        self.fields[key] = group_fields(image, self.opts.group_by)
-        self.counts[key][0] += 1
-        self._features(image.pixels, None, None, key)
-        serial = image.acquisition.detector_serial or image.acquisition.device_serial
-        if serial and (image.modality or "").upper() != "CT":
-            sk = (serial_key(serial), image.pixels.shape)
-            est = self.fp_est.setdefault(sk, FingerprintEstimator(image.pixels.shape))
-            est.add(image.pixels)
-            self.fp_paths[sk].append(str(image.path))
+    def add_flat(self, done: _FlatResult) -> None:
+        self.fields[done.key] = done.fields
+        self.counts[done.key][0] += 1
+        self.add_samples(done.key, done.samples)
+        if done.fingerprint is not None:
+            sk, pixels = done.fingerprint
+            est = self.fp_est.setdefault((sk, pixels.shape), FingerprintEstimator(pixels.shape))
+            est.add(pixels)
+            self.fp_paths[(sk, pixels.shape)].append(done.path)
 
-    def add_volume(self, slices: list[np.ndarray], first: Image, images: list[Image] | None) -> None:
+    def add_volume(self, slices: list[np.ndarray], first: Image, images: list[Image] | None, index: int) -> None:
         key = group_key(first, self.opts.group_by)
         self.fields[key] = group_fields(first, self.opts.group_by)
         self.counts[key][0] += len(slices)
@@ -149,11 +192,14 @@ class _Trainer:
         n = len(slices)
         for i, x in enumerate(slices):
             inner = n >= 3 and 0 < i < n - 1
-            self._features(x, slices[i - 1] if inner else None, slices[i + 1] if inner else None, key)
+            samples = _samples(x, slices[i - 1] if inner else None, slices[i + 1] if inner else None,
+                               _rng(self.opts, 1, index, i), self.opts)
+            self.add_samples(key, samples)
             im = images[i] if images is not None else first
             cov = covariates(im.acquisition, im.geometry.slice_thickness)
-            if cov is not None and (im.modality or "").upper() == "CT":
-                self.noise_rows.append((cov, measure(slice_features(x))))
+            full = next((s.full for s in samples if s.dims == "2d" and s.full is not None), None)
+            if cov is not None and full is not None and (im.modality or "").upper() == "CT":
+                self.noise_rows.append((cov, measure_windows(*full)))
 
     def finish(self, n_files: int, now: datetime) -> SiteModel:
         groups: dict[str, GroupModel] = {}
@@ -199,24 +245,42 @@ def train(inputs: Iterable[str | os.PathLike[str]], *, options: TrainOptions | N
     if not files:
         raise InputError("no input files found")
     t0 = time.monotonic()
+    tasks = [(str(p), i, opts) for i, p in enumerate(files)]
+    deferred: list[str] = []
+    with contextlib.ExitStack() as stack:
+        if opts.jobs > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=opts.jobs))
+            results = pool.map(_flat_job, tasks, chunksize=1)
+        else:
+            results = map(_flat_job, tasks)
+        for n, done in enumerate(results, 1):
+            if isinstance(done, Error):
+                done.path = done.path or str(files[n - 1])  # lost when the error crossed a process boundary
+                raise done
+            if isinstance(done, str):
+                deferred.append(done)
+            else:
+                trainer.add_flat(done)
+            if n == len(files) or n % max(1, len(files) // 20) == 0:
+                say(f"[{n}/{len(files)}] read {files[n - 1].name} ({time.monotonic() - t0:.0f} s)")
     ct: list[Image] = []
-    for n, path in enumerate(files, 1):
+    volumes = 0
+    for path in deferred:
         image = load_image(path)
         if image.pixels.ndim == 3:
-            trainer.add_volume(list(image.pixels), image, None)
-        elif (image.modality or "").upper() == "CT" and image.has_header:
-            ct.append(image)
+            trainer.add_volume(list(image.pixels), image, None, volumes)
+            volumes += 1
         else:
-            trainer.add_flat(image)
-        if n == len(files) or n % max(1, len(files) // 20) == 0:
-            say(f"[{n}/{len(files)}] read {path.name} ({time.monotonic() - t0:.0f} s)")
+            ct.append(image)
     for series in group_series(ct):
         images = list(series.instances)
         if series.is_volume():
-            trainer.add_volume([im.pixels for im in images], images[0], images)
+            trainer.add_volume([im.pixels for im in images], images[0], images, volumes)
+            volumes += 1
         else:
             for im in images:
-                trainer.add_volume([im.pixels], im, [im])
+                trainer.add_volume([im.pixels], im, [im], volumes)
+                volumes += 1
         say(f"series of {len(images)} CT slice(s) done ({time.monotonic() - t0:.0f} s)")
     model = trainer.finish(len(files), now or datetime.now(timezone.utc))
     say(f"trained {len(model.groups)} group(s) in {time.monotonic() - t0:.0f} s")
