@@ -379,3 +379,14 @@ def test_every_sample_signed_and_unchanged_verifies(name, kind, signer, signer_e
 
 def test_multiframe_with_item_and_main_signatures_verifies(signed_mf, trust):
     assert _status(signed_mf, trust)[0] == "valid"
+
+
+def test_element_added_after_signing_caught_by_full_coverage_policy(signed_ct, trust):
+    from radtrust.provenance.signatures.policy import RequireFullCoverage
+
+    data = _edit(signed_ct, lambda ds: ds.put(Element(0x00104000, "LT", b"Benign nodule, no follow-up ")))
+    assert _status(data, trust)[0] == "valid"  # the default policy names what must be covered, not what may not be
+    strict = TrustConfig(trust.trust, trust.chain, trust.crls, AllOf([default_policy(), RequireFullCoverage()]))
+    status, why = _status(data, strict)
+    assert status == "policy-failed" and "PatientComments" in why
+    assert _status(signed_ct, strict)[0] == "valid"

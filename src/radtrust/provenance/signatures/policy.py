@@ -55,6 +55,8 @@ class FileFacts:
 
     present: frozenset[int]
     signatures: tuple[SignatureFacts, ...]
+    #: main-dataset elements a signature could cover (present, not excluded by PS3.15, not UN).
+    signable: frozenset[int] = frozenset()
 
 
 class Policy:
@@ -138,6 +140,25 @@ class RequireCoverage(Policy):
 
 
 @dataclass
+class RequireFullCoverage(Policy):
+    """Every signable main-dataset element is covered by a valid signature: nothing was added after signing."""
+
+    def check(self, facts: FileFacts) -> list[str]:
+        covered: set[int] = set()
+        for s in facts.signatures:
+            if not s.location:
+                covered |= s.covered
+        extra = sorted(facts.signable - covered)
+        if extra:
+            return ["elements not covered by any valid signature (added after signing?): "
+                    + ", ".join(keyword(t) for t in extra[:10]) + (" ..." if len(extra) > 10 else "")]
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"require_full_coverage": True}
+
+
+@dataclass
 class RequireTimestamp(Policy):
     """Every signature carries a valid RFC 3161 timestamp."""
 
@@ -192,7 +213,7 @@ def default_policy() -> AllOf:
 def policy_from_dict(d: dict[str, Any]) -> Policy:
     """Build a policy from a dict (the JSON policy file); unknown keys are refused."""
     known = {"all_of", "any_of", "mac_algorithms", "coverage", "require_timestamp", "require_profile",
-             "unsafe_trust_claimed_time"}
+             "require_full_coverage", "unsafe_trust_claimed_time"}
     unknown = set(d) - known
     if unknown:
         raise UsageError(f"unknown policy keys: {', '.join(sorted(unknown))}")
@@ -213,6 +234,8 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         parts.append(RequireCoverage(tuple(d["coverage"])))
     if d.get("require_timestamp"):
         parts.append(RequireTimestamp())
+    if d.get("require_full_coverage"):
+        parts.append(RequireFullCoverage())
     if "require_profile" in d:
         parts.append(RequireProfile(str(d["require_profile"])))
     if d.get("unsafe_trust_claimed_time"):

@@ -223,7 +223,7 @@ def examine(f: raw.DicomFile, cfg: TrustConfig, path: str = "<bytes>") -> Verifi
     else:
         facts = FileFacts(frozenset(t for t in f.dataset.elements if not is_excluded(t)), tuple(
             SignatureFacts(r.location, r.mac or "", frozenset(r.covered), r.timestamp is not None, r.profiles)
-            for r in reports))
+            for r in reports), frozenset(t for t, e in f.dataset.elements.items() if is_signable(e)))
         reasons = cfg.policy.check(facts)
         status = "policy-failed" if reasons else "valid"
     return VerificationResult(path, sop_uid, status, tuple(reports), tuple(reasons))
