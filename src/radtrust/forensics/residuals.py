@@ -27,8 +27,8 @@ _MEMO_SIZE = 4
 
 
 def _fingerprint(x: np.ndarray) -> tuple:
-    flat = np.asarray(x, dtype=np.float32).reshape(-1)
-    return (x.shape, float(flat.sum(dtype=np.float64)), float(np.dot(flat[::3], flat[::3])))
+    flat = np.asarray(x).reshape(-1)
+    return (x.shape, float(flat.sum(dtype=np.float64)), float(np.dot(flat[::5], flat[::5])))
 
 
 def _memo(what: str, x: np.ndarray, margin: int, compute) -> np.ndarray:  # noqa: ANN001 - callable

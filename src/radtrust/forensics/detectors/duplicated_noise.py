@@ -99,13 +99,13 @@ def vote_displacements(
     keys = np.sort((hashes.ravel()[pos.astype(np.int64)] << np.uint64(pbits)) | pos)
     h = keys >> np.uint64(pbits)
     p = (keys & np.uint64((1 << pbits) - 1)).astype(np.int64)
-    same = np.flatnonzero(h[1:] == h[:-1])
+    eq = h[1:] == h[:-1]
+    same = np.flatnonzero(eq)
     if same.size == 0:
         return []
     # hashes seen more than twice are structure (repeated texture), not a copy: drop their pairs
-    triple = np.zeros(same.size, bool)
-    triple |= np.isin(same - 1, same) | np.isin(same + 1, same)
-    same = same[~triple]
+    eqp = np.concatenate([[False], eq, [False]])
+    same = same[~(eqp[same] | eqp[same + 2])]
     a = np.stack(np.unravel_index(p[same], shape), axis=1)
     b = np.stack(np.unravel_index(p[same + 1], shape), axis=1)
     d = b - a
@@ -113,29 +113,38 @@ def vote_displacements(
     first = np.argmax(d != 0, axis=1)
     neg = d[np.arange(len(d)), first] < 0
     d[neg] *= -1
-    span = 2 * np.asarray(shape, dtype=np.int64) + 1
-    code = np.ravel_multi_index(tuple((d + np.asarray(shape)).T), tuple(span))
-    codes, counts = np.unique(code, return_counts=True)
-    keep = counts >= 2  # single chance matches never decide anything
-    table = {
-        tuple(int(v) - n for v, n in zip(np.unravel_index(int(cd), tuple(span)), shape, strict=True)): int(c)
-        for cd, c in zip(codes[keep], counts[keep], strict=True)
-    }
+    dims = np.asarray(shape, dtype=np.int64)
+    span = tuple(2 * dims + 1)
+    codes, counts = np.unique(np.ravel_multi_index(tuple((d + dims).T), span), return_counts=True)
+
+    def votes(offset: np.ndarray) -> int:
+        if np.any(np.abs(offset) >= dims):
+            return 0
+        q = offset.copy()
+        nz = np.flatnonzero(q)
+        if nz.size and q[nz[0]] < 0:
+            q = -q
+        code = np.ravel_multi_index(tuple(q + dims), span)
+        i = int(np.searchsorted(codes, code))
+        return int(counts[i]) if i < len(codes) and codes[i] == code else 0
+
     out = []
-    for o, c in sorted(table.items(), key=lambda kv: -kv[1]):
+    for i in np.argsort(-counts, kind="stable"):
+        c = int(counts[i])
         if c < min_votes:
             break
-        if max(abs(v) for v in o[-2:]) <= _EXCLUDE_RADIUS:  # the residual's own autocorrelation, any slice
+        o = np.asarray(np.unravel_index(int(codes[i]), span), dtype=np.int64) - dims
+        if np.abs(o[-2:]).max() <= _EXCLUDE_RADIUS:  # the residual's own autocorrelation, any slice
             continue
         near = 0
         for axis in range(len(o)):
             for step in (-2, -1, 1, 2):
-                q = list(o)
+                q = o.copy()
                 q[axis] += step
-                near = max(near, table.get(tuple(q), 0), table.get(tuple(-v for v in q), 0))
-        if near > 0.3 * c:
+                near = max(near, votes(q))
+        if near > 0.3 * c:  # a line of displacements: an elongated structure
             continue
-        out.append((c, o))
+        out.append((c, tuple(int(v) for v in o)))
         if len(out) == max_peaks:
             break
     return out
