@@ -163,3 +163,15 @@ def test_radtrust_timestamped_item_and_main_signatures_on_multiframe_pass_dcmsig
     assert res.returncode == 0, res.stderr
     r = _verify(pki, b, policy=AllOf([RequireTimestamp(), RequireCoverage()]))
     assert all(s.timestamp for s in r.signatures) and len(r.signatures) == 2
+
+
+@pytest.mark.parametrize("purpose", [1, 13, 18])
+def test_signature_purpose_codes_both_ways(purpose, pki, signer, tmp_path):
+    from radtrust.provenance.signatures.sign import PURPOSES
+
+    ours, theirs = tmp_path / "ours.dcm", tmp_path / "theirs.dcm"
+    sign_file(CT, ours, signer, purpose=purpose)
+    assert dcmsign_verify(pki, ours).returncode == 0
+    assert _verify(pki, ours).signatures[0].purpose == PURPOSES[purpose]
+    assert dcmsign("+s", pki.signer_key, pki.signer_cert, "+m2", "+sp", str(purpose), CT, theirs).returncode == 0
+    assert _verify(pki, theirs).signatures[0].purpose == PURPOSES[purpose]

@@ -35,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tags", metavar="FILE", help="sign only these attributes (one keyword or gggg,eeee a line)")
     parser.add_argument("--item", metavar="LOC", help='sign a sequence item, e.g. "ReferencedImageSequence[0]"')
     parser.add_argument("--tsa", metavar="URL", help="RFC 3161 Time-Stamp Authority to timestamp each signature")
+    parser.add_argument("--purpose", type=int, metavar="1..18",
+                        help="signature purpose code (ASTM E1762, as dcmsign +sp): 1 author, 5 verification, ...")
     parser.add_argument("--no-credential", action="store_true",
                         help="do not issue a content credential beside the signature (see radtrust credential)")
     out = parser.add_mutually_exclusive_group(required=True)
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = plan_outputs(args.inputs, args.out, args.in_place)
     options = {"mac": args.mac, "profile": args.profile, "item": args.item,
                "tags": _read_tags(args.tags) if args.tags else None,
-               "timestamper": TsaClient(args.tsa) if args.tsa else None}
+               "timestamper": TsaClient(args.tsa) if args.tsa else None, "purpose": args.purpose}
     jobs = 1 if str(args.key).startswith("pkcs11:") else args.jobs
     job = sign_job if args.no_credential else credential_sign_job
     results = map_files(job, spec, [(src, dst, options) for src, dst in pairs], jobs)

@@ -27,12 +27,20 @@ from radtrust.provenance.signatures._rawdicom import Element, Item, text_value
 from radtrust.provenance.signatures.keys import Signer
 from radtrust.provenance.signatures.mac_stream import (
     CERTIFICATE_OF_SIGNER, CERTIFICATE_TYPE, DIGITAL_SIGNATURES_SEQUENCE, MAC_ALGORITHMS, MAC_ID_NUMBER,
-    MAC_PARAMETERS_SEQUENCE, SIGNATURE, SIGNATURE_DATETIME, SIGNATURE_UID, TIMESTAMP, TIMESTAMP_TYPE, digest,
+    MAC_PARAMETERS_SEQUENCE, PURPOSE_CODE_SEQUENCE, SIGNATURE, SIGNATURE_DATETIME, SIGNATURE_UID, TIMESTAMP,
+    TIMESTAMP_TYPE, digest,
     is_signable, signable_tags,
 )
 from radtrust.provenance.signatures.profiles import get_profile
 
 log = logging.getLogger(__name__)
+#: ASTM E1762 signature purposes (code -> meaning), as DICOM CID 7007 and dcmsign +sp use them.
+PURPOSES = {i + 1: m for i, m in enumerate((
+    "Author's Signature", "Coauthor's Signature", "Co-participant's Signature", "Transcriptionist/Recorder Signature",
+    "Verification Signature", "Validation Signature", "Consent Signature", "Signature Witness Signature",
+    "Event Witness Signature", "Identity Witness Signature", "Consent Witness Signature", "Interpreter Signature",
+    "Review Signature", "Source Signature", "Addendum Signature", "Modification Signature",
+    "Administrative (Error/Edit) Signature", "Timestamp Signature"))}
 #: Timestamper: Signature value -> DER TimeStampToken (see timestamp.TsaClient).
 Timestamper = Callable[[bytes], bytes]
 
@@ -64,8 +72,13 @@ def _generate_uid(rng: Any = None) -> str:
 def sign_item(item: Item, signer: Signer, *, transfer_syntax: str, mac: str = "sha256", profile: str = "none",
               tags: Iterable[int] | None = None, location: str = "", now: dt.datetime | None = None,
               uid: str | None = None, timestamper: Timestamper | None = None, rng: Any = None,
+              purpose: int | None = None,
               dump: Callable[[bytes | memoryview], None] | None = None) -> SignatureCreated:
-    """Add one signature to ``item`` (the main dataset or a sequence item) in place."""
+    """Add one signature to ``item`` (the main dataset or a sequence item) in place.
+
+    ``purpose`` is an ASTM E1762 signature purpose code (1 Author's Signature ... 18 Timestamp Signature, see
+    :data:`PURPOSES`), stored as the Digital Signature Purpose Code Sequence and covered by the signature.
+    """
     prof = get_profile(profile)
     prof.check_key(signer.key_type)
     try:
@@ -100,6 +113,14 @@ def sign_item(item: Item, signer: Signer, *, transfer_syntax: str, mac: str = "s
     sig.put(Element(SIGNATURE_UID, "UI", text_value(uid, "UI")))
     sig.put(Element(SIGNATURE_DATETIME, "DT", text_value(format_dt(now or dt.datetime.now(dt.timezone.utc)), "DT")))
     sig.put(Element(CERTIFICATE_TYPE, "CS", text_value("X509_1993_SIG", "CS")))
+    if purpose is not None:
+        if purpose not in PURPOSES:
+            raise UsageError(f"signature purpose must be 1..{len(PURPOSES)} (ASTM E1762), not {purpose}")
+        code = Item()
+        code.put(Element(0x00080100, "SH", text_value(str(purpose), "SH")))
+        code.put(Element(0x00080102, "SH", text_value("ASTM-sigpurpose", "SH")))
+        code.put(Element(0x00080104, "LO", PURPOSES[purpose].encode("latin-1") + b" " * (len(PURPOSES[purpose]) % 2)))
+        sig.put(Element(PURPOSE_CODE_SEQUENCE, "SQ", items=[code]))
     sig.put(Element(CERTIFICATE_OF_SIGNER, "OB", _even(signer.certificate.public_bytes(serialization.Encoding.DER))))
     value = signer.sign_digest(digest(item, signed, sig, alg, sink=dump), alg)
     sig.put(Element(SIGNATURE, "OB", _even(value)))

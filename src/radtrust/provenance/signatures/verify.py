@@ -31,8 +31,8 @@ from radtrust.provenance.signatures._rawdicom import Item
 from radtrust.provenance.signatures.keys import key_type, prehashed
 from radtrust.provenance.signatures.mac_stream import (
     CERTIFICATE_OF_SIGNER, CERTIFICATE_TYPE, DATA_ELEMENTS_SIGNED, MAC_ALGORITHM, MAC_CALC_TS, MAC_ID_NUMBER,
-    SIGNATURE, SIGNATURE_DATETIME, SIGNATURE_UID, TIMESTAMP, TIMESTAMP_TYPE, digest, is_excluded, is_signable,
-    mac_algorithm,
+    PURPOSE_CODE_SEQUENCE, SIGNATURE, SIGNATURE_DATETIME, SIGNATURE_UID, TIMESTAMP, TIMESTAMP_TYPE, digest,
+    is_excluded, is_signable, mac_algorithm,
 )
 from radtrust.provenance.signatures.policy import FileFacts, Policy, SignatureFacts, default_policy
 from radtrust.provenance.signatures.profiles import satisfied_profiles
@@ -61,6 +61,7 @@ class SignatureReport:
     covered: tuple[int, ...]
     result: str
     reasons: tuple[str, ...] = ()
+    purpose: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -123,8 +124,11 @@ def _check_signature(item: Item, location: str, sig: Item, params: list[Item], e
     mac_id = us_value(sig.get(MAC_ID_NUMBER))
     claimed_e = sig.get(SIGNATURE_DATETIME)
     claimed_text = claimed_e.text() if claimed_e is not None else None
+    purpose_seq = sig.get(PURPOSE_CODE_SEQUENCE)
+    meaning = (purpose_seq.items[0].get(0x00080104) if purpose_seq is not None and purpose_seq.items else None)
     base = dict(uid=uid, location=location, mac_id=mac_id, signer=None, algorithm=None, mac=None, profiles=(),
-                time=claimed_text, timestamp=None, tsa=None, covered=())
+                time=claimed_text, timestamp=None, tsa=None, covered=(),
+                purpose=meaning.text() if meaning is not None else None)
 
     def bad(result: str, *why: str, **more: Any) -> SignatureReport:
         return SignatureReport(**{**base, **more}, result=result, reasons=tuple(why))
