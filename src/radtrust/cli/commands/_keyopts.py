@@ -14,7 +14,8 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", required=True,
                         help="private key: PEM, DER, PKCS#12 (.p12/.pfx) or a pkcs11: URI (RFC 7512)")
     parser.add_argument("--cert", help="signer certificate (PEM or DER); optional for PKCS#12 and tokens holding it")
-    parser.add_argument("--chain", help="intermediate CA certificates (PEM); DICOM stores only the signer certificate, so verifiers need them too")
+    parser.add_argument("--chain", help="intermediate CA certificates (PEM); DICOM stores only the signer certificate, "
+                             "so verifiers need them too")
     pw = parser.add_mutually_exclusive_group()
     pw.add_argument("--password-env", metavar="VAR", help="read the key password / token PIN from this variable")
     pw.add_argument("--password-file", metavar="FILE", help="read the key password / token PIN from this file")

@@ -81,7 +81,8 @@ class Profile:
         if key_type not in self.key_types:
             allowed = ", ".join(sorted(self.key_types))
             hint = " (ECDSA keys sign under --profile none, as in DCMTK)" if key_type == "ECDSA" else ""
-            raise UsageError(f"profile '{self.name}' ({self.title}) does not allow {key_type} keys, only {allowed}{hint}")
+            raise UsageError(f"profile '{self.name}' ({self.title}) does not allow {key_type} keys, "
+                             f"only {allowed}{hint}")
 
 
 #: The one registry of profiles (CLI name -> profile).

@@ -1,4 +1,4 @@
-"""Certificate path validation for signers and TSAs (RFC 5280 Section 6, the parts a verifier of DICOM signatures needs).
+"""Certificate path validation for signers and TSAs (RFC 5280 Section 6: what a DICOM signature verifier needs).
 
 Builds the path from the signer certificate through the embedded/extra intermediates to a trust anchor, checking each
 signature, validity at a given time, CA basic constraints and keyCertSign, the leaf's key usage (digitalSignature by
