@@ -83,6 +83,17 @@ def _fit_logistic(Z: np.ndarray, y: np.ndarray, sw: np.ndarray, l2: float, iters
     return w[:-1], float(w[-1])
 
 
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    """ROC AUC by ranks (Mann-Whitney), ties counted half."""
+    from scipy.stats import rankdata
+
+    pos, neg = int(y.sum()), int((1 - y).sum())
+    if pos == 0 or neg == 0:
+        return 0.5
+    r = rankdata(score)
+    return float((r[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
 @dataclass
 class Fusion:
     """A fitted (or default) fusion of named detectors. See the module docstring for the model."""
@@ -110,7 +121,7 @@ class Fusion:
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, fpr: float = 0.01,
-            X_authentic: np.ndarray | None = None, l2: float = 1.0) -> Fusion:
+            X_authentic: np.ndarray | None = None, l2: float = 1.0, min_weight: float = 0.25) -> Fusion:
         """Fit weights on labelled rows and set thresholds from the authentic rows.
 
         Parameters
@@ -122,6 +133,9 @@ class Fusion:
         X_authentic : extra authentic rows (same columns) used for the neutral fill and the thresholds
             only, e.g. every authentic image of a site.
         l2 : ridge penalty on the weights (log-odds units).
+        min_weight : every detector that varies keeps at least this fraction of the largest weight, so a
+            method that only one detector sees still raises the score when no training method exercised that
+            detector (the leave-one-method-out case); the bias is refitted after the floor is applied.
         """
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float).ravel()
@@ -150,6 +164,15 @@ class Fusion:
                 break
             idx = np.flatnonzero(active)
             active[idx[np.argmin(w)]] = False  # drop the most negative, refit
+        if min_weight > 0 and weights.max() > 0:
+            # The floor goes to every detector that varies and is not clearly inverted on the training rows
+            # (univariate AUC >= 0.45): one that merely looked useless or slightly negative may be the only
+            # one to see an unseen method.
+            floor = np.array([np.nanstd(X[:, j]) > 0 and _auc(Z[:, j], y) >= 0.45 if np.isfinite(X[:, j]).any()
+                              else False for j in range(len(names))])
+            weights = np.where(floor, np.maximum(weights, min_weight * weights.max()), weights)
+            scale, bias = _fit_logistic((Z @ weights)[:, None], y, sw, 0.0)  # Platt scaling of the floored sum
+            weights = weights * max(float(scale[0]), 1e-6)
         fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr)
         p_auth = fusion.probability(auth)
         fusion.threshold = threshold_at_fpr(p_auth, fpr)

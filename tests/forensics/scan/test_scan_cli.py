@@ -161,3 +161,12 @@ def test_lossless_reencoding_changes_nothing(tmp_path, sample_ct_files):
                 for r in records]
 
     assert key(scanner.scan_paths([src], jobs=1)) == key(scanner.scan_paths([raw], jobs=1))
+
+
+def test_no_false_alarm_on_authentic_dicom(shared_data):
+    """The shipped fusion at its default threshold on every authentic DICOM image in ../shared/data."""
+    inputs = [shared_data / "ct" / d for d in ("siemens_abdomen", "ge_head", "philips_phantom")] + [shared_data / "cr"]
+    records = [r for r in Scanner().scan_paths(inputs) if r["kind"] == "instance"]
+    assert len(records) == 77
+    flagged = [(r["path"], r["score"], r["evidence"][:2]) for r in records if r["verdict"] != "authentic"]
+    assert len(flagged) / len(records) <= 0.01, flagged
