@@ -33,6 +33,7 @@ from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.residuals import frames, highpass, image_class, logistic, valid_mask
 
 HASH_BLOCK = 6
+SLAB = 24  # slices voted together in a series
 _EXCLUDE_RADIUS = 8  # in-plane displacements this close are the residual's own (kernel, streak) autocorrelation
 
 
@@ -176,15 +177,28 @@ class DuplicatedNoiseDetector(Detector):
         if min(shape2) < 4 * HASH_BLOCK:
             raise NotApplicable(f"duplicated-noise needs at least {4 * HASH_BLOCK} px per side, got {shape2}")
         hashed = [residual_signs(p) for p in planes]
-        hashes = np.stack([h for h, _ in hashed])
-        usable = np.stack([u for _, u in hashed])
+        heat = np.zeros(pixels.shape, np.float32)
         if pixels.ndim == 2:
-            hashes, usable = hashes[0], usable[0]
-        peaks = vote_displacements(hashes, usable, min_votes=4)
-        heat = np.zeros(hashes.shape, np.float32)
-        evidence = []
-        best = peaks[0][0] if peaks else 0
+            best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None)
+        else:
+            # slabs of SLAB slices (overlapping by a third) bound the memory of the sort on long series
+            best, evidence = 0, []
+            starts = range(0, max(1, len(planes) - SLAB // 3), SLAB - SLAB // 3) if len(planes) > SLAB else [0]
+            for z0 in starts:
+                part = hashed[z0 : z0 + SLAB]
+                b, ev = self._vote(np.stack([h for h, _ in part]), np.stack([u for _, u in part]),
+                                   heat[z0 : z0 + SLAB], z0)
+                best = max(best, b)
+                evidence.extend(e for e in ev if e not in evidence)
         score = logistic(math.log2(max(best, 1)), self.center, self.width)
+        if not evidence:
+            evidence.append(f"no duplicated noise found (best displacement has {best} chance matches)")
+        return Finding(score=score, heatmap=heat, evidence=tuple(evidence))
+
+    def _vote(self, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None) -> tuple[int, list[str]]:
+        """Vote within one plane or slab; paint the matches into ``heat`` (a view); return best votes, evidence."""
+        peaks = vote_displacements(hashes, usable, min_votes=4)
+        evidence = []
         for votes, d in peaks:
             if logistic(math.log2(votes), self.center, self.width) < 0.5:
                 continue
@@ -198,6 +212,11 @@ class DuplicatedNoiseDetector(Detector):
                         q[:, -1] += dj
                         heat[tuple(q.T)] = np.maximum(heat[tuple(q.T)], strength)
             lo, hi = a.min(axis=0), a.max(axis=0) + HASH_BLOCK - 1
+            if z0:
+                lo[0] += z0
+                hi[0] += z0 - HASH_BLOCK + 1
+            elif z0 is not None:
+                hi[0] -= HASH_BLOCK - 1
             axes = ("slice", "rows", "cols")[-len(d):]
             where = ", ".join(f"{n} {int(l)}-{int(h)}" for n, l, h in zip(axes, lo, hi, strict=True))
             shift = ", ".join(f"{n} {v:+d}" for n, v in zip(axes, d, strict=True))
@@ -205,9 +224,7 @@ class DuplicatedNoiseDetector(Detector):
                 f"noise residual at {where} repeats at displacement ({shift}): {votes} positions match sign "
                 f"for sign, which authentic noise never does (copy-move or copied noise; source and target marked)"
             )
-        if not evidence:
-            evidence.append(f"no duplicated noise found (best displacement has {best} chance matches)")
-        return Finding(score=score, heatmap=heat, evidence=tuple(evidence))
+        return (peaks[0][0] if peaks else 0), evidence
 
 
 def matched_pairs(hashes: np.ndarray, usable: np.ndarray, d: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

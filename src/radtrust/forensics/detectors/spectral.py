@@ -189,6 +189,9 @@ class SpectralDetector(Detector):
                     f"{zstat:.1f}): resampling along z, as when a cube is rescaled and pasted back"
                 )
             stat = max(stat, zstat)
+        # the maximum over many slices grows like sqrt(2 ln n): judge a volume's maximum by the same standard
+        n_plane = max(regional.shape[1] * regional.shape[2], 2)
+        center += float(np.sqrt(2 * np.log(n_plane * len(planes))) - np.sqrt(2 * np.log(n_plane)))
         score = logistic(stat, center, width)
         if not evidence:
             evidence.append(f"no local resampling periodicity or abnormal spectral decay (strongest z {stat:.1f})")
