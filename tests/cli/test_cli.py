@@ -25,7 +25,7 @@ def _all_command_paths() -> list[list[str]]:
                     paths.append(prefix + [name])
                     walk(sub, prefix + [name])
 
-    walk(build_parser(), [])
+    walk(build_parser(load_all=True), [])
     return paths
 
 
@@ -43,6 +43,13 @@ def test_top_level_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> No
     for argv in _all_command_paths():
         if len(argv) == 1:
             assert argv[0] in out
+
+
+def test_only_the_named_command_is_imported() -> None:
+    code = ("import sys; from radtrust.cli import main; main(['info', '--help']);"
+            "print(sorted(m for m in sys.modules if m.startswith('radtrust.cli.commands.')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "['radtrust.cli.commands.info']"
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

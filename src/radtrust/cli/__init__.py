@@ -1,7 +1,9 @@
 """The ``radtrust`` command line: thin over the library.
 
-Each command is a module in :mod:`radtrust.cli.commands` with ``NAME``, ``HELP``,
-``configure(parser)`` and ``run(args) -> int``; adding a module adds the command.
+Each command is a module in :mod:`radtrust.cli.commands` with ``NAME``, ``HELP`` (string literals),
+``configure(parser)`` and ``run(args) -> int``; adding a module adds the command. Only the command
+being run is imported: names and help lines are read from the modules' source, so ``radtrust --help``
+and every command start without importing the others' dependencies.
 
 Exit status: 0 all checks passed, 1 a check failed, 2 usage error or bad input.
 """
@@ -9,12 +11,14 @@ Exit status: 0 all checks passed, 1 a check failed, 2 usage error or bad input.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
-from types import ModuleType
+from dataclasses import dataclass
+from pathlib import Path
 
 from radtrust import __version__
 from radtrust.errors import Error
@@ -22,12 +26,35 @@ from radtrust.errors import Error
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _commands() -> list[ModuleType]:
+@dataclass(frozen=True)
+class _Command:
+    name: str
+    help: str
+    module: str
+
+
+def _literal(tree: ast.Module, name: str, path: Path) -> str:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            value = ast.literal_eval(node.value)
+            if isinstance(value, str):
+                return value
+    raise RuntimeError(f"{path}: a command module needs {name} as a string literal")
+
+
+def _commands() -> list[_Command]:
+    """Commands found in radtrust.cli.commands, read without importing them."""
     from radtrust.cli import commands
 
-    mods = [importlib.import_module(f"{commands.__name__}.{m.name}")
-            for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
-    return sorted(mods, key=lambda m: m.NAME)
+    found = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        path = Path(commands.__path__[0]) / f"{info.name}.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found.append(_Command(_literal(tree, "NAME", path), _literal(tree, "HELP", path),
+                              f"{commands.__name__}.{info.name}"))
+    return sorted(found, key=lambda c: c.name)
 
 
 def _verbosity() -> argparse.ArgumentParser:
@@ -39,7 +66,16 @@ def _verbosity() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected(argv: Sequence[str] | None, names: set[str]) -> str | None:
+    """The command named on the command line (the first argument that is a command name)."""
+    for arg in sys.argv[1:] if argv is None else argv:
+        if arg in names:
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = (), *, load_all: bool = False) -> argparse.ArgumentParser:
+    """The parser. Only the command named in ``argv`` is imported and configured, unless ``load_all``."""
     common = _verbosity()
     parser = argparse.ArgumentParser(
         prog="radtrust",
@@ -49,8 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"radtrust {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _commands():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+    found = _commands()
+    selected = _selected(argv, {c.name for c in found})
+    for cmd in found:
+        if not (load_all or cmd.name == selected):
+            sub.add_parser(cmd.name, help=cmd.help, add_help=False)
+            continue
+        mod = importlib.import_module(cmd.module)
+        p = sub.add_parser(cmd.name, help=cmd.help, description=getattr(mod, "DESCRIPTION", cmd.help),
                            parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.configure(p)
         p.set_defaults(_run=mod.run)
@@ -73,7 +115,7 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
