@@ -175,8 +175,14 @@ def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
     return float(np.mean(s[y == 1] > t))
 
 
+def family(modality: str) -> str:
+    """``CT`` or ``XR`` (projection radiography: CR, DX, MG, ...) for per-modality comparisons."""
+    return "CT" if (modality or "").upper() == "CT" else "XR"
+
+
 def lomo(vectors: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01) -> dict[str, Any]:
-    """Leave-one-method-out: fit on every other method (train split), test on the held-out one plus test authentic."""
+    """Leave-one-method-out: fit on every other method (train split); test on the held-out method against the
+    test-split authentic images of the same modality family. The overall figures pool every fold's test rows."""
     methods = sorted({v.method for v in vectors if v.label == 1})
     auth_train = [v for v in vectors if v.label == 0 and v.split == "train"]
     auth_test = [v for v in vectors if v.label == 0 and v.split == "test"] or auth_train
@@ -185,7 +191,10 @@ def lomo(vectors: list[Vectors], authentic: list[Vectors], names: list[str], fpr
     per: dict[str, Any] = {}
     for m in methods:
         train = auth_train + [v for v in vectors if v.label == 1 and v.method != m and v.split == "train"]
-        test = auth_test + [v for v in vectors if v.label == 1 and v.method == m]
+        held = [v for v in vectors if v.label == 1 and v.method == m]
+        families = {family(v.modality) for v in held}
+        # A method is judged against the authentic images of the modalities it applies to.
+        test = [v for v in auth_test if family(v.modality) in families] + held
         f = fit(train, authentic, names, fpr)
         s = np.array([scan_score(f, v) for v in test])
         y = np.array([v.label for v in test])

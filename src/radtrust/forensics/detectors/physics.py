@@ -33,6 +33,7 @@ from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
+SATURATION = 2000  # pile-ups at or above this are detector saturation (12-bit ceiling 3071 HU), not editing
 RADIOGRAPHY = frozenset({"CR", "DX", "RG", "DR", "MG", "PX", "XA", "RF"})
 
 
@@ -213,8 +214,8 @@ class PhysicsCheck(Detector):
                                 "or water where there must be some"))
         # Hard floors and pile-ups inside the body.
         for value, count, z, kind in pileups(inside, exclude)[:2]:
-            if kind == "floor" and value <= AIR_FLOOR:
-                continue  # scanners clip air at about -1024 HU (GE at -1023): that floor is their own
+            if value <= AIR_FLOOR or value >= SATURATION:
+                continue  # scanners clip air near -1024 HU (GE at -1023) and saturate dense bone/metal (3071 HU)
             sev = min(0.95, 0.5 + 0.03 * (z - 6.0))
             where = body & (np.rint(hu) == value)
             what = {"floor": "a hard floor (values clipped from below", "ceiling": "a hard ceiling (values clipped from above",
