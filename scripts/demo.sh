@@ -35,26 +35,6 @@ status=0
 radtrust verify "$OUT/tampered_ct_01.dcm" "${TRUST[@]}" || status=$?
 echo "radtrust verify on the tampered copy: exit $status (1 = check failed, as expected)"
 
-step "Scan for tampering: the sample study, its signed copy and the tampered copies (signatures first, then forensics)"
-# Tampered inputs made by the steps above (simulator outputs, the one-pixel edit); absent ones are skipped.
-TAMPERED=()
-for p in "$OUT"/tampered* "$OUT"/simulat*; do [ -e "$p" ] && TAMPERED+=("$p"); done
-status=0
-radtrust scan samples "$OUT/signed" "${TAMPERED[@]}" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" \
-  --format html --out "$OUT/scan-report.html" --heatmaps "$OUT/heatmaps" || status=$?
-radtrust scan samples "$OUT/signed" "${TAMPERED[@]}" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" \
-  --format jsonl --out "$OUT/scan.jsonl" || true
-echo "scan exit $status (1 = something suspicious or tampered found); verdicts:"
-python - "$OUT/scan.jsonl" <<'PY'
-import collections, json, sys
-recs = [json.loads(l) for l in open(sys.argv[1])]
-print("  instances:", dict(collections.Counter(r["verdict"] for r in recs if r["kind"] == "instance")))
-for r in recs:
-    if r["kind"] == "instance" and r["verdict"] in ("suspicious", "tampered"):
-        print(f"  {r['verdict']:<10} {r['score']:.3f} {r['path']}: {(r['evidence'] or ['-'])[0][:110]}")
-PY
-echo "wrote $OUT/scan-report.html (thumbnails with heatmap overlays) and $(ls "$OUT/heatmaps" | wc -l) heatmaps in $OUT/heatmaps/"
-
 step "Content credentials: survive a PACS re-encoding, record a chain of custody, export to C2PA"
 # `radtrust sign` above also issued a content credential (decoded pixels + critical metadata, COSE_Sign1-signed).
 KEY=(--key "$OUT/pki/signer.key" --cert "$OUT/pki/signer.pem" --chain "$OUT/pki/chain.pem")
@@ -75,3 +55,21 @@ from radtrust.provenance.credential.c2pa_export import read_c2pa
 r = read_c2pa(sys.argv[1], sys.argv[1] + ".c2pa", anchors_pem=open(sys.argv[2]).read())
 print(f"C2PA Reader (c2pa-python) on {sys.argv[1]}.c2pa: {r['state']}")
 PY
+
+step "Scan for tampering: the sample study, its signed copy and the tampered copies (signatures first, then forensics)"
+# Tampered inputs made by the steps above (simulator outputs, the one-pixel edit); absent ones are skipped.
+TAMPERED=()
+for p in "$OUT"/tampered* "$OUT"/simulat* "$OUT"/attack*; do [ -e "$p" ] && TAMPERED+=("$p"); done
+status=0
+radtrust scan samples "$OUT/signed" "${TAMPERED[@]}" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" \
+  --format html --out "$OUT/scan-report.html" --jsonl "$OUT/scan.jsonl" --heatmaps "$OUT/heatmaps" || status=$?
+echo "scan exit $status (1 = something suspicious or tampered found); verdicts:"
+python - "$OUT/scan.jsonl" <<'PY'
+import collections, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+print("  instances:", dict(collections.Counter(r["verdict"] for r in recs if r["kind"] == "instance")))
+for r in recs:
+    if r["kind"] == "instance" and r["verdict"] in ("suspicious", "tampered"):
+        print(f"  {r['verdict']:<10} {r['score']:.3f} {r['path']}: {(r['evidence'] or ['-'])[0][:110]}")
+PY
+echo "wrote $OUT/scan-report.html (thumbnails with heatmap overlays) and $(ls "$OUT/heatmaps" | wc -l) heatmaps in $OUT/heatmaps/"

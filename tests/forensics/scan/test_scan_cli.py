@@ -129,8 +129,12 @@ def test_signatures_come_first(capsys, signed, tmp_path):
 
 def test_html_report_has_thumbnails_verdicts_and_signature_status(capsys, samples_dir, tmp_path):
     out = tmp_path / "report.html"
-    rc = main(["scan", str(samples_dir / "ct"), "--format", "html", "--out", str(out), "--detectors", "header,physics"])
+    jl = tmp_path / "records.jsonl"
+    rc = main(["scan", str(samples_dir / "ct"), "--format", "html", "--out", str(out), "--jsonl", str(jl),
+               "--detectors", "header,physics"])
     assert rc == 0
+    kinds = [json.loads(line)["kind"] for line in jl.read_text().splitlines()]
+    assert kinds == ["instance"] * 6 + ["series"]
     page = out.read_text()
     assert page.count("data:image/png;base64,") == 6
     assert "authentic" in page and "Signature:" in page and "Series" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "jsonl", "html"), default="text", help="output format (default: text)")
     parser.add_argument("--out", metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
     parser.add_argument("--heatmaps", metavar="DIR", help="write DIR/<SOPInstanceUID>.npy (float32, rows x columns)")
+    parser.add_argument("--jsonl", metavar="FILE", help="also write the JSON-lines records to FILE (with any --format)")
     parser.add_argument("--model", metavar="MODEL", help="a one-class site model (radtrust model train) to add")
     parser.add_argument("--fpr", type=float, default=0.01, help="target false-alarm rate on authentic data (default 0.01)")
     parser.add_argument("--trust", metavar="CA_PEM", action="append", help="trusted CA certificate (repeatable)")
@@ -66,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("model not found", args.model)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        raise UsageError("output folder does not exist", args.out)
+    for target in (args.out, args.jsonl):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise UsageError("output folder does not exist", target)
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
     fusion = Fusion.load(args.fusion) if args.fusion else None
     scanner = Scanner(detectors, model=args.model, trust=args.trust, fpr=args.fpr, fusion=fusion)
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
                 rep.record(rec, _text(rec, args.verbose))
                 sink.flush()
         items.append((rec, extra))
+    if args.jsonl:
+        write_text_atomic(args.jsonl, "".join(json.dumps(rec) + "\n" for rec, _ in items))
     if args.format == "html":
         page = render_html(items)
         if args.out:
