@@ -76,7 +76,7 @@ def kill_and_resume(tmp_path: Path, n: int) -> None:
 
 
 def test_kill9_mid_burst_exactly_once(tmp_path: Path) -> None:
-    kill_and_resume(tmp_path, 120)
+    kill_and_resume(tmp_path, 80)
 
 
 @pytest.mark.slow

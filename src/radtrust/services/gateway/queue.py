@@ -150,6 +150,13 @@ class Queue:
                           " DO UPDATE SET last_received = excluded.last_received", (study_uid, now))
             return cur.lastrowid if cur.rowcount else None
 
+    def touch_study(self, study_uid: str | None, now: float | None = None) -> None:
+        """A re-sent instance still means the study is arriving: postpone its report."""
+        if study_uid:
+            with self.transaction(durable=False) as c:
+                c.execute("UPDATE studies SET last_received = MAX(last_received, ?) WHERE study_uid = ?",
+                          (time.time() if now is None else now, study_uid))
+
     # -- analysis -----------------------------------------------------------------------------------
     def claim_for_analysis(self) -> Row | None:
         if self._reader().execute("SELECT 1 FROM instances WHERE state = 'received' LIMIT 1").fetchone() is None:

@@ -79,6 +79,9 @@ class StudyReporter:
                 Path(heat).unlink(missing_ok=True)
 
     def run(self, stop: threading.Event, poll: float = 0.5) -> None:
+        # After a (re)start, senders may still be re-sending: give them one stable age before any report.
+        if stop.wait(self.stable_age):
+            return
         while not stop.wait(poll):
             try:
                 for study_uid, n in self.queue.stable_studies(self.stable_age):

@@ -181,6 +181,7 @@ class Gateway:
         for row in self.queue.find(sop_uid):
             if row.sha256 == digest:  # a re-send (the sender missed our answer): idempotent
                 log.info("duplicate %s (%s) acknowledged, not forwarded again", sop_uid, row.state)
+                self.queue.touch_study(row.study_uid)
                 return self._refusal(row) if row.state == "rejected" else 0x0000
         ds = event.dataset
         target = self.spool.object_path(sop_uid, digest)
