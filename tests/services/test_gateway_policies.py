@@ -211,3 +211,25 @@ def test_dicom_tls_with_client_certificates(tmp_path: Path, signed: dict[str, Pa
             assert not established
         finally:
             gw.stop()
+
+
+def test_release_from_quarantine_forwards_it(tmp_path: Path, signed: dict[str, Path]) -> None:
+    require_orthanc()
+    from radtrust.cli import main
+
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        gw = gateway(tmp_path, pacs.dicom_port, Policy.QUARANTINE, verifier(signed), reports=False)
+        port = gw.start()
+        try:
+            assert send(port, [signed["tampered"]]) == [(0x0000, "")]
+            uid = pydicom.dcmread(signed["tampered"], stop_before_pixels=True).SOPInstanceUID
+            deadline = time.time() + 20
+            while time.time() < deadline and not gateway_status(tmp_path / "spool")["quarantine"]:
+                time.sleep(0.1)
+            assert uid not in pacs.sop_uids()
+            assert main(["gateway", "release", "--spool", str(tmp_path / "spool"), uid, "1.2.3.4"]) == 1  # 1.2.3.4: unknown
+            assert pacs.wait_for(lambda: uid in pacs.sop_uids(), timeout=30)
+        finally:
+            gw.stop()
+        st = gateway_status(tmp_path / "spool")
+        assert st["counts"] == {"forwarded": 1} and st["recent"][0]["verdict"] == "tampered"

@@ -14,6 +14,7 @@ DESCRIPTION = HELP + """
 
   radtrust gateway --ae-title RADTRUST --port 11112 --forward PACS@pacs.example:104 --spool /var/spool/radtrust
   radtrust gateway status --spool /var/spool/radtrust
+  radtrust gateway release --spool /var/spool/radtrust SOP_INSTANCE_UID...
 
 Every received instance is written durably to the spool before success is returned, then verified
 (--trust) and scanned, then forwarded with C-STORE (retries with backoff while the PACS is down).
@@ -44,11 +45,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", metavar="PEM", help="its private key")
     parser.add_argument("--tls-ca", metavar="PEM", help="CA that modality (and PACS) certificates must chain to")
     parser.add_argument("--forward-tls", action="store_true", help="use TLS to the PACS too (verified with --tls-ca)")
-    sub = parser.add_subparsers(dest="gateway_command", metavar="status")
+    sub = parser.add_subparsers(dest="gateway_command", metavar="status|release")
     st = sub.add_parser("status", help="show the queue, the quarantine and recent verdicts")
     st.add_argument("--spool", dest="status_spool", metavar="DIR", help="spool directory")
     st.add_argument("--recent", type=int, default=20, help="how many recent verdicts (default 20)")
     add_format_option(st)
+    rel = sub.add_parser("release", help="send quarantined instances on to the PACS after review")
+    rel.add_argument("uids", nargs="+", metavar="SOP_INSTANCE_UID")
+    rel.add_argument("--spool", dest="status_spool", metavar="DIR", help="spool directory")
+    add_format_option(rel)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -62,9 +67,25 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(args: argparse.Namespace) -> int:
+    from radtrust.services.gateway.quarantine import release
+
+    spool = args.status_spool or args.spool
+    if not spool:
+        raise UsageError("gateway release needs --spool DIR")
+    rep = Reporter(fmt=args.format, quiet=args.quiet)
+    for r in release(spool, args.uids):
+        rep.record(r, f"{r['sop_instance_uid']}: " + ("released" if r["released"] else r["reason"]))
+        if not r["released"]:
+            rep.fail()
+    return rep.exit_code()
+
+
 def run(args: argparse.Namespace) -> int:
     if args.gateway_command == "status":
         return _status(args)
+    if args.gateway_command == "release":
+        return _release(args)
     from pathlib import Path
 
     from radtrust.services.gateway import Destination, GatewayConfig, Policy, run_gateway
