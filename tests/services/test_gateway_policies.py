@@ -227,7 +227,8 @@ def test_release_from_quarantine_forwards_it(tmp_path: Path, signed: dict[str, P
             while time.time() < deadline and not gateway_status(tmp_path / "spool")["quarantine"]:
                 time.sleep(0.1)
             assert uid not in pacs.sop_uids()
-            assert main(["gateway", "release", "--spool", str(tmp_path / "spool"), uid, "1.2.3.4"]) == 1  # 1.2.3.4: unknown
+            # 1.2.3.4 is not in quarantine: reported, exit 1; the real one is released and forwarded
+            assert main(["gateway", "release", "--spool", str(tmp_path / "spool"), uid, "1.2.3.4"]) == 1
             assert pacs.wait_for(lambda: uid in pacs.sop_uids(), timeout=30)
         finally:
             gw.stop()
