@@ -125,7 +125,7 @@ class SiteModel:
     def score_image(self, image: Image) -> Finding:
         group = self.group_for(image)
         if image.pixels.ndim == 3:
-            return self._score_volume(group, list(image.pixels), image, image.geometry.slice_thickness)
+            return self._score_volume(group, list(image.pixels))
         score, stat, heat, feats = _slice_score(group.g2d, group.cal2d, image.pixels)
         evidence = self._texture_evidence(group, score, stat, group.cal2d, heat, None)
         scores = [score]
@@ -145,12 +145,10 @@ class SiteModel:
     def score_series(self, series: Series) -> Finding:
         if not series.is_volume():
             raise NotApplicable("site model: the series is not a stackable volume", series.instances[0].path)
-        first = series.instances[0]
-        group = self.group_for(first)
-        return self._score_volume(group, [im.pixels for im in series.instances], first, first.geometry.slice_thickness)
+        group = self.group_for(series.instances[0])
+        return self._score_volume(group, [im.pixels for im in series.instances])
 
-    def _score_volume(self, group: GroupModel, slices: list[np.ndarray], first: Image,
-                      thickness: float | None) -> Finding:
+    def _score_volume(self, group: GroupModel, slices: list[np.ndarray]) -> Finding:
         n = len(slices)
         use3d = group.g3d is not None and group.cal3d is not None and n >= 3
         scores, stats, heats = [], [], []
