@@ -234,3 +234,22 @@ def test_release_from_quarantine_forwards_it(tmp_path: Path, signed: dict[str, P
             gw.stop()
         st = gateway_status(tmp_path / "spool")
         assert st["counts"] == {"forwarded": 1} and st["recent"][0]["verdict"] == "tampered"
+
+
+def test_forwarding_over_dicom_tls_to_orthanc(tmp_path: Path, signed: dict[str, Path]) -> None:
+    """Orthanc with DICOM TLS required; the gateway forwards with its certificate and verifies Orthanc's."""
+    require_orthanc()
+    t = _tls_files(tmp_path)
+    tls = {"DicomTlsEnabled": True, "DicomTlsCertificate": str(t["gateway"]),
+           "DicomTlsPrivateKey": str(t["gateway_key"]), "DicomTlsTrustedCertificates": str(t["ca"]),
+           "DicomTlsRemoteCertificateRequired": True}  # Orthanc's SCP log says "Orthanc SCP will use DICOM TLS"
+    with Orthanc(tmp_path / "orthanc", tls) as pacs:
+        gw = gateway(tmp_path, pacs.dicom_port, Policy.QUARANTINE, verifier(signed), reports=False,
+                     tls_client=client_context(t["ca"], t["modality"], t["modality_key"]))
+        port = gw.start()
+        try:
+            assert send(port, [signed["signed"]]) == [(0x0000, "")]
+            uid = pydicom.dcmread(signed["signed"], stop_before_pixels=True).SOPInstanceUID
+            assert pacs.wait_for(lambda: uid in pacs.sop_uids(), timeout=30)
+        finally:
+            gw.stop()

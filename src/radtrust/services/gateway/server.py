@@ -2,8 +2,8 @@
 policy, forwarding, and per-study SR/SEG results.
 
 Threads: pynetdicom's association threads receive (durable write, then success); ``workers`` analysis
-threads run :class:`~radtrust.services.analysis.Analyzer`; one forwarder sends to the PACS; one
-reporter builds the SR/SEG of each study once it has been quiet for ``stable_age`` seconds. A handler
+threads run :class:`~radtrust.services.analysis.Analyzer`; ``forward_associations`` forwarder threads send
+to the PACS; one reporter builds the SR/SEG of each study once it has been quiet for ``stable_age`` seconds. A handler
 never kills the server: any exception becomes a failure status and a log line (after pynetdicom's
 ``attempt``).
 """
