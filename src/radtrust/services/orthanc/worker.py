@@ -55,8 +55,11 @@ class PluginWorker:
         self.thread.start()
 
     def stop(self) -> None:
+        import shutil
+
         self.jobs.put(STOP)
         self.thread.join(timeout=30)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- Orthanc's threads: only queue ------------------------------------------------------------
     def on_change(self, change_type: Any, level: Any, resource_id: str) -> None:
