@@ -1,6 +1,6 @@
 """Benchmark of the one-class site model (issue 7): training time and inference time per 512x512 slice.
 
-    .venv/bin/python benchmarks/bench_site_model.py [--train-ct] [--train-radiographs]
+    .venv/bin/python benchmarks/bench_site_model.py [--fingerprint 20] [--train-ct] [--train-radiographs] [--jobs 2]
 
 Inference runs single-threaded (BLAS/FFT threads pinned to 1) and reports CPU time per slice (the cost on one
 core, independent of other load on the machine) and wall time. Training targets: <= 10 minutes for 200
@@ -94,11 +94,50 @@ def bench_train_radiographs(tmp: Path, jobs: int) -> None:
     _run_training("radiographs (CR + cxr pictures, 200 files)", [folder], tmp / "rad200.npz", jobs)
 
 
+def bench_fingerprint(splices: int, seed: int = 0) -> None:
+    """Pixel AUC of fingerprint localisation on SIMULATED fixed-pattern splices (as in tests/forensics/oneclass):
+    10 training images of one detector (I = I0 (1 + K) + shot noise, K ~ N(0, 0.01)), 768x768, 192x192 splices
+    from a second detector."""
+    import numpy as np
+    from scipy import ndimage
+    from sklearn.metrics import roc_auc_score
+
+    from radtrust.forensics.oneclass.fingerprint import Fingerprint, FingerprintEstimator
+
+    rng = np.random.default_rng(seed)
+    size = 768
+
+    def expose(k: np.ndarray) -> np.ndarray:
+        f = ndimage.gaussian_filter(rng.normal(size=(size, size)), 24)
+        i0 = 400.0 + 2600.0 * (f - f.min()) / (f.max() - f.min())
+        return i0 * (1.0 + k) + rng.normal(size=i0.shape) * np.sqrt(i0)
+
+    k, k2 = rng.normal(0, 0.01, (size, size)), rng.normal(0, 0.01, (size, size))
+    train_images = [expose(k) for _ in range(10)]
+    est = FingerprintEstimator((size, size))
+    for im in train_images:
+        est.add(im)
+    fp = Fingerprint.fit("sim", est, train_images)
+    aucs, fa = [], []
+    for _ in range(splices):
+        host, donor = expose(k), expose(k2)
+        mask = np.zeros((size, size), bool)
+        y, x = rng.integers(32, size - 192 - 32, size=2)
+        mask[y:y + 192, x:x + 192] = True
+        z, _ = fp.localise(np.where(mask, donor, host))
+        aucs.append(roc_auc_score(mask.ravel(), z.ravel()))
+        fa.append(fp.localise(host)[1])
+    print(f"fingerprint localisation on {splices} simulated splices: pixel AUC mean {np.mean(aucs):.4f}, "
+          f"min {np.min(aucs):.4f}; area flagged on the untouched hosts: mean {100 * np.mean(fa):.2f}%")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-ct", action="store_true", help="also time training on 532 CT slices")
     ap.add_argument("--train-radiographs", action="store_true", help="also time training on 200 radiographs")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--fingerprint", type=int, default=0, metavar="N",
+                    help="also measure fingerprint localisation on N simulated splices")
     ap.add_argument("--jobs", type=int, default=1, help="training worker processes (radiographs)")
     args = ap.parse_args()
     if (args.train_ct or args.train_radiographs) and not (SHARED / "MANIFEST.tsv").exists():
@@ -107,6 +146,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         bench_inference(tmp, args.repeats)
+        if args.fingerprint:
+            bench_fingerprint(args.fingerprint)
         if args.train_ct:
             bench_train_ct(tmp, args.jobs)
         if args.train_radiographs:
