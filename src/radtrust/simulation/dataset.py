@@ -33,7 +33,7 @@ from radtrust.simulation.target import Target, from_image, from_nifti, from_rast
 log = logging.getLogger(__name__)
 
 # Methods drawn by default: everything except the learned in-painter, which needs the torch extra.
-DEFAULT_EXCLUDED = ("ct-inpaint-learned",)
+DEFAULT_EXCLUDED = ("ct-inpaint-learned", "xr-inpaint-learned")
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--syntax", choices=("keep", "explicit"), default="explicit",
                    help="transfer syntax of every written image (default explicit: uncompressed)")
     t = sub.add_parser("train-inpainter", help="train the learned in-painter (needs the torch extra)")
-    t.add_argument("--authentic", nargs="+", required=True, metavar="PATH")
+    t.add_argument("--authentic", nargs="+", metavar="PATH", help="authentic CT volumes and radiographs")
     t.add_argument("--out", type=Path, help="weights file (default: the shipped radtrust/data/inpainter.pt)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--steps", type=int, default=3000)
-    t.add_argument("--device", default="cpu")
+    t.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    t.add_argument("--ct-samples", type=int, default=600, help="CT training cubes (default 600)")
+    t.add_argument("--xr-samples", type=int, default=1500, help="radiograph training patches (default 1500)")
+    t.add_argument("--batch3d", type=int, default=32)
+    t.add_argument("--batch2d", type=int, default=64)
+    t.add_argument("--prepare-only", metavar="NPZ", help="only write the training patches to NPZ")
+    t.add_argument("--from-data", metavar="NPZ", help="train from patches written by --prepare-only")
     sub.add_parser("list", help="list the methods")
 
 
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         rep.record({}, f"wrote {args.out}/labels.csv: {len(rows)} images\n" + "\n".join(iter_summary(rows)))
         return 0
     if cmd == "train-inpainter":
-        from radtrust.simulation.inpainter import train_cli
+        from radtrust.simulation.inpainter_train import train_cli
 
         return train_cli(args, rep)
     from radtrust.simulation import AntiForensics, load_target, simulate, write_result
