@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+from scipy.stats import rankdata
 
 from radtrust.forensics.registry import get_detector
 from radtrust.io import load_image
@@ -93,20 +94,13 @@ def tamper(x: np.ndarray, method: str, rng: np.random.Generator) -> tuple[np.nda
         mask[sl] = blob > 0.1
     else:
         raise ValueError(method)
-    if np.issubdtype(np.asarray(x).dtype, np.floating) and float(x.max()) <= 255 and float(x.min()) >= 0:
-        pass
     return x, mask
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    allv = np.concatenate([pos, neg])
-    ranks = np.argsort(np.argsort(allv, kind="mergesort"), kind="mergesort") + 1.0
-    # average ranks for ties
-    from scipy.stats import rankdata
-
-    ranks = rankdata(allv)
+    ranks = rankdata(np.concatenate([pos, neg]))  # average ranks for ties
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 

@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import frames, highpass, image_class, logistic, valid_mask
+from radtrust.forensics.residuals import frames, highpass, logistic, valid_mask
 
 HASH_BLOCK = 6
 SLAB = 24  # slices voted together in a series

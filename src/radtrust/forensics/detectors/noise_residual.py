@@ -185,7 +185,9 @@ class NoiseResidualDetector(Detector):
         pred = np.maximum(pred, np.log(qfloor))
         trend = 11
         z_sigma = _deviation(blocks.log_sigma, pred, trend)
-        log_capped = np.stack([_capped_log_sigma(st[3], st[4], pr, block, qfloor) for st, pr in zip(stats, pred, strict=True)])
+        log_capped = np.stack(
+            [_capped_log_sigma(st[3], st[4], pr, block, qfloor) for st, pr in zip(stats, pred, strict=True)]
+        )
         z_high = _deviation(log_capped, pred, trend)
         z_tex = _deviation(blocks.texture, _binned_curve(blocks.mean, blocks.texture), trend)
         # Regional statistics: a forgery covers several blocks; a 2x2 block mean suppresses lone edges.
