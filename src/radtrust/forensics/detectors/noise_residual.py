@@ -53,7 +53,9 @@ class _Blocks:
     texture: np.ndarray
 
 
-def _plane_blocks(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _plane_blocks(
+    x: np.ndarray, block: int, qfloor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     valid = valid_mask(x)
     residual = highpass(x)
     sigma = block_sigma(residual, valid, block)
@@ -65,7 +67,7 @@ def _plane_blocks(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np
     ny, nx = sigma.shape
     sigma_c = sigma_c[:ny, :nx]
     mean, _ = block_mean(x, block, valid)
-    floor = max(quantisation_floor(x), 1e-3 * max(robust_scale(x.ravel()[:: max(1, x.size // 20000)]), 1e-3))
+    floor = max(qfloor, 1e-3 * max(robust_scale(x.ravel()[:: max(1, x.size // 20000)]), 1e-3))
     with np.errstate(divide="ignore", invalid="ignore"):
         log_sigma = np.log(np.maximum(sigma, floor))
         texture = np.log(np.maximum(sigma, floor) / np.maximum(sigma_c, floor))
@@ -170,7 +172,10 @@ class NoiseResidualDetector(Detector):
         block = self.block or (32 if max(shape2) > 1200 else 16)
         if min(shape2) < 4 * block:
             raise NotApplicable(f"noise-residual needs at least {4 * block} px per side, got {shape2}")
-        stats = [_plane_blocks(p, block) for p in planes]
+        klass = image_class(modality, source, bits)
+        # 8-bit pictures (also colour ones turned into fractional luminance) cannot show noise below ~1/2 LSB
+        qfloor = max(quantisation_floor(planes[0]), 0.5 if klass == "picture" else 1e-6)
+        stats = [_plane_blocks(p, block, qfloor) for p in planes]
         blocks = _Blocks(*(np.stack(s) for s in list(zip(*stats, strict=True))[:3]))
         radiograph = (modality or "").upper() in _RADIOGRAPH or (modality is None and source != "nifti")
         model_note = ""
@@ -181,7 +186,6 @@ class NoiseResidualDetector(Detector):
             pred = _binned_curve(blocks.mean, blocks.log_sigma)
             model_note = "non-parametric noise-level function sigma(intensity)"
         # no prediction below what quantisation lets anyone measure (flat 8-bit backgrounds)
-        qfloor = max(quantisation_floor(planes[0]), 1e-6)
         pred = np.maximum(pred, np.log(qfloor))
         trend = 11
         z_sigma = _deviation(blocks.log_sigma, pred, trend)
@@ -196,7 +200,7 @@ class NoiseResidualDetector(Detector):
         tex = _regional(np.abs(np.nan_to_num(z_tex)))
         combined = np.maximum(low, np.maximum(high, tex))
         stat = float(np.nanmax(combined)) if np.isfinite(combined).any() else 0.0
-        center, width = self.links[image_class(modality, source, bits)]
+        center, width = self.links[klass]
         score = logistic(stat, center, width)
         heat = np.stack([upsample_blocks(c, block, shape2) for c in combined])
         heatmap = heat if pixels.ndim == 3 else heat[0]
