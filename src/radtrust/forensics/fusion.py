@@ -40,7 +40,8 @@ from radtrust.errors import InputError
 if TYPE_CHECKING:
     from radtrust.forensics.detectors.base import Finding
 
-EPS = 1e-4
+EPS = 0.01  # scores below 1% are all "nothing found": their log-odds must not spread authentic images apart
+MARGIN = 0.5  # log-odds added to thresholds: detectors drift between calibration and use (versions, decoders)
 FORMAT = "radtrust-fusion/1"
 DEFAULT_RESOURCE = "fusion.json"
 
@@ -83,6 +84,12 @@ def _fit_logistic(Z: np.ndarray, y: np.ndarray, sw: np.ndarray, l2: float, iters
     return w[:-1], float(w[-1])
 
 
+def _with_margin(threshold: float, margin: float) -> float:
+    """The threshold moved up by ``margin`` log-odds (kept below 1)."""
+    t = min(max(threshold, EPS), 1.0 - 1e-9)
+    return float(min(sigmoid(math.log(t / (1.0 - t)) + margin), 1.0 - 1e-9))
+
+
 def _auc(score: np.ndarray, y: np.ndarray) -> float:
     """ROC AUC by ranks (Mann-Whitney), ties counted half."""
     from scipy.stats import rankdata
@@ -121,7 +128,8 @@ class Fusion:
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, fpr: float = 0.01,
-            X_authentic: np.ndarray | None = None, l2: float = 1.0, min_weight: float = 0.25) -> Fusion:
+            X_authentic: np.ndarray | None = None, l2: float = 1.0, min_weight: float = 0.25,
+            margin: float = MARGIN) -> Fusion:
         """Fit weights on labelled rows and set thresholds from the authentic rows.
 
         Parameters
@@ -136,6 +144,8 @@ class Fusion:
         min_weight : every detector that varies keeps at least this fraction of the largest weight, so a
             method that only one detector sees still raises the score when no training method exercised that
             detector (the leave-one-method-out case); the bias is refitted after the floor is applied.
+        margin : log-odds added to both thresholds, so that small drifts of detector scores after
+            calibration do not turn the rarest authentic images into false alarms.
         """
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float).ravel()
@@ -175,10 +185,11 @@ class Fusion:
             weights = weights * max(float(scale[0]), 1e-6)
         fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr)
         p_auth = fusion.probability(auth)
-        fusion.threshold = threshold_at_fpr(p_auth, fpr)
-        fusion.tampered_threshold = max(fusion.threshold, threshold_at_fpr(p_auth, fpr / 10.0))
+        fusion.threshold = _with_margin(threshold_at_fpr(p_auth, fpr), margin)
+        fusion.tampered_threshold = max(fusion.threshold, _with_margin(threshold_at_fpr(p_auth, fpr / 10.0), margin))
         fusion.info = {"fitted": True, "n_tampered": int(y.sum()), "n_authentic_fit": int((1 - y).sum()),
-                       "n_authentic_threshold": int(auth.shape[0]), "l2": l2,
+                       "n_authentic_threshold": int(auth.shape[0]), "l2": l2, "margin": margin,
+                       "min_weight": min_weight,
                        "authentic_probabilities": [round(float(v), 6) for v in np.sort(p_auth)]}
         return fusion
 
@@ -244,9 +255,10 @@ class Fusion:
         if not auth:
             raise ValueError("this fusion keeps no authentic scores; refit it to change --fpr")
         p = np.asarray(auth, dtype=float)
-        t = threshold_at_fpr(p, fpr)
-        return Fusion(self.names, self.weights, self.bias, self.fill, t, max(t, threshold_at_fpr(p, fpr / 10)), fpr,
-                      dict(self.info))
+        m = float(self.info.get("margin", 0.0))
+        t = _with_margin(threshold_at_fpr(p, fpr), m)
+        return Fusion(self.names, self.weights, self.bias, self.fill, t,
+                      max(t, _with_margin(threshold_at_fpr(p, fpr / 10), m)), fpr, dict(self.info))
 
     # ----------------------------------------------------------------------------------------- persistence
     def to_json(self) -> str:
