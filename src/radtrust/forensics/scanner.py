@@ -93,7 +93,9 @@ class Scanner:
                 continue
             try:
                 out[det.name] = det.run(image)
-            except NotApplicable:
+            except NotApplicable as exc:
+                if det.name == SITE_MODEL and notes is not None:  # e.g. out of group: say why it is absent
+                    notes.append(exc.message)
                 continue
             except Exception as exc:  # a detector bug must not hide the other detectors' evidence
                 log.warning("detector %s failed on %s: %s", det.name, image.path, exc, exc_info=log.isEnabledFor(10))

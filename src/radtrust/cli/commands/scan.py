@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
     parser.add_argument("--heatmaps", metavar="DIR", help="write DIR/<SOPInstanceUID>.npy (float32, rows x columns)")
     parser.add_argument("--jsonl", metavar="FILE", help="also write the JSON-lines records to FILE (with any --format)")
-    parser.add_argument("--model", metavar="MODEL", help="a one-class site model (radtrust model train) to add")
+    parser.add_argument("--model", metavar="MODEL", help="a one-class site model (radtrust train) to add")
     parser.add_argument("--fpr", type=float, default=0.01, help="target false-alarm rate on authentic data (default 0.01)")
     parser.add_argument("--trust", metavar="CA_PEM", action="append", help="trusted CA certificate (repeatable)")
     parser.add_argument("--detectors", metavar="NAMES", help="comma-separated detectors (default: all registered)")
