@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 SITE = "site-model"
 
 
@@ -33,6 +35,24 @@ def _without_model(results: list[Any]) -> list[Any]:
 
 def _lomo(rep: dict[str, Any]) -> dict[str, float]:
     return {m: v.get("auc", float("nan")) for m, v in rep["leave_one_method_out"]["per_method"].items()}
+
+
+def _alone(results: list[Any]) -> dict[str, float]:
+    """LOMO-free AUC of the site-model score alone per method (test split, authentic test rows as negatives;
+    a series counts by the larger of its series score and its slices'); out-of-group rows are left out."""
+    from radtrust.benchmarking import metrics
+
+    def score(r: Any) -> float:
+        vals = [d[SITE] for d in [r.scores, *r.instance_scores] if SITE in d]
+        return max(vals) if vals else float("nan")
+
+    test = [(r.row, score(r)) for r in results if r.error is None and r.row.split == "test"]
+    test = [(row, s) for row, s in test if s == s]
+    out = {}
+    for m in sorted({row.method for row, _ in test if row.label == 1}):
+        sel = [(row.label, s) for row, s in test if row.label == 0 or row.method == m]
+        out[m] = round(float(metrics.roc_auc(np.array([a for a, _ in sel]), np.array([b for _, b in sel]))), 4)
+    return out
 
 
 def main() -> int:
@@ -65,12 +85,13 @@ def main() -> int:
     zero_rep, _, _ = evaluate(_without_model(with_model.results), lomo=True)
     model_rep = with_model.report
     z, w = _lomo(zero_rep), _lomo(model_rep)
+    alone = _alone(with_model.results)
     in_group = sum(1 for r in with_model.results if r.error is None and SITE in r.scores)
     summary = {
         "bench": str(args.bench), "authentic_train_rows": len(authentic_train),
         "rows_scored_by_the_site_model": in_group, "rows": len(with_model.results),
-        "per_method_lomo_auc": {m: {"zero_shot": z[m], "with_model": w.get(m), "gain": round(w.get(m, float("nan")) - z[m], 4)}
-                                for m in z},
+        "per_method_lomo_auc": {m: {"zero_shot": z[m], "with_model": w.get(m), "gain": round(w.get(m, float("nan")) - z[m], 4),
+                                    "site_model_alone": alone.get(m)} for m in z},
         "pooled_lomo": {"zero_shot": zero_rep["leave_one_method_out"]["pooled"],
                         "with_model": model_rep["leave_one_method_out"]["pooled"]},
         "false_alarm_rate_at_threshold": {
@@ -80,9 +101,10 @@ def main() -> int:
     }
     (args.out / "gain.json").write_text(json.dumps({"summary": summary, "model": model.describe(),
                                                     "zero_shot_report": zero_rep}, indent=2, default=str))
-    print(f"{'held-out method':28s} {'zero-shot':>9s} {'+ model':>8s} {'gain':>7s}")
+    print(f"{'held-out method':28s} {'zero-shot':>9s} {'+ model':>8s} {'gain':>7s} {'model alone':>11s}")
     for m in sorted(z, key=lambda k: z[k]):
-        print(f"{m:28s} {z[m]:9.3f} {w.get(m, float('nan')):8.3f} {w.get(m, float('nan')) - z[m]:+7.3f}")
+        print(f"{m:28s} {z[m]:9.3f} {w.get(m, float('nan')):8.3f} {w.get(m, float('nan')) - z[m]:+7.3f} "
+              f"{alone.get(m, float('nan')):11.3f}")
     pz, pw = summary["pooled_lomo"]["zero_shot"], summary["pooled_lomo"]["with_model"]
     fa = summary["false_alarm_rate_at_threshold"]
     print(f"pooled LOMO AUC {pz['auc']:.3f} -> {pw['auc']:.3f}; TPR@1%FPR {pz['tpr_at_1pct_fpr']:.3f} -> "
