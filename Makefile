@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orthanc-python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all bench bench-data debian-packages clean
+.PHONY: demo test test-all bench bench-data bench-dev debian-packages clean
 
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ BENCH_DATA ?= ../shared/data
 bench-data: $(VENV)/.installed-runtime
 	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/ct $(BENCH_DATA)/cr $(BENCH_DATA)/cxr \
 	  --out bench/dev --methods all --per-image 4 --max-2d 40 --max-side 1024 --split-by series --seed 2026
+
+bench/dev/labels.csv:
+	$(MAKE) bench-data
+
+# Every detector measured on the development benchmark (report in bench/report-dev/report.html).
+bench-dev: $(VENV)/.installed-runtime bench/dev/labels.csv
+	$(VENV)/bin/radtrust bench bench/dev --out bench/report-dev --leave-one-method-out --jobs 2
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -56,6 +56,16 @@ r = read_c2pa(sys.argv[1], sys.argv[1] + ".c2pa", anchors_pem=open(sys.argv[2]).
 print(f"C2PA Reader (c2pa-python) on {sys.argv[1]}.c2pa: {r['state']}")
 PY
 
+step "Red team (for evaluation only): CT-GAN style tampering of a copy of the sample study, with ground-truth masks"
+# A lesion removed from the CT series by 3D in-painting (noise copied back, as CT-GAN does) and a nodule injected into
+# the radiograph. Each writes the DICOM, NAME.mask.npy (True where pixels changed) and NAME.json: only the sidecar
+# says the image is synthetic. New UIDs here so the copies sit beside the originals in the scan below.
+radtrust simulate ct-remove-nodule samples/ct --out "$OUT/simulated" --seed 1 --antiforensics copy,histmatch \
+  --name ct_removed --new-uids
+radtrust simulate xr-inject-nodule samples/cr/RG1_half.dcm --out "$OUT/simulated" --seed 1 --size 18 \
+  --name cr_injected --new-uids
+ls "$OUT/simulated"
+
 step "Scan for tampering: the sample study, its signed copy and the tampered copies (signatures first, then forensics)"
 # Tampered inputs made by the steps above (simulator outputs, the one-pixel edit); absent ones are skipped.
 TAMPERED=()

@@ -70,6 +70,7 @@ def test_new_uids_option(tmp_path, samples_dir):
     new = {im.sop_instance_uid for im in load_series(tmp_path / "new")[0].instances}
     assert kept == {im.sop_instance_uid for im in load_series(samples_dir / "ct")[0].instances}
     assert not kept & new
+    assert load_series(tmp_path / "new")[0].series_instance_uid != load_series(samples_dir / "ct")[0].series_instance_uid
 
 
 def test_cli_simulate(tmp_path, sample_cr_file, samples_dir, capsys):

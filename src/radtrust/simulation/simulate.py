@@ -45,7 +45,7 @@ def write_result(result: Tampered, target: Target, out_dir: Path, name: str, *, 
     """Write ``name`` (``.dcm`` file or series folder), ``name.mask.npy`` and ``name.json`` under ``out_dir``."""
     out_dir = Path(out_dir)
     image_path = out_dir / (f"{name}.dcm" if result.pixels.ndim == 2 else name)
-    uids = [uid(seed, name, i) for i in range(len(result.datasets))] if new_uids else None
+    uids = [uid(seed, name, i) for i in range(len(result.datasets))] + [uid(seed, name, "series")] if new_uids else None
     writer.write_dicom(result.datasets, result.pixels, image_path, syntax=syntax, new_uids=uids)
     mask_path = mask_path or out_dir / f"{name}.mask.npy"
     writer.write_npy(result.mask, mask_path)

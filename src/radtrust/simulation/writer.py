@@ -40,7 +40,8 @@ def stored_values(ds: Any, pixels: np.ndarray) -> np.ndarray:
     return stored.astype(dtype)
 
 
-def encode_slice(template: Any, pixels: np.ndarray, *, syntax: str = "keep", new_uid: str | None = None) -> Any:
+def encode_slice(template: Any, pixels: np.ndarray, *, syntax: str = "keep", new_uid: str | None = None,
+                 new_series_uid: str | None = None) -> Any:
     """A copy of ``template`` whose Pixel Data holds ``pixels`` (modality units)."""
     if syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {SYNTAXES}")
@@ -54,6 +55,8 @@ def encode_slice(template: Any, pixels: np.ndarray, *, syntax: str = "keep", new
     if new_uid is not None:
         ds.SOPInstanceUID = new_uid
         ds.file_meta.MediaStorageSOPInstanceUID = new_uid
+    if new_series_uid is not None:
+        ds.SeriesInstanceUID = new_series_uid
     if syntax == "keep" and src.is_compressed:
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.PixelData = arr.tobytes()
@@ -77,13 +80,18 @@ def _save(ds: Any, path: Path) -> None:
 
 def write_dicom(datasets: tuple[Any, ...], pixels: np.ndarray, dest: Path, *, syntax: str = "keep",
                 new_uids: list[str] | None = None) -> Path:
-    """Write one image (``dest`` a ``.dcm`` file) or a series (``dest`` a folder of ``IMG%04d.dcm``) atomically."""
+    """Write one image (``dest`` a ``.dcm`` file) or a series (``dest`` a folder of ``IMG%04d.dcm``) atomically.
+
+    ``new_uids``: one new SOP Instance UID per slice plus, last, a new Series Instance UID.
+    """
+    series_uid = new_uids[-1] if new_uids else None
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if pixels.ndim == 2:
         if len(datasets) != 1:
             raise InputError("a 2D image needs exactly one dataset", dest)
-        ds = encode_slice(datasets[0], pixels, syntax=syntax, new_uid=new_uids[0] if new_uids else None)
+        ds = encode_slice(datasets[0], pixels, syntax=syntax, new_uid=new_uids[0] if new_uids else None,
+                          new_series_uid=series_uid)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
         os.close(fd)
         try:
@@ -98,7 +106,8 @@ def write_dicom(datasets: tuple[Any, ...], pixels: np.ndarray, dest: Path, *, sy
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         for z, template in enumerate(datasets):
-            ds = encode_slice(template, pixels[z], syntax=syntax, new_uid=new_uids[z] if new_uids else None)
+            ds = encode_slice(template, pixels[z], syntax=syntax, new_uid=new_uids[z] if new_uids else None,
+                              new_series_uid=series_uid)
             _save(ds, tmpdir / f"IMG{z:04d}.dcm")
         if dest.exists():
             shutil.rmtree(dest)

@@ -44,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--kind", choices=("solid", "part-solid", "ground-glass", "spiculated"))
         p.add_argument("--donor", help="donor image for splice/identity swap (another patient)")
         p.add_argument("--name", help="output name (default: INPUT name + method)")
-        p.add_argument("--new-uids", action="store_true", help="give the result new SOP Instance UIDs")
+        p.add_argument("--new-uids", action="store_true", help="give the result new SOP Instance and Series Instance UIDs")
         p.add_argument("--syntax", choices=("keep", "explicit"), default="keep",
                        help="transfer syntax: keep the input's (default) or Explicit VR Little Endian")
         p.set_defaults(sim_method=spec.name)
