@@ -50,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     scanner = Scanner()
     cts = [load_image(p) for p in sorted((ROOT / "samples" / "ct").glob("*.dcm"))]
-    cr = load_image(ROOT / "samples" / "cr" / "RG1_half.dcm")
+    cr = load_image(ROOT / "samples" / "cr" / "RG1_crop.dcm")
     zoom = (2048 / cr.pixels.shape[0], 2048 / cr.pixels.shape[1])
     big = np.rint(ndi.zoom(cr.pixels, zoom, order=1)).astype(np.float32)
     ds = cr.dataset.copy()

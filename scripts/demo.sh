@@ -62,7 +62,7 @@ step "Red team (for evaluation only): CT-GAN style tampering of a copy of the sa
 # says the image is synthetic. New UIDs here so the copies sit beside the originals in the scan below.
 radtrust simulate ct-remove-nodule samples/ct --out "$OUT/simulated" --seed 1 --antiforensics copy,histmatch \
   --name ct_removed --new-uids
-radtrust simulate xr-inject-nodule samples/cr/RG1_half.dcm --out "$OUT/simulated" --seed 1 --size 18 \
+radtrust simulate xr-inject-nodule samples/cr/RG1_crop.dcm --out "$OUT/simulated" --seed 1 --size 18 \
   --name cr_injected --new-uids
 ls "$OUT/simulated"
 

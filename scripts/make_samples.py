@@ -6,8 +6,9 @@
   copied unchanged (JPEG 2000 lossless). The source has blank SOP/Series/Study UIDs and PatientID;
   they are filled deterministically (SOP Instance UID from the file meta, the others derived from the
   Frame of Reference UID) so the sample can travel through a PACS.
-- samples/cr/RG1_half.dcm: RG1_UNCR.dcm (MIT) averaged over 2x2 blocks, JPEG 2000 lossless, marked
-  DERIVED with a derivation description.
+- samples/cr/RG1_crop.dcm: the central 1024x1024 pixels of RG1_UNCR.dcm (MIT), values unchanged (a crop,
+  not a downscale: averaging and rounding leave a histogram comb that the physics detector rightly
+  reports), JPEG 2000 lossless, marked DERIVED with a derivation description.
 - samples/MANIFEST.tsv: source, licence, modification and SHA-256 of every file.
 """
 
@@ -23,6 +24,7 @@ from pydicom.uid import JPEG2000Lossless, generate_uid
 
 ROOT = Path(__file__).resolve().parent.parent
 CT_SLICES = slice(7, 13)
+CR_SIZE = 1024
 
 
 def sha256(path: Path) -> str:
@@ -54,22 +56,22 @@ def make_ct(data: Path, out: Path) -> list[tuple[str, str, str, str]]:
 def make_cr(data: Path, out: Path) -> list[tuple[str, str, str, str]]:
     src = data / "cr" / "RG1_UNCR.dcm"
     ds = pydicom.dcmread(src)
-    arr = ds.pixel_array.astype(np.float64)
-    r, c = (arr.shape[0] // 2) * 2, (arr.shape[1] // 2) * 2
-    half = arr[:r, :c].reshape(r // 2, 2, c // 2, 2).mean(axis=(1, 3))
-    half = np.round(half).astype(np.uint16)
-    ds.Rows, ds.Columns = half.shape
-    ds.PixelData = half.tobytes()
-    ds.SOPInstanceUID = generate_uid(entropy_srcs=[str(ds.SOPInstanceUID), "half"])
+    arr = ds.pixel_array
+    r0, c0 = (arr.shape[0] - CR_SIZE) // 2, (arr.shape[1] - CR_SIZE) // 2
+    crop = np.ascontiguousarray(arr[r0 : r0 + CR_SIZE, c0 : c0 + CR_SIZE]).astype(np.uint16)
+    ds.Rows, ds.Columns = crop.shape
+    ds.PixelData = crop.tobytes()
+    ds.SOPInstanceUID = generate_uid(entropy_srcs=[str(ds.SOPInstanceUID), "crop"])
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.ImageType = ["DERIVED", "PRIMARY"]
-    ds.DerivationDescription = "2x2 block mean of RG1_UNCR for the radtrust sample set"
+    ds.DerivationDescription = f"central {CR_SIZE}x{CR_SIZE} crop of RG1_UNCR for the radtrust sample set"
     ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
     out.mkdir(parents=True, exist_ok=True)
-    dst = out / "RG1_half.dcm"
+    dst = out / "RG1_crop.dcm"
     ds.save_as(dst, enforce_file_format=True)
-    return [("cr/RG1_half.dcm", f"shared/data/cr/RG1_UNCR.dcm (sha256 {sha256(src)}), NEMA WG04 via pydicom-data",
-             "MIT", "2x2 block mean, new SOP Instance UID, DERIVED, JPEG 2000 lossless")]
+    return [("cr/RG1_crop.dcm", f"shared/data/cr/RG1_UNCR.dcm (sha256 {sha256(src)}), NEMA WG04 via pydicom-data",
+             "MIT", f"central {CR_SIZE}x{CR_SIZE} crop (values unchanged), new SOP Instance UID, DERIVED, "
+             "JPEG 2000 lossless")]
 
 
 def main() -> None:

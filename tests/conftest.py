@@ -14,7 +14,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    """samples/ in the repo: ct/ (6 Siemens slices, JPEG 2000 lossless) and cr/RG1_half.dcm."""
+    """samples/ in the repo: ct/ (6 Siemens slices, JPEG 2000 lossless) and cr/RG1_crop.dcm."""
     return SAMPLES
 
 
@@ -25,7 +25,7 @@ def sample_ct_files() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def sample_cr_file() -> Path:
-    return SAMPLES / "cr" / "RG1_half.dcm"
+    return SAMPLES / "cr" / "RG1_crop.dcm"
 
 
 @pytest.fixture(scope="session")

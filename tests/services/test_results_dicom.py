@@ -50,7 +50,7 @@ def records_for(files: list[Path], rng: np.random.Generator) -> tuple[list[dict]
 
 
 def source_sets(samples: Path, shared: Path | None) -> dict[str, list[Path]]:
-    sets = {"ct-j2k": sorted((samples / "ct").glob("*.dcm"))[:4], "cr": [samples / "cr" / "RG1_half.dcm"]}
+    sets = {"ct-j2k": sorted((samples / "ct").glob("*.dcm"))[:4], "cr": [samples / "cr" / "RG1_crop.dcm"]}
     if shared is not None and (shared / "ct" / "ge_head").is_dir():
         sets["ct-ge-no-type2"] = sorted((shared / "ct" / "ge_head").iterdir())[:3]
     return sets

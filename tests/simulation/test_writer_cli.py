@@ -76,7 +76,7 @@ def test_new_uids_option(tmp_path, samples_dir):
 def test_cli_simulate(tmp_path, sample_cr_file, samples_dir, capsys):
     assert main(["simulate", "xr-inject-nodule", str(sample_cr_file), "--out", str(tmp_path), "--seed", "3",
                  "--size", "20", "--antiforensics", "none"]) == 0
-    side = json.loads((tmp_path / "RG1_half_xr-inject-nodule.json").read_text())
+    side = json.loads((tmp_path / "RG1_crop_xr-inject-nodule.json").read_text())
     assert side["params"]["diameter_mm"] == 20.0
     assert main(["simulate", "ct-remove-nodule", str(samples_dir / "ct"), "--out", str(tmp_path),
                  "--antiforensics", "copy,histmatch", "--name", "removed"]) == 0
@@ -84,7 +84,7 @@ def test_cli_simulate(tmp_path, sample_cr_file, samples_dir, capsys):
     assert np.load(tmp_path / "removed.mask.npy").shape == (6, 512, 512)
     # wrong kind of input, bad option values: exit 2 with one line naming the file
     assert main(["simulate", "ct-inject-nodule", str(sample_cr_file), "--out", str(tmp_path)]) == 2
-    assert "RG1_half.dcm" in capsys.readouterr().err
+    assert "RG1_crop.dcm" in capsys.readouterr().err
     assert main(["simulate", "xr-inject-nodule", str(sample_cr_file), "--out", str(tmp_path),
                  "--antiforensics", "bogus"]) == 2
     assert main(["simulate", "xr-inject-nodule", str(tmp_path / "missing.dcm"), "--out", str(tmp_path)]) == 2

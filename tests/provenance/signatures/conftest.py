@@ -18,7 +18,7 @@ from radtrust.provenance.signatures.verify import TrustConfig
 from tests.conftest import SAMPLES, require_tool
 
 CT = SAMPLES / "ct" / "ct_01.dcm"
-CR = SAMPLES / "cr" / "RG1_half.dcm"
+CR = SAMPLES / "cr" / "RG1_crop.dcm"
 
 
 @pytest.fixture(scope="session")

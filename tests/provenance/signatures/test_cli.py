@@ -25,7 +25,7 @@ def test_sign_verify_tamper_unsign(pki, samples_dir, tmp_path, capsys):
     assert rc == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 7 and all(r["profile"] == "creator" for r in records)
-    assert (out / "ct" / "ct_01.dcm").exists() and (out / "cr" / "RG1_half.dcm").exists()
+    assert (out / "ct" / "ct_01.dcm").exists() and (out / "cr" / "RG1_crop.dcm").exists()
     assert dcmsign_verify(pki, out / "ct" / "ct_03.dcm").returncode == 0
 
     common = ["--trust", str(pki.root), "--chain", str(pki.chain), "--crl", str(pki.crl)]
@@ -74,7 +74,7 @@ def test_sign_with_p12_password_env_and_tsa(pki, samples_dir, tsa_url, tmp_path,
                  "--policy", str(policy), "--format", "jsonl"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["signatures"][0]["timestamp"]
-    assert dcmsign_verify(pki, out / "RG1_half.dcm", "+tr").returncode == 0
+    assert dcmsign_verify(pki, out / "RG1_crop.dcm", "+tr").returncode == 0
 
 
 def test_sign_refuses_ecdsa_under_creator_profile(pki_ec, samples_dir, tmp_path, capsys):
