@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -120,6 +121,10 @@ def test_cli_train_and_info(tmp_path: Path, samples_dir: Path, capsys: pytest.Ca
     assert main(["model", "info", str(out)]) == 0
     info = capsys.readouterr().out
     assert "CT|SIEMENS|" in info and "6 image(s), 1 series, 2d+3d" in info and "CT noise model: 6 slices" in info
+    assert main(["model", "info", str(out), "--format", "json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["format_version"] == 1 and described["groups"][0]["images"] == 6
+    assert described["training"]["seed"] == 1
 
 
 def test_cli_bad_input_writes_nothing(tmp_path: Path, samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
