@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import frames, highpass, logistic, valid_mask
+from radtrust.forensics.residuals import frames, highpass, image_class, logistic, valid_mask
 
 HASH_BLOCK = 6
 SLAB = 24  # slices voted together in a series
@@ -158,20 +158,22 @@ class DuplicatedNoiseDetector(Detector):
     version = "1"
     scope = Scope()
 
-    #: logistic link on log2(votes at the best displacement). Authentic development images collect at most
-    #: ~10 chance votes; a lossless 32x32 copy collects ~700.
-    center = math.log2(24.0)
-    width = 0.4
+    #: logistic link on log2(votes at the best displacement), per image class. Authentic CT and radiographs
+    #: collect at most ~15 chance votes; 8-bit pictures from papers (text, arrows, JPEG) up to ~26; a
+    #: lossless 32x32 copy collects ~700.
+    links = {"ct": (math.log2(24.0), 0.4), "radiograph": (math.log2(24.0), 0.4), "picture": (math.log2(40.0), 0.4)}
 
     def run(self, image) -> Finding:  # noqa: ANN001 - Image
-        return self._analyse(np.asarray(image.pixels, dtype=np.float32))
+        klass = image_class(image.modality, image.source_format, image.bits_stored)
+        return self._analyse(np.asarray(image.pixels, dtype=np.float32), klass)
 
     def run_series(self, series) -> Finding:  # noqa: ANN001 - Series
         if not series.is_volume():
             raise NotApplicable("duplicated-noise needs a stackable series for 3D analysis")
-        return self._analyse(series.volume().astype(np.float32))
+        return self._analyse(series.volume().astype(np.float32), image_class(series.modality, "dicom", None))
 
-    def _analyse(self, pixels: np.ndarray) -> Finding:
+    def _analyse(self, pixels: np.ndarray, klass: str = "ct") -> Finding:
+        link = self.links[klass]
         planes = list(frames(pixels))
         shape2 = planes[0].shape
         if min(shape2) < 4 * HASH_BLOCK:
@@ -179,7 +181,7 @@ class DuplicatedNoiseDetector(Detector):
         hashed = [residual_signs(p) for p in planes]
         heat = np.zeros(pixels.shape, np.float32)
         if pixels.ndim == 2:
-            best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None)
+            best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None, link)
         else:
             # slabs of SLAB slices (overlapping by a third) bound the memory of the sort on long series
             best, evidence = 0, []
@@ -187,20 +189,22 @@ class DuplicatedNoiseDetector(Detector):
             for z0 in starts:
                 part = hashed[z0 : z0 + SLAB]
                 b, ev = self._vote(np.stack([h for h, _ in part]), np.stack([u for _, u in part]),
-                                   heat[z0 : z0 + SLAB], z0)
+                                   heat[z0 : z0 + SLAB], z0, link)
                 best = max(best, b)
                 evidence.extend(e for e in ev if e not in evidence)
-        score = logistic(math.log2(max(best, 1)), self.center, self.width)
+        score = logistic(math.log2(max(best, 1)), *link)
         if not evidence:
             evidence.append(f"no duplicated noise found (best displacement has {best} chance matches)")
         return Finding(score=score, heatmap=heat, evidence=tuple(evidence))
 
-    def _vote(self, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None) -> tuple[int, list[str]]:
+    def _vote(
+        self, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None, link: tuple[float, float]
+    ) -> tuple[int, list[str]]:
         """Vote within one plane or slab; paint the matches into ``heat`` (a view); return best votes, evidence."""
         peaks = vote_displacements(hashes, usable, min_votes=4)
         evidence = []
         for votes, d in peaks:
-            if logistic(math.log2(votes), self.center, self.width) < 0.5:
+            if logistic(math.log2(votes), *link) < 0.5:
                 continue
             a, b = matched_pairs(hashes, usable, d)
             strength = min(1.0, votes / 200.0)

@@ -121,7 +121,7 @@ class SpectralDetector(Detector):
 
     #: logistic links per image class on the strongest regional robust z (authentic development images:
     #: see scripts/pixel_forensics_check.py).
-    links = {"ct": (5.0, 0.6), "radiograph": (5.0, 0.6), "picture": (7.0, 1.0)}
+    links = {"ct": (5.0, 0.6), "radiograph": (5.0, 0.6), "picture": (9.0, 1.0)}
 
     def run(self, image) -> Finding:  # noqa: ANN001 - Image
         klass = image_class(image.modality, image.source_format, image.bits_stored)
