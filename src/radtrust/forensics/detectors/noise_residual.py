@@ -198,7 +198,8 @@ class NoiseResidualDetector(Detector):
         low = _regional(np.maximum(-z_sigma, 0))
         high = _regional(np.maximum(np.nan_to_num(z_high), 0))
         tex = _regional(np.abs(np.nan_to_num(z_tex)))
-        combined = np.maximum(low, np.maximum(high, tex))
+        # texture is the weaker cue (phantom inserts and plastics have their own noise texture): weight 0.6
+        combined = np.maximum(low, np.maximum(high, 0.6 * tex))
         stat = float(np.nanmax(combined)) if np.isfinite(combined).any() else 0.0
         center, width = self.links[klass]
         score = logistic(stat, center, width)
