@@ -12,6 +12,9 @@ training (the failure mode of every published detector, see ../shared/REFERENCE.
   on authentic data, i.e. the value of an unremarkable image.
 * **Balanced classes, L2 penalty.** The probability is calibrated for equal prior odds of tampered
   and authentic, whatever the mix of the calibration set.
+* **A detector alone can decide.** Each detector also has a solo level: the highest score it gave any
+  authentic calibration image, raised by the margin. Above it that detector alone puts the image over the
+  threshold (a max rule beside the weighted sum), so strong evidence of a method the fit never saw counts.
 * **Thresholds from a false-alarm rate.** ``threshold`` is the smallest probability that at most
   ``fpr`` of the authentic calibration rows exceed (default 1%); ``tampered_threshold`` is the same
   at ``fpr / 10``. Above ``threshold`` an image is *suspicious*, above ``tampered_threshold``
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from radtrust.forensics.detectors.base import Finding
 
 EPS = 0.01  # scores below 1% are all "nothing found": their log-odds must not spread authentic images apart
-MARGIN = 0.5  # log-odds added to thresholds: detectors drift between calibration and use (versions, decoders)
+MARGIN = 1.0  # log-odds added to thresholds: detectors drift between calibration and use (versions, decoders)
 FORMAT = "radtrust-fusion/1"
 DEFAULT_RESOURCE = "fusion.json"
 
@@ -113,11 +116,14 @@ class Fusion:
     tampered_threshold: float = 0.9
     fpr: float = 0.01
     info: dict[str, Any] = field(default_factory=dict)
+    solo: np.ndarray | None = None  # per detector: a score no authentic image reached (NaN = none)
 
     def __post_init__(self) -> None:
         self.names = tuple(self.names)
         self.weights = np.asarray(self.weights, dtype=float).reshape(len(self.names))
         self.fill = np.zeros(len(self.names)) if self.fill is None else np.asarray(self.fill, float).reshape(len(self.names))
+        self.solo = (np.full(len(self.names), np.nan) if self.solo is None
+                     else np.asarray(self.solo, float).reshape(len(self.names)))
 
     # ----------------------------------------------------------------------------------------- construction
     @classmethod
@@ -183,8 +189,14 @@ class Fusion:
             weights = np.where(floor, np.maximum(weights, min_weight * weights.max()), weights)
             scale, bias = _fit_logistic((Z @ weights)[:, None], y, sw, 0.0)  # Platt scaling of the floored sum
             weights = weights * max(float(scale[0]), 1e-6)
-        fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr)
-        p_auth = fusion.probability(auth)
+        solo = np.full(len(names), np.nan)
+        for j in range(len(names)):
+            a = auth[:, j][np.isfinite(auth[:, j])]
+            if a.size >= 20:
+                t = _with_margin(float(a.max()), margin)
+                solo[j] = t if t < 1.0 - EPS else np.nan
+        fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr, solo=solo)
+        p_auth = fusion._fused(auth)  # solo evidence stays below the threshold on these rows by construction
         fusion.threshold = _with_margin(threshold_at_fpr(p_auth, fpr), margin)
         fusion.tampered_threshold = max(fusion.threshold, _with_margin(threshold_at_fpr(p_auth, fpr / 10.0), margin))
         fusion.info = {"fitted": True, "n_tampered": int(y.sum()), "n_authentic_fit": int((1 - y).sum()),
@@ -205,8 +217,28 @@ class Fusion:
     def probability(self, X: np.ndarray) -> np.ndarray:
         """Calibrated tamper probability per row of X (columns in ``self.names`` order, NaN = missing)."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        Z = self._impute(logit(X), self.fill)
-        return sigmoid(self.bias + Z @ self.weights)
+        return np.maximum(self._fused(X), self._solo_probability(X))
+
+    def _fused(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        return sigmoid(self.bias + self._impute(logit(X), self.fill) @ self.weights)
+
+    def _solo_probability(self, X: np.ndarray) -> np.ndarray:
+        """Single-detector evidence on the fused scale: a detector at its solo level maps to ``threshold``.
+
+        The solo level is the highest score the detector gave any authentic calibration image, raised by the
+        margin; above it, that detector alone makes the image suspicious (the max rule that carries evidence of
+        a method no other detector sees). Below it, and for missing detectors or detectors without a solo level,
+        it contributes 0, so the ranking of unremarkable images is the weighted sum's.
+        """
+        out = np.zeros(X.shape[0])
+        ok = np.isfinite(self.solo)
+        if not ok.any():
+            return out
+        t = min(max(self.threshold, EPS), 1 - 1e-9)
+        z = math.log(t / (1 - t)) + (logit(X[:, ok]) - logit(self.solo[ok]))
+        z = np.where(np.isfinite(X[:, ok]) & (X[:, ok] > self.solo[ok]), z, -np.inf)  # only beyond the solo level
+        return sigmoid(z.max(axis=1))
 
     def vector(self, scores: Mapping[str, float]) -> np.ndarray:
         """One row in ``names`` order from a {detector: score} mapping (absent = NaN)."""
@@ -219,13 +251,14 @@ class Fusion:
         alarms), except those named in ``extra`` (e.g. a site model the user asked for), which join as
         calibrated log-odds: weight 1, neutral at 0.5.
         """
-        z = self.bias + float(self._impute(logit(self.vector(scores)), self.fill) @ self.weights)
+        row = self.vector(scores)
+        z = self.bias + float(self._impute(logit(row), self.fill) @ self.weights)
         known = set(self.names)
         for name in extra:
             s = scores.get(name)
             if name not in known and s is not None and math.isfinite(s):
                 z += float(logit(s))
-        return float(sigmoid(z))
+        return float(max(sigmoid(z), self._solo_probability(row[None, :])[0]))
 
     def contributions(self, scores: Mapping[str, float], extra: Sequence[str] = ()) -> dict[str, float]:
         """Each detector's push on the log-odds relative to an unremarkable image (for evidence and maps)."""
@@ -258,7 +291,7 @@ class Fusion:
         m = float(self.info.get("margin", 0.0))
         t = _with_margin(threshold_at_fpr(p, fpr), m)
         return Fusion(self.names, self.weights, self.bias, self.fill, t,
-                      max(t, _with_margin(threshold_at_fpr(p, fpr / 10), m)), fpr, dict(self.info))
+                      max(t, _with_margin(threshold_at_fpr(p, fpr / 10), m)), fpr, dict(self.info), self.solo)
 
     # ----------------------------------------------------------------------------------------- persistence
     def to_json(self) -> str:
@@ -266,6 +299,7 @@ class Fusion:
             "format": FORMAT, "names": list(self.names), "weights": [round(float(w), 6) for w in self.weights],
             "bias": round(self.bias, 6), "fill": [round(float(f), 6) for f in self.fill],
             "threshold": self.threshold, "tampered_threshold": self.tampered_threshold, "fpr": self.fpr,
+            "solo": [None if not np.isfinite(v) else round(float(v), 6) for v in self.solo],
             "info": self.info,
         }, indent=1, sort_keys=False)
 
@@ -275,7 +309,8 @@ class Fusion:
         if d.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} document")
         return cls(tuple(d["names"]), np.asarray(d["weights"], float), float(d["bias"]), np.asarray(d["fill"], float),
-                   float(d["threshold"]), float(d["tampered_threshold"]), float(d["fpr"]), dict(d.get("info", {})))
+                   float(d["threshold"]), float(d["tampered_threshold"]), float(d["fpr"]), dict(d.get("info", {})),
+                   np.array([np.nan if v is None else float(v) for v in d.get("solo") or [None] * len(d["names"])]))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically (temp file in the same folder, then rename)."""

@@ -32,6 +32,7 @@ def test_missing_detectors_are_neutral_and_unknown_ones_join():
     X, y = _data()
     f = Fusion.fit(X, y, ["a", "b", "c"])
     assert np.isfinite(f.probability(np.array([[np.nan, np.nan, np.nan]]))).all()
+    f.solo[:] = np.nan  # the weighted sum alone (solo levels are tested below)
     base = f.score({"a": 0.3})
     assert f.score({"a": 0.3, "other": 0.99}) == base  # uncalibrated detectors are reported, not fused
     assert f.score({"a": 0.3, "other": 0.99}, extra=["other"]) > base > f.score({"a": 0.3, "other": 0.01}, ["other"])
@@ -72,3 +73,15 @@ def test_fused_heatmap_follows_the_detector_that_fires():
     heat = fuse_heatmaps({"x": Finding(0.95, hx), "y": Finding(0.5, hy)}, f, shape=(8, 8))
     assert heat is not None and heat.dtype == np.float32 and heat[2, 2] > heat[6, 6] > 0
     assert fuse_heatmaps({"x": Finding(0.9)}, f) is None
+
+
+def test_a_detector_alone_beyond_anything_authentic_decides():
+    X, y = _data()
+    f = Fusion.fit(X, y, ["a", "b", "c"])
+    auth_max = np.nanmax(X[y == 0], axis=0)
+    assert np.all(f.solo[np.isfinite(f.solo)] > auth_max[np.isfinite(f.solo)])
+    assert np.isnan(f.solo[1])  # 'b' reached 0.97 on authentic rows: no room left for a solo level
+    assert f.score({"c": 0.999}) > f.threshold  # 'c' alone, beyond anything authentic
+    at_max = np.array([[np.nan, np.nan, auth_max[2]]])
+    assert f._solo_probability(at_max)[0] <= f.threshold
+    assert Fusion.from_json(f.to_json()).score({"c": 0.999}) > f.threshold
