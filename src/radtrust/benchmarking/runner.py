@@ -29,7 +29,7 @@ import numpy as np
 
 from radtrust.benchmarking import metrics
 from radtrust.benchmarking.collect import ItemResult, analyze_all, iter_errors
-from radtrust.benchmarking.format import Row, read_labels
+from radtrust.benchmarking.format import read_labels
 from radtrust.benchmarking.robustness import VARIANTS, transformer
 from radtrust.errors import InputError
 

@@ -112,6 +112,3 @@ def feather(mask: np.ndarray, spacing: tuple[float, ...], width_mm: float) -> np
     dist = ndi.distance_transform_edt(mask, sampling=spacing)
     return np.clip(dist / width_mm, 0.0, 1.0).astype(np.float32)
 
-
-def to_bool_mask(changed: np.ndarray) -> np.ndarray:
-    return np.asarray(changed, dtype=bool)

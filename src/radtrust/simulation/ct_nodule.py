@@ -108,25 +108,25 @@ def inject_nodule(target: Target, rng: np.random.Generator, *, at: tuple[int, ..
     cube = vol[box].astype(np.float32)
     local_center = tuple(float(c - s.start) for c, s in zip(center, box))
     params: dict[str, Any] = {}
+    drawn: dict[str, np.ndarray] = {}
 
     def paint(arr: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+        """CT-GAN's blend: the nodule over the tissue, keeping the maximum of old and new."""
         scale = tuple(a / b for a, b in zip(arr.shape, cube.shape))
         c = tuple(lc * f for lc, f in zip(local_center, scale))
         hu, w, p = nodule_profile(arr.shape, c, spacing, kind, diameter, rng)
         params.update(p)
-        blended = arr + w * (hu - arr)
-        out = np.maximum(arr, blended)
-        paint.weight = w  # type: ignore[attr-defined]
-        return out
+        drawn["weight"] = w
+        return np.maximum(arr, arr + w * (hu - arr))
 
     if af.resample:
         new = afm.in_isotropic(cube, target.spacing, paint)
-        weight = ndi.zoom(paint.weight, tuple(n / m for n, m in zip(cube.shape, paint.weight.shape)), order=1)  # type: ignore[attr-defined]
-        weight = _fit(weight, cube.shape)
+        w_iso = drawn["weight"]
+        weight = _fit(ndi.zoom(w_iso, tuple(n / m for n, m in zip(cube.shape, w_iso.shape)), order=1), cube.shape)
         region = np.ones(cube.shape, dtype=bool)  # the whole resampled cube is pasted back
     else:
         new = paint(cube, target.spacing)
-        weight = paint.weight  # type: ignore[attr-defined]
+        weight = drawn["weight"]
         region = weight > 0.01
     new, noise_info = afm.add_noise(new, np.clip(weight, 0, 1), vol, box, af, rng, allowed=lungs)
     lo, hi = target.value_range

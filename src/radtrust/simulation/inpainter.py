@@ -16,7 +16,6 @@ Needs the ``torch`` extra (``pip install 'radtrust[torch]'``).
 
 from __future__ import annotations
 
-import argparse
 import logging
 from importlib import resources
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from radtrust.errors import InputError, NotApplicable, UsageError
+from radtrust.errors import NotApplicable, UsageError
 from radtrust.simulation import antiforensics as afm
 from radtrust.simulation._ops import bbox_slices, radius_mm
 from radtrust.simulation.anatomy import body_mask, ct_lungs, radiograph_fields

@@ -35,10 +35,6 @@ def simulate(method: str, target: Target, rng: np.random.Generator | int, *, don
     return result
 
 
-def output_name(target: Target, method: str) -> str:
-    return f"{target.name}_{method}"
-
-
 def write_result(result: Tampered, target: Target, out_dir: Path, name: str, *, seed: int | None,
                  syntax: str = "keep", new_uids: bool = False, mask_path: Path | None = None,
                  sidecar_path: Path | None = None) -> dict[str, Path]:
