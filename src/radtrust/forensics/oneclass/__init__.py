@@ -10,8 +10,8 @@ Trained on authentic images only, so they do not depend on examples of any parti
 - :mod:`.model`: :class:`SiteModel` (scoring, save/load); :mod:`.train`: :func:`train`.
 
 >>> from radtrust.forensics.oneclass import train, SiteModel
->>> train(["authentic/"]).save("site.rtm")
->>> SiteModel.load("site.rtm").score_image(image)
+>>> train(["authentic/"]).save("site.npz")
+>>> SiteModel.load("site.npz").score_image(image)
 """
 
 from radtrust.forensics.oneclass.model import SiteModel
