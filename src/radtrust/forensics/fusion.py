@@ -193,7 +193,7 @@ class Fusion:
         for j in range(len(names)):
             a = auth[:, j][np.isfinite(auth[:, j])]
             if a.size >= 20:
-                t = _with_margin(float(a.max()), margin)
+                t = max(_with_margin(float(a.max()), margin), 0.5)  # never below the detector's own even odds
                 solo[j] = t if t < 1.0 - EPS else np.nan
         fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr, solo=solo)
         p_auth = fusion._fused(auth)  # solo evidence stays below the threshold on these rows by construction
@@ -227,7 +227,7 @@ class Fusion:
         """Single-detector evidence on the fused scale: a detector at its solo level maps to ``threshold``.
 
         The solo level is the highest score the detector gave any authentic calibration image, raised by the
-        margin; above it, that detector alone makes the image suspicious (the max rule that carries evidence of
+        margin (and at least 0.5); above it, that detector alone makes the image suspicious (the max rule that carries evidence of
         a method no other detector sees). Below it, and for missing detectors or detectors without a solo level,
         it contributes 0, so the ranking of unremarkable images is the weighted sum's.
         """
