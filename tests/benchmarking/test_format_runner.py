@@ -105,6 +105,14 @@ def test_evaluate_folds(monkeypatch):
     assert "held out: X" in curves
 
 
+def test_stems():
+    from radtrust.benchmarking.format import stem_of
+
+    assert stem_of("xr/a_v1.dcm") == "a_v1" and stem_of("ct/b_v1") == "b_v1"
+    assert stem_of("pics/x.PNG") == "x" and stem_of("vol/y.nii.gz") == "y"
+    assert Row("ct/b_v1", 0).is_series and not Row("xr/a.png", 0).is_series
+
+
 def test_reduce_map():
     m = np.zeros((8, 8), bool)
     m[:4, :4] = True

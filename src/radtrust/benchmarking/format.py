@@ -6,7 +6,7 @@
   and ``variant`` (the anti-forensic steps applied, ``plain`` if none, empty for authentic);
 - ``BENCH/masks/<stem>.npy``: a boolean mask, the shape of the image (rows, cols) or volume (slices,
   rows, cols), for every tampered row (all False for metadata-only edits). ``<stem>`` is the file's
-  name without ``.dcm``; stems are unique within a benchmark.
+  name without its image suffix (``.dcm``, ``.png``, ...); stems are unique within a benchmark.
 - ``BENCH/sidecars/<stem>.json``: how each tampered image was made (never read by detectors).
 """
 
@@ -46,12 +46,20 @@ class Row:
 
     @property
     def is_series(self) -> bool:
-        return not self.file.lower().endswith(".dcm")
+        """A folder holding one DICOM series (no image-file suffix)."""
+        return stem_of(self.file) == Path(self.file).name
+
+
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nii.gz", ".nii")
 
 
 def stem_of(file: str) -> str:
+    """The file's name without its image suffix (a series folder's name as it is)."""
     name = Path(file).name
-    return name[:-4] if name.lower().endswith(".dcm") else name
+    for suffix in IMAGE_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def mask_path(bench: str | os.PathLike[str], row: Row) -> Path:
