@@ -66,20 +66,21 @@ radtrust simulate xr-inject-nodule samples/cr/RG1_crop.dcm --out "$OUT/simulated
   --name cr_injected --new-uids
 ls "$OUT/simulated"
 
-step "Scan for tampering: the sample study, its signed copy and the tampered copies (signatures first, then forensics)"
-# Tampered inputs made by the steps above (simulator outputs, the one-pixel edit); absent ones are skipped.
+step "Scan for tampering: the sample study and its tampered copies (forensics), then signed copies (signatures first)"
+# The simulated copies carry new UIDs, so they form their own series beside the originals.
 TAMPERED=()
-for p in "$OUT"/tampered* "$OUT"/simulat* "$OUT"/attack*; do [ -e "$p" ] && TAMPERED+=("$p"); done
+for p in "$OUT"/simulat* "$OUT"/attack*; do [ -e "$p" ] && TAMPERED+=("$p"); done
 status=0
-radtrust scan samples "$OUT/signed" "${TAMPERED[@]}" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" \
-  --format html --out "$OUT/scan-report.html" --jsonl "$OUT/scan.jsonl" --heatmaps "$OUT/heatmaps" || status=$?
+radtrust scan samples "${TAMPERED[@]}" --format html --out "$OUT/scan-report.html" --jsonl "$OUT/scan.jsonl" \
+  --heatmaps "$OUT/heatmaps" || status=$?
 echo "scan exit $status (1 = something suspicious or tampered found); verdicts:"
 python - "$OUT/scan.jsonl" <<'PY'
-import collections, json, sys
-recs = [json.loads(l) for l in open(sys.argv[1])]
-print("  instances:", dict(collections.Counter(r["verdict"] for r in recs if r["kind"] == "instance")))
-for r in recs:
-    if r["kind"] == "instance" and r["verdict"] in ("suspicious", "tampered"):
-        print(f"  {r['verdict']:<10} {r['score']:.3f} {r['path']}: {(r['evidence'] or ['-'])[0][:110]}")
+import json, sys
+for r in (json.loads(l) for l in open(sys.argv[1])):
+    if r["kind"] == "instance":
+        print(f"  {r['verdict']:<10} {r['score']:.3f} {r['path']}" + (f": {r['evidence'][0][:90]}" if r["verdict"] != "authentic" and r["evidence"] else ""))
 PY
 echo "wrote $OUT/scan-report.html (thumbnails with heatmap overlays) and $(ls "$OUT/heatmaps" | wc -l) heatmaps in $OUT/heatmaps/"
+# Signatures come first: the signed study is signed-authentic; the one-pixel copy is tampered, whatever forensics says.
+radtrust scan "$OUT/signed/ct" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" || true
+radtrust scan "$OUT/tampered_ct_01.dcm" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" || true
