@@ -29,7 +29,8 @@ def main() -> None:
     ct = load_image(ROOT / "samples" / "ct" / "ct_01.dcm")
     cr = load_image(ROOT / "samples" / "cr" / "RG1_crop.dcm")
     rng = np.random.default_rng(0)
-    big = np.kron(cr.pixels, np.ones((2, 2), np.float32))[:2048, :2048] + rng.normal(0, 20, (1954, 1840))[:2048, :2048]
+    big = np.kron(cr.pixels, np.ones((2, 2), np.float32))[:2048, :2048]  # ~2k x 2k from the sample CR
+    big = big + rng.normal(0, 20, big.shape)
     big = Image(path=None, pixels=np.round(big).astype(np.float32), source_format="dicom", modality="CR",
                 bits_stored=15)
     total_ct = total_big = 0.0
