@@ -98,7 +98,7 @@ def main() -> None:
                                             args.mac, "--out", str(work / "rt"),
                                             "--jobs", str(args.jobs), *NO_CREDENTIAL]),
             "radtrust_verify": lambda: timed([RADTRUST, "-q", "verify", str(work / "rt"), "--trust",
-                                              str(pki / "root-ca.pem"), "--chain", str(pki / "chain.pem"),
+                                              str(pki / "root-ca.pem"), "--intermediate", str(pki / "chain.pem"),
                                               "--jobs", str(args.jobs)]),
             # The CLI's verify also checks content credentials (issue 4); time PS3.15 verification alone as well,
             # through the same library calls and process pool the CLI uses.

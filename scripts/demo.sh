@@ -17,7 +17,7 @@ echo "wrote $OUT/info.jsonl ($(wc -l < "$OUT/info.jsonl") records)"
 step "Sign at acquisition (DICOM PS3.15 signatures, DCMTK-compatible), verify, then catch a one-pixel change"
 radtrust -q keys init "$OUT/pki"   # development PKI: NOT for production
 radtrust sign samples --key "$OUT/pki/signer.key" --cert "$OUT/pki/signer.pem" --profile creator --out "$OUT/signed"
-TRUST=(--trust "$OUT/pki/root-ca.pem" --chain "$OUT/pki/chain.pem" --crl "$OUT/pki/crls.pem")
+TRUST=(--trust "$OUT/pki/root-ca.pem" --intermediate "$OUT/pki/chain.pem" --crl "$OUT/pki/crls.pem")
 radtrust verify "$OUT/signed" "${TRUST[@]}" --format jsonl > "$OUT/verify.jsonl"
 echo "verified $(grep -c '"status": "valid"' "$OUT/verify.jsonl") of $(wc -l < "$OUT/verify.jsonl") files: valid"
 if command -v dcmsign >/dev/null; then
@@ -47,7 +47,7 @@ fi
 radtrust verify "$OUT/pacs/ct_02.dcm" "${TRUST[@]}"
 radtrust derive anonymize "$OUT/signed/ct" "${KEY[@]}" --pseudonym DEMO-001 --out "$OUT/anon"
 radtrust derive compress "$OUT/anon/ct_03.dcm" --ratio 15 "${KEY[@]}" --out "$OUT/lossy"
-radtrust verify "$OUT/lossy/ct_03.dcm" "${TRUST[@]}" --custody
+radtrust verify "$OUT/lossy/ct_03.dcm" "${TRUST[@]}" --chain
 radtrust credential export --c2pa "$OUT/lossy/ct_03.dcm" "${KEY[@]}"
 python - "$OUT/lossy/ct_03.dcm" "$OUT/pki/root-ca.pem" <<'PY'
 import sys

@@ -1,5 +1,5 @@
 """The credential commands end to end, in-process: sign (credential by default), verify (both verdicts),
-derive, verify --custody, credential show/verify/issue/export."""
+derive, verify --chain, credential show/verify/issue/export."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _key(dev):
 
 
 def _trust(dev):
-    return ["--trust", str(dev / "pki" / "root-ca.pem"), "--chain", str(dev / "pki" / "chain.pem")]
+    return ["--trust", str(dev / "pki" / "root-ca.pem"), "--intermediate", str(dev / "pki" / "chain.pem")]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_derive_and_verify_custody(dev, signed, tmp_path, capsys):
     assert main(["derive", "compress", str(anon / "ct_01.dcm"), *_key(dev), "--out", str(lossy),
                  "--ratio", "15"]) == 0
     capsys.readouterr()
-    assert main(["verify", str(lossy), *_trust(dev), "--custody", "--jobs", "1"]) == 0
+    assert main(["verify", str(lossy), *_trust(dev), "--chain", "--jobs", "1"]) == 0
     text = capsys.readouterr().out
     assert "no PS3.15 signature, content credential valid: pixels are NO LONGER those of acquisition" in text
     assert "1. acquired" in text and "2. anonymized" in text and "3. lossy-compressed" in text
@@ -99,7 +99,7 @@ def test_credential_show_verify_and_export(dev, signed, tmp_path, capsys):
     assert main(["credential", "show", str(f), "--format", "jsonl"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["credential"]["status"] == "valid" and rec["credential"]["history"][0]["signer_name"]
-    assert main(["credential", "verify", str(f), "--trust", str(dev / "pki" / "root-ca.pem"), "--custody"]) == 0
+    assert main(["credential", "verify", str(f), "--trust", str(dev / "pki" / "root-ca.pem"), "--chain"]) == 0
     assert "1. acquired" in capsys.readouterr().out
     assert main(["credential", "export", "--c2pa", str(f), *_key(dev), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "ct_01.dcm.c2pa").stat().st_size > 1000

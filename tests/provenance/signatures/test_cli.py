@@ -28,7 +28,7 @@ def test_sign_verify_tamper_unsign(pki, samples_dir, tmp_path, capsys):
     assert (out / "ct" / "ct_01.dcm").exists() and (out / "cr" / "RG1_crop.dcm").exists()
     assert dcmsign_verify(pki, out / "ct" / "ct_03.dcm").returncode == 0
 
-    common = ["--trust", str(pki.root), "--chain", str(pki.chain), "--crl", str(pki.crl)]
+    common = ["--trust", str(pki.root), "--intermediate", str(pki.chain), "--crl", str(pki.crl)]
     assert main(["verify", str(out), *common, "--format", "jsonl"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert {r["status"] for r in lines} == {"valid"}
@@ -70,7 +70,7 @@ def test_sign_with_p12_password_env_and_tsa(pki, samples_dir, tsa_url, tmp_path,
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"require_timestamp": True, "coverage": ["PixelData"]}))
     capsys.readouterr()
-    assert main(["verify", str(out), "--trust", str(pki.root), "--chain", str(pki.chain),
+    assert main(["verify", str(out), "--trust", str(pki.root), "--intermediate", str(pki.chain),
                  "--policy", str(policy), "--format", "jsonl"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["signatures"][0]["timestamp"]
@@ -112,7 +112,7 @@ def test_sign_in_place_with_tag_file_and_item(pki, tmp_path, capsys):
     assert dcmsign_verify(pki, target).stderr.count("Verification : OK") == 2
     capsys.readouterr()
     # Valid signatures, but the default coverage policy wants patient name, rescale, spacing... too.
-    assert main(["verify", str(target), "--trust", str(pki.root), "--chain", str(pki.chain), "--format", "jsonl"]) == 1
+    assert main(["verify", str(target), "--trust", str(pki.root), "--intermediate", str(pki.chain), "--format", "jsonl"]) == 1
     rec = json.loads(capsys.readouterr().out)
     assert rec["status"] == "policy-failed" and "RescaleIntercept" in rec["reasons"][0]
     assert [s["location"] for s in rec["signatures"]] == ["", "ProcedureCodeSequence[0]"]

@@ -36,7 +36,7 @@ def add_trust_options(parser: argparse.ArgumentParser, *, required: bool = True)
     g = parser.add_argument_group("trust")
     g.add_argument("--trust", action="append", required=required, metavar="CA_PEM",
                    help="trust anchor certificate(s); repeat for several")
-    g.add_argument("--chain", action="append", default=[], metavar="PEM",
+    g.add_argument("--intermediate", action="append", default=[], metavar="PEM",
                    help="untrusted intermediate CA certificates beside those in the credential")
     g.add_argument("--crl", action="append", default=[], metavar="FILE", help="certificate revocation list(s)")
     g.add_argument("--at", metavar="ISO_TIME", help="validate certificates at this time (default: now)")
@@ -58,4 +58,4 @@ def load_trust(args: argparse.Namespace) -> dict[str, Any]:
         at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
     trust = [c for p in (args.trust or []) for c in load_certificates(p)] if args.trust else None
     return {"trust": trust, "crls": [c for p in args.crl for c in load_crls(p)], "at": at,
-            "intermediates": [c for p in args.chain for c in load_certificates(p)]}
+            "intermediates": [c for p in args.intermediate for c in load_certificates(p)]}

@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("verify", help="verify content credentials (exit 1 unless every file is valid and trusted)")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--custody", action="store_true", help="require and print the history back to acquisition")
+    p.add_argument("--chain", action="store_true", help="walk the chain of custody back to acquisition and print it")
     add_trust_options(p)
     add_format_option(p)
 
@@ -71,11 +71,12 @@ def _check(args: argparse.Namespace, *, require: bool) -> int:
 
     rep = Reporter(fmt=args.format, quiet=args.quiet)
     kwargs = load_trust(args)
+    walk_chain = args.subcommand == "verify" and args.chain
     outcomes: list[tuple[str, Any]] = []
     for path in iter_files(args.inputs):
         try:
             ds = read_dataset(path)
-            outcomes.append((str(path), verify_dataset(ds, path, require_acquisition=getattr(args, "custody", False),
+            outcomes.append((str(path), verify_dataset(ds, path, require_acquisition=walk_chain,
                                                        **kwargs)))
         except CredentialError as exc:
             outcomes.append((str(path), exc))
@@ -87,7 +88,7 @@ def _check(args: argparse.Namespace, *, require: bool) -> int:
         report["reasons"] = report["reasons"] + notes.get(path, [])
         if report["status"] != "valid" and require:
             rep.fail()
-        show_history = args.subcommand == "show" or getattr(args, "custody", False) or report["status"] != "valid"
+        show_history = args.subcommand == "show" or walk_chain or report["status"] != "valid"
         rep.record({"kind": "credential", "path": path, "credential": report},
                    _report_text(path, report, history=show_history, trusted=kwargs["trust"] is not None))
     return rep.exit_code()

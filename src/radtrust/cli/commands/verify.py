@@ -25,20 +25,21 @@ Fails closed: exit 0 only when every file is valid (1: a file is invalid, untrus
 The default policy forbids MD5/SHA-1 MACs and requires Pixel Data, patient identity, UIDs, rescale, spacing and
 acquisition parameters (when present) to be covered; print it with --print-policy, edit, pass with --policy.
 Content credentials are checked too (jsonl key "credential"): a file whose signature is absent or was broken only
-by re-encoding passes when its credential is valid and trusted; --custody prints its history back to acquisition."""
+by re-encoding passes when its credential is valid and trusted; --chain walks its chain of custody back to
+acquisition and prints the history."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="DICOM files or folders")
     parser.add_argument("--trust", action="append", default=[], metavar="CA_PEM", help="trust anchor certificates")
-    parser.add_argument("--chain", action="append", default=[], metavar="PEM",
-                        help="untrusted intermediate certificates (signer and TSA paths)")
+    parser.add_argument("--intermediate", action="append", default=[], metavar="PEM",
+                        help="untrusted intermediate CA certificates (signer and TSA paths)")
     parser.add_argument("--crl", action="append", default=[], metavar="FILE", help="CRLs (PEM or DER)")
     parser.add_argument("--policy", metavar="FILE", help="JSON verification policy")
     parser.add_argument("--at", metavar="ISO_TIME", help="verify as of this time (default: now)")
     parser.add_argument("--print-policy", action="store_true", help="print the default policy as JSON and exit")
-    parser.add_argument("--custody", action="store_true",
-                        help="content credential: require the history back to acquisition and print it")
+    parser.add_argument("--chain", action="store_true",
+                        help="content credential: walk the chain of custody back to acquisition and print it")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default: all cores)")
     add_format_option(parser)
 
@@ -79,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
     from radtrust.io import iter_files
 
     rep = Reporter(fmt=args.format, quiet=args.quiet)
-    spec = TrustSpec(tuple(args.trust), tuple(args.chain), tuple(args.crl), args.policy, _at(args.at))
+    spec = TrustSpec(tuple(args.trust), tuple(args.intermediate), tuple(args.crl), args.policy, _at(args.at))
     spec.load()  # bad trust/policy files fail once, up front
     paths = list(iter_files(args.inputs))
-    job = functools.partial(credential_verify_job, custody=args.custody)
+    job = functools.partial(credential_verify_job, custody=args.chain)
     for path, res in zip(paths, map_files(job, spec, paths, args.jobs)):
         if isinstance(res, Error):
             rep.bad_inputs += 1
@@ -92,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
             continue
         if not overall_ok(res):
             rep.fail()
-        rep.record(res.to_dict(), _text(res) + credential_text(res, history=args.custody))
+        rep.record(res.to_dict(), _text(res) + credential_text(res, history=args.chain))
     return rep.exit_code()

@@ -39,7 +39,7 @@ def validate_chain(chain: tuple[x509.Certificate, ...], anchors: list[x509.Certi
                    where: str | None = None) -> list[x509.Certificate]:
     """The validated path (leaf first, anchor last); raises VerificationError naming the file otherwise.
 
-    ``intermediates`` are extra untrusted CA certificates (``--chain``) beside those in the credential.
+    ``intermediates`` are extra untrusted CA certificates (``--intermediate``) beside those in the credential.
     """
     try:
         return _trust.validate_chain(chain[0], [*chain[1:], *(intermediates or [])], anchors, crls or (),
