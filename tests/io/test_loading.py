@@ -101,6 +101,20 @@ def test_series_reports_gap_and_duplicate(sample_ct_files: list[Path], tmp_path:
     assert "gap" in text and "duplicated" in text
 
 
+def test_copies_of_a_series_in_two_folders_stay_apart(sample_ct_files: list[Path], tmp_path: Path) -> None:
+    for folder in ("original", "copy"):
+        (tmp_path / folder).mkdir()
+        for src in sample_ct_files[:3]:
+            shutil.copy(src, tmp_path / folder / src.name)
+    series = load_series(tmp_path)
+    assert [len(s) for s in series] == [3, 3] and all(s.problems == () for s in series)
+    # One series split over two folders (no repeated SOPInstanceUID) stays one series.
+    (tmp_path / "copy" / sample_ct_files[0].name).unlink()
+    (tmp_path / "original" / sample_ct_files[1].name).unlink()
+    (tmp_path / "original" / sample_ct_files[2].name).unlink()
+    assert [len(s) for s in load_series(tmp_path)] == [3]
+
+
 def test_series_reports_mixed_geometry(sample_ct_files: list[Path], tmp_path: Path) -> None:
     for i, src in enumerate(sample_ct_files[:3]):
         ds = pydicom.dcmread(src)

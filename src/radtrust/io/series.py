@@ -143,8 +143,23 @@ def _fallback_key(im: Image) -> str | None:
     return f"{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{im.path.parent if im.path else ''}"
 
 
+def _split_copies(members: list[Image]) -> list[list[Image]]:
+    """Copies of one series in several folders (a signed copy beside the original, say) stay apart.
+
+    A series whose SOPInstanceUIDs repeat is split by folder; one series spread over several folders
+    without repeats stays whole.
+    """
+    uids = [im.sop_instance_uid for im in members if im.sop_instance_uid]
+    if len(uids) == len(set(uids)):
+        return [members]
+    folders: dict[str, list[Image]] = defaultdict(list)
+    for im in members:
+        folders[str(im.path.parent) if im.path else ""].append(im)
+    return [folders[k] for k in sorted(folders)]
+
+
 def group_series(images: Iterable[Image]) -> list[Series]:
-    """Group images by SeriesInstanceUID, then sort each.
+    """Group images by SeriesInstanceUID, then sort each. Copies of a series in other folders stay apart.
 
     Images without a SeriesInstanceUID are grouped by Frame of Reference UID, series number and
     folder (and the series says so); with none of those, each stands alone.
@@ -160,7 +175,7 @@ def group_series(images: Iterable[Image]) -> list[Series]:
             fallback[key].append(im)
         else:
             loose.append(im)
-    out = [assemble(members) for _, members in sorted(groups.items())]
+    out = [assemble(part) for _, members in sorted(groups.items()) for part in _split_copies(members)]
     for _, members in sorted(fallback.items()):
         series = assemble(members)
         note = "no SeriesInstanceUID: grouped by Frame of Reference UID, series number and folder"
