@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Debian packages the tests talk to: the real counterparts of what radtrust implements.
 DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orthanc-python
+# The learned in-painter's tests need PyTorch: the CPU build pinned here (a plain range would pull a CUDA build).
+TORCH_VERSION := 2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-all bench bench-data bench-dev debian-packages clean
@@ -17,7 +19,8 @@ $(VENV)/.installed-runtime: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-runtime
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q 'torch==$(TORCH_VERSION)'
+	$(PIP) install -q -e '.[dev,torch]'
 	touch $@
 
 debian-packages:
