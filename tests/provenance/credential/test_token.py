@@ -10,7 +10,7 @@ from radtrust.provenance.credential.verify import verify_dataset
 from radtrust.provenance.signatures.pki import key_pem
 from tests.provenance.credential.conftest import read
 from tests.provenance.signatures.conftest import pki, pki_ec  # noqa: F401  (fixtures: RSA and ECDSA dev PKIs)
-from tests.provenance.signatures.test_keys import SOFTHSM, softhsm  # noqa: F401  (fixture: a SoftHSM2 token)
+from tests.provenance.conftest import SOFTHSM
 
 
 @pytest.mark.parametrize("kind,alg", [("rsa", "RS256"), ("ecdsa", "ES256")])

@@ -15,7 +15,7 @@ from tests.conftest import require_tool
 from tests.provenance.signatures.conftest import CT, dcmsign_verify, trust_for
 from radtrust.provenance.signatures.verify import examine_file
 
-SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+from tests.provenance.conftest import SOFTHSM
 
 
 def _ok(pki, path):
@@ -73,25 +73,6 @@ def test_pin_in_pkcs11_uri_refused():
         load_signer(f"pkcs11:token=x;pin-value=1234?module-path={SOFTHSM}", None)
 
 
-@pytest.fixture(scope="module")
-def softhsm(tmp_path_factory):
-    """A SoftHSM2 token 'radtrust' (PIN from a file) holding the RSA and ECDSA signer keys."""
-    util = require_tool("softhsm2-util")
-    if not os.path.exists(SOFTHSM):
-        pytest.skip("libsofthsm2 not installed (Debian softhsm2)")
-    d = tmp_path_factory.mktemp("softhsm")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    run = lambda *a: subprocess.run([util, *a], check=True, capture_output=True, timeout=60)  # noqa: E731
-    run("--init-token", "--free", "--label", "radtrust", "--pin", "1234", "--so-pin", "5678")
-    yield d, run
-    if old is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = old
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ecdsa"])

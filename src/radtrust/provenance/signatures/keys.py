@@ -236,7 +236,11 @@ def _load_pkcs11(uri: str, certificate: x509.Certificate | None, chain: list[x50
     try:
         lib = pkcs11.lib(module)
         token = lib.get_token(token_label=attrs["token"]) if "token" in attrs else next(iter(lib.get_tokens()))
-        session = token.open(user_pin=pin.decode() if pin else None)
+        try:
+            session = token.open(user_pin=pin.decode() if pin else None)
+        except pkcs11.exceptions.UserAlreadyLoggedIn:
+            # PKCS#11 login is per application: a second signer on the same token shares it.
+            session = token.open()
     except Exception as exc:
         raise InputError(f"cannot open PKCS#11 token: {type(exc).__name__} {exc}", uri) from None
     query: dict[Any, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
