@@ -84,3 +84,12 @@ echo "wrote $OUT/scan-report.html (thumbnails with heatmap overlays) and $(ls "$
 # Signatures come first: the signed study is signed-authentic; the one-pixel copy is tampered, whatever forensics says.
 radtrust scan "$OUT/signed/ct" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" || true
 radtrust scan "$OUT/tampered_ct_01.dcm" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" || true
+
+step "Results as DICOM for the PACS: a Comprehensive SR (TID 1500) and a fractional SEG carrying the heatmaps"
+radtrust report "$OUT/scan.jsonl" --dicom "$OUT/results"
+if command -v dciodvfy >/dev/null; then
+  for f in "$OUT"/results/*.dcm; do
+    errors=$(dciodvfy "$f" 2>&1 | grep -c '^Error' || true)
+    echo "  dciodvfy $(basename "$f"): $errors error(s)"
+  done
+fi
