@@ -44,7 +44,7 @@ test-all: debian-packages $(VENV)/.installed-dev
 BENCH_DATA ?= ../shared/data
 bench-data: $(VENV)/.installed-runtime
 	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/ct $(BENCH_DATA)/cr $(BENCH_DATA)/cxr \
-	  --out bench/dev --methods all --per-image 4 --max-2d 40 --max-side 1024 --split-by series --seed 2026
+	  --out bench/dev --methods all --per-image 4 --max-2d 40 --split-by series --seed 2026
 
 bench/dev/labels.csv:
 	$(MAKE) bench-data

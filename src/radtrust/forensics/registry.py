@@ -17,6 +17,7 @@ DETECTORS: dict[str, str] = {
     "duplicated-noise": "radtrust.forensics.detectors.duplicated_noise:DuplicatedNoiseDetector",
     "noise-residual": "radtrust.forensics.detectors.noise_residual:NoiseResidualDetector",
     "spectral": "radtrust.forensics.detectors.spectral:SpectralDetector",
+    "jpeg-grid": "radtrust.forensics.detectors.jpeg_grid:JpegGridDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 

@@ -1,0 +1,131 @@
+"""Known answers for the JPEG-lattice detector: the quantisation table is recovered, edits made after the last
+compression are found in place, untouched decoded pictures stay quiet, and images without a lattice are not judged."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from scipy import ndimage
+
+from radtrust.errors import NotApplicable
+from radtrust.forensics.detectors.jpeg_grid import JpegGridDetector, find_lattice
+from radtrust.forensics.registry import get_detector
+
+from .conftest import make_image
+
+EDIT = (slice(200, 248), slice(296, 344))
+
+
+def radiograph(rng: np.random.Generator, shape: tuple[int, int] = (512, 640)) -> np.ndarray:
+    """An 8-bit chest-picture-like image: smooth anatomy, ribs, correlated noise."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    x = 90 + 60 * np.exp(-(((yy - shape[0] / 2) / 180) ** 2 + ((xx - shape[1] / 2) / 260) ** 2))
+    x += 12 * np.sin(yy / 9.0) * (np.abs(xx - shape[1] / 2) > 60)
+    x += ndimage.gaussian_filter(rng.normal(0, 6, shape), 0.8)
+    return np.clip(np.rint(x), 1, 254)
+
+
+def jpeg_roundtrip(x: np.ndarray, quality: int) -> tuple[np.ndarray, list[int]]:
+    buf = io.BytesIO()
+    PILImage.fromarray(x.astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    with PILImage.open(io.BytesIO(buf.getvalue())) as im:
+        return np.asarray(im, dtype=np.float32), list(im.quantization[0])
+
+
+def picture(x: np.ndarray):
+    return make_image(x, modality="DX", bits=8)
+
+
+@pytest.mark.parametrize("quality", [75, 90])
+def test_quantisation_table_recovered(rng, quality):
+    decoded, table = jpeg_roundtrip(radiograph(rng), quality)
+    lattice, _, _ = find_lattice(decoded.astype(np.float64), 0.0, 255.0)
+    assert lattice.phase == (0, 0)
+    truth = np.array(table).reshape(8, 8)
+    found = lattice.steps > 0
+    assert found.sum() >= 6
+    assert np.array_equal(lattice.steps[found], truth[found])
+
+
+@pytest.mark.parametrize("shift", [(3, 5), (0, 7)])
+def test_grid_phase_of_a_cropped_picture(rng, shift):
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
+    lattice, _, _ = find_lattice(decoded[shift[0]:, shift[1]:].astype(np.float64), 0.0, 255.0)
+    assert lattice.phase == ((8 - shift[0]) % 8, (8 - shift[1]) % 8)
+
+
+def test_untouched_decoded_picture_stays_quiet(rng):
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
+    finding = get_detector("jpeg-grid").run(picture(decoded))
+    assert finding.score < 0.2
+    assert finding.heatmap.shape == decoded.shape
+
+
+@pytest.mark.parametrize("edit", ["blur", "noise", "paste", "brighten"])
+def test_edit_after_compression_found_in_place(rng, edit):
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
+    x = decoded.copy()
+    region = x[EDIT]
+    if edit == "blur":  # in-painting or lesion removal
+        x[EDIT] = np.rint(ndimage.gaussian_filter(region, 2.0))
+    elif edit == "noise":  # noise re-added over a generated region
+        x[EDIT] = np.clip(np.rint(region + rng.normal(0, 2.0, region.shape)), 1, 254)
+    elif edit == "paste":  # a patch from another, differently compressed picture
+        other, _ = jpeg_roundtrip(radiograph(np.random.default_rng(7)), 60)
+        x[EDIT] = other[100:148, 100:148]
+    else:  # a smooth opacity added: low frequencies move off the lattice
+        yy, xx = np.mgrid[:48, :48]
+        x[EDIT] = np.clip(np.rint(region + 25 * np.exp(-((yy - 24) ** 2 + (xx - 24) ** 2) / 200.0)), 1, 254)
+    finding = JpegGridDetector().run(picture(x))
+    assert finding.score > 0.9, finding.evidence
+    peak = np.unravel_index(int(np.argmax(finding.heatmap)), x.shape)
+    assert EDIT[0].start - 8 <= peak[0] < EDIT[0].stop + 8 and EDIT[1].start - 8 <= peak[1] < EDIT[1].stop + 8
+    assert any("edited after the last JPEG compression" in e for e in finding.evidence)
+    inside = finding.heatmap[EDIT].mean()
+    outside = np.delete(finding.heatmap, np.s_[150:300], axis=0).mean()
+    assert inside > 5 * outside + 0.1
+
+
+def test_never_compressed_or_resized_pictures_are_not_judged(rng):
+    det = JpegGridDetector()
+    with pytest.raises(NotApplicable, match="no JPEG compression lattice"):
+        det.run(picture(radiograph(rng)))
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
+    small = PILImage.fromarray(decoded.astype(np.uint8)).resize((480, 384), PILImage.Resampling.LANCZOS)
+    with pytest.raises(NotApplicable, match="no JPEG compression lattice"):
+        det.run(picture(np.asarray(small, dtype=np.float32)))
+
+
+def test_high_bit_depth_and_lossy_archives_are_not_judged(rng):
+    det = JpegGridDetector()
+    with pytest.raises(NotApplicable, match="8-bit"):
+        det.run(make_image(radiograph(rng) * 16, modality="CR", bits=12))
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
+    from dataclasses import replace
+
+    lossy = replace(picture(decoded), transfer_syntax="1.2.840.10008.1.2.4.50")
+    with pytest.raises(NotApplicable, match="lossy JPEG transfer syntax"):
+        det.run(lossy)
+    with pytest.raises(NotApplicable, match="a JPEG file"):
+        det.run(replace(picture(decoded), source_format="jpeg"))
+
+
+def test_real_chest_picture_edit_found(shared_data):
+    """A real JPEG chest picture from ../shared/data: untouched it stays quiet; a pasted nodule is found."""
+    from radtrust.io import load_image
+
+    image = load_image(shared_data / "cxr" / "16663_1_1.jpg")
+    x = np.rint(image.pixels)
+    quiet = JpegGridDetector().run(picture(x))
+    assert quiet.score < 0.2, quiet.evidence
+    cy, cx = 1200, 700
+    yy, xx = np.mgrid[-20:20, -20:20]
+    x[cy - 20:cy + 20, cx - 20:cx + 20] = np.clip(np.rint(x[cy - 20:cy + 20, cx - 20:cx + 20]
+                                                          + 18 * np.exp(-(yy ** 2 + xx ** 2) / 120.0)), 0, 255)
+    found = JpegGridDetector().run(picture(x))
+    assert found.score > 0.9
+    peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
+    assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
