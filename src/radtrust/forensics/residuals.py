@@ -77,8 +77,24 @@ def _valid_mask(x: np.ndarray, margin: int) -> np.ndarray:
         if int(hit.sum()) >= floor:
             bad |= hit
     if margin and bad.any():
-        bad = ndimage.maximum_filter(bad.view(np.uint8), size=2 * margin + 1).astype(bool)
+        bad = dilate(bad, margin)
     return ~bad
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by ``radius`` pixels along every axis (a box); the same as ``maximum_filter`` with size
+    2 * radius + 1, by shifted ORs, which is several times faster for the small radii used here."""
+    out = np.asarray(mask, dtype=bool)
+    for axis in range(out.ndim):
+        src, out = out, out.copy()
+        n = src.shape[axis]
+        for s in range(1, min(radius, n - 1) + 1):
+            hi = [slice(None)] * src.ndim
+            lo = [slice(None)] * src.ndim
+            hi[axis], lo[axis] = slice(s, None), slice(None, n - s)
+            out[tuple(hi)] |= src[tuple(lo)]
+            out[tuple(lo)] |= src[tuple(hi)]
+    return out
 
 
 def crop_to_blocks(shape: tuple[int, int], block: int) -> tuple[int, int]:

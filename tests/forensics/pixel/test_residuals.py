@@ -33,3 +33,15 @@ def test_logistic_and_robust_z():
     assert logistic(float("nan"), 5.0, 1.0) == 0.0
     z = robust_z(np.array([0.0, 1.0, -1.0, 0.5, -0.5, 10.0]))
     assert z[-1] > 5
+
+
+@pytest.mark.parametrize("shape", [(50, 60), (7, 3), (1, 9), (4, 4, 5)])
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_dilate_matches_a_maximum_filter(shape, radius):
+    from scipy import ndimage
+
+    from radtrust.forensics.residuals import dilate
+
+    mask = np.random.default_rng(radius).random(shape) < 0.05
+    expected = ndimage.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).astype(bool)
+    assert np.array_equal(dilate(mask, radius), expected)

@@ -69,15 +69,21 @@ def block_dct(x: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
 
 
 def candidate_phases(x: np.ndarray, count: int = 2) -> list[tuple[int, int]]:
-    """Grid phases ordered by blockiness: JPEG block borders carry larger first differences."""
+    """Grid phases ordered by blockiness: JPEG block borders carry larger first differences.
+
+    Up to ``count`` phases per axis; only one where its border stands 5% above every other offset.
+    """
     dx = np.abs(np.diff(x, axis=1)).mean(axis=0)
     dy = np.abs(np.diff(x, axis=0)).mean(axis=1)
-    px = np.array([dx[k::8].mean() for k in range(8)])
-    py = np.array([dy[k::8].mean() for k in range(8)])
-    # a border between columns k and k+1 (diff index k) means blocks start at k + 1
-    ys = [(int(k) + 1) % 8 for k in np.argsort(py)[::-1][:count]]
-    xs = [(int(k) + 1) % 8 for k in np.argsort(px)[::-1][:count]]
-    return [(y, x_) for y in ys for x_ in xs]
+
+    def best(profile: np.ndarray) -> list[int]:
+        p = np.array([profile[k::8].mean() for k in range(8)])
+        order = np.argsort(p)[::-1]
+        n = 1 if p[order[0]] > 1.05 * p[order[1]] else count
+        # a border between columns k and k+1 (diff index k) means blocks start at k + 1
+        return [(int(k) + 1) % 8 for k in order[:n]]
+
+    return [(y, x_) for y in best(dy) for x_ in best(dx)]
 
 
 def estimate_steps(coeffs: np.ndarray, usable: np.ndarray, max_blocks: int = 3000,
@@ -163,6 +169,8 @@ class JpegGridDetector(Detector):
         self.neighbourhood = neighbourhood
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
+        if (image.bits_stored or 8) > 8:
+            raise NotApplicable("not 8-bit pixel values: no JPEG history to check")
         if image.transfer_syntax in _LOSSY_JPEG:
             raise NotApplicable("stored with a lossy JPEG transfer syntax: its lattice is the archive's")
         if image.source_format == "jpeg":
