@@ -12,11 +12,13 @@ training (the failure mode of every published detector, see ../shared/REFERENCE.
   on authentic data, i.e. the value of an unremarkable image.
 * **Balanced classes, L2 penalty.** The probability is calibrated for equal prior odds of tampered
   and authentic, whatever the mix of the calibration set.
-* **A detector alone can decide.** Each detector also has a solo level: the highest score it gave any
-  authentic calibration image, raised by the margin. Above it that detector alone puts the image over the
-  threshold (a max rule beside the weighted sum), so strong evidence of a method the fit never saw counts.
+* **A detector alone can decide.** Each detector also has a solo level: the (1 - fpr / 2) quantile of the
+  scores it gave authentic calibration images, raised by the margin (the maximum when the rows above the
+  quantiles would spend more than half the false-alarm budget). Above it that detector alone puts the image over the threshold
+  (a max rule beside the weighted sum), so strong evidence of a method the fit never saw counts, and one odd
+  authentic image cannot silence a detector.
 * **Thresholds from a false-alarm rate.** ``threshold`` is the smallest probability that at most
-  ``fpr`` of the authentic calibration rows exceed (default 1%); ``tampered_threshold`` is the same
+  ``fpr`` of the authentic calibration rows exceed (default 1%), counting the rows already over a solo level; ``tampered_threshold`` is the same
   at ``fpr / 10``. Above ``threshold`` an image is *suspicious*, above ``tampered_threshold``
   *tampered*.
 
@@ -189,21 +191,40 @@ class Fusion:
             weights = np.where(floor, np.maximum(weights, min_weight * weights.max()), weights)
             scale, bias = _fit_logistic((Z @ weights)[:, None], y, sw, 0.0)  # Platt scaling of the floored sum
             weights = weights * max(float(scale[0]), 1e-6)
-        solo = np.full(len(names), np.nan)
-        for j in range(len(names)):
-            a = auth[:, j][np.isfinite(auth[:, j])]
-            if a.size >= 20:
-                t = max(_with_margin(float(a.max()), margin), 0.5)  # never below the detector's own even odds
-                solo[j] = t if t < 1.0 - EPS else np.nan
+        solo, over = cls._solo_levels(auth, fpr, margin)
         fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr, solo=solo)
-        p_auth = fusion._fused(auth)  # solo evidence stays below the threshold on these rows by construction
-        fusion.threshold = _with_margin(threshold_at_fpr(p_auth, fpr), margin)
-        fusion.tampered_threshold = max(fusion.threshold, _with_margin(threshold_at_fpr(p_auth, fpr / 10.0), margin))
+        # the false-alarm budget is shared: authentic rows over a solo level already spend part of it
+        p_auth = fusion._fused(auth)
+        rest = p_auth[~over]
+        budget = max(fpr * auth.shape[0] - int(over.sum()), 0.0) / max(rest.size, 1)
+        fusion.threshold = _with_margin(threshold_at_fpr(rest, budget), margin)
+        fusion.tampered_threshold = max(fusion.threshold, _with_margin(threshold_at_fpr(rest, budget / 10.0), margin))
         fusion.info = {"fitted": True, "n_tampered": int(y.sum()), "n_authentic_fit": int((1 - y).sum()),
                        "n_authentic_threshold": int(auth.shape[0]), "l2": l2, "margin": margin,
                        "min_weight": min_weight,
                        "authentic_probabilities": [round(float(v), 6) for v in np.sort(p_auth)]}
         return fusion
+
+    @staticmethod
+    def _solo_levels(auth: np.ndarray, fpr: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per detector, the authentic (1 - fpr / 2) quantile plus the margin (at least 0.5), and which authentic
+        rows exceed any of them. Quantiles rather than maxima, so one odd authentic image (an annotated
+        picture, say) does not silence a detector for everything else; when the rows over the solo levels
+        would spend more than half the false-alarm budget, the levels fall back to the maxima."""
+        n, d = auth.shape
+        for level in ("quantile", "max"):
+            solo = np.full(d, np.nan)
+            for j in range(d):
+                a = auth[:, j][np.isfinite(auth[:, j])]
+                if a.size >= 20:
+                    ref = float(a.max()) if level == "max" else float(np.quantile(a, 1.0 - fpr / 2))
+                    t = max(_with_margin(ref, margin), 0.5)  # never below the detector's own even odds
+                    solo[j] = t if t < 1.0 - EPS else np.nan
+            with np.errstate(invalid="ignore"):
+                over = (np.isfinite(auth) & np.isfinite(solo) & (auth > np.nan_to_num(solo, nan=np.inf))).any(axis=1)
+            if over.sum() <= fpr * n / 2:
+                return solo, over
+        return solo, over
 
     @staticmethod
     def _impute(Z: np.ndarray, fill: np.ndarray) -> np.ndarray:
@@ -226,8 +247,8 @@ class Fusion:
     def _solo_probability(self, X: np.ndarray) -> np.ndarray:
         """Single-detector evidence on the fused scale: a detector at its solo level maps to ``threshold``.
 
-        The solo level is the highest score the detector gave any authentic calibration image, raised by the
-        margin (and at least 0.5); above it, that detector alone makes the image suspicious (the max rule that carries evidence of
+        The solo level is a high quantile of the scores the detector gave authentic calibration images (see
+        :meth:`_solo_levels`), raised by the margin (and at least 0.5); above it, that detector alone makes the image suspicious (the max rule that carries evidence of
         a method no other detector sees). Below it, and for missing detectors or detectors without a solo level,
         it contributes 0, so the ranking of unremarkable images is the weighted sum's.
         """

@@ -85,3 +85,19 @@ def test_a_detector_alone_beyond_anything_authentic_decides():
     at_max = np.array([[np.nan, np.nan, auth_max[2]]])
     assert f._solo_probability(at_max)[0] <= f.threshold
     assert Fusion.from_json(f.to_json()).score({"c": 0.999}) > f.threshold
+
+
+def test_one_odd_authentic_image_does_not_silence_a_detector():
+    """The solo level is a quantile: an annotated picture at 0.9999 must not lift it above every tampering."""
+    rng = np.random.default_rng(3)
+    n_auth, n_tamp = 400, 40
+    quiet = np.clip(rng.normal(0.02, 0.01, n_auth), 0, 1)
+    quiet[0] = 0.9999  # the odd authentic image
+    other = np.clip(rng.normal(0.3, 0.1, n_auth + n_tamp), 0, 1)  # a detector blind to this method
+    X = np.c_[np.r_[quiet, np.full(n_tamp, 0.99)], other]
+    y = np.r_[np.zeros(n_auth), np.ones(n_tamp)]
+    f = Fusion.fit(X, y, ["grid", "other"], fpr=0.01)
+    assert 0.5 <= f.solo[0] < 0.99
+    p = f.probability(X)
+    assert (p[y == 1] > f.threshold).all()
+    assert ((p > f.threshold) & (y == 0)).sum() <= 0.01 * n_auth
