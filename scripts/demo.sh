@@ -58,12 +58,16 @@ PY
 
 step "Red team (for evaluation only): CT-GAN style tampering of a copy of the sample study, with ground-truth masks"
 # A lesion removed from the CT series by 3D in-painting (noise copied back, as CT-GAN does) and a nodule injected into
-# the radiograph. Each writes the DICOM, NAME.mask.npy (True where pixels changed) and NAME.json: only the sidecar
+# the radiographs. Each writes the DICOM, NAME.mask.npy (True where pixels changed) and NAME.json: only the sidecar
 # says the image is synthetic. New UIDs here so the copies sit beside the originals in the scan below.
 radtrust simulate ct-remove-nodule samples/ct --out "$OUT/simulated" --seed 1 --antiforensics copy,histmatch \
   --name ct_removed --new-uids
 radtrust simulate xr-inject-nodule samples/cr/RG1_crop.dcm --out "$OUT/simulated" --seed 1 --size 18 \
   --name cr_injected --new-uids
+# The same edit on a JPEG picture of a radiograph (how most radiographs travel outside a PACS), stored losslessly
+# as DICOM: the injected blocks leave the picture's JPEG quantisation lattice, which the jpeg-grid detector reads.
+radtrust simulate xr-inject-nodule samples/picture/5f619d7e.jpg --out "$OUT/simulated" --seed 1 --size 18 \
+  --name picture_injected
 ls "$OUT/simulated"
 
 step "Scan for tampering: the sample study and its tampered copies (forensics), then signed copies (signatures first)"

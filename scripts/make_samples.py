@@ -9,6 +9,9 @@
 - samples/cr/RG1_crop.dcm: the central 1024x1024 pixels of RG1_UNCR.dcm (MIT), values unchanged (a crop,
   not a downscale: averaging and rounding leave a histogram comb that the physics detector rightly
   reports), JPEG 2000 lossless, marked DERIVED with a derivation description.
+- samples/picture/5f619d7e.jpg: one chest radiograph picture (CC BY 3.0) from the public COVID-19 chest X-ray
+  collection, copied byte for byte: most radiographs shared outside a PACS are JPEG pictures like it, and
+  the demo shows what an edit made after its compression leaves behind.
 - samples/MANIFEST.tsv: source, licence, modification and SHA-256 of every file.
 """
 
@@ -74,12 +77,22 @@ def make_cr(data: Path, out: Path) -> list[tuple[str, str, str, str]]:
              "JPEG 2000 lossless")]
 
 
+def make_picture(data: Path, out: Path) -> list[tuple[str, str, str, str]]:
+    name = "5f619d7e.jpg"
+    src = data / "cxr" / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / name).write_bytes(src.read_bytes())
+    return [(f"picture/{name}", f"shared/data/cxr/{name}: github hida6/covid-chestxray-dataset images/{name} "
+             f"(patient 223, view PA)", "CC BY 3.0", "none (byte-identical copy)")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     samples = ROOT / "samples"
-    rows = make_ct(args.data, samples / "ct") + make_cr(args.data, samples / "cr")
+    rows = (make_ct(args.data, samples / "ct") + make_cr(args.data, samples / "cr")
+            + make_picture(args.data, samples / "picture"))
     with open(samples / "MANIFEST.tsv", "w") as fh:
         fh.write("path\tsource\tlicense\tmodification\tsha256\n")
         for path, source, lic, mod in rows:

@@ -129,3 +129,31 @@ def test_real_chest_picture_edit_found(shared_data):
     assert found.score > 0.9
     peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
     assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
+
+
+def test_burned_in_text_is_not_an_edit(rng):
+    """Annotations burned in before compression (labels, markers) ring and clip; they must not look edited."""
+    from PIL import ImageDraw, ImageFont
+
+    canvas = PILImage.fromarray(radiograph(rng).astype(np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=28)
+    draw.text((40, 30), "ICU MOBILE AP SUPINE", fill=(255, 255, 255), font=font)
+    draw.text((500, 420), "R", fill=(40, 230, 40), font=font)  # a coloured marker
+    buf = io.BytesIO()
+    canvas.save(buf, "JPEG", quality=80)
+    with PILImage.open(io.BytesIO(buf.getvalue())) as im:
+        grey = np.rint(np.asarray(im.convert("RGB"), dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    assert JpegGridDetector().run(picture(grey)).score < 0.2
+
+
+@pytest.mark.parametrize("name", ["covid-19-pneumonia-43-day0.jpeg",
+                                  "1.CXRCTThoraximagesofCOVID-19fromSingapore.pdf-003-fig4b.png"])
+def test_real_pictures_with_burned_in_text_stay_quiet(shared_data, name):
+    """Two authentic pictures whose text ("ICU MOBILE AP SUPINE", a panel letter) left the lattice: glyph blocks
+    are skipped, so the untouched anatomy decides."""
+    from radtrust.forensics.calibration import lossless_copy
+    from radtrust.io import load_image
+
+    finding = JpegGridDetector().run(lossless_copy(load_image(shared_data / "cxr" / name)))
+    assert finding.score < 0.5, finding.evidence

@@ -20,13 +20,14 @@ def test_keys_init_writes_private_files(tmp_path, capsys):
 
 def test_sign_verify_tamper_unsign(pki, samples_dir, tmp_path, capsys):
     out = tmp_path / "signed"
-    rc = main(["sign", str(samples_dir), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert),
-               "--profile", "creator", "--out", str(out), "--jobs", "2", "--format", "jsonl"])
+    rc = main(["sign", str(samples_dir / "ct"), str(samples_dir / "cr"), "--key", str(pki.signer_key),
+               "--cert", str(pki.signer_cert), "--profile", "creator", "--out", str(out), "--jobs", "2",
+               "--format", "jsonl"])
     assert rc == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 7 and all(r["profile"] == "creator" for r in records)
-    assert (out / "ct" / "ct_01.dcm").exists() and (out / "cr" / "RG1_crop.dcm").exists()
-    assert dcmsign_verify(pki, out / "ct" / "ct_03.dcm").returncode == 0
+    assert (out / "ct_01.dcm").exists() and (out / "RG1_crop.dcm").exists()
+    assert dcmsign_verify(pki, out / "ct_03.dcm").returncode == 0
 
     common = ["--trust", str(pki.root), "--intermediate", str(pki.chain), "--crl", str(pki.crl)]
     assert main(["verify", str(out), *common, "--format", "jsonl"]) == 0
@@ -36,14 +37,14 @@ def test_sign_verify_tamper_unsign(pki, samples_dir, tmp_path, capsys):
     assert {"uid", "signer", "algorithm", "profile", "time", "timestamp", "covered", "result"} <= set(sig)
     assert "PixelData" in sig["covered"]
 
-    victim = out / "ct" / "ct_02.dcm"
+    victim = out / "ct_02.dcm"
     data = bytearray(victim.read_bytes())
     data[-100] ^= 0xFF  # one pixel byte in the last JPEG 2000 fragment
     victim.write_bytes(bytes(data))
     assert main(["verify", str(victim), *common]) == 1
     assert "INVALID" in capsys.readouterr().out
 
-    assert main(["unsign", str(out / "ct" / "ct_01.dcm"), "--all", "--out", str(tmp_path / "u")]) == 0
+    assert main(["unsign", str(out / "ct_01.dcm"), "--all", "--out", str(tmp_path / "u")]) == 0
     capsys.readouterr()
     # The content credential `sign` issued stays valid: the file passes on it, and says so (issue 4).
     assert main(["verify", str(tmp_path / "u"), *common, "--format", "jsonl"]) == 0
@@ -117,3 +118,16 @@ def test_sign_in_place_with_tag_file_and_item(pki, tmp_path, capsys):
     assert rec["status"] == "policy-failed" and "RescaleIntercept" in rec["reasons"][0]
     assert [s["location"] for s in rec["signatures"]] == ["", "ProcedureCodeSequence[0]"]
     assert sorted(rec["signatures"][0]["covered"]) == ["PatientID", "PixelData", "SOPInstanceUID"]
+
+
+def test_a_picture_is_named_as_such_not_as_malformed_dicom(pki, samples_dir, tmp_path, capsys):
+    picture = samples_dir / "picture" / "5f619d7e.jpg"
+    before = picture.read_bytes()
+    rc = main(["sign", str(picture), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert),
+               "--out", str(tmp_path / "s")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"radtrust: error: {picture}: not a DICOM file (a JPEG picture)"]
+    assert main(["verify", str(picture), "--trust", str(pki.root)]) == 2
+    assert "not a DICOM file (a JPEG picture)" in capsys.readouterr().err
+    assert picture.read_bytes() == before and not (tmp_path / "s" / "5f619d7e.jpg").exists()

@@ -13,7 +13,8 @@ block-grained analysis of JPEG artifacts" (IEEE TIFS 7, 2012) and Fan & de Queir
 Steps: the 8x8 grid phase from the blockiness of first differences (the best few phases are tried); the
 quantisation step of each DCT frequency as the largest step whose lattice the non-zero coefficients follow
 (mean cos(2 pi c/q) > 0.5); per block, the mean lattice distance (1 - cos(2 pi c/q)) / 2 over the frequencies
-with a clear lattice. Blocks holding clipped or flat pixels carry no information and are skipped. The score
+with a clear lattice. Blocks holding clipped or flat pixels carry no information and are skipped, and so
+are blocks spanning more than 100 grey levels (glyphs and hard edges, whose ringing was clipped). The score
 is a logistic transform of the strongest 3x3-block neighbourhood's mean distance above the image's median
 block; the heatmap is that neighbourhood map.
 
@@ -39,8 +40,9 @@ _MIN_COEFFS = 64        # non-zero coefficients a frequency needs before its ste
 _MIN_FREQS = 6          # frequencies with a clear lattice before the image counts as JPEG-decoded
 _MIN_STRENGTH = 0.7     # lattice strength (mean cos) a frequency needs
 _MAX_STEP = 48
-# score link on the peak 3x3-block excess distance: authentic development pictures peak below 0.05 (one at
-# 0.15, a clipped colour annotation), edited regions at 0.1-0.45 (scripts/calibrate_fusion.py refits the fusion)
+_MAX_RANGE = 100.0      # grey levels within one 8x8 block above which it is an edge or a glyph, not tissue
+# score link on the peak 3x3-block excess distance: authentic development pictures mostly peak below 0.05,
+# edited regions at 0.1-0.45 (scripts/calibrate_fusion.py refits the fusion on top of it)
 _CENTER, _WIDTH = 0.07, 0.012
 _FULL = 0.25            # excess distance shown as 1.0 on the heatmap
 
@@ -113,12 +115,18 @@ def estimate_steps(coeffs: np.ndarray, usable: np.ndarray, max_blocks: int = 300
 
 
 def usable_blocks(x: np.ndarray, phase: tuple[int, int], lo: float, hi: float) -> np.ndarray:
-    """Blocks with no clipped pixel and some texture: the only ones whose lattice says anything."""
+    """Blocks with no clipped pixel, some texture and no hard edge: the only ones whose lattice says anything.
+
+    A block spanning more than ``_MAX_RANGE`` grey levels holds a glyph or a hard edge (burned-in text, panel
+    letters, markers): JPEG ringing around it is clipped in the colour channels before the picture becomes
+    grey, which moves such blocks off the lattice in untouched pictures.
+    """
     oy, ox = phase
     h, w = (x.shape[0] - oy) // 8 * 8, (x.shape[1] - ox) // 8 * 8
     b = x[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
     bmin, bmax = b.min(axis=(2, 3)), b.max(axis=(2, 3))
-    return (bmin > lo) & (bmax < hi) & (bmax - bmin >= 1.0)
+    spread = bmax - bmin
+    return (bmin > lo) & (bmax < hi) & (spread >= 1.0) & (spread <= _MAX_RANGE)
 
 
 def find_lattice(x: np.ndarray, lo: float, hi: float) -> tuple[Lattice, np.ndarray, np.ndarray] | None:

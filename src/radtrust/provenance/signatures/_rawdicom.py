@@ -220,6 +220,15 @@ class _Parser:
             pos = vpos + flen
 
 
+_PICTURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+             (b"GIF8", "GIF"), (b"BM", "BMP"))
+
+
+def _picture_kind(head: bytes) -> str | None:
+    """The picture format a file without a DICOM preamble starts like, if any."""
+    return next((kind for magic, kind in _PICTURES if head.startswith(magic)), None)
+
+
 def parse(data: bytes, path: Path | str = "<bytes>") -> DicomFile:
     """Parse a DICOM Part 10 file (or a bare Explicit/Implicit VR LE dataset) without converting values."""
     buf = memoryview(data)
@@ -240,6 +249,9 @@ def parse(data: bytes, path: Path | str = "<bytes>") -> DicomFile:
     if ts is None:
         if len(buf) < 8:
             raise InvalidDicom("not a DICOM file", path)
+        kind = _picture_kind(bytes(buf[:8]))
+        if kind:
+            raise InvalidDicom(f"not a DICOM file (a {kind} picture)", path)
         vr = bytes(buf[meta_end + 4:meta_end + 6])
         ts = EXPLICIT_VR_LE if vr.isalpha() and vr.isupper() else IMPLICIT_VR_LE
     if ts == BIG_ENDIAN or ts in DEFLATED:
