@@ -16,7 +16,11 @@ echo "wrote $OUT/info.jsonl ($(wc -l < "$OUT/info.jsonl") records)"
 
 step "Sign at acquisition (DICOM PS3.15 signatures, DCMTK-compatible), verify, then catch a one-pixel change"
 radtrust -q keys init "$OUT/pki"   # development PKI: NOT for production
-radtrust sign samples --key "$OUT/pki/signer.key" --cert "$OUT/pki/signer.pem" --profile creator --out "$OUT/signed"
+# (DICOM only: the JPEG picture in samples/picture has nowhere to hold a PS3.15 signature)
+for part in ct cr; do
+  radtrust sign "samples/$part" --key "$OUT/pki/signer.key" --cert "$OUT/pki/signer.pem" --profile creator \
+    --out "$OUT/signed/$part"
+done
 TRUST=(--trust "$OUT/pki/root-ca.pem" --intermediate "$OUT/pki/chain.pem" --crl "$OUT/pki/crls.pem")
 radtrust verify "$OUT/signed" "${TRUST[@]}" --format jsonl > "$OUT/verify.jsonl"
 echo "verified $(grep -c '"status": "valid"' "$OUT/verify.jsonl") of $(wc -l < "$OUT/verify.jsonl") files: valid"
@@ -66,7 +70,7 @@ radtrust simulate xr-inject-nodule samples/cr/RG1_crop.dcm --out "$OUT/simulated
   --name cr_injected --new-uids
 # The same edit on a JPEG picture of a radiograph (how most radiographs travel outside a PACS), stored losslessly
 # as DICOM: the injected blocks leave the picture's JPEG quantisation lattice, which the jpeg-grid detector reads.
-radtrust simulate xr-inject-nodule samples/picture/5f619d7e.jpg --out "$OUT/simulated" --seed 1 --size 18 \
+radtrust simulate xr-inject-nodule samples/picture/4d98e1de.jpg --out "$OUT/simulated" --seed 1 --size 18 \
   --name picture_injected
 ls "$OUT/simulated"
 

@@ -9,7 +9,7 @@
 - samples/cr/RG1_crop.dcm: the central 1024x1024 pixels of RG1_UNCR.dcm (MIT), values unchanged (a crop,
   not a downscale: averaging and rounding leave a histogram comb that the physics detector rightly
   reports), JPEG 2000 lossless, marked DERIVED with a derivation description.
-- samples/picture/5f619d7e.jpg: one chest radiograph picture (CC BY 3.0) from the public COVID-19 chest X-ray
+- samples/picture/4d98e1de.jpg: one chest radiograph picture (CC BY 3.0) from the public COVID-19 chest X-ray
   collection, copied byte for byte: most radiographs shared outside a PACS are JPEG pictures like it, and
   the demo shows what an edit made after its compression leaves behind.
 - samples/MANIFEST.tsv: source, licence, modification and SHA-256 of every file.
@@ -78,12 +78,12 @@ def make_cr(data: Path, out: Path) -> list[tuple[str, str, str, str]]:
 
 
 def make_picture(data: Path, out: Path) -> list[tuple[str, str, str, str]]:
-    name = "5f619d7e.jpg"
+    name = "4d98e1de.jpg"
     src = data / "cxr" / name
     out.mkdir(parents=True, exist_ok=True)
     (out / name).write_bytes(src.read_bytes())
     return [(f"picture/{name}", f"shared/data/cxr/{name}: github hida6/covid-chestxray-dataset images/{name} "
-             f"(patient 223, view PA)", "CC BY 3.0", "none (byte-identical copy)")]
+             f"(patient 225, view PA)", "CC BY 3.0", "none (byte-identical copy)")]
 
 
 def main() -> None:

@@ -38,8 +38,14 @@ def test_jsonl_contract_field_by_field(scan_records, samples_dir):
     records, heat = scan_records
     instances = [r for r in records if r["kind"] == "instance"]
     series = [r for r in records if r["kind"] == "series"]
-    assert len(instances) == 7 and len(series) == 2
-    for r in instances:
+    assert len(instances) == 8 and len(series) == 2
+    [picture] = [r for r in instances if r["path"].endswith(".jpg")]  # a JPEG picture: no DICOM identity
+    assert list(picture) == INSTANCE_KEYS
+    assert picture["sop_instance_uid"] is None and picture["series_instance_uid"] is None
+    assert picture["modality"] is None and "header" not in picture["detectors"]
+    assert Path(picture["heatmap"]).name == "4d98e1de.jpg.npy"
+    assert np.load(picture["heatmap"]).shape == (2000, 2000)
+    for r in (r for r in instances if r is not picture):
         assert list(r) == INSTANCE_KEYS
         assert Path(r["path"]).exists() and r["modality"] in ("CT", "CR")
         assert isinstance(r["sop_instance_uid"], str) and isinstance(r["series_instance_uid"], str)

@@ -121,7 +121,7 @@ def test_sign_in_place_with_tag_file_and_item(pki, tmp_path, capsys):
 
 
 def test_a_picture_is_named_as_such_not_as_malformed_dicom(pki, samples_dir, tmp_path, capsys):
-    picture = samples_dir / "picture" / "5f619d7e.jpg"
+    picture = samples_dir / "picture" / "4d98e1de.jpg"
     before = picture.read_bytes()
     rc = main(["sign", str(picture), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert),
                "--out", str(tmp_path / "s")])
@@ -130,4 +130,4 @@ def test_a_picture_is_named_as_such_not_as_malformed_dicom(pki, samples_dir, tmp
     assert err == [f"radtrust: error: {picture}: not a DICOM file (a JPEG picture)"]
     assert main(["verify", str(picture), "--trust", str(pki.root)]) == 2
     assert "not a DICOM file (a JPEG picture)" in capsys.readouterr().err
-    assert picture.read_bytes() == before and not (tmp_path / "s" / "5f619d7e.jpg").exists()
+    assert picture.read_bytes() == before and not (tmp_path / "s" / "4d98e1de.jpg").exists()

@@ -214,7 +214,7 @@ class JpegGridDetector(Detector):
               f"frequencies (steps {int(lattice.steps[0, 0])}, {int(lattice.steps[0, 1])}, {int(lattice.steps[1, 0])}...)"]
         if peak >= _CENTER:
             iy, ix = np.unravel_index(np.nanargmax(excess), excess.shape)
-            ev.append(f"blocks around row {oy + 8 * iy + 4}, column {ox + 8 * ix + 4} left that lattice "
-                      f"(mean distance {peak:.2f} above the image's own level; 0.5 is no lattice at all): "
-                      "edited after the last JPEG compression")
+            ev.insert(0, f"blocks around row {oy + 8 * iy + 4}, column {ox + 8 * ix + 4} left the picture's JPEG "
+                         f"lattice (mean distance {peak:.2f} above the image's own level; 0.5 is no lattice at all): "
+                         "edited after the last JPEG compression")
         return Finding(score=score, heatmap=heat, evidence=tuple(ev))
