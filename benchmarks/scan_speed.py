@@ -104,7 +104,8 @@ def main() -> None:
     result = {"reference_s": round(ref, 4), "ct_slice_ms": round(1000 * ct_total, 1),
               "ct_slice_per_detector_ms": {k: round(1000 * v, 1) for k, v in per_det.items()},
               "radiograph_2k_s": round(xr_total, 3), "picture_2k_s": round(pic_total, 3),
-              "picture_2k_per_detector_s": {k: round(v, 3) for k, v in pic_det.items()}, "series_6_s": round(s6, 3), "series_12_s": round(s12, 3),
+              "picture_2k_per_detector_s": {k: round(v, 3) for k, v in pic_det.items()},
+              "series_6_s": round(s6, 3), "series_12_s": round(s12, 3),
               "ct_slice_in_reference_units": round(ct_total / ref, 2),
               "radiograph_2k_in_reference_units": round(xr_total / ref, 2)}
     print(f"reference workload: {1000 * ref:.1f} ms CPU")
@@ -112,7 +113,8 @@ def main() -> None:
     for k, v in per_det.items():
         print(f"  {k:<18} {1000 * v:.1f} ms")
     print(f"radiograph 2048^2:  {xr_total:.3f} s CPU (target <= 1 s) = {xr_total / ref:.2f} x reference")
-    print(f"8-bit picture 2048^2 (JPEG-decoded): {pic_total:.3f} s CPU (target <= 1 s) = {pic_total / ref:.2f} x reference")
+    print(f"8-bit picture 2048^2 (JPEG-decoded): {pic_total:.3f} s CPU (target <= 1 s) = "
+          f"{pic_total / ref:.2f} x reference")
     for k, v in pic_det.items():
         print(f"  {k:<18} {v:.3f} s")
     print(f"series 6 / 12 slices: {s6:.2f} s / {s12:.2f} s (ratio {s12 / max(s6, 1e-9):.2f}, linear = 2)")

@@ -43,3 +43,15 @@ def test_roc_auc_matches_sklearn():
     y = rng.integers(0, 2, 300)
     s = np.round(rng.random(300) + 0.3 * y, 2)  # ties included
     assert cal.roc_auc(s, y) == pytest.approx(sklearn.roc_auc_score(y, s))
+
+
+def test_authentic_pictures_are_also_judged_as_their_lossless_copies(samples_dir):
+    """A JPEG picture is judged as the file and as the losslessly stored copy tampered versions arrive as."""
+    from radtrust.forensics.calibration import authentic_vectors
+
+    picture = samples_dir / "picture" / "4d98e1de.jpg"
+    vectors = authentic_vectors([picture], ["jpeg-grid", "header"], jobs=1)
+    assert [v.key for v in vectors] == [str(picture), f"{picture}#lossless"]
+    assert "jpeg-grid" not in vectors[0].series  # a JPEG file is its own last compression
+    assert 0.0 <= vectors[1].series["jpeg-grid"] < 0.5  # the untouched copy sits on its lattice
+    assert [v.key for v in authentic_vectors([picture], ["jpeg-grid"], jobs=1, lossless_copies=False)] == [str(picture)]

@@ -10,10 +10,11 @@ coefficient analysis" (Pattern Recognit. 42, 2009), Bianchi & Piva, "Image forge
 block-grained analysis of JPEG artifacts" (IEEE TIFS 7, 2012) and Fan & de Queiroz's quantiser estimation
 (IEEE TIP 12, 2003).
 
-Steps: the 8x8 grid phase from the blockiness of first differences (the best few phases are tried); the
-quantisation step of each DCT frequency as the largest step whose lattice the non-zero coefficients follow
-(mean cos(2 pi c/q) > 0.5); per block, the mean lattice distance (1 - cos(2 pi c/q)) / 2 over the frequencies
-with a clear lattice. Blocks holding clipped or flat pixels carry no information and are skipped, and so
+Steps: the 8x8 grid phase from the blockiness of first differences (two phases per axis are compared when
+blockiness is ambiguous); the quantisation step of each DCT frequency as the step q that maximises the mean
+cos(2 pi c/q) of the coefficients outside its zero bin (a multiple of the true step puts the odd multiples at
+-1, a divisor spreads the rounding noise wider), kept when that mean exceeds 0.7; per block, the mean lattice
+distance (1 - cos(2 pi c/q)) / 2 over the frequencies with a clear lattice, minus what untouched blocks show. Blocks holding clipped or flat pixels carry no information and are skipped, and so
 are blocks spanning more than 100 grey levels (glyphs and hard edges, whose ringing was clipped). The score
 is a logistic transform of the strongest 3x3-block neighbourhood's mean distance above the image's median
 block; the heatmap is that neighbourhood map.
