@@ -101,8 +101,9 @@ def test_never_compressed_or_resized_pictures_are_not_judged(rng):
 
 def test_high_bit_depth_and_lossy_archives_are_not_judged(rng):
     det = JpegGridDetector()
-    with pytest.raises(NotApplicable, match="8-bit"):
-        det.run(make_image(radiograph(rng) * 16, modality="CR", bits=12))
+    twelve = radiograph(rng) * 16 + rng.integers(0, 16, (512, 640))  # genuinely 12-bit: thousands of levels
+    with pytest.raises(NotApplicable, match="more than 256 grey levels"):
+        det.run(make_image(twelve, modality="CR", bits=12))
     decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
     from dataclasses import replace
 
@@ -157,3 +158,18 @@ def test_real_pictures_with_burned_in_text_stay_quiet(shared_data, name):
 
     finding = JpegGridDetector().run(lossless_copy(load_image(shared_data / "cxr" / name)))
     assert finding.score < 0.5, finding.evidence
+
+
+@pytest.mark.parametrize("scale, offset, invert", [(16, 0, False), (257, -1024, False), (16, 100, True)])
+def test_eight_bit_picture_stored_with_more_bits(rng, scale, offset, invert):
+    """An 8-bit JPEG picture written into a 12/16-bit DICOM (scaled, offset, MONOCHROME1-inverted) keeps its lattice."""
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 80)
+    x = decoded.copy()
+    x[EDIT] = np.rint(ndimage.gaussian_filter(x[EDIT], 2.0))
+    stored = (255 - x if invert else x) * scale + offset
+    quiet = JpegGridDetector().run(make_image((255 - decoded if invert else decoded) * scale + offset, "DX", bits=16))
+    found = JpegGridDetector().run(make_image(stored, "DX", bits=16))
+    assert quiet.score < 0.2 and found.score > 0.9
+    assert any("8-bit content stored with more bits" in e for e in found.evidence)
+    peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
+    assert EDIT[0].start - 8 <= peak[0] < EDIT[0].stop + 8 and EDIT[1].start - 8 <= peak[1] < EDIT[1].stop + 8

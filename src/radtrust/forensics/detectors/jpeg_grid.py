@@ -160,6 +160,30 @@ def find_lattice(x: np.ndarray, lo: float, hi: float) -> tuple[Lattice, np.ndarr
     return lattice, coeffs, usable
 
 
+def eight_bit_levels(x: np.ndarray) -> tuple[np.ndarray, float, str] | None:
+    """``x`` as the 8-bit values it was made from, the top level, and a note when it had to be renumbered.
+
+    Integer values in 0..255 are used as they are. An 8-bit picture stored with more bits (scaled, offset by a
+    rescale intercept, inverted for MONOCHROME1) still holds at most 256 equally spaced levels: those are
+    renumbered 0, 1, 2...; the AC lattice survives that, the DC term only when the offset was a multiple of 8.
+    Anything else (CT, real 12-16-bit radiographs) has no 8-bit history: None.
+    """
+    if np.unique(x[::7, ::7]).size > 256:  # cheap rejection of genuinely high-bit-depth images
+        return None
+    if x.min() >= 0 and x.max() <= 255 and np.array_equal(x, np.rint(x)):
+        return x, 255.0, ""
+    levels = np.unique(x)  # the full sort only for the rare few-level image outside 0..255
+    if levels.size > 256 or levels.size < 2:
+        return None
+    step = float(np.min(np.diff(levels)))
+    k = (levels - levels[0]) / step
+    if not np.allclose(k, np.rint(k), atol=1e-3) or k[-1] > 255:
+        return None
+    note = (f"{levels.size} grey levels every {step:g} from {levels[0]:g}: 8-bit content stored with more bits, "
+            "read as its 8-bit levels")
+    return np.rint((x - levels[0]) / step), float(np.rint(k[-1])), note
+
+
 def block_distance(coeffs: np.ndarray, lattice: Lattice) -> np.ndarray:
     """(nby, nbx) mean lattice distance over the frequencies with a clear lattice, minus its untouched level."""
     sel = lattice.steps > 0
@@ -178,8 +202,6 @@ class JpegGridDetector(Detector):
         self.neighbourhood = neighbourhood
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
-        if (image.bits_stored or 8) > 8:
-            raise NotApplicable("not 8-bit pixel values: no JPEG history to check")
         if image.transfer_syntax in _LOSSY_JPEG:
             raise NotApplicable("stored with a lossy JPEG transfer syntax: its lattice is the archive's")
         if image.source_format == "jpeg":
@@ -189,14 +211,19 @@ class JpegGridDetector(Detector):
             x = np.rint(x)  # colour pictures arrive as ITU-R 601 luminance, which is JPEG's own Y channel
         if x.ndim != 2 or min(x.shape) < 64:
             raise NotApplicable("needs a 2D image of at least 64x64 pixels")
-        if not np.array_equal(x, np.rint(x)) or x.min() < 0 or x.max() > 255:
-            raise NotApplicable("not 8-bit pixel values: no JPEG history to check")
-        found = find_lattice(x, 0.0, 255.0)
+        levels = eight_bit_levels(x)
+        if levels is None:
+            raise NotApplicable("more than 256 grey levels: not an 8-bit picture, no JPEG history to check")
+        x, top, note = levels
+        found = find_lattice(x, 0.0, top)
         if found is None:
             raise NotApplicable("no JPEG compression lattice found (never JPEG-compressed, or resized since)")
         lattice, coeffs, usable = found
         dist = np.where(usable, block_distance(coeffs, lattice), np.nan)
-        return self._finding(x.shape, dist, lattice)
+        finding = self._finding(x.shape, dist, lattice)
+        if note:
+            finding = Finding(finding.score, finding.heatmap, (*finding.evidence, note))
+        return finding
 
     def _finding(self, shape: tuple[int, int], dist: np.ndarray, lattice: Lattice) -> Finding:
         k = self.neighbourhood
