@@ -173,3 +173,19 @@ def test_eight_bit_picture_stored_with_more_bits(rng, scale, offset, invert):
     assert any("8-bit content stored with more bits" in e for e in found.evidence)
     peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
     assert EDIT[0].start - 8 <= peak[0] < EDIT[0].stop + 8 and EDIT[1].start - 8 <= peak[1] < EDIT[1].stop + 8
+
+
+@pytest.mark.parametrize("tint, subsampling, progressive", [((1.0, 1.0, 1.0), 0, False), ((1.0, 0.93, 0.8), 2, False),
+                                                            ((1.0, 0.93, 0.8), 0, True), ((0.9, 1.0, 1.0), 1, False)])
+def test_colour_pictures_read_through_the_raster_loader(rng, tmp_path, tint, subsampling, progressive):
+    """Tinted colour JPEGs (4:4:4, 4:2:2, 4:2:0, progressive) become ITU-R 601 luminance, i.e. JPEG's Y: the lattice holds."""
+    from radtrust.io import load_image
+
+    grey = radiograph(rng)
+    rgb = np.clip(np.stack([grey * t for t in tint], axis=-1), 0, 255).astype(np.uint8)
+    path = tmp_path / "picture.jpg"
+    PILImage.fromarray(rgb).save(path, "JPEG", quality=85, subsampling=subsampling, progressive=progressive)
+    y = np.rint(load_image(path).pixels)
+    assert JpegGridDetector().run(picture(y)).score < 0.2
+    y[EDIT] = np.rint(ndimage.gaussian_filter(y[EDIT], 2.0))
+    assert JpegGridDetector().run(picture(y)).score > 0.9
