@@ -98,6 +98,7 @@ def test_evaluate_folds(monkeypatch):
     assert ind["overall"]["auc"] == 1.0 and ind["overall"]["n_tampered"] == 20
     assert set(ind["per_method"]) == {"X", "Y"}
     assert ind["localisation"]["pixel_auc"] == 1.0 and ind["localisation"]["iou"] == 1.0
+    assert ind["false_alarms"] == [] and ind["false_alarm_rate_at_threshold"] == 0.0
     lomo = rep["leave_one_method_out"]
     # one fit on every train method, then one per held-out method without it
     assert seen == [{"", "X", "Y"}, {"", "Y"}, {"", "X"}]
@@ -118,3 +119,16 @@ def test_reduce_map():
     m[:4, :4] = True
     assert reduce_map(m, 4, "mask").tolist() == [[True, False], [False, False]]
     assert reduce_map(np.ones((2, 9, 9)), 4).shape == (2, 2, 2)
+
+
+def test_false_alarms_are_named():
+    """An authentic test image that looks tampered is listed with its scores, so a rising rate can be read."""
+    results = _results()
+    odd = next(r for r in results if r.row.split == "test" and r.row.label == 0)
+    odd.scores = {"a": 0.95, "b": 0.95, "c": 0.5}
+    rep, fusion, _ = evaluate(results, fpr=0.05, lomo=False)
+    ind = rep["in_distribution"]
+    assert [fa["file"] for fa in ind["false_alarms"]] == [odd.row.file]
+    assert ind["false_alarms"][0]["scores"] == {"a": 0.95, "b": 0.95, "c": 0.5}
+    assert ind["false_alarms"][0]["probability"] >= fusion.threshold
+    assert ind["false_alarm_rate_at_threshold"] == round(1 / 10, 4)

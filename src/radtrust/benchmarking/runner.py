@@ -143,6 +143,11 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
         "per_variant": {v: _subset_summary(y, p, auth | np.array([r.row.variant == v for r in test]))
                         for v in sorted({r.row.variant for r in test if r.row.label == 1})},
         "false_alarm_rate_at_threshold": round(float(np.mean(p[auth] >= fusion.threshold)), 4) if auth.any() else None,
+        # which authentic test rows fire, with the detector scores behind them: the first thing to read when the
+        # rate rises (a new detector, a site model)
+        "false_alarms": [{"file": r.row.file, "probability": round(float(pr), 4),
+                          "scores": {k: round(float(v), 4) for k, v in r.scores.items()}}
+                         for r, pr in zip(test, p) if r.row.label == 0 and pr >= fusion.threshold],
         "localisation": localisation(fusion, train, test),
     }
     if lomo:
