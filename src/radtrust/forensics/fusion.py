@@ -14,13 +14,13 @@ training (the failure mode of every published detector, see ../shared/REFERENCE.
   and authentic, whatever the mix of the calibration set.
 * **A detector alone can decide.** Each detector also has a solo level: the (1 - fpr / 2) quantile of the
   scores it gave authentic calibration images, raised by the margin (the maximum when the rows above the
-  quantiles would spend more than half the false-alarm budget). Above it that detector alone puts the image over the threshold
-  (a max rule beside the weighted sum), so strong evidence of a method the fit never saw counts, and one odd
-  authentic image cannot silence a detector.
+  quantiles would spend more than half the false-alarm budget). Above it that detector alone puts the image
+  over the threshold (a max rule beside the weighted sum), so strong evidence of a method the fit never saw
+  counts, and one odd authentic image cannot silence a detector.
 * **Thresholds from a false-alarm rate.** ``threshold`` is the smallest probability that at most
-  ``fpr`` of the authentic calibration rows exceed (default 1%), counting the rows already over a solo level; ``tampered_threshold`` is the same
-  at ``fpr / 10``. Above ``threshold`` an image is *suspicious*, above ``tampered_threshold``
-  *tampered*.
+  ``fpr`` of the authentic calibration rows exceed (default 1%), counting the rows already over a solo
+  level; ``tampered_threshold`` is the same at ``fpr / 10``. Above ``threshold`` an image is *suspicious*,
+  above ``tampered_threshold`` *tampered*.
 
 Detectors unknown to a fitted fusion are reported but not fused, unless the caller names them (a site model
 the user asked for), in which case they join as calibrated evidence: weight 1 on their log-odds, neutral at 0.5.
@@ -248,8 +248,9 @@ class Fusion:
         """Single-detector evidence on the fused scale: a detector at its solo level maps to ``threshold``.
 
         The solo level is a high quantile of the scores the detector gave authentic calibration images (see
-        :meth:`_solo_levels`), raised by the margin (and at least 0.5); above it, that detector alone makes the image suspicious (the max rule that carries evidence of
-        a method no other detector sees). Below it, and for missing detectors or detectors without a solo level,
+        :meth:`_solo_levels`), raised by the margin (and at least 0.5); above it, that detector alone makes the
+        image suspicious (the max rule that carries evidence of a method no other detector sees). Below it, and
+        for missing detectors or detectors without a solo level,
         it contributes 0, so the ranking of unremarkable images is the weighted sum's.
         """
         out = np.zeros(X.shape[0])

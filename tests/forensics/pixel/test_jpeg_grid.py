@@ -178,7 +178,8 @@ def test_eight_bit_picture_stored_with_more_bits(rng, scale, offset, invert):
 @pytest.mark.parametrize("tint, subsampling, progressive", [((1.0, 1.0, 1.0), 0, False), ((1.0, 0.93, 0.8), 2, False),
                                                             ((1.0, 0.93, 0.8), 0, True), ((0.9, 1.0, 1.0), 1, False)])
 def test_colour_pictures_read_through_the_raster_loader(rng, tmp_path, tint, subsampling, progressive):
-    """Tinted colour JPEGs (4:4:4, 4:2:2, 4:2:0, progressive) become ITU-R 601 luminance, i.e. JPEG's Y: the lattice holds."""
+    """Tinted colour JPEGs (4:4:4, 4:2:2, 4:2:0, progressive) become ITU-R 601 luminance, i.e. JPEG's Y:
+    the lattice holds."""
     from radtrust.io import load_image
 
     grey = radiograph(rng)

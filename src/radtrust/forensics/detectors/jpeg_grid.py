@@ -14,10 +14,11 @@ Steps: the 8x8 grid phase from the blockiness of first differences (two phases p
 blockiness is ambiguous); the quantisation step of each DCT frequency as the step q that maximises the mean
 cos(2 pi c/q) of the coefficients outside its zero bin (a multiple of the true step puts the odd multiples at
 -1, a divisor spreads the rounding noise wider), kept when that mean exceeds 0.7; per block, the mean lattice
-distance (1 - cos(2 pi c/q)) / 2 over the frequencies with a clear lattice, minus what untouched blocks show. Blocks holding clipped or flat pixels carry no information and are skipped, and so
-are blocks spanning more than 100 grey levels (glyphs and hard edges, whose ringing was clipped). The score
-is a logistic transform of the strongest 3x3-block neighbourhood's mean distance above the image's median
-block; the heatmap is that neighbourhood map.
+distance (1 - cos(2 pi c/q)) / 2 over the frequencies with a clear lattice, minus what untouched blocks show.
+Blocks holding clipped or flat pixels carry no information and are skipped, and so are blocks spanning more
+than 100 grey levels (glyphs and hard edges, whose ringing was clipped). The score is a logistic transform of
+the strongest 3x3-block neighbourhood's mean distance above the image's median block; the heatmap is that
+neighbourhood map.
 
 Images with no JPEG history (CT, most DICOM radiographs, pictures resized after compression) are not
 judged: the detector raises NotApplicable and says why. An image stored with a lossy JPEG transfer syntax is
@@ -230,7 +231,8 @@ class JpegGridDetector(Detector):
         valid = np.isfinite(dist)
         filled = np.where(valid, dist, 0.0)
         count = ndimage.uniform_filter(valid.astype(float), k, mode="constant")
-        local = np.where(count > 0.5, ndimage.uniform_filter(filled, k, mode="constant") / np.maximum(count, 1e-9), np.nan)
+        mean = ndimage.uniform_filter(filled, k, mode="constant") / np.maximum(count, 1e-9)
+        local = np.where(count > 0.5, mean, np.nan)
         excess = local - float(np.nanmedian(dist))  # the image's own untouched level is the reference
         peak = float(np.nanmax(excess)) if np.isfinite(excess).any() else 0.0
         score = float(logistic(peak, _CENTER, _WIDTH))
@@ -238,8 +240,9 @@ class JpegGridDetector(Detector):
         oy, ox = lattice.phase
         up = np.repeat(np.repeat(np.nan_to_num(np.clip(excess / _FULL, 0.0, 1.0)), 8, 0), 8, 1)
         heat[oy:oy + up.shape[0], ox:ox + up.shape[1]] = up
-        ev = [f"JPEG lattice of the last compression found at grid phase {lattice.phase} over {lattice.frequencies} "
-              f"frequencies (steps {int(lattice.steps[0, 0])}, {int(lattice.steps[0, 1])}, {int(lattice.steps[1, 0])}...)"]
+        first = ", ".join(str(int(q)) for q in (lattice.steps[0, 0], lattice.steps[0, 1], lattice.steps[1, 0]))
+        ev = [f"JPEG lattice of the last compression found at grid phase {lattice.phase} over "
+              f"{lattice.frequencies} frequencies (steps {first}...)"]
         if peak >= _CENTER:
             iy, ix = np.unravel_index(np.nanargmax(excess), excess.shape)
             ev.insert(0, f"blocks around row {oy + 8 * iy + 4}, column {ox + 8 * ix + 4} left the picture's JPEG "
