@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from radtrust.errors import InputError
+from radtrust.io.atomic import write_atomic
 
 REQUIRED = ("file", "label", "method", "split")
 COLUMNS = ("file", "label", "method", "split", "modality", "patient", "source", "variant")
@@ -126,11 +126,7 @@ def write_labels(bench: str | os.PathLike[str], rows: Iterable[Row]) -> Path:
     w.writeheader()
     for r in rows:
         w.writerow(asdict(r))
-    bench.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".labels.", dir=bench)
-    with os.fdopen(fd, "w", newline="") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, bench / "labels.csv")
+    write_atomic(bench / "labels.csv", buf.getvalue(), chmod=0o644)
     return bench / "labels.csv"
 
 

@@ -8,8 +8,6 @@ import html
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +15,7 @@ import numpy as np
 
 from radtrust.benchmarking.collect import reduce_factor
 from radtrust.benchmarking.runner import BenchResult, fused_map, probabilities
-
-
-def _atomic_write(path: Path, data: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+from radtrust.io.atomic import write_atomic
 
 
 def _clean(obj: Any) -> Any:
@@ -186,7 +177,7 @@ def write_report(result: BenchResult, bench: str | Path, out_dir: str | Path) ->
     """Write ``report.json`` and ``report.html`` into ``out_dir``."""
     out_dir = Path(out_dir)
     j = out_dir / "report.json"
-    _atomic_write(j, json.dumps(_clean(result.report), indent=2, sort_keys=False) + "\n")
+    write_atomic(j, json.dumps(_clean(result.report), indent=2, sort_keys=False) + "\n")
     h = out_dir / "report.html"
-    _atomic_write(h, render_html(result, Path(bench)))
+    write_atomic(h, render_html(result, Path(bench)))
     return {"json": j, "html": h}

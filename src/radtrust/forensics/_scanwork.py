@@ -7,7 +7,6 @@ analyse them in 3D; stand-alone rasters and volumes are tasks of their own.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ import numpy as np
 from radtrust.errors import Error
 from radtrust.forensics.results import InstanceResult, error_record
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
+from radtrust.io.atomic import atomic_open
 from radtrust.io.nifti import is_nifti
 from radtrust.io.raster import FORMATS
 
@@ -58,14 +58,8 @@ def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write an .npy atomically (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, chmod=0o644) as fh:
+        np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
 
 
 def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: bool) -> tuple[dict, Any]:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -336,11 +335,9 @@ class Fusion:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically (temp file in the same folder, then rename)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        from radtrust.io.atomic import write_atomic
+
+        write_atomic(path, self.to_json() + "\n", chmod=0o644)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Fusion:

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,13 +127,3 @@ Signatures are checked first; the forensic verdict applies to images without a v
 """
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -8,8 +8,6 @@ reduction, each normalised by its own mean and standard deviation. Everything is
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import numpy as np
 
 from radtrust.errors import Error, InputError
 from radtrust.io import group_series, iter_files, load_image
+from radtrust.io.atomic import write_atomic
 from radtrust.io.nifti import is_nifti
 from radtrust.io.raster import FORMATS
 from radtrust.simulation.anatomy import body_mask, ct_lungs
@@ -98,14 +97,6 @@ def prepare(paths: Iterable[str | Path], *, seed: int = 0, n_ct: int = 600, n_xr
     return {"ct": ct_cubes(ct, n_ct, rng), "xr": xr_patches(two_d, n_xr, rng)}
 
 
-def _atomic(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, dest)
-
-
 def train_cli(args: argparse.Namespace, rep: Any) -> int:
     from radtrust.simulation.inpainter import _torch_net
 
@@ -121,13 +112,13 @@ def train_cli(args: argparse.Namespace, rep: Any) -> int:
 
         buf = io.BytesIO()
         np.savez_compressed(buf, **data)
-        _atomic(Path(args.prepare_only), buf.getvalue())
+        write_atomic(Path(args.prepare_only), buf.getvalue())
         rep.record({}, f"wrote {args.prepare_only}: {len(data['ct'])} CT cubes, {len(data['xr'])} radiograph patches")
         return 0
     net = _torch_net()
     out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "data" / "inpainter.pt"
     blob, meta = net.train_all({k: v.astype(np.float32) for k, v in data.items()}, steps=args.steps, seed=args.seed,
                                device=args.device, batch3d=args.batch3d, batch2d=args.batch2d)
-    _atomic(out, blob)
+    write_atomic(out, blob)
     rep.record(meta, f"wrote {out} ({len(blob) / 1e6:.1f} MB): {meta['train']}")
     return 0

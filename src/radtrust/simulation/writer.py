@@ -21,6 +21,7 @@ import numpy as np
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from radtrust.errors import InputError
+from radtrust.io.atomic import atomic_open
 
 SYNTAXES = ("keep", "explicit")
 PURPOSE = "synthetic tampering made by radtrust.simulation for evaluation and detector training only"
@@ -120,32 +121,16 @@ def write_dicom(datasets: tuple[Any, ...], pixels: np.ndarray, dest: Path, *, sy
 
 def write_npy(array: np.ndarray, dest: Path) -> Path:
     """Save an array atomically (``np.save`` to a temporary name, then rename)."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".npy", dir=dest.parent)
-    os.close(fd)
-    try:
-        np.save(tmp, array, allow_pickle=False)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    with atomic_open(dest, chmod=0o644) as fh:
+        np.save(fh, array, allow_pickle=False)
+    return Path(dest)
 
 
 def write_json(obj: dict[str, Any], dest: Path) -> Path:
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=_jsonable)
-            fh.write("\n")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    with atomic_open(dest, "w", chmod=0o644) as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True, default=_jsonable)
+        fh.write("\n")
+    return Path(dest)
 
 
 def _jsonable(value: Any) -> Any:

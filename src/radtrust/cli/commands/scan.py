@@ -58,8 +58,9 @@ def _text(rec: dict, verbose: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from radtrust.forensics.fusion import Fusion
-    from radtrust.forensics.report import render_html, write_text_atomic
+    from radtrust.forensics.report import render_html
     from radtrust.forensics.scanner import Scanner
+    from radtrust.io.atomic import write_atomic
 
     for pem in args.trust or []:
         if not Path(pem).is_file():
@@ -92,14 +93,14 @@ def run(args: argparse.Namespace) -> int:
                 sink.flush()
         items.append((rec, extra))
     if args.jsonl:
-        write_text_atomic(args.jsonl, "".join(json.dumps(rec) + "\n" for rec, _ in items))
+        write_atomic(args.jsonl, "".join(json.dumps(rec) + "\n" for rec, _ in items))
     if args.format == "html":
         page = render_html(items)
         if args.out:
-            write_text_atomic(args.out, page)
+            write_atomic(args.out, page)
         else:
             sys.stdout.write(page)
     elif args.out:
         assert isinstance(sink, io.StringIO)
-        write_text_atomic(args.out, sink.getvalue())
+        write_atomic(args.out, sink.getvalue())
     return rep.exit_code()

@@ -6,9 +6,10 @@ import argparse
 
 from radtrust.cli.output import Reporter, add_format_option
 from radtrust.errors import Error
+from radtrust.io.atomic import write_atomic
 from radtrust.provenance.signatures import _rawdicom as raw
 from radtrust.provenance.signatures.batch import plan_outputs
-from radtrust.provenance.signatures.sign import unsign_bytes, write_atomic
+from radtrust.provenance.signatures.sign import unsign_bytes
 
 NAME = "unsign"
 HELP = "remove digital signatures (one by UID, or all) from DICOM files"

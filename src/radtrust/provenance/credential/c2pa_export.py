@@ -106,7 +106,7 @@ def export_c2pa(path: str | os.PathLike[str], target: str | os.PathLike[str], si
     The credential is checked first (integrity: binding, signatures, history); a broken one is not exported.
     """
     from radtrust.io import read_dataset
-    from radtrust.provenance.credential.store import write_atomic
+    from radtrust.io.atomic import write_atomic
     from radtrust.provenance.credential.verify import CredentialError, find_bundle, verify_dataset
 
     c2pa = _c2pa()
@@ -125,7 +125,7 @@ def export_c2pa(path: str | os.PathLike[str], target: str | os.PathLike[str], si
         store_bytes = builder.sign(_c2pa_signer(c2pa, signer, tsa_url), MIME, io.BytesIO(data), io.BytesIO())
     except c2pa.C2paError as exc:
         raise InputError(f"C2PA signing failed: {exc}", path) from None
-    write_atomic(Path(target), bytes(store_bytes))
+    write_atomic(Path(target), bytes(store_bytes), chmod=0o644)
     return definition
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from radtrust import __version__
+from radtrust.io.atomic import write_atomic
 from radtrust.provenance.credential import store
 from radtrust.provenance.credential.binding import BOUND_KEYWORDS, compute_binding
 from radtrust.provenance.credential.container import ContainerError, Timestamper, open1, message_digest, sign1
@@ -83,7 +84,7 @@ def write_dataset(ds: Any, target: str | os.PathLike[str]) -> None:
 
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
-    store.write_atomic(Path(target), buf.getvalue())
+    write_atomic(Path(target), buf.getvalue(), chmod=0o644)
 
 
 def issue_file(path: str | os.PathLike[str], signer: Signer, *, out: str | os.PathLike[str],

@@ -61,7 +61,7 @@ def sign_with_credential(data: bytes, signer: Any, *, path: str | os.PathLike[st
 def credential_sign_job(signer: Any, job: tuple[Path, Path, dict[str, Any]]) -> Any:
     """``radtrust sign``'s job with the credential on: (input, output, sign options) -> SignatureCreated."""
     from radtrust.provenance.signatures import _rawdicom as raw
-    from radtrust.provenance.signatures.sign import write_atomic
+    from radtrust.io.atomic import write_atomic
 
     src, dst, options = job
     options = {k: v for k, v in options.items() if v is not None}

@@ -10,10 +10,11 @@ bundle survives every transcoding path. A sidecar (``<file>.radcred``) holds the
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from radtrust.io.atomic import write_atomic
 
 PRIVATE_GROUP = 0x0099
 PRIVATE_CREATOR = "RADTRUST CREDENTIAL 1"
@@ -120,23 +121,9 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     return Path(str(path) + SIDECAR_SUFFIX)
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Write bytes through a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_sidecar(path: str | os.PathLike[str], bundle: Bundle) -> Path:
     target = sidecar_path(path)
-    write_atomic(target, bundle.to_bytes())
+    write_atomic(target, bundle.to_bytes(), chmod=0o644)
     return target
 
 

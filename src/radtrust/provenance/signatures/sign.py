@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from radtrust.errors import UsageError
+from radtrust.io.atomic import write_atomic
 from radtrust.provenance.signatures import _rawdicom as raw
 from radtrust.provenance.signatures._elements import (
     find_item, format_dt, keyword, make_mac_parameters, mac_parameters, signature_items, us_value,
@@ -44,7 +44,7 @@ PURPOSES = {i + 1: m for i, m in enumerate((
 #: Timestamper: Signature value -> DER TimeStampToken (see timestamp.TsaClient).
 Timestamper = Callable[[bytes], bytes]
 
-__all__ = ["SignatureCreated", "sign_item", "sign_bytes", "sign_file", "sign_dataset", "write_atomic",
+__all__ = ["SignatureCreated", "sign_item", "sign_bytes", "sign_file", "sign_dataset",
            "describe_created", "unsign_bytes", "sign_job"]
 
 
@@ -155,19 +155,6 @@ def sign_bytes(data: bytes, signer: Signer, *, item: str | None = None, path: st
     target = find_item(f.dataset, item) if item else f.dataset
     created = sign_item(target, signer, transfer_syntax=f.transfer_syntax, location=item or "", **options)
     return raw.serialise(f), created
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def sign_file(path: str | os.PathLike[str], out: str | os.PathLike[str], signer: Signer, *,
