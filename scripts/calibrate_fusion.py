@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fit the shipped fusion (src/radtrust/data/fusion.json) and measure it: leave-one-method-out on the
-development benchmark, false alarms on all authentic data, pixel AUC of the fused heatmaps.
+development benchmark, false alarms on all authentic data and on authentic sources held out of the fit
+(which also picks the threshold margin), pixel AUC of the fused heatmaps.
 
     radtrust simulate dataset --authentic ../shared/data --out bench/dev      # issue 5's dev benchmark
     .venv/bin/python scripts/calibrate_fusion.py --bench bench/dev --authentic ../shared/data \\
@@ -69,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, help="write the measurements as JSON")
     ap.add_argument("--detectors", help="comma-separated detectors (default: all registered but the site model)")
     ap.add_argument("--fpr", type=float, default=0.01)
+    ap.add_argument("--margins", default="1.0,1.25,1.5,2.0,3.0",
+                    help="threshold margins (log-odds) to try, smallest first: the first whose false-alarm rate on "
+                         "authentic sources held out of the fit is <= --fpr is used")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--pixel-images", type=int, default=40, help="tampered test images for the pixel AUC (0: skip)")
     args = ap.parse_args(argv)
@@ -89,17 +93,24 @@ def main(argv: list[str] | None = None) -> int:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             args.cache.write_text(json.dumps({"bench": [v.to_json() for v in bench_v],
                                               "authentic": [v.to_json() for v in auth_v]}))
+    bench_v = cal.attach_sources(args.bench, bench_v)
     names = cal.names_of(bench_v + auth_v)
     report: dict = {"detectors": names, "bench": str(args.bench), "authentic": args.authentic,
                     "rows": len(bench_v), "tampered": sum(v.label for v in bench_v)}
-    report["lomo"] = cal.lomo(bench_v, auth_v, names, args.fpr)
+    margins = [float(m) for m in args.margins.split(",")]
+    margin, tried = cal.choose_margin(bench_v, auth_v, names, args.fpr, margins) if auth_v else (margins[0], [])
+    report["margin"] = margin
+    report["false_alarms_heldout_sources"] = tried
+    report["lomo"] = cal.lomo(bench_v, auth_v, names, args.fpr, margin=margin)
     train = [v for v in bench_v if v.label == 0 and v.split == "train"] + [v for v in bench_v if v.label == 1]
-    fusion = cal.fit(train, auth_v, names, args.fpr)
+    fusion = cal.fit(train, auth_v, names, args.fpr, margin=margin)
     test_auth = [v for v in bench_v if v.label == 0 and v.split == "test"]
     report["false_alarms_all_authentic"] = cal.false_alarms(fusion, auth_v)
     report["false_alarms_bench_test_authentic"] = cal.false_alarms(fusion, test_auth)
     fusion.info["command"] = "scripts/calibrate_fusion.py " + " ".join(argv if argv is not None else sys.argv[1:])
     fusion.info["lomo_overall_auc"] = report["lomo"]["overall_auc"]
+    if tried:
+        fusion.info["heldout_false_alarm_rate"] = tried[-1]["rate"]
     report["fusion"] = {"names": list(fusion.names), "weights": fusion.weights.tolist(), "bias": fusion.bias,
                         "threshold": fusion.threshold, "tampered_threshold": fusion.tampered_threshold}
     if args.out:
@@ -117,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
               f"TPR@thr {r['tpr_at_threshold']:.3f}  FPR@thr {r['fpr_at_threshold']:.3f}  n={r['n_tampered']}")
     fa = report["false_alarms_all_authentic"]
     print(f"false alarms on all authentic data: {fa['false_alarms']}/{fa['images']} ({100 * fa['rate']:.2f}%)")
+    for h in tried:
+        print(f"margin {h['margin']:g}: false alarms on held-out authentic sources {h['false_alarms']}/{h['images']} "
+              f"({100 * h['rate']:.2f}%) {', '.join(h['flagged_groups'])}")
     if "pixel" in report:
         print(f"pixel AUC (mean per image): {report['pixel']['mean_pixel_auc']:.3f} over {report['pixel']['images']}")
     print(f"fusion: {dict(zip(fusion.names, np.round(fusion.weights, 3)))} bias {fusion.bias:.3f} "

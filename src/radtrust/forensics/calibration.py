@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from radtrust.forensics.fusion import Fusion
+from radtrust.forensics.fusion import MARGIN, Fusion
 
 log = logging.getLogger(__name__)
 _WORKER: Any = None
@@ -43,6 +43,12 @@ class Vectors:
     series: dict[str, float]
     instances: list[dict[str, float]]
     modality: str = ""
+    source: str = ""  # the authentic image a benchmark row was made from (labels.csv ``source``)
+
+    @property
+    def origin(self) -> str:
+        """The authentic image behind the row: its source, or for authentic data the key without ``#lossless``."""
+        return self.source or self.key.split("#", 1)[0]
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__
@@ -93,8 +99,8 @@ def _vectors_of(paths: list[str]) -> list[tuple[str, str, dict[str, float], list
     return out
 
 
-def _bench_task(task: tuple[str, int, str, str, str]) -> Vectors | None:
-    path, label, method, split, modality = task
+def _bench_task(task: tuple[str, int, str, str, str, str]) -> Vectors | None:
+    path, label, method, split, modality, source = task
     p = Path(path)
     files = sorted(str(f) for f in p.iterdir() if f.is_file()) if p.is_dir() else [path]
     got = _vectors_of(files)
@@ -103,7 +109,7 @@ def _bench_task(task: tuple[str, int, str, str, str]) -> Vectors | None:
     key, mod, series, instances = got[0]
     if len(got) > 1:  # a folder that splits into several series: judge it by its worst
         instances = [v for g in got for v in g[3]]
-    return Vectors(path, label, method, split, series, instances, modality or mod)
+    return Vectors(path, label, method, split, series, instances, modality or mod, source)
 
 
 def _auth_task(paths: list[str]) -> list[Vectors]:
@@ -119,7 +125,7 @@ def bench_vectors(bench: str | os.PathLike[str], detectors: Sequence[str] | None
     from radtrust.benchmarking.format import read_labels
 
     rows = read_labels(bench)
-    tasks = [(str(Path(bench) / r.file), r.label, r.method, r.split, r.modality) for r in rows]
+    tasks = [(str(Path(bench) / r.file), r.label, r.method, r.split, r.modality, r.source) for r in rows]
     with _pool(jobs, detectors) as pool:
         return [v for v in pool.map(_bench_task, tasks, chunksize=1) if v is not None]
 
@@ -147,6 +153,14 @@ def load_vectors(path: str | os.PathLike[str]) -> list[Vectors]:
     return [Vectors.from_json(d) for d in json.loads(Path(path).read_text())]
 
 
+def attach_sources(bench: str | os.PathLike[str], vectors: list[Vectors]) -> list[Vectors]:
+    """Fill in the ``source`` of benchmark vectors cached before it was recorded (from ``labels.csv``)."""
+    from radtrust.benchmarking.format import read_labels
+
+    by_path = {str(Path(bench) / r.file): r.source for r in read_labels(bench)}
+    return [v if v.source else dataclasses.replace(v, source=by_path.get(v.key, "")) for v in vectors]
+
+
 # ------------------------------------------------------------------------------------------------- fitting
 def names_of(vectors: Iterable[Vectors]) -> list[str]:
     return sorted({k for v in vectors for d in [v.series, *v.instances] for k in d})
@@ -163,12 +177,13 @@ def scan_score(fusion: Fusion, v: Vectors) -> float:
 
 
 def fit(train: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01,
-        l2: float = 1.0) -> Fusion:
+        l2: float = 1.0, margin: float = MARGIN) -> Fusion:
     """Fit on labelled rows (series/image vectors); thresholds on every authentic vector (instances included)."""
     X = _matrix([v.series for v in train], names)
     y = np.array([v.label for v in train], dtype=float)
     auth_rows = [d for v in [*authentic, *(t for t in train if t.label == 0)] for d in [v.series, *v.instances]]
-    return Fusion.fit(X, y, names, fpr=fpr, X_authentic=_matrix(auth_rows, names) if auth_rows else None, l2=l2)
+    return Fusion.fit(X, y, names, fpr=fpr, X_authentic=_matrix(auth_rows, names) if auth_rows else None, l2=l2,
+                      margin=margin)
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -196,7 +211,8 @@ def family(modality: str) -> str:
     return "CT" if (modality or "").upper() == "CT" else "XR"
 
 
-def lomo(vectors: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01) -> dict[str, Any]:
+def lomo(vectors: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01,
+         margin: float = MARGIN) -> dict[str, Any]:
     """Leave-one-method-out: fit on every other method (train split); test on the held-out method against the
     test-split authentic images of the same modality family. The overall figures pool every fold's test rows."""
     methods = sorted({v.method for v in vectors if v.label == 1})
@@ -211,7 +227,7 @@ def lomo(vectors: list[Vectors], authentic: list[Vectors], names: list[str], fpr
         families = {family(v.modality) for v in held}
         # A method is judged against the authentic images of the modalities it applies to.
         test = [v for v in auth_test if family(v.modality) in families] + held
-        f = fit(train, authentic, names, fpr)
+        f = fit(train, authentic, names, fpr, margin=margin)
         s = np.array([scan_score(f, v) for v in test])
         y = np.array([v.label for v in test])
         per[m] = {"auc": roc_auc(s, y), "tpr_at_1pct_fpr": tpr_at_fpr(s, y, 0.01),
@@ -237,3 +253,39 @@ def false_alarms(fusion: Fusion, authentic: list[Vectors]) -> dict[str, Any]:
     arr = np.array(scores)
     return {"images": int(arr.size), "false_alarms": int(np.sum(arr > fusion.threshold)),
             "rate": float(np.mean(arr > fusion.threshold)) if arr.size else math.nan, "flagged_groups": flagged}
+
+
+def heldout_false_alarms(bench: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01,
+                         margin: float = MARGIN, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """False alarms on authentic images whose source the fit never saw: the authentic images are split into
+    ``folds`` groups by source (a JPEG picture and its lossless copy, a CT series, stay together); each group
+    is judged by a fusion fitted without it, nor any benchmark row made from it. This is the false-alarm rate
+    to expect on a new site's images; the in-sample rate on the calibration images is 0 by construction."""
+    origins = sorted({v.origin for v in authentic})
+    order = np.random.default_rng(seed).permutation(len(origins))
+    fold_of = {origins[j]: i % folds for i, j in enumerate(order)}
+    images = alarms = 0
+    flagged: list[str] = []
+    for k in range(min(folds, len(origins))):
+        held = {o for o, f in fold_of.items() if f == k}
+        rows = [v for v in bench if v.origin not in held]
+        train = [v for v in rows if v.label == 1 or v.split == "train"]
+        if len({v.label for v in train}) < 2:
+            continue
+        fusion = fit(train, [v for v in authentic if v.origin not in held], names, fpr, margin=margin)
+        r = false_alarms(fusion, [v for v in authentic if v.origin in held])
+        images, alarms, flagged = images + r["images"], alarms + r["false_alarms"], flagged + r["flagged_groups"]
+    return {"folds": folds, "margin": margin, "images": images, "false_alarms": alarms,
+            "rate": alarms / images if images else math.nan, "flagged_groups": sorted(set(flagged))}
+
+
+def choose_margin(bench: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01,
+                  candidates: Sequence[float] = (1.0, 1.25, 1.5, 2.0, 3.0)) -> tuple[float, list[dict[str, Any]]]:
+    """The smallest threshold margin whose source-held-out false-alarm rate is at most ``fpr`` (the largest
+    candidate if none is), and the held-out measurements of every candidate tried."""
+    tried = []
+    for m in sorted(candidates):
+        tried.append(heldout_false_alarms(bench, authentic, names, fpr, margin=m))
+        if tried[-1]["rate"] <= fpr:
+            return m, tried
+    return max(candidates), tried

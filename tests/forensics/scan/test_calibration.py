@@ -55,3 +55,41 @@ def test_authentic_pictures_are_also_judged_as_their_lossless_copies(samples_dir
     assert "jpeg-grid" not in vectors[0].series  # a JPEG file is its own last compression
     assert 0.0 <= vectors[1].series["jpeg-grid"] < 0.5  # the untouched copy sits on its lattice
     assert [v.key for v in authentic_vectors([picture], ["jpeg-grid"], jobs=1, lossless_copies=False)] == [str(picture)]
+
+
+def _site_rows(shift: float) -> tuple[list[cal.Vectors], list[cal.Vectors]]:
+    """Benchmark rows made from sources s0..s39 and authentic images of the same sources, each also as a
+    '#lossless' copy; the sources s0..s3 read ``shift`` higher on detector 'a' than every other source."""
+    rng = np.random.default_rng(5)
+    bench, auth = [], []
+    for i in range(40):
+        base = 0.1 + (shift if i < 4 else 0.0)
+        for j in range(3):
+            v = {"a": float(np.clip(base + rng.normal(0, 0.03), 0, 1)), "b": float(rng.uniform(0.05, 0.15))}
+            auth.append(cal.Vectors(f"s{i}" + ("#lossless" if j else ""), 0, "", "authentic", v, [v]))
+        t = {"a": float(np.clip(0.85 + rng.normal(0, 0.05), 0, 1)), "b": 0.1}
+        bench.append(cal.Vectors(f"row{i}", 1, "m1", "train", t, [t], source=f"s{i}"))
+        bench.append(cal.Vectors(f"auth{i}", 0, "", ("train", "test")[i % 5 == 0], auth[-3].series,
+                                 [auth[-3].series], source=f"s{i}"))
+    return bench, auth
+
+
+def test_heldout_false_alarms_hold_each_source_out_of_its_own_fit():
+    bench, auth = _site_rows(shift=0.4)
+    inside = cal.false_alarms(cal.fit([v for v in bench if v.split == "train"], auth, ["a", "b"]), auth)
+    held = cal.heldout_false_alarms(bench, auth, ["a", "b"], margin=0.0)
+    assert inside["false_alarms"] == 0  # the odd sources set the threshold when they are in the fit ...
+    assert held["false_alarms"] > 0  # ... and are false alarms when they are not
+    assert held["images"] == sum(len(v.instances) for v in auth)
+    assert all(cal.Vectors(g, 0, "", "", {}, []).origin in {f"s{i}" for i in range(4)} for g in held["flagged_groups"])
+    assert cal.Vectors("x.jpg#lossless", 0, "", "", {}, []).origin == "x.jpg"
+
+
+def test_choose_margin_takes_the_smallest_that_holds_on_heldout_sources():
+    bench, auth = _site_rows(shift=0.4)
+    margin, tried = cal.choose_margin(bench, auth, ["a", "b"], fpr=0.01, candidates=(0.0, 1.0, 3.0, 6.0))
+    rates = [t["rate"] for t in tried]
+    assert tried[0]["margin"] == 0.0 and rates[0] > 0.01
+    assert rates[-1] <= 0.01 and margin == tried[-1]["margin"] and all(r > 0.01 for r in rates[:-1])
+    calm, _ = cal.choose_margin(*_site_rows(shift=0.0), ["a", "b"], fpr=0.05, candidates=(0.0, 1.0))
+    assert calm == 0.0
