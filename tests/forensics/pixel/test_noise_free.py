@@ -1,0 +1,97 @@
+"""Known answers for the noise-free-region detector: a hole without noise inside the body is found in place,
+authentic CT (samples and every series in ../shared/data/ct) has none."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from radtrust.errors import NotApplicable
+from radtrust.forensics.detectors.noise_free import NoiseFreeRegionDetector
+from radtrust.io import Series, iter_images, group_series, load_image, load_series
+
+from .conftest import make_image, phantom
+
+HOLE = (slice(250, 266), slice(300, 316))  # 16 x 16 pixels: a small removed nodule (11 mm at 0.7 mm)
+
+
+def _volume(rng: np.random.Generator, slices: int = 6) -> np.ndarray:
+    return np.stack([phantom(rng) for _ in range(slices)])
+
+
+def _fill_smooth(x: np.ndarray, sl: tuple[slice, ...]) -> None:
+    """What a naive in-painting leaves: the region's own smooth trend, rounded to integer HU, no noise."""
+    x[sl] = np.round(ndimage.gaussian_filter(x, 4.0)[sl])
+
+
+def test_noise_free_hole_is_found_in_place(rng):
+    x = phantom(rng)
+    _fill_smooth(x, HOLE)
+    finding = NoiseFreeRegionDetector().run(make_image(x))
+    assert finding.score > 0.9, finding.evidence
+    assert finding.heatmap.shape == x.shape
+    ys, xs = np.nonzero(finding.heatmap > 0.5)
+    assert HOLE[0].start - 3 <= ys.min() and ys.max() < HOLE[0].stop + 3
+    assert HOLE[1].start - 3 <= xs.min() and xs.max() < HOLE[1].stop + 3
+    assert "almost no noise" in finding.evidence[0] and "rows 2" in finding.evidence[0]
+
+
+def test_the_same_hole_with_noise_added_back_is_not_this_detectors_case(rng):
+    x = phantom(rng)
+    clean = phantom(np.random.default_rng(7))
+    x[HOLE] = np.round(ndimage.gaussian_filter(x, 4.0)[HOLE] + (clean - ndimage.gaussian_filter(clean, 4.0))[HOLE])
+    assert NoiseFreeRegionDetector().run(make_image(x)).score < 0.1
+
+
+def test_series_region_spans_slices_and_scores_higher_than_one_slice(rng):
+    vol = _volume(rng)
+    for z in (2, 3):
+        _fill_smooth(vol[z], (slice(250, 261), slice(300, 311)))  # 11 x 11: too small on one slice alone
+    images = [make_image(s) for s in vol]
+    series = Series(None, tuple(images), tuple(float(z) for z in range(len(images))))
+    det = NoiseFreeRegionDetector()
+    one = max(det.run(im).score for im in images)
+    both = det.run_series(series)
+    assert both.score > 0.5 > one
+    assert both.heatmap.shape == vol.shape and both.heatmap[2:4].max() > 0.5 and both.heatmap[[0, 1, 4, 5]].max() == 0
+    assert "slices 2-3" in both.evidence[0]
+
+
+def test_padding_air_and_clipping_are_not_regions(rng):
+    x = phantom(rng)
+    x[100:140, 200:260] = 0.0  # constant fill: padding, not tissue
+    x[300:330, 100:130] = -1000.0  # air pocket without noise (outside the judged HU range)
+    finding = NoiseFreeRegionDetector().run(make_image(x))
+    assert finding.score < 0.1, finding.evidence
+
+
+def test_scope_is_ct_only(rng):
+    det = NoiseFreeRegionDetector()
+    assert not det.applies_to(make_image(phantom(rng), modality="CR"))
+    with pytest.raises(NotApplicable):
+        det.run(make_image(np.full((64, 64), -1000.0)))  # no body, no tissue
+
+
+def test_authentic_samples_score_low(sample_ct_files):
+    det = NoiseFreeRegionDetector()
+    (series,) = load_series(sample_ct_files)
+    assert det.run_series(series).score < 0.05
+    for path in sample_ct_files:
+        assert det.run(load_image(path)).score < 0.05
+
+
+def test_no_false_alarm_on_authentic_ct(shared_data):
+    det = NoiseFreeRegionDetector()
+    judged = 0
+    for folder in sorted((shared_data / "ct").iterdir()):
+        images = [ld.image for ld in iter_images([folder]) if ld.image is not None and ld.image.modality == "CT"]
+        for series in group_series(images):
+            for run, item in [(det.run_series, series), *((det.run, im) for im in series.instances)]:
+                try:
+                    finding = run(item)
+                except NotApplicable:  # the Philips phantom's slices with little soft tissue
+                    continue
+                judged += 1
+                assert finding.score < 0.05, (folder, finding.evidence)
+    assert judged >= 50
