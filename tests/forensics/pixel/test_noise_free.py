@@ -58,12 +58,25 @@ def test_series_region_spans_slices_and_scores_higher_than_one_slice(rng):
     assert "slices 2-3" in both.evidence[0]
 
 
-def test_padding_air_and_clipping_are_not_regions(rng):
+def test_air_is_not_judged_but_a_constant_fill_is(rng):
     x = phantom(rng)
-    x[100:140, 200:260] = 0.0  # constant fill: padding, not tissue
     x[300:330, 100:130] = -1000.0  # air pocket without noise (outside the judged HU range)
-    finding = NoiseFreeRegionDetector().run(make_image(x))
-    assert finding.score < 0.1, finding.evidence
+    assert NoiseFreeRegionDetector().run(make_image(x)).score < 0.1
+    x[100:120, 200:220] = 40.0  # the crudest removal: one constant value
+    assert NoiseFreeRegionDetector().run(make_image(x)).score > 0.9
+
+
+def test_lossy_compressed_ct_is_not_judged(sample_ct_files, tmp_path):
+    """JPEG 2000 at 10:1 smooths authentic CT into noise-free patches: such images are not applicable."""
+    from radtrust.benchmarking.robustness import transform_file
+
+    out = tmp_path / "lossy.dcm"
+    transform_file(sample_ct_files[0], out, "j2k-lossy")
+    with pytest.raises(NotApplicable, match="lossy"):
+        NoiseFreeRegionDetector().run(load_image(out))
+    (series,) = load_series([out, *sample_ct_files[1:]])
+    with pytest.raises(NotApplicable, match="lossy"):
+        NoiseFreeRegionDetector().run_series(series)
 
 
 def test_scope_is_ct_only(rng):
