@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.noise_free import NoiseFreeRegionDetector
-from radtrust.io import Series, iter_images, group_series, load_image, load_series
+from radtrust.io import Series, group_series, iter_images, load_image, load_series
 
 from .conftest import make_image, phantom
 
