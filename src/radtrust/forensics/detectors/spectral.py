@@ -28,7 +28,15 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import frames, highpass, image_class, logistic, robust_scale, valid_mask
+from radtrust.forensics.residuals import (
+    frames,
+    highpass,
+    image_class,
+    logistic,
+    median_last,
+    robust_scale,
+    valid_mask,
+)
 
 def predictor_error(x: np.ndarray) -> np.ndarray:
     """Kirchner's fixed linear predictor error e = x - (weighted mean of the 8 neighbours).
@@ -65,11 +73,16 @@ def local_periodicity(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
     ratio = logspec - ref  # log of each tile's spectrum over the image's geometric-mean spectrum
     fy = np.fft.fftfreq(block)[:, None]
     fx = np.fft.rfftfreq(block)[None, :]
-    ratio[:, np.hypot(fy, fx) < 0.12] = -np.inf
+    searched = np.hypot(fy, fx) >= 0.12
+    ratio[:, ~searched] = -np.inf
     flat = ratio.reshape(len(ratio), -1)
     k = np.argmax(flat, axis=1)
-    fin = np.where(np.isfinite(flat), flat, np.nan)
-    peak = flat[np.arange(len(flat)), k] - np.nanmedian(fin, axis=1)
+    kept = np.take(flat, np.flatnonzero(searched), axis=1)  # C order: rows partition ~6x faster than strided
+    if np.isfinite(kept).all():  # finite pixels: the nanmedian below, without its slow per-row loop
+        typical = median_last(kept)
+    else:
+        typical = np.nanmedian(np.where(np.isfinite(flat), flat, np.nan), axis=1)
+    peak = flat[np.arange(len(flat)), k] - typical
     iy, ix = np.unravel_index(k, ratio.shape[1:])
     freq = np.stack([np.fft.fftfreq(block)[iy], np.fft.rfftfreq(block)[ix]], axis=1)
     return peak.reshape(ny, nx), freq.reshape(ny, nx, 2), ok.reshape(ny, nx)
