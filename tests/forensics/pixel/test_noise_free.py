@@ -54,7 +54,7 @@ def test_series_region_spans_slices_and_scores_higher_than_one_slice(rng):
     one = max(det.run(im).score for im in images)
     both = det.run_series(series)
     assert both.score > 0.5 > one
-    assert both.heatmap.shape == vol.shape and both.heatmap[2:4].max() > 0.5 and both.heatmap[[0, 1, 4, 5]].max() == 0
+    assert both.heatmap.shape == vol.shape and both.heatmap[2:4].max() > 0.5 and both.heatmap[[0, 1, 4, 5]].max() <= 0.2
     assert "slices 2-3" in both.evidence[0]
 
 

@@ -119,13 +119,17 @@ class NoiseFreeRegionDetector(Detector):
         if not per_slice:
             structure[0, 1, 1] = structure[2, 1, 1] = True
         labels, n = ndimage.label(quiet, structure=structure)
-        heat = np.zeros(vol.shape, np.float32)
+        # The map: how far below the reference the local noise is (0 at half the reference, 1 at none), so
+        # quieter places rank higher; each region's score over it, grown by the window's half-width (a
+        # voxel is only called noise-free when its whole 5x5 neighbourhood is, so the edit reaches further).
+        heat = np.where(judged, np.clip(1.0 - rms / (0.5 * ref), 0.0, 1.0), 0.0).astype(np.float32) * np.float32(0.2)
         size = 0
         if n:
             sizes = np.bincount(labels.ravel())[1:]
             size = int(sizes.max())
             region_score = np.array([0.0] + [_score(int(s)) for s in sizes], np.float32)
-            heat = region_score[labels]
+            grown = ndimage.grey_dilation(region_score[labels], size=(1, WINDOW, WINDOW))
+            heat = np.maximum(heat, grown)
         score = _score(size)
         if size == 0:
             evidence = f"every part of the body carries noise (reference {ref:.1f} HU at 5x5 pixels)"
