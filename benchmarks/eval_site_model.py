@@ -6,7 +6,12 @@
    exactly as `radtrust train --authentic <those rows> --out OUT/site.npz` would.
 2. Run the bench harness once with the model (`radtrust bench BENCH --model OUT/site.npz --leave-one-method-out`,
    through :func:`radtrust.benchmarking.runner.run_benchmark`), so every detector sees every image once.
-3. Re-evaluate the same analysed items with the ``site-model`` column removed: the zero-shot baseline, with
+3. With ``--cross-fit K`` (default 5): the train-split rows are re-scored by site models that never saw them.
+   The units (an authentic image and every tampered row made from it) are dealt into K folds; for each fold a
+   model is trained on the other folds' authentic rows and scores that fold's rows. Without this the fusion is
+   fitted, and its threshold set, on site-model scores of the very images the model was trained on, which are
+   lower than any new image's: test images then cross the threshold too easily (false alarms).
+4. Re-evaluate the same analysed items with the ``site-model`` column removed: the zero-shot baseline, with
    identical zero-shot scores. Report the leave-one-method-out AUC per method with and without the model, the
    gain, and the false-alarm rate on authentic test images at the fused threshold (in-distribution fusion).
 
@@ -31,6 +36,52 @@ def _without_model(results: list[Any]) -> list[Any]:
     return [dataclasses.replace(r, scores={k: v for k, v in r.scores.items() if k != SITE},
                                 instance_scores=[{k: v for k, v in d.items() if k != SITE} for d in r.instance_scores],
                                 maps={k: v for k, v in r.maps.items() if k != SITE}) for r in results]
+
+
+def _unit(row: Any) -> str:
+    """The authentic image a row belongs to: its stem without the variant suffix (``chest_volume_z034_v2``
+    and ``chest_volume_z034_v0`` are one slab)."""
+    stem = row.stem
+    return stem.rsplit("_v", 1)[0] if "_v" in stem else stem
+
+
+def _cross_fit(bench: Path, out: Path, results: list[Any], folds: int, seed: int, jobs: int) -> list[Any]:
+    """Train-split rows re-scored (site-model column only) by models trained without their unit."""
+    import functools
+
+    from radtrust.benchmarking.collect import analyze_all
+    from radtrust.forensics.oneclass import TrainOptions, train
+    from radtrust.forensics.scanner import Scanner
+
+    train_items = [r for r in results if r.row.split == "train" and r.error is None]
+    units = sorted({_unit(r.row) for r in train_items})
+    order = np.random.default_rng(seed).permutation(len(units))
+    fold_of = {units[j]: i % folds for i, j in enumerate(order)}
+    rescored: dict[str, Any] = {}
+    for k in range(folds):
+        fit_on = [str(bench / r.row.file) for r in train_items if r.row.label == 0 and fold_of[_unit(r.row)] != k]
+        judge = [r.row for r in train_items if fold_of[_unit(r.row)] == k]
+        if not fit_on or not judge:
+            continue
+        path = out / f"site-fold{k}.npz"
+        train(fit_on, options=TrainOptions(seed=seed)).save(path)
+        factory = functools.partial(Scanner, [], model=str(path))  # the site model alone
+        for item in analyze_all(bench, judge, factory, jobs=jobs):
+            rescored[item.row.file] = item
+        print(f"cross-fit: fold {k + 1}/{folds}: {len(fit_on)} authentic rows, {len(judge)} rows re-scored",
+              file=sys.stderr, flush=True)
+
+    def merged(r: Any) -> Any:
+        new = rescored.get(r.row.file)
+        if new is None or new.error is not None:
+            return r
+        scores = {k: v for k, v in r.scores.items() if k != SITE} | {k: v for k, v in new.scores.items() if k == SITE}
+        inst = [{k: v for k, v in a.items() if k != SITE} | {k: v for k, v in b.items() if k == SITE}
+                for a, b in zip(r.instance_scores, new.instance_scores)] if len(new.instance_scores) == len(
+                    r.instance_scores) else r.instance_scores
+        return dataclasses.replace(r, scores=scores, instance_scores=inst)
+
+    return [merged(r) for r in results]
 
 
 def _lomo(rep: dict[str, Any]) -> dict[str, float]:
@@ -61,6 +112,8 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cross-fit", type=int, default=5, metavar="K",
+                    help="re-score train rows with K fold models that never saw them (0: in-sample scores)")
     args = ap.parse_args()
 
     from radtrust.benchmarking.format import read_labels
@@ -81,6 +134,11 @@ def main() -> int:
             print(f"{stage}: {i}/{n}", file=sys.stderr, flush=True)
 
     with_model = run_benchmark(args.bench, model=str(model_path), lomo=True, jobs=args.jobs, progress=progress)
+    if args.cross_fit > 1:
+        results = _cross_fit(args.bench, args.out, with_model.results, args.cross_fit, args.seed, args.jobs)
+        model_rep, fusion, curves = evaluate(results, lomo=True)
+        with_model = dataclasses.replace(with_model, report={**with_model.report, **model_rep}, results=results,
+                                         fusion=fusion, curves=curves)
     write_report(with_model, args.bench, args.out)
     zero_rep, _, _ = evaluate(_without_model(with_model.results), lomo=True)
     model_rep = with_model.report
@@ -88,7 +146,7 @@ def main() -> int:
     alone = _alone(with_model.results)
     in_group = sum(1 for r in with_model.results if r.error is None and SITE in r.scores)
     summary = {
-        "bench": str(args.bench), "authentic_train_rows": len(authentic_train),
+        "bench": str(args.bench), "authentic_train_rows": len(authentic_train), "cross_fit_folds": args.cross_fit,
         "rows_scored_by_the_site_model": in_group, "rows": len(with_model.results),
         "per_method_lomo_auc": {m: {"zero_shot": z[m], "with_model": w.get(m), "gain": round(w.get(m, float("nan")) - z[m], 4),
                                     "site_model_alone": alone.get(m)} for m in z},
