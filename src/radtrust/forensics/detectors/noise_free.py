@@ -48,10 +48,9 @@ CENTER_LOG2 = math.log2(48.0)  # score 0.5 at a 48-voxel region
 WIDTH_LOG2 = 0.5
 SOFT_TISSUE = (-150.0, 150.0)
 TISSUE = (-950.0, 300.0)  # air, lung and dense bone limits: noise there is not judged
-# lossy-only syntaxes: JPEG baseline/extended, JPEG-LS near-lossless, HTJ2K (irreversible JPEG 2000 says so in
-# LossyImageCompression, which every lossy writer must set; PS3.3 C.7.6.1.1.5)
-LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
-                  "1.2.840.10008.1.2.4.203"}
+# lossy-only syntaxes: JPEG baseline/extended, JPEG-LS near-lossless. JPEG 2000 and HTJ2K (.91, .203) may be
+# either; a lossy one says so in LossyImageCompression, which every lossy writer must set (PS3.3 C.7.6.1.1.5).
+LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"}
 MIN_SOFT = 5000  # soft-tissue voxels needed for a reference (fewer are mostly edges, whose RMS is not noise)
 
 
@@ -109,7 +108,8 @@ class NoiseFreeRegionDetector(Detector):
         if reason := lossy_reason(image):
             raise NotApplicable(f"{reason}: it removed noise, so noise-free regions prove nothing")
         px = image.pixels
-        return self._analyse(px[None] if px.ndim == 2 else px, per_slice=True, squeeze=px.ndim == 2)
+        # a 2D image is passed as itself, so the body and clipping masks other detectors computed are reused
+        return self._analyse([px] if px.ndim == 2 else list(px), per_slice=True, squeeze=px.ndim == 2)
 
     def run_series(self, series: Series) -> Finding:
         if not series.is_volume():
@@ -117,10 +117,10 @@ class NoiseFreeRegionDetector(Detector):
         for im in series.instances:
             if reason := lossy_reason(im):
                 raise NotApplicable(f"{reason}: it removed noise, so noise-free regions prove nothing")
-        return self._analyse(series.volume(), per_slice=False, squeeze=False)
+        return self._analyse([im.pixels for im in series.instances], per_slice=False, squeeze=False)
 
-    def _analyse(self, vol: np.ndarray, *, per_slice: bool, squeeze: bool) -> Finding:
-        maps = [_slice_maps(s) for s in vol]
+    def _analyse(self, slices: list[np.ndarray], *, per_slice: bool, squeeze: bool) -> Finding:
+        maps = [_slice_maps(s) for s in slices]
         rms = np.stack([m[0] for m in maps])
         judged = np.stack([m[1] for m in maps])
         soft = np.stack([m[2] for m in maps])
@@ -139,14 +139,14 @@ class NoiseFreeRegionDetector(Detector):
         # finding stays where the regions are): each region's score, grown by the window's half-width (a voxel
         # is only called noise-free when its whole 5x5 neighbourhood is, so the edit reaches further), over a
         # graded background, 0.2 * how far the local noise falls below half the reference.
-        heat = np.zeros(vol.shape, np.float32)
+        heat = np.zeros(rms.shape, np.float32)
         size = 0
         if n:
             sizes = np.bincount(labels.ravel())[1:]
             size = int(sizes.max())
             region_score = np.array([0.0] + [_score(int(s)) for s in sizes], np.float32)
             regions = region_score[labels]
-            for z in np.flatnonzero(regions.reshape(len(vol), -1).max(axis=1) > 0.2):
+            for z in np.flatnonzero(regions.reshape(len(slices), -1).max(axis=1) > 0.2):
                 graded = np.clip(rms[z] * np.float32(-0.4 / ref) + np.float32(0.2), 0.0, 0.2)
                 graded[~judged[z]] = 0.0
                 heat[z] = np.maximum(graded, ndimage.grey_dilation(regions[z], size=(WINDOW, WINDOW)))
@@ -158,7 +158,7 @@ class NoiseFreeRegionDetector(Detector):
                         f"(reference noise {ref:.1f} HU)")
         else:
             z, y, x = np.nonzero(labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:])))
-            where = f"slices {z.min()}-{z.max()}, " if vol.shape[0] > 1 else ""
+            where = f"slices {z.min()}-{z.max()}, " if len(slices) > 1 else ""
             evidence = (f"a {size}-voxel region inside the body has almost no noise ({where}rows {y.min()}-{y.max()}, "
                         f"columns {x.min()}-{x.max()}: local noise under {RATIO * ref:.1f} HU where the scan "
                         f"has {ref:.1f} HU): generated, in-painted or smoothed content")
