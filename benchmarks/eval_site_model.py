@@ -15,7 +15,8 @@
    identical zero-shot scores. Report the leave-one-method-out AUC per method with and without the model, the
    gain, and the false-alarm rate on authentic test images at the fused threshold (in-distribution fusion).
 
-Writes OUT/site.npz, OUT/report.json (both evaluations) and OUT/report.html (the with-model bench report).
+Writes OUT/site.npz, OUT/site-fold<k>.npz (the cross-fitted models), OUT/report.json (both evaluations) and
+OUT/report.html (the with-model bench report).
 """
 
 from __future__ import annotations
