@@ -361,11 +361,17 @@ def shipped_fusion(names: Sequence[str] = ()) -> Fusion:
 
 
 def _normalised(heat: np.ndarray) -> np.ndarray:
-    h = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    top = float(h.max()) if h.size else 0.0
+    """The map in [0, 1] (NaN 0, +inf 1, scaled down when it exceeds 1); the map itself when it already is."""
+    h = np.asarray(heat, dtype=np.float32)
+    if not h.size:
+        return h
+    top, low = float(h.max()), float(h.min())  # NaN and infinities show in the extremes: no full-size test needed
+    if not (math.isfinite(top) and math.isfinite(low)):
+        h = np.nan_to_num(h, nan=0.0, posinf=1.0, neginf=0.0)
+        top, low = float(h.max()), float(h.min())
     if top > 1.0:
-        h = h / top
-    return np.clip(h, 0.0, 1.0)
+        h = h / np.float32(top)
+    return h if low >= 0.0 else np.clip(h, 0.0, 1.0)
 
 
 def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[int, ...] | None = None,
@@ -384,10 +390,14 @@ def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[
     for name, f in findings.items():
         if name not in fused or f.heatmap is None or (shape is not None and tuple(f.heatmap.shape) != tuple(shape)):
             continue
-        weight = 0.05 + max(0.0, push.get(name, 0.0))
+        weight = np.float32(0.05 + max(0.0, push.get(name, 0.0)))
         h = _normalised(f.heatmap)
-        acc = h * weight if acc is None else acc + h * weight
-        total += weight
+        if acc is None:
+            acc = h * weight
+        else:
+            acc += h * weight
+        total += float(weight)
     if acc is None:
         return None
-    return (acc / total).astype(np.float32)
+    acc *= np.float32(1.0 / total)
+    return acc.astype(np.float32, copy=False)
