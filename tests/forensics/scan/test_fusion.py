@@ -75,6 +75,19 @@ def test_fused_heatmap_follows_the_detector_that_fires():
     assert fuse_heatmaps({"x": Finding(0.9)}, f) is None
 
 
+def test_fused_heatmap_cleans_maps_but_never_writes_into_them():
+    """NaN counts as 0, +inf as the top, maps above 1 are scaled and below 0 clipped; the detectors' own maps
+    (passed through untouched when already in [0, 1]) are not modified."""
+    f = Fusion.default(["x", "y"])
+    hx = np.array([[np.nan, np.inf], [0.5, 4.0]], np.float32)
+    hy = np.array([[0.25, 0.5], [-1.0, 1.0]], np.float32)
+    keep_x, keep_y = hx.copy(), hy.copy()
+    heat = fuse_heatmaps({"x": Finding(0.5, hx), "y": Finding(0.5, hy)}, f, shape=(2, 2))
+    np.testing.assert_allclose(heat, [[0.125, 0.375], [0.0625, 1.0]], atol=1e-6)  # equal weights: the mean
+    np.testing.assert_array_equal(hx, keep_x)
+    np.testing.assert_array_equal(hy, keep_y)
+
+
 def test_a_detector_alone_beyond_anything_authentic_decides():
     X, y = _data()
     f = Fusion.fit(X, y, ["a", "b", "c"])
