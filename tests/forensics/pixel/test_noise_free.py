@@ -108,3 +108,26 @@ def test_no_false_alarm_on_authentic_ct(shared_data):
                 judged += 1
                 assert finding.score < 0.05, (folder, finding.evidence)
     assert judged >= 50
+
+
+def test_extended_field_of_view_periphery_is_not_judged(rng):
+    """Beyond the data-collection field (ReconstructionDiameter > DataCollectionDiameter) the body is extrapolated and
+    smooth: not a tamper. A hole inside the measured field is still found."""
+    import dataclasses
+
+    from pydicom.dataset import Dataset
+
+    from radtrust.io import Geometry
+
+    x = phantom(rng)
+    yy, xx = np.mgrid[:512, :512]
+    outside = (yy - 255.5) ** 2 + (xx - 255.5) ** 2 > 160.0**2  # 160 px = 160 mm at 1 mm
+    x = np.where(outside & (x > -500), np.round(ndimage.gaussian_filter(x, 4.0)), x).astype(np.float32)
+    ds = Dataset()
+    ds.DataCollectionDiameter, ds.ReconstructionDiameter = "320", "512"
+    image = dataclasses.replace(make_image(x), dataset=ds, geometry=Geometry(pixel_spacing=(1.0, 1.0)))
+    det = NoiseFreeRegionDetector()
+    assert det.run(make_image(x)).score > 0.9  # without the header, the smooth periphery looks edited
+    assert det.run(image).score < 0.05
+    _fill_smooth(x, HOLE)
+    assert det.run(dataclasses.replace(image, pixels=x)).score > 0.9

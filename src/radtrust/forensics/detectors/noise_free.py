@@ -22,7 +22,8 @@ barely moves a block's median, so this detector looks at the finest scale instea
 Only CT in HU applies (radiographs have collimated and saturated areas without noise). Lossy compression
 (JPEG, JPEG-LS near-lossless, irreversible JPEG 2000, or LossyImageCompression "01") removes noise where the
 anatomy is smooth: a CT stored at 10:1 JPEG 2000 shows regions of hundreds of voxels without noise, so such
-images are not judged. A constant fill counts (no tissue is constant; padding lies outside the HU range judged).
+images are not judged, nor is the body outside the scanner's data-collection field in an extended-field-of-view
+reconstruction (extrapolated, smooth: :func:`measured_field`). A constant fill counts (no tissue is constant; padding lies outside the HU range judged).
 A removal whose editor re-added noise (copied or synthesised) is not seen here; that is the noise-residual and
 duplicated-noise detectors' job.
 """
@@ -54,15 +55,19 @@ LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.1
 MIN_SOFT = 5000  # soft-tissue voxels needed for a reference (fewer are mostly edges, whose RMS is not noise)
 
 
-def _slice_maps(hu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(local RMS of the residual, judged voxels, soft-tissue voxels) of one 2D slice."""
+def _slice_maps(hu: np.ndarray, field: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(local RMS of the residual, judged voxels, soft-tissue voxels) of one 2D slice; ``field``: where the scanner
+    measured (None: everywhere)."""
     from radtrust.forensics.detectors.physics import body_mask
 
     x = np.asarray(hu, dtype=np.float32)
     r = x - _box_mean(x, 3)
     rms = np.sqrt(_box_mean(r * r, WINDOW))
     body, _ = body_mask(x)
-    judged = ~dilate(~(body & valid_mask(x) & (x > TISSUE[0]) & (x < TISSUE[1])), WINDOW // 2)
+    inside = body & valid_mask(x) & (x > TISSUE[0]) & (x < TISSUE[1])
+    if field is not None:
+        inside &= field
+    judged = ~dilate(~inside, WINDOW // 2)
     soft = judged & (x > SOFT_TISSUE[0]) & (x < SOFT_TISSUE[1])
     return rms, judged, soft
 
@@ -81,6 +86,33 @@ def _box_mean(x: np.ndarray, k: int) -> np.ndarray:
         out += rows[:, j : j + n1]
     out *= np.float32(1.0 / (k * k))
     return out
+
+
+def measured_field(image: Image) -> np.ndarray | None:
+    """Pixels inside the scanner's data-collection field, when the image was reconstructed beyond it (extended
+    field of view: ReconstructionDiameter > DataCollectionDiameter, PS3.3 C.8.2.1). Outside it the body is
+    extrapolated, smoothly, and must not count as noise-free content. None when the whole image was measured or
+    the header does not say."""
+    ds, spacing = image.dataset, image.geometry.pixel_spacing
+    if ds is None or spacing is None or image.pixels.ndim != 2:
+        return None
+    try:
+        dcd, rd = float(ds.get("DataCollectionDiameter") or 0), float(ds.get("ReconstructionDiameter") or 0)
+    except (TypeError, ValueError):
+        return None
+    if dcd <= 0 or rd <= 0 or dcd >= 0.98 * rd:
+        return None
+    rows, cols = image.pixels.shape
+    cy, cx = (rows - 1) / 2.0, (cols - 1) / 2.0
+    centre, position = ds.get("DataCollectionCenterPatient"), image.geometry.position
+    orientation = image.geometry.orientation
+    if centre is not None and position is not None and orientation is not None and len(centre) == 3:
+        row_dir, col_dir = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+        offset = np.asarray([float(v) for v in centre]) - np.asarray(position, float)
+        cx, cy = float(offset @ row_dir) / spacing[1], float(offset @ col_dir) / spacing[0]
+    yy, xx = np.ogrid[:rows, :cols]
+    radius = 0.95 * dcd / 2.0  # a margin: the field's edge is not sharp
+    return ((yy - cy) * spacing[0]) ** 2 + ((xx - cx) * spacing[1]) ** 2 <= radius * radius
 
 
 def lossy_reason(image: Image) -> str | None:
@@ -109,7 +141,8 @@ class NoiseFreeRegionDetector(Detector):
             raise NotApplicable(f"{reason}: it removed noise, so noise-free regions prove nothing")
         px = image.pixels
         # a 2D image is passed as itself, so the body and clipping masks other detectors computed are reused
-        return self._analyse([px] if px.ndim == 2 else list(px), per_slice=True, squeeze=px.ndim == 2)
+        slices = [px] if px.ndim == 2 else list(px)
+        return self._analyse(slices, [measured_field(image)] * len(slices), per_slice=True, squeeze=px.ndim == 2)
 
     def run_series(self, series: Series) -> Finding:
         if not series.is_volume():
@@ -117,10 +150,12 @@ class NoiseFreeRegionDetector(Detector):
         for im in series.instances:
             if reason := lossy_reason(im):
                 raise NotApplicable(f"{reason}: it removed noise, so noise-free regions prove nothing")
-        return self._analyse([im.pixels for im in series.instances], per_slice=False, squeeze=False)
+        return self._analyse([im.pixels for im in series.instances],
+                             [measured_field(im) for im in series.instances], per_slice=False, squeeze=False)
 
-    def _analyse(self, slices: list[np.ndarray], *, per_slice: bool, squeeze: bool) -> Finding:
-        maps = [_slice_maps(s) for s in slices]
+    def _analyse(self, slices: list[np.ndarray], fields: list[np.ndarray | None], *, per_slice: bool,
+                 squeeze: bool) -> Finding:
+        maps = [_slice_maps(s, f) for s, f in zip(slices, fields)]
         rms = np.stack([m[0] for m in maps])
         judged = np.stack([m[1] for m in maps])
         soft = np.stack([m[2] for m in maps])
