@@ -38,6 +38,7 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.residuals import dilate, valid_mask
 
 if TYPE_CHECKING:
@@ -58,8 +59,6 @@ MIN_SOFT = 5000  # soft-tissue voxels needed for a reference (fewer are mostly e
 def _slice_maps(hu: np.ndarray, field: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(local RMS of the residual, judged voxels, soft-tissue voxels) of one 2D slice; ``field``: where the scanner
     measured (None: everywhere)."""
-    from radtrust.forensics.detectors.physics import body_mask
-
     x = np.asarray(hu, dtype=np.float32)
     r = x - _box_mean(x, 3)
     rms = np.sqrt(_box_mean(r * r, WINDOW))
@@ -125,10 +124,11 @@ def lossy_reason(image: Image) -> str | None:
     return None
 
 
-def _score(size: int) -> float:
-    if size <= 0:
-        return 0.0
-    return float(1.0 / (1.0 + math.exp(-(math.log2(size) - CENTER_LOG2) / WIDTH_LOG2)))
+def _score(size: np.ndarray | int) -> np.ndarray:
+    """Logistic of log2(region size), 0.5 at 48 voxels; 0 for no region."""
+    size = np.asarray(size, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(size > 0, 1.0 / (1.0 + np.exp(-(np.log2(size) - CENTER_LOG2) / WIDTH_LOG2)), 0.0)
 
 
 class NoiseFreeRegionDetector(Detector):
@@ -175,24 +175,23 @@ class NoiseFreeRegionDetector(Detector):
         # is only called noise-free when its whole 5x5 neighbourhood is, so the edit reaches further), over a
         # graded background, 0.2 * how far the local noise falls below half the reference.
         heat = np.zeros(rms.shape, np.float32)
-        size = 0
-        if n:
-            sizes = np.bincount(labels.ravel())[1:]
-            size = int(sizes.max())
-            region_score = np.array([0.0] + [_score(int(s)) for s in sizes], np.float32)
-            regions = region_score[labels]
-            for z in np.flatnonzero(regions.reshape(len(slices), -1).max(axis=1) > 0.2):
+        sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0, int)
+        size = int(sizes.max()) if n else 0
+        region_score = np.concatenate([[0.0], _score(sizes)]).astype(np.float32)
+        if (region_score > 0.2).any():  # authentic scans stop here: no full-size map of region scores
+            strong = (region_score > 0.2)[labels]
+            for z in np.flatnonzero(strong.reshape(len(slices), -1).any(axis=1)):
                 graded = np.clip(rms[z] * np.float32(-0.4 / ref) + np.float32(0.2), 0.0, 0.2)
                 graded[~judged[z]] = 0.0
-                heat[z] = np.maximum(graded, ndimage.grey_dilation(regions[z], size=(WINDOW, WINDOW)))
-        score = _score(size)
+                heat[z] = np.maximum(graded, ndimage.grey_dilation(region_score[labels[z]], size=(WINDOW, WINDOW)))
+        score = float(_score(size))
         if size == 0:
             evidence = f"every part of the body carries noise (reference {ref:.1f} HU at 5x5 pixels)"
         elif score < 0.5:
             evidence = (f"largest noise-free patch inside the body: {size} voxels, as in authentic scans "
                         f"(reference noise {ref:.1f} HU)")
         else:
-            z, y, x = np.nonzero(labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:])))
+            z, y, x = np.nonzero(labels == 1 + int(np.argmax(sizes)))
             where = f"slices {z.min()}-{z.max()}, " if len(slices) > 1 else ""
             evidence = (f"a {size}-voxel region inside the body has almost no noise ({where}rows {y.min()}-{y.max()}, "
                         f"columns {x.min()}-{x.max()}: local noise under {RATIO * ref:.1f} HU where the scan "
