@@ -15,7 +15,10 @@ too). Random collisions of 36-bit patterns are rare and scattered over displacem
 A pixels gives about A votes at one displacement, and still a fraction of them when a few signs are
 perturbed (added content, re-quantisation). Displacements whose neighbours also collect votes are
 structures elongated along a line (edges, the CT table), not copied noise, and are discarded. The pairs of
-the winning displacement mark both the source and the target in the heatmap.
+the winning displacement mark both the source and the target in the heatmap. On CT only positions inside the
+patient (:func:`~radtrust.forensics.detectors.physics.body_mask`, grown by two hash blocks) are hashed: the
+table's honeycomb and rails repeat by construction, and in a resampled series their residual matched at
+displacements just beyond the exclusion radius (an authentic abdomen slice reached 0.66).
 
 Limitation: a copy that was resampled, rotated or lossy-compressed after pasting no longer matches sign
 for sign; the spectral and noise-residual detectors cover those traces.
@@ -30,7 +33,8 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import frames, highpass, image_class, logistic, valid_mask
+from radtrust.forensics.detectors.physics import body_mask
+from radtrust.forensics.residuals import dilate, frames, highpass, image_class, logistic, valid_mask
 
 HASH_BLOCK = 6
 SLAB = 24  # slices voted together in a series
@@ -180,6 +184,9 @@ class DuplicatedNoiseDetector(Detector):
         if min(shape2) < 4 * HASH_BLOCK:
             raise NotApplicable(f"duplicated-noise needs at least {4 * HASH_BLOCK} px per side, got {shape2}")
         hashed = [residual_signs(p) for p in planes]
+        if klass == "ct":  # the table, rails and other objects outside the patient repeat by construction
+            hashed = [(h, u & dilate(body_mask(p)[0], 2 * HASH_BLOCK))
+                      for (h, u), p in zip(hashed, planes, strict=True)]
         heat = np.zeros(pixels.shape, np.float32)
         if pixels.ndim == 2:
             best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None, link)

@@ -40,6 +40,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.residuals import dilate, valid_mask
+from radtrust.io.lossy import lossy_reason
 
 if TYPE_CHECKING:
     from radtrust.io import Image, Series
@@ -50,9 +51,6 @@ CENTER_LOG2 = math.log2(48.0)  # score 0.5 at a 48-voxel region
 WIDTH_LOG2 = 0.5
 SOFT_TISSUE = (-150.0, 150.0)
 TISSUE = (-950.0, 300.0)  # air, lung and dense bone limits: noise there is not judged
-# lossy-only syntaxes: JPEG baseline/extended, JPEG-LS near-lossless. JPEG 2000 and HTJ2K (.91, .203) may be
-# either; a lossy one says so in LossyImageCompression, which every lossy writer must set (PS3.3 C.7.6.1.1.5).
-LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"}
 MIN_SOFT = 5000  # soft-tissue voxels needed for a reference (fewer are mostly edges, whose RMS is not noise)
 
 
@@ -112,16 +110,6 @@ def measured_field(image: Image) -> np.ndarray | None:
     yy, xx = np.ogrid[:rows, :cols]
     radius = 0.95 * dcd / 2.0  # a margin: the field's edge is not sharp
     return ((yy - cy) * spacing[0]) ** 2 + ((xx - cx) * spacing[1]) ** 2 <= radius * radius
-
-
-def lossy_reason(image: Image) -> str | None:
-    """Why the image's noise cannot be judged (it went through lossy compression), or None."""
-    if image.transfer_syntax in LOSSY_SYNTAXES:
-        return f"stored with a lossy transfer syntax ({image.transfer_syntax_name or image.transfer_syntax})"
-    ds = image.dataset
-    if ds is not None and str(ds.get("LossyImageCompression", "") or "").strip() == "01":
-        return "the header says the image went through lossy compression (LossyImageCompression 01)"
-    return None
 
 
 def _score(size: np.ndarray | int) -> np.ndarray:

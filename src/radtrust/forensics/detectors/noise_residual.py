@@ -16,8 +16,10 @@ Per 16x16 block (32x32 on radiographs larger than 1200 px) the detector measures
 residual sigma to that of the 2x2-binned image (white noise and CT kernel noise differ). Both are compared to
 what the image predicts for the block's intensity and neighbourhood; regions whose noise is too low
 (generated or smoothed content), too high, or differently textured (pasted noise of another kind) are
-flagged. The score is a logistic transform of the strongest regional robust z-statistic, calibrated so that
-authentic development images (CT of three vendors, CR, 8-bit chest pictures) stay well below 0.5.
+flagged. An image known to have been lossy-compressed (:func:`radtrust.io.lossy.lossy_reason`) is judged
+on noise too high only: the coder removed noise unevenly and reshaped its texture, but added none. The score
+is a logistic transform of the strongest regional robust z-statistic, calibrated so that authentic
+development images (CT of three vendors, CR, 8-bit chest pictures) stay well below 0.5.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from radtrust.forensics.residuals import (
     upsample_blocks,
     valid_mask,
 )
+from radtrust.io.lossy import lossy_reason
 
 _RADIOGRAPH = {"CR", "DX", "MG", "RG", "XA", "RF", "PX", "IO"}
 
@@ -162,15 +165,18 @@ class NoiseResidualDetector(Detector):
         self.block = block
 
     def run(self, image) -> Finding:  # noqa: ANN001 - Image
-        return self._analyse(image.pixels, image.modality, image.source_format, image.bits_stored)
+        return self._analyse(image.pixels, image.modality, image.source_format, image.bits_stored,
+                             lossy_reason(image))
 
     def run_series(self, series) -> Finding:  # noqa: ANN001 - Series
         if not series.is_volume():
             raise NotApplicable("noise-residual needs a stackable series for 3D analysis")
-        return self._analyse(series.volume(), series.modality, "dicom", series.instances[0].bits_stored)
+        lossy = next((r for r in map(lossy_reason, series.instances) if r), None)
+        return self._analyse(series.volume(), series.modality, "dicom", series.instances[0].bits_stored, lossy)
 
     # -- core -------------------------------------------------------------------------------------------
-    def _analyse(self, pixels: np.ndarray, modality: str | None, source: str, bits: int | None) -> Finding:
+    def _analyse(self, pixels: np.ndarray, modality: str | None, source: str, bits: int | None,
+                 lossy: str | None = None) -> Finding:
         planes = list(frames(np.asarray(pixels, dtype=np.float32)))
         shape2 = planes[0].shape
         block = self.block or (32 if max(shape2) > 1200 else 16)
@@ -204,12 +210,17 @@ class NoiseResidualDetector(Detector):
         tex = _regional(np.abs(np.nan_to_num(z_tex)))
         # texture is the weaker cue (phantom inserts and plastics have their own noise texture): weight 0.6
         combined = np.maximum(low, np.maximum(high, 0.6 * tex))
+        maps = (low, high, tex)
+        if lossy:  # lossy coding removes noise unevenly and changes its texture, but adds none above the NLF
+            combined = high
+            maps = (np.full_like(low, np.nan), high, np.full_like(tex, np.nan))
+            model_note += f"; {lossy}, so only noise above it is judged"
         stat = float(np.nanmax(combined)) if np.isfinite(combined).any() else 0.0
         center, width = self.links[klass]
         score = logistic(stat, center, width)
         heat = np.stack([upsample_blocks(c, block, shape2) for c in combined])
         heatmap = heat if pixels.ndim == 3 else heat[0]
-        evidence = self._evidence(blocks, pred, (low, high, tex), block, pixels.ndim == 3, model_note, center)
+        evidence = self._evidence(blocks, pred, maps, block, pixels.ndim == 3, model_note, center)
         return Finding(score=score, heatmap=heatmap, evidence=tuple(evidence))
 
     def _evidence(self, blocks, pred, maps, block, is3d, model_note, center) -> list[str]:  # noqa: ANN001
