@@ -15,15 +15,20 @@ def test_bench_cli_writes_report(tmp_path, sample_cr_file):
                  "--per-image", "2", "--seed", "1", "--split-by", "series",
                  "--methods", "xr-inject-nodule,retouch,copy-move"]) == 0
     out = tmp_path / "report"
-    assert main(["bench", str(bench), "--out", str(out), "--leave-one-method-out", "--jobs", "1",
+    assert main(["bench", str(bench), "--out", str(out), "--leave-one-method-out", "--robustness", "--jobs", "1",
                  "--detectors", "noise-residual,header"]) == 0
     rep = json.loads((out / "report.json").read_text())
     assert rep["images"] == 15 and not rep["errors"]
     assert set(rep["leave_one_method_out"]["per_method"]) <= {"xr-inject-nodule", "retouch", "copy-move"}
     assert 0.0 <= rep["in_distribution"]["overall"]["auc"] <= 1.0
     assert rep["runtime"]["seconds_per_2d_image"] > 0
+    rob = rep["robustness"]
+    assert set(rob) == {"clean_auc", "lossless", "j2k-lossy", "resample", "requantise"}
+    assert rob["lossless"]["auc_change"] == 0.0  # same pixels, another encoding: same scores
+    assert all(0.0 <= rob[v]["false_alarm_rate_at_threshold"] <= 1.0 and not rob[v]["errors"]
+               for v in ("lossless", "j2k-lossy", "resample", "requantise"))
     html = (out / "report.html").read_text()
-    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "Leave-one-method-out" in html
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "Leave-one-method-out" in html and "Robustness" in html
 
 
 def test_bench_bad_folder(tmp_path, capsys):

@@ -227,6 +227,9 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
                 pv = probabilities(fusion, ok)
                 s = metrics.summary(yv, pv)
                 s["auc_change"] = round(s["auc"] - base_auc, 4) if np.isfinite(s["auc"]) and np.isfinite(base_auc) else None
+                auth = yv == 0  # processed authentic images are where a deployment would see new false alarms
+                fa = float(np.mean(pv[auth] >= fusion.threshold)) if auth.any() else float("nan")
+                s["false_alarm_rate_at_threshold"] = round(fa, 4) if auth.any() else None
                 s["errors"] = list(iter_errors(res))
                 rob[v] = s
                 out.robust[v] = res
