@@ -40,7 +40,7 @@ def test_planted_copy_found_at_its_displacement(rng, sy, sx, ty, tx, size, offse
 
 
 def test_ct_repeats_outside_the_patient_are_not_copies(rng):
-    """A CT table's structure repeats by construction (a resampled Siemens slice matched 38 positions there);
+    """A CT table's structure repeats by construction (a resampled Siemens slice matched 29 positions there);
     on CT only the patient is searched, on a radiograph or picture everything still is."""
     x = phantom(rng)
     x[472:496, 120:160] = x[472:496, 300:340] = np.round(rng.normal(200, 300, (24, 40)))  # a table part, twice

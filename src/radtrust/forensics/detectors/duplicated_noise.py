@@ -18,7 +18,7 @@ structures elongated along a line (edges, the CT table), not copied noise, and a
 the winning displacement mark both the source and the target in the heatmap. On CT only positions inside the
 patient (:func:`~radtrust.forensics.detectors.physics.body_mask`, grown by two hash blocks) are hashed: the
 table's honeycomb and rails repeat by construction, and in a resampled series their residual matched at
-displacements just beyond the exclusion radius (an authentic abdomen slice reached 0.66).
+displacements just beyond the exclusion radius (an authentic abdomen slice reached 0.66 with 29 matches).
 
 Limitation: a copy that was resampled, rotated or lossy-compressed after pasting no longer matches sign
 for sign; the spectral and noise-residual detectors cover those traces.
