@@ -58,6 +58,11 @@ class NotApplicable(Error):
     exit_code = 0
 
 
+class EvidenceLost(NotApplicable):
+    """The check applies to this kind of image, but what was done to this image (lossy compression, resizing,
+    re-quantisation) removed what it reads. Worth telling the user: "nothing found" then means less."""
+
+
 class VerificationError(Error):
     """A check failed: the reasons travel with the exception, never as an ignorable boolean."""
 

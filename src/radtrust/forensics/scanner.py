@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from radtrust.errors import NotApplicable, UsageError
+from radtrust.errors import EvidenceLost, NotApplicable, UsageError
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.registry import available, get_detector
@@ -101,6 +101,8 @@ class Scanner:
             except NotApplicable as exc:
                 if det.name == SITE_MODEL and notes is not None:  # e.g. out of group: say why it is absent
                     notes.append(exc.message)
+                elif isinstance(exc, EvidenceLost) and notes is not None:  # processing hid what it reads
+                    notes.append(f"{det.name}: not judged: {exc.message}")
                 continue
             except Exception as exc:  # a detector bug must not hide the other detectors' evidence
                 log.warning("detector %s failed on %s: %s", det.name, image.path, exc, exc_info=log.isEnabledFor(10))

@@ -194,3 +194,7 @@ def test_no_false_alarm_on_lossy_archived_dicom(shared_data, samples_dir, tmp_pa
     assert sum(r["kind"] == "instance" for r in records) == 6 + 1 + 28
     flagged = [(r["path"], r["score"], r["evidence"][:2]) for r in records if r["verdict"] != "authentic"]
     assert not flagged, flagged
+    # and each CT verdict says what the compression took away
+    ct = [r for r in records if r["kind"] == "instance" and r["modality"] == "CT"]
+    assert ct and all(any(e.startswith("noise-free: not judged: stored lossy-compressed") for e in r["evidence"])
+                      for r in ct)

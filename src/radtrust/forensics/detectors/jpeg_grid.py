@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from radtrust.errors import NotApplicable
+from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.residuals import logistic
 from radtrust.io.lossy import stored_lossy
@@ -241,8 +241,6 @@ class JpegGridDetector(Detector):
         self.neighbourhood = neighbourhood
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
-        if reason := stored_lossy(image):
-            raise NotApplicable(f"{reason}: the lattice left is that compression's, or none at all")
         if image.source_format == "jpeg":
             raise NotApplicable("a JPEG file: edits would have been compressed with it (no lattice to leave)")
         x = np.asarray(image.pixels, dtype=np.float64)
@@ -253,13 +251,15 @@ class JpegGridDetector(Detector):
         levels = eight_bit_levels(x)
         if levels is None:
             raise NotApplicable("more than 256 grey levels: not an 8-bit picture, no JPEG history to check")
+        if reason := stored_lossy(image):  # an 8-bit picture that an archive compressed after any edit
+            raise EvidenceLost(f"{reason}: the lattice left is that compression's, or none at all")
         x, top, note = levels
         found = find_lattice(x, 0.0, top)
         if found is None:
             raise NotApplicable("no JPEG compression lattice found (never JPEG-compressed, or resized since)")
         lattice, coeffs, usable = found
         if lattice.deficit > _MAX_DEFICIT:
-            raise NotApplicable(
+            raise EvidenceLost(
                 f"the JPEG lattice is weak throughout (median strength {lattice.deficit:.2f} below what pixel "
                 "rounding leaves): the picture was resized, filtered, re-quantised or recompressed as a whole since "
                 "its last JPEG compression, so local edits cannot be told from it")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
-from radtrust.errors import NotApplicable
+from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.residuals import dilate, valid_mask
@@ -126,7 +126,7 @@ class NoiseFreeRegionDetector(Detector):
 
     def run(self, image: Image) -> Finding:
         if reason := lossy_reason(image):
-            raise NotApplicable(f"{reason}: it removed noise, so noise-free regions prove nothing")
+            raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
         px = image.pixels
         # a 2D image is passed as itself, so the body and clipping masks other detectors computed are reused
         slices = [px] if px.ndim == 2 else list(px)
@@ -137,7 +137,7 @@ class NoiseFreeRegionDetector(Detector):
             raise NotApplicable("noise-free regions need a stackable series of 2D slices")
         for im in series.instances:
             if reason := lossy_reason(im):
-                raise NotApplicable(f"{reason}: it removed noise, so noise-free regions prove nothing")
+                raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
         return self._analyse([im.pixels for im in series.instances],
                              [measured_field(im) for im in series.instances], per_slice=False, squeeze=False)
 
