@@ -75,6 +75,9 @@ def _plane_blocks(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_sigma = np.log(np.maximum(sigma, floor))
         texture = np.log(np.maximum(sigma, floor) / np.maximum(sigma_c, floor))
+    # a block whose noise is at the measurable floor has no texture to compare (a phantom's uniform insert gave
+    # floor/floor = 0 against the body's -2.2 and, once resampled, robust z 14.7); "too low" still covers it
+    texture[~(np.minimum(sigma, sigma_c) > 1.05 * floor)] = np.nan
     return mean, log_sigma, texture, residual, valid
 
 
