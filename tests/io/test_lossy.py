@@ -40,7 +40,7 @@ def test_lossless_encodings_have_no_lossy_history(raw_ct, tmp_path):
 
 
 def test_lossy_transfer_syntaxes_are_named(raw_ct, tmp_path):
-    cases = ((["dcmcjpeg", "+ee"], "JPEG Extended"), (["dcmcjpls", "--encode-nearlossless"], "Near-Lossless"))
+    cases = ((["dcmcjpeg", "+ee"], "JPEG Extended"), (["dcmcjpls", "--encode-nearlossless"], "JPEG-LS near-lossless"))
     for args, name in cases:
         image = load_image(_tool(args, raw_ct, tmp_path / f"{args[0]}.dcm"))
         assert name in (stored_lossy(image) or ""), args

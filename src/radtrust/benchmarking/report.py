@@ -154,7 +154,8 @@ def render_html(result: BenchResult, bench: Path) -> str:
                             (*COLS, "false_alarm_rate_at_threshold")))
     if "robustness" in rep:
         rob = {k: v for k, v in rep["robustness"].items() if isinstance(v, dict)}
-        parts.append(_table(f"Robustness (clean AUC {_fmt(rep['robustness']['clean_auc'])})", rob, (*COLS, "auc_change", "false_alarm_rate_at_threshold")))
+        title = f"Robustness (clean AUC {_fmt(rep['robustness']['clean_auc'])})"
+        parts.append(_table(title, rob, (*COLS, "auc_change", "false_alarm_rate_at_threshold")))
     parts.append(f"<h3>Runtime</h3><p>{html.escape(json.dumps(rep['runtime']))}</p>")
     parts.append(f'<h2>ROC curves</h2><img alt="ROC curves" src="data:image/png;base64,{_roc_png(result)}">')
     ex = _example_pngs(result, bench)

@@ -23,6 +23,7 @@ LOSSY_SYNTAXES = {
     "1.2.840.10008.1.2.4.51": "JPEG Extended",
     "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
     **{f"1.2.840.10008.1.2.4.{n}": "MPEG/HEVC video" for n in range(100, 109)},
+    "1.2.840.10008.1.2.4.111": "JPEG XL recompression of a lossy JPEG",
     "1.2.840.10008.1.2.4.112": "JPEG XL",
 }
 #: JPEG 2000 and HTJ2K syntaxes that may hold reversible or irreversible codestreams
@@ -66,7 +67,7 @@ def stored_lossy(image: Any) -> str | None:
     """Why the image's pixel data as stored is lossy-compressed (the last step applied to it), or None."""
     ts = image.transfer_syntax or ""
     if ts in LOSSY_SYNTAXES:
-        return f"stored with a lossy transfer syntax ({image.transfer_syntax_name or LOSSY_SYNTAXES[ts]})"
+        return f"stored with a lossy transfer syntax ({LOSSY_SYNTAXES[ts]})"
     if ts in _J2K_EITHER and image.dataset is not None:
         frame = _first_frame(image.dataset)
         if frame is not None and j2k_irreversible(frame):
