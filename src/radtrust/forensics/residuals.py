@@ -29,10 +29,11 @@ _LOCAL = threading.local()  # .cache: {(what, id, key): (input, result)} inside 
 
 @contextmanager
 def shared_intermediates() -> Iterator[None]:
-    """Within this block, :func:`highpass` and :func:`valid_mask` of one array are computed once.
+    """Within this block, what :func:`reuse` computes of one array is computed once: the residual
+    (:func:`highpass`), the clipping masks (:func:`valid_mask`), block weights, the body mask (physics).
 
-    The scanner runs every detector on one ``Image.pixels`` inside this block, so the residual and the
-    clipping masks they share are not recomputed per detector. Entries are keyed by the array's identity
+    The scanner runs every detector on one ``Image.pixels`` inside this block, so the intermediates they
+    share are not recomputed per detector. Entries are keyed by the array's identity
     and hold the array (its id cannot be recycled meanwhile); detectors never write into the pixels they
     analyse, and the entries are dropped when the outermost block ends, so an array edited afterwards is
     analysed afresh and a scan holds no memory once it returns. Outside any block nothing is cached.

@@ -88,7 +88,7 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ raw findings
     def _run(self, image: Image, notes: list[str] | None = None) -> dict[str, Finding]:
-        with shared_intermediates():  # the residual and clipping masks every pixel detector needs, once
+        with shared_intermediates():  # residual, clipping and body masks every pixel detector needs, once
             return self._run_detectors(image, notes)
 
     def _run_detectors(self, image: Image, notes: list[str] | None) -> dict[str, Finding]:

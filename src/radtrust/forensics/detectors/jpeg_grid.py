@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.fft import dct
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
@@ -79,15 +80,7 @@ class Lattice:
         return float(np.median(expected - self.strength[sel]))
 
 
-def _dct8() -> np.ndarray:
-    """The orthonormal 8-point DCT-II matrix (row u = basis function u), as scipy's ``dct(norm="ortho")``."""
-    u, i = np.arange(8)[:, None], np.arange(8)[None, :]
-    m = np.sqrt(2.0 / 8.0) * np.cos(np.pi * (2 * i + 1) * u / 16.0)
-    m[0] /= np.sqrt(2.0)
-    return m
-
-
-_DCT8 = _dct8()
+_DCT8 = dct(np.eye(8), norm="ortho", axis=0)  # the orthonormal 8-point DCT-II matrix (row u = basis u)
 
 
 def block_dct(x: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
