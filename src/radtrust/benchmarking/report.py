@@ -152,6 +152,9 @@ def render_html(result: BenchResult, bench: Path) -> str:
     if "shipped_fusion" in rep:
         parts.append(_table("shipped fusion (no refit)", {"shipped": rep["shipped_fusion"]},
                             (*COLS, "false_alarm_rate_at_threshold")))
+        if rep["shipped_fusion"].get("per_method"):
+            parts.append(_table("shipped fusion per method (no refit)", rep["shipped_fusion"]["per_method"],
+                                (*COLS, "tpr_at_threshold")))
     if "robustness" in rep:
         rob = {k: v for k, v in rep["robustness"].items() if isinstance(v, dict)}
         title = f"Robustness (clean AUC {_fmt(rep['robustness']['clean_auc'])})"

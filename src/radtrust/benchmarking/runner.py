@@ -115,6 +115,12 @@ def _subset_summary(y: np.ndarray, p: np.ndarray, keep: np.ndarray) -> dict[str,
     return metrics.summary(y[keep], p[keep])
 
 
+def _tpr_at(p: np.ndarray, test: Sequence[ItemResult], method: str, threshold: float) -> float:
+    """The share of ``method``'s tampered test images at or above ``threshold`` (flagged)."""
+    hit = [float(pi >= threshold) for pi, r in zip(p, test) if r.row.label == 1 and r.row.method == method]
+    return round(float(np.mean(hit)), 4) if hit else float("nan")
+
+
 def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = True,
              shipped: Any = None) -> tuple[dict[str, Any], Any, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The in-distribution, leave-one-method-out and shipped-fusion figures from analysed items."""
@@ -179,7 +185,12 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
         ps = probabilities(shipped, test)
         rep["shipped_fusion"] = {**metrics.summary(y, ps),
                                  "false_alarm_rate_at_threshold": round(float(np.mean(ps[auth] >= shipped.threshold)), 4)
-                                 if auth.any() else None}
+                                 if auth.any() else None,
+                                 # per method with no refit: what a deployment sees of a method (held-out methods
+                                 # above all, `radtrust simulate dataset --methods holdout`)
+                                 "per_method": {m: {**_subset_summary(y, ps, auth | np.array([r.row.method == m for r in test])),
+                                                    "tpr_at_threshold": _tpr_at(ps, test, m, shipped.threshold)}
+                                                for m in methods}}
     return rep, fusion, curves
 
 

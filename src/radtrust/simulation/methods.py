@@ -1,7 +1,9 @@
 """The one registry of tamper methods: name -> where it lives and what it applies to.
 
 ``applies`` is ``"ct"`` (a CT volume), ``"2d"`` (a single image, radiographs) or ``"any"``;
-``kind`` is ``"pixels"`` or ``"metadata"``. Modules are imported when a method is used.
+``kind`` is ``"pixels"`` or ``"metadata"``. Modules are imported when a method is used. ``held_out``
+methods are never drawn for the development benchmark nor used to fit or tune a detector: they measure
+detection of methods the detectors were not tuned on (``radtrust simulate dataset --methods holdout``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class MethodSpec:
     kind: str = "pixels"  # pixels | metadata
     needs_donor: bool = False
     help: str = ""
+    held_out: bool = False
 
     def function(self) -> Callable[..., object]:
         module, _, func = self.target.partition(":")
@@ -42,9 +45,10 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("ct-remove-nodule", f"{_SIM}.ct_removal:remove_nodule", "ct",
                help="3D lesion removal by in-painting from the surrounding tissue"),
     MethodSpec("ct-inpaint-learned", f"{_SIM}.inpainter:inpaint_learned", "ct",
-               help="CT lesion removal by the learned in-painter (CT-GAN analogue; needs the torch extra)"),
+               help="CT lesion removal by the learned in-painter (CT-GAN analogue; needs the torch extra)",
+               held_out=True),
     MethodSpec("xr-inpaint-learned", f"{_SIM}.inpainter:inpaint_learned", "2d",
-               help="radiograph lesion removal by the learned in-painter (needs the torch extra)"),
+               help="radiograph lesion removal by the learned in-painter (needs the torch extra)", held_out=True),
     MethodSpec("xr-inject-nodule", f"{_SIM}.radiograph:inject_nodule", "2d", help="radiograph nodule/mass injection"),
     MethodSpec("xr-inject-consolidation", f"{_SIM}.radiograph:inject_consolidation", "2d",
                help="radiograph consolidation (patchy airspace opacity)"),
@@ -60,7 +64,19 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                help="swap the patient identity (pixels unchanged)"),
     MethodSpec("meta-date-change", f"{_SIM}.metadata:date_change", "any", "metadata", help="shift the dates"),
     MethodSpec("meta-kvp-change", f"{_SIM}.metadata:kvp_change", "any", "metadata", help="change the KVP"),
+    # held out (simulation/holdout.py): other tools than the development methods use
+    MethodSpec("ho-inpaint-biharmonic", f"{_SIM}.holdout:inpaint_biharmonic_region", "any", held_out=True,
+               help="biharmonic in-painting of a region, white noise re-added half the time"),
+    MethodSpec("ho-copy-move-affine", f"{_SIM}.holdout:copy_move_affine", "any", held_out=True,
+               help="copy-move with the copy rotated 15-90 degrees and scaled 0.85-1.15"),
+    MethodSpec("ho-healing-brush", f"{_SIM}.holdout:healing_brush", "any", held_out=True,
+               help="another place's detail over the region's own low frequencies"),
+    MethodSpec("ho-contrast-region", f"{_SIM}.holdout:contrast_region", "any", held_out=True,
+               help="a region's contrast scaled about its mean, re-quantised"),
+    MethodSpec("ho-noise-region", f"{_SIM}.holdout:noise_region", "any", held_out=True,
+               help="white Gaussian noise added to a region"),
 )}
+HELD_OUT: tuple[str, ...] = tuple(m for m, spec in METHODS.items() if spec.held_out)
 
 
 def get_method(name: str) -> MethodSpec:

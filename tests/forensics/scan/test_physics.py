@@ -48,6 +48,35 @@ def test_requantisation_comb(ct, factor):
     assert any("comb" in e or "gaps" in e for e in f.evidence)
 
 
+def test_comb_counts_in_modality_data_not_in_an_8_bit_rendering(sample_cr_file):
+    cr = load_image(sample_cr_file)
+    assert int(cr.dataset.BitsStored) > 8
+    ds = copy.deepcopy(cr.dataset)
+    del ds.DerivationDescription  # the sample is a declared crop; undeclared re-quantisation is what counts
+    cr = dataclasses.replace(cr, dataset=ds)
+    combed = PhysicsCheck().run(_with(cr, np.rint(cr.pixels * 1.3)))
+    assert combed.score > 0.5  # the plate's own 12+ bit data rescaled: flagged
+    ds = copy.deepcopy(ds)
+    ds.BitsStored = ds.BitsAllocated = 8
+    ds.HighBit = 7
+    lo, span = float(cr.pixels.min()), float(np.ptp(cr.pixels))
+    rendered = np.rint(np.clip(np.rint((cr.pixels - lo) / span * 180.0) * 1.4, 0, 255))  # windowed, stretched
+    f = PhysicsCheck().run(dataclasses.replace(cr, pixels=rendered.astype(np.float32), dataset=ds))
+    assert f.score < 0.3
+    assert any("histogram not judged: 8-bit" in e for e in f.evidence)
+
+
+def test_contrast_stretched_picture_stored_as_dicom_is_not_flagged(shared_data, tmp_path):
+    """A picture from a paper (contrast-stretched before publishing: 89% of its grey values unused), stored as
+    8-bit DICOM the way the benchmark writer stores pictures; the comb had flagged it (physics 0.98)."""
+    from radtrust.simulation.target import from_raster
+    from radtrust.simulation.writer import write_dicom
+
+    t = from_raster(shared_data / "cxr" / "16745_6_1.png", patient="p")
+    path = write_dicom(t.datasets, t.pixels, tmp_path / "picture.dcm", syntax="explicit")
+    assert PhysicsCheck().run(load_image(path)).score < 0.3
+
+
 def test_calibration_shift_is_reported(ct):
     f = PhysicsCheck().run(_with(ct, ct.pixels + 200))
     assert any("air outside the body" in e for e in f.evidence)

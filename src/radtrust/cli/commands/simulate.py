@@ -51,7 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     d = sub.add_parser("dataset", help="build a benchmark folder from authentic images")
     d.add_argument("--authentic", nargs="+", required=True, metavar="PATH", help="authentic files or folders")
     _common(d)
-    d.add_argument("--methods", default="all", help="comma list of methods, 'all' or 'pixels' (default all)")
+    d.add_argument("--methods", default="all", help="comma list of methods, 'all', 'pixels' or 'holdout' "
+                   "(the held-out methods, which 'all' never draws; default all)")
     d.add_argument("--per-image", type=int, default=2, help="tampered copies per authentic item (default 2)")
     d.add_argument("--split-by", choices=("patient", "series"), default="patient")
     d.add_argument("--slab", type=int, default=16, help="slices per CT item (default 16)")
@@ -90,6 +91,8 @@ def _methods(text: str) -> list[str] | None:
 
     if text == "all":
         return None
+    if text == "holdout":
+        return [m for m in DEFAULT_EXCLUDED if METHODS[m].kind == "pixels"]
     if text == "pixels":
         return [m for m, s in METHODS.items() if s.kind == "pixels" and m not in DEFAULT_EXCLUDED]
     return [m.strip() for m in text.split(",") if m.strip()]

@@ -35,6 +35,7 @@ from radtrust.forensics.residuals import reuse
 
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
 SATURATION = 2000  # pile-ups at or above this are detector saturation (12-bit ceiling 3071 HU), not editing
+PRESENTATION_BITS = 8  # radiographs stored in this few bits were rendered for display (windowed) first
 RADIOGRAPHY = frozenset({"CR", "DX", "RG", "DR", "MG", "PX", "XA", "RF"})
 
 
@@ -254,7 +255,14 @@ class PhysicsCheck(Detector):
         px = image.pixels
         if px.size > 4_000_000:  # a 2k x 2k plate: the histogram of a quarter of the pixels says the same
             px = px[::2, ::2]
-        checks.extend(_declared(ds, requantisation(px - (image.rescale[1] if image.rescale else 0.0), slope)))
+        bits = int(ds.get("BitsStored") or 16)
+        if bits <= PRESENTATION_BITS:
+            # Every radiography detector digitises 10-16 bits; 8-bit data were windowed or contrast-stretched
+            # for display before they were stored, and that processing leaves the gaps this check reads.
+            checks.append((0.0, f"histogram not judged: {bits}-bit data are a display rendering (windowed before "
+                                "storage), whose gaps say nothing about this file"))
+        else:
+            checks.extend(_declared(ds, requantisation(px - (image.rescale[1] if image.rescale else 0.0), slope)))
         try:
             ei = float(ds.get("ExposureIndex")) if ds.get("ExposureIndex") is not None else None
             target = float(ds.get("TargetExposureIndex")) if ds.get("TargetExposureIndex") is not None else None

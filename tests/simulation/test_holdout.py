@@ -1,0 +1,93 @@
+"""Held-out methods: each does what it says, and the development benchmark never draws them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from radtrust.cli.commands.simulate import _methods
+from radtrust.simulation import METHODS, simulate
+from radtrust.simulation.dataset import DEFAULT_EXCLUDED
+from radtrust.simulation.methods import HELD_OUT
+from tests.simulation.phantoms import ct_phantom, radiograph_phantom
+
+XR = radiograph_phantom(seed=3, shape=(320, 320))
+CT = ct_phantom(seed=3)
+
+
+def _residual(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    return x - ndi.uniform_filter(x, 3)
+
+
+def test_held_out_methods_are_never_drawn_by_default():
+    assert {"ho-inpaint-biharmonic", "ho-copy-move-affine", "ho-healing-brush", "ho-contrast-region",
+            "ho-noise-region", "ct-inpaint-learned", "xr-inpaint-learned"} == set(HELD_OUT)
+    assert set(DEFAULT_EXCLUDED) == set(HELD_OUT)
+    assert not set(_methods("pixels")) & set(HELD_OUT)
+    assert set(_methods("holdout")) == set(HELD_OUT)
+
+
+def test_contrast_region_scales_the_region_about_its_mean():
+    r = simulate("ho-contrast-region", XR, 0, size_mm=40.0)
+    gain = r.params["gain"]
+    core = ndi.binary_erosion(r.mask, iterations=8)
+    before, after = XR.pixels[core], r.pixels[core]
+    assert np.std(after) / np.std(before) == pytest.approx(gain, rel=0.05)
+    assert float(np.abs(after - after.round()).max()) == 0.0  # re-quantised
+
+
+def test_noise_region_raises_the_noise_inside():
+    r = simulate("ho-noise-region", XR, 1, size_mm=40.0)
+    core = ndi.binary_erosion(r.mask, iterations=8)
+    rel = r.params["relative_sigma"]
+    ratio = _residual(r.pixels)[core].std() / _residual(XR.pixels)[core].std()
+    assert ratio == pytest.approx(np.sqrt(1 + rel ** 2), rel=0.15)
+
+
+def test_biharmonic_fill_without_noise_is_smooth():
+    for seed in range(6):
+        r = simulate("ho-inpaint-biharmonic", XR, seed, size_mm=40.0)
+        if not r.params["noise_readded"]:
+            break
+    else:
+        pytest.fail("no noise-free draw in six seeds")
+    core = ndi.binary_erosion(r.mask, iterations=8)
+    assert _residual(r.pixels)[core].std() < 0.3 * _residual(XR.pixels)[core].std()
+
+
+def test_copy_move_affine_pastes_a_rotated_copy_of_the_source():
+    r = simulate("ho-copy-move-affine", XR, 2, size_mm=40.0)
+    angle, scale = r.params["angle_deg"], r.params["scale"]
+    sy, sx = r.params["source"]
+    dy, dx = r.params["center"]
+    # rotating the pasted disc back about its centre brings back the source's pixels
+    half = 30
+    pasted = r.pixels[dy - half: dy + half + 1, dx - half: dx + half + 1]
+    source = XR.pixels[sy - half: sy + half + 1, sx - half: sx + half + 1]
+    th = np.deg2rad(angle)
+    m = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) / scale
+    c = np.array([half, half], dtype=float)
+    undone = ndi.affine_transform(source, m, offset=c - m @ c, order=3)
+    inner = (np.hypot(*np.mgrid[-half:half + 1, -half:half + 1]) < half * 0.6)
+    assert np.corrcoef(undone[inner], pasted[inner])[0, 1] > 0.95
+
+
+def test_healing_brush_carries_the_source_detail():
+    r = simulate("ho-healing-brush", XR, 4, size_mm=40.0)
+    sy, sx = r.params["source"]
+    dy, dx = r.params["center"]
+    half = 14
+    got = _residual(r.pixels)[dy - half: dy + half, dx - half: dx + half]
+    src = _residual(XR.pixels)[sy - half: sy + half, sx - half: sx + half]
+    own = _residual(XR.pixels)[dy - half: dy + half, dx - half: dx + half]
+    assert np.corrcoef(got.ravel(), src.ravel())[0, 1] > 0.8
+    assert abs(np.corrcoef(got.ravel(), own.ravel())[0, 1]) < 0.3
+
+
+@pytest.mark.parametrize("method", [m for m in HELD_OUT if not METHODS[m].target.endswith("inpaint_learned")])
+def test_ct_volumes_are_edited_in_every_slice_of_the_ball(method):
+    r = simulate(method, CT, 5, size_mm=16.0)
+    changed = np.flatnonzero((r.pixels != CT.pixels).any(axis=(1, 2)))
+    assert changed.size >= 3 and np.all(np.diff(changed) == 1)
