@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orth
 TORCH_VERSION := 2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all bench bench-data bench-dev debian-packages clean
+.PHONY: demo test test-all bench bench-data bench-dev bench-holdout debian-packages clean
 
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench/dev/labels.csv:
 # Every detector measured on the development benchmark (report in bench/report-dev/report.html).
 bench-dev: $(VENV)/.installed-runtime bench/dev/labels.csv
 	$(VENV)/bin/radtrust bench bench/dev --out bench/report-dev --leave-one-method-out --jobs 2
+
+# Methods nothing was tuned on (simulation/holdout.py and the learned in-painter), measured with the shipped fusion.
+bench-holdout: $(VENV)/.installed-dev
+	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/ct $(BENCH_DATA)/cr $(BENCH_DATA)/cxr \
+	  --out bench/holdout --methods holdout --per-image 3 --max-2d 40 --split-by series --seed 7
+	$(VENV)/bin/radtrust bench bench/holdout --out bench/report-holdout --leave-one-method-out --jobs 2
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -132,3 +132,16 @@ def test_false_alarms_are_named():
     assert ind["false_alarms"][0]["scores"] == {"a": 0.95, "b": 0.95, "c": 0.5}
     assert ind["false_alarms"][0]["probability"] >= fusion.threshold
     assert ind["false_alarm_rate_at_threshold"] == round(1 / 10, 4)
+
+
+def test_shipped_fusion_is_reported_per_method():
+    """A fusion that never saw method Y (detector 'a' only) flags X and not Y: what a deployment sees of Y."""
+    from radtrust.benchmarking import runner
+
+    results = _results()
+    shipped = runner.fit([r for r in results if r.row.split == "train" and r.row.method != "Y"], ["a"], 0.05)
+    rep, _, _ = evaluate(results, fpr=0.05, lomo=False, shipped=shipped)
+    per = rep["shipped_fusion"]["per_method"]
+    assert per["X"]["auc"] == 1.0 and per["X"]["tpr_at_threshold"] == 1.0
+    assert per["Y"]["tpr_at_threshold"] == 0.0 and per["Y"]["n_tampered"] == 10
+    assert rep["shipped_fusion"]["false_alarm_rate_at_threshold"] == 0.0

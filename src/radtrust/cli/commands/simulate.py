@@ -107,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
         from radtrust.simulation.methods import METHODS
 
         for spec in METHODS.values():
-            rep.record({"method": spec.name, "applies": spec.applies, "kind": spec.kind},
-                       f"{spec.name:26s} {spec.applies:4s} {spec.help}")
+            held = " (held out: never drawn by 'dataset --methods all')" if spec.held_out else ""
+            rep.record({"method": spec.name, "applies": spec.applies, "kind": spec.kind, "held_out": spec.held_out},
+                       f"{spec.name:26s} {spec.applies:4s} {spec.help}{held}")
         return 0
     if cmd == "dataset":
         from radtrust.simulation.dataset import build, iter_summary
