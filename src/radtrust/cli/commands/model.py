@@ -39,6 +39,12 @@ def _text(d: dict) -> str:
                          f"{f['shape'][0]}x{f['shape'][1]}")
     else:
         lines.append("  detector fingerprints: none (needs >= 8 radiographs of one detector serial and size)")
+    ic = d.get("identifier_conventions")
+    if ic:
+        shapes = ", ".join(f"{f} {n} shape(s)" for f, n in ic["shapes"].items())
+        lines.append(f"  identifier conventions: {ic['units']} images or series ({shapes}; shapes only, no values)")
+    else:
+        lines.append("  identifier conventions: none (no DICOM headers in the training data)")
     return "\n".join(lines)
 
 

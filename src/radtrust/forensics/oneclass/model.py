@@ -6,7 +6,8 @@ Three parts, each a statistic of the site's authentic data:
   window features (:mod:`.features`): one set for single slices (2D) and, when series were given, one with the
   residual along z (3D);
 * the CT acquisition-to-noise model (:mod:`.noise_model`);
-* radiography detector fingerprints (:mod:`.fingerprint`), one per detector serial with enough images.
+* radiography detector fingerprints (:mod:`.fingerprint`), one per detector serial with enough images;
+* the site's identifier conventions (:mod:`.conventions`): the shapes of its patient IDs and names, never values.
 
 Scores follow one convention: 0.5 means "nothing unusual" (at or below the median of the site's authentic images),
 rising towards 1 as the image departs from them, so the site model can only add evidence to the fusion.
@@ -24,6 +25,7 @@ from scipy.special import ndtri
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Finding
 from radtrust.forensics.oneclass import model_file
+from radtrust.forensics.oneclass.conventions import Conventions
 from radtrust.forensics.oneclass.features import (FEATURES_2D, FEATURES_Z, PatchFeatures, slice_features,
                                                 windows_to_pixels)
 from radtrust.forensics.oneclass.fingerprint import Fingerprint, serial_key
@@ -104,8 +106,10 @@ class SiteModel:
     """A loaded (or freshly trained) site model. Use :meth:`load` to read a file safely."""
 
     def __init__(self, groups: dict[str, GroupModel], *, group_by: tuple[str, ...], noise: CTNoiseModel | None,
-                 fingerprints: dict[str, Fingerprint], info: dict[str, Any], path: Path | None = None) -> None:
+                 fingerprints: dict[str, Fingerprint], info: dict[str, Any], path: Path | None = None,
+                 conventions: Conventions | None = None) -> None:
         self.groups = groups
+        self.conventions = conventions
         self.group_by = group_by
         self.noise = noise
         self.fingerprints = fingerprints
@@ -131,6 +135,7 @@ class SiteModel:
         scores = [score]
         if self.noise is not None and (image.modality or "").upper() == "CT":
             scores.append(self._noise_score(image, feats, evidence))
+        scores.append(self._identifier_score(image.dataset, evidence))
         fp = self._fingerprint_for(image)
         if fp is not None:
             z, frac = fp.localise(image.pixels)
@@ -146,7 +151,10 @@ class SiteModel:
         if not series.is_volume():
             raise NotApplicable("site model: the series is not a stackable volume", series.instances[0].path)
         group = self.group_for(series.instances[0])
-        return self._score_volume(group, [im.pixels for im in series.instances])
+        found = self._score_volume(group, [im.pixels for im in series.instances])
+        evidence = list(found.evidence)
+        ident = self._identifier_score(series.instances[0].dataset, evidence)
+        return Finding(max(found.score, ident), found.heatmap, tuple(evidence))
 
     def _score_volume(self, group: GroupModel, slices: list[np.ndarray]) -> Finding:
         n = len(slices)
@@ -187,6 +195,14 @@ class SiteModel:
         evidence.extend(line for line in lines if not line.startswith("noise model not applied"))
         return _rise((abs(z) - 2.0) / 2.0)
 
+    def _identifier_score(self, dataset: Any, evidence: list[str]) -> float:
+        """0.5 (nothing unusual) unless an identifier has a shape the site never showed."""
+        if self.conventions is None:
+            return 0.5
+        surprise, lines = self.conventions.check(dataset)
+        evidence.extend(lines)
+        return _rise(surprise)
+
     def _fingerprint_for(self, image: Image) -> Fingerprint | None:
         if (image.modality or "").upper() == "CT" or image.pixels.ndim != 2:
             return None
@@ -217,6 +233,8 @@ class SiteModel:
         if self.noise is not None:
             arrays["noise/coef"] = self.noise.coef
             meta["noise_model"] = self.noise.to_meta()
+        if self.conventions is not None:
+            meta["conventions"] = self.conventions.to_meta()
         return model_file.save(path, meta, arrays)
 
     @classmethod
@@ -243,10 +261,11 @@ class SiteModel:
                 fps[fp.key] = fp
             noise = CTNoiseModel.from_parts(meta["noise_model"], arrays["noise/coef"]) if "noise_model" in meta else None
             group_by = tuple(str(f) for f in meta["group_by"])
-        except (KeyError, TypeError, ValueError) as exc:
+            conventions = Conventions.from_meta(meta["conventions"]) if "conventions" in meta else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise model_file.ModelFileError(f"damaged model file: {type(exc).__name__}: {exc}", path) from None
         return cls(groups, group_by=group_by, noise=noise, fingerprints=fps, info=dict(meta.get("training", {})),
-                   path=Path(path))
+                   path=Path(path), conventions=conventions)
 
     def describe(self) -> dict[str, Any]:
         """What `radtrust model info` prints: format, groups with counts, noise model, fingerprints."""
@@ -260,5 +279,8 @@ class SiteModel:
                        for g in (self.groups[k] for k in sorted(self.groups))],
             "noise_model": self.noise.to_meta() if self.noise is not None else None,
             "fingerprints": [fp.to_meta() for fp in self.fingerprints.values()],
+            "identifier_conventions": ({"units": self.conventions.units,
+                                        "shapes": {f: len(v) for f, v in self.conventions.fields.items()}}
+                                       if self.conventions is not None else None),
             "training": self.info,
         }

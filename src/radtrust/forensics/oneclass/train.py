@@ -31,6 +31,7 @@ import numpy as np
 
 from radtrust import __version__
 from radtrust.errors import Error, InputError, NotApplicable
+from radtrust.forensics.oneclass.conventions import Conventions, shapes_of
 from radtrust.forensics.oneclass.features import FEATURES_2D, slice_features
 from radtrust.forensics.oneclass.fingerprint import Fingerprint, FingerprintEstimator, serial_key
 from radtrust.forensics.oneclass.groups import DEFAULT_GROUP_BY, group_fields, group_key
@@ -150,6 +151,7 @@ class _FlatResult:
     fields: dict[str, str]
     samples: list[_Sample]
     fingerprint: tuple[str, np.ndarray] | None  # (hashed serial, pixels) for the detector fingerprint
+    identifiers: dict[str, tuple[str, int]]  # identifier shapes (no values) for the site's conventions
 
 
 def _flat_job(task: tuple[str, int, TrainOptions]) -> _FlatResult | str | Error:
@@ -164,7 +166,7 @@ def _flat_job(task: tuple[str, int, TrainOptions]) -> _FlatResult | str | Error:
     serial = image.acquisition.detector_serial or image.acquisition.device_serial
     fp = (serial_key(serial), image.pixels) if serial and (image.modality or "").upper() != "CT" else None
     return _FlatResult(path, group_key(image, opts.group_by), group_fields(image, opts.group_by),
-                       _samples(image.pixels, None, None, _rng(opts, 0, index), opts), fp)
+                       _samples(image.pixels, None, None, _rng(opts, 0, index), opts), fp, shapes_of(image.dataset))
 
 
 class _Trainer:
@@ -177,6 +179,7 @@ class _Trainer:
         self.noise_rows: list = []
         self.fp_est: dict[tuple[str, tuple[int, int]], FingerprintEstimator] = {}
         self.fp_paths: dict[tuple[str, tuple[int, int]], list[str]] = defaultdict(list)
+        self.conventions = Conventions()
 
     def add_samples(self, key: str, samples: list[_Sample]) -> None:
         for sample in samples:
@@ -185,6 +188,7 @@ class _Trainer:
     def add_flat(self, done: _FlatResult) -> None:
         self.fields[done.key] = done.fields
         self.counts[done.key][0] += 1
+        self.conventions.add(done.identifiers)
         self.add_samples(done.key, done.samples)
         if done.fingerprint is not None:
             sk, pixels = done.fingerprint
@@ -197,6 +201,7 @@ class _Trainer:
         self.fields[key] = group_fields(first, self.opts.group_by)
         self.counts[key][0] += len(slices)
         self.counts[key][1] += 1
+        self.conventions.add(shapes_of(first.dataset))  # one identity per series
         n = len(slices)
         for i, x in enumerate(slices):
             inner = n >= 3 and 0 < i < n - 1
@@ -238,7 +243,9 @@ class _Trainer:
         info = {"created": now.astimezone(timezone.utc).isoformat(timespec="seconds"), "radtrust": __version__,
                 "seed": self.opts.seed, "epochs": self.opts.epochs, "files": n_files,
                 "features": len(FEATURES_2D)}
-        return SiteModel(groups, group_by=self.opts.group_by, noise=noise, fingerprints=fps, info=info)
+        conventions = self.conventions if self.conventions.units else None
+        return SiteModel(groups, group_by=self.opts.group_by, noise=noise, fingerprints=fps, info=info,
+                         conventions=conventions)
 
 
 def train(inputs: Iterable[str | os.PathLike[str]], *, options: TrainOptions | None = None,
