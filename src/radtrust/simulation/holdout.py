@@ -45,6 +45,21 @@ def _region(target: Target, rng: np.random.Generator, at: tuple[int, ...] | None
     return radius, center, edge, box, weight
 
 
+def _far_source(target: Target, rng: np.random.Generator, dst: tuple[int, ...], radius: float, room: float,
+                size: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[slice, ...]]:
+    """A source centre more than 2.2 radii from ``dst`` (and its box, of ``size`` when given)."""
+    allowed = _allowed(target)
+    for _ in range(60):
+        src = choose_center(allowed, target.spacing, room, rng)
+        if src is None:
+            raise NotApplicable("no room for a source region")
+        sbox = bbox_slices(src, radius + 1.0, target.spacing, target.pixels.shape)
+        far = np.sqrt(sum(((a - b) * s) ** 2 for a, b, s in zip(src, dst, target.spacing))) > 2.2 * radius
+        if far and (size is None or tuple(s.stop - s.start for s in sbox) == size):
+            return src, sbox
+    raise NotApplicable("could not place a source region far enough from the target")
+
+
 def _planes(arr: np.ndarray) -> list[np.ndarray]:
     """The 2D planes of a box (one for 2D, one per slice for CT)."""
     return [arr] if arr.ndim == 2 else list(arr)
@@ -70,15 +85,7 @@ def copy_move_affine(target: Target, rng: np.random.Generator, *, at: tuple[int,
                      size_mm: float | None = None, **_: Any) -> Tampered:
     """Copy a disc/ball elsewhere in the image, rotated and scaled in-plane (cubic spline)."""
     radius, dst, edge, box, weight = _region(target, rng, at, size_mm)
-    allowed = _allowed(target)
-    for _ in range(20):
-        src = choose_center(allowed, target.spacing, radius * 1.5, rng)
-        if src is None:
-            raise NotApplicable("no room for the copied region")
-        if np.sqrt(sum(((a - b) * s) ** 2 for a, b, s in zip(src, dst, target.spacing))) > 2.2 * radius:
-            break
-    else:
-        raise NotApplicable("could not place a copy-move region")
+    src, _ = _far_source(target, rng, dst, radius, radius * 1.5)
     angle = float(rng.uniform(15.0, 90.0)) * (1 if rng.random() < 0.5 else -1)
     scale = float(rng.uniform(0.85, 1.15))
     size = tuple(s.stop - s.start for s in box)
@@ -107,18 +114,7 @@ def healing_brush(target: Target, rng: np.random.Generator, *, at: tuple[int, ..
                   size_mm: float | None = None, **_: Any) -> Tampered:
     """Replace a region's detail by the detail of another place: target low-pass + source high-pass."""
     radius, dst, edge, box, weight = _region(target, rng, at, size_mm)
-    size = tuple(s.stop - s.start for s in box)
-    allowed = _allowed(target)
-    for _ in range(60):
-        src = choose_center(allowed, target.spacing, radius, rng)
-        if src is None:
-            raise NotApplicable("no room for the source region")
-        sbox = bbox_slices(src, radius + 1.0, target.spacing, target.pixels.shape)
-        far = np.sqrt(sum(((a - b) * s) ** 2 for a, b, s in zip(src, dst, target.spacing))) > 2.2 * radius
-        if far and tuple(s.stop - s.start for s in sbox) == size:
-            break
-    else:
-        raise NotApplicable("could not place a healing-brush source")
+    src, sbox = _far_source(target, rng, dst, radius, radius, size=tuple(s.stop - s.start for s in box))
     mm = float(rng.uniform(1.5, 4.0))
     sig = tuple(0.0 if (target.is_ct and ax == 0) else mm / s for ax, s in enumerate(target.spacing))
     cur = target.pixels[box].astype(np.float32)

@@ -10,7 +10,10 @@ Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks 
   CT-GAN (Mirsky et al. 2019) clips its cube at -1000 HU, which leaves exactly this.
 * **Re-quantisation** (Popescu & Farid 2005, "Statistical tools for digital forensics": histogram gaps and
   periodic combs after rescaling integer data): empty bins inside the densely populated range, periodic
-  structure in the histogram, or stored values using fewer bits than BitsStored declares.
+  structure in the histogram, or stored values using fewer bits than BitsStored declares. Not on radiographs
+  stored in 8 bits: every radiography detector digitises 10-16 bits, so those are display renderings, windowed
+  or contrast-stretched before storage (8 of the 160 published chest pictures here leave 2-89% of their grey
+  values unused), and the evidence says the histogram was not judged.
 * **Pixel spacing vs field of view and matrix** (PS3.3 C.8.2.1: ReconstructionDiameter ≈ PixelSpacing ×
   Columns) and plausible spacing for the modality.
 * **Noise vs kVp, mAs, kernel and slice thickness** (CT): measured sigma in uniform tissue against the shipped
