@@ -148,6 +148,26 @@ def test_real_chest_picture_edit_found(shared_data):
     assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
 
 
+def test_lattice_at_the_file_origin_is_tried_when_blockiness_points_elsewhere(shared_data):
+    """A progressive greyscale JPEG whose content makes row offset 7 look blockiest: its lattice is at (0, 0)."""
+    from radtrust.forensics.detectors.jpeg_grid import candidate_phases, eight_bit_levels
+    from radtrust.io import load_image
+
+    image = load_image(shared_data / "cxr" / "radiol.2020201160.fig3b.jpeg")
+    x = np.rint(image.pixels)
+    assert (0, 0) not in candidate_phases(eight_bit_levels(x)[0])
+    quiet = JpegGridDetector().run(picture(x))
+    assert quiet.score < 0.2 and "grid phase (0, 0)" in " ".join(quiet.evidence)
+    cy, cx = 500, 650  # lung field (the mediastinum is saturated at 255: no lattice to leave)
+    yy, xx = np.mgrid[-20:20, -20:20]
+    x[cy - 20:cy + 20, cx - 20:cx + 20] = np.clip(np.rint(x[cy - 20:cy + 20, cx - 20:cx + 20]
+                                                          + 18 * np.exp(-(yy ** 2 + xx ** 2) / 120.0)), 0, 255)
+    found = JpegGridDetector().run(picture(x))
+    assert found.score > 0.9
+    peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
+    assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
+
+
 def test_burned_in_text_is_not_an_edit(rng):
     """Annotations burned in before compression (labels, markers) ring and clip; they must not look edited."""
     from PIL import ImageDraw, ImageFont
