@@ -115,6 +115,10 @@ def _subset_summary(y: np.ndarray, p: np.ndarray, keep: np.ndarray) -> dict[str,
     return metrics.summary(y[keep], p[keep])
 
 
+def _of_method(test: Sequence[ItemResult], method: str) -> np.ndarray:
+    return np.array([r.row.method == method for r in test])
+
+
 def _tpr_at(p: np.ndarray, test: Sequence[ItemResult], method: str, threshold: float) -> float:
     """The share of ``method``'s tampered test images at or above ``threshold`` (flagged)."""
     hit = [float(pi >= threshold) for pi, r in zip(p, test) if r.row.label == 1 and r.row.method == method]
@@ -144,7 +148,7 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
     modality = np.array(["radiograph" if r.row.modality.upper() in RADIOGRAPH else r.row.modality.upper() for r in test])
     rep["in_distribution"] = {
         "overall": metrics.summary(y, p),
-        "per_method": {m: _subset_summary(y, p, auth | np.array([r.row.method == m for r in test])) for m in methods},
+        "per_method": {m: _subset_summary(y, p, auth | _of_method(test, m)) for m in methods},
         "per_modality": {mod: _subset_summary(y, p, modality == mod) for mod in sorted(set(modality))},
         "per_variant": {v: _subset_summary(y, p, auth | np.array([r.row.variant == v for r in test]))
                         for v in sorted({r.row.variant for r in test if r.row.label == 1})},
@@ -188,7 +192,7 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
                                  if auth.any() else None,
                                  # per method with no refit: what a deployment sees of a method (held-out methods
                                  # above all, `radtrust simulate dataset --methods holdout`)
-                                 "per_method": {m: {**_subset_summary(y, ps, auth | np.array([r.row.method == m for r in test])),
+                                 "per_method": {m: {**_subset_summary(y, ps, auth | _of_method(test, m)),
                                                     "tpr_at_threshold": _tpr_at(ps, test, m, shipped.threshold)}
                                                 for m in methods}}
     return rep, fusion, curves

@@ -61,7 +61,7 @@ def test_comb_counts_in_modality_data_not_in_an_8_bit_rendering(sample_cr_file):
     ds.HighBit = 7
     lo, span = float(cr.pixels.min()), float(np.ptp(cr.pixels))
     rendered = np.rint(np.clip(np.rint((cr.pixels - lo) / span * 180.0) * 1.4, 0, 255))  # windowed, stretched
-    f = PhysicsCheck().run(dataclasses.replace(cr, pixels=rendered.astype(np.float32), dataset=ds))
+    f = PhysicsCheck().run(dataclasses.replace(cr, pixels=rendered.astype(np.float32), dataset=ds, bits_stored=8))
     assert f.score < 0.3
     assert any("histogram not judged: 8-bit" in e for e in f.evidence)
 

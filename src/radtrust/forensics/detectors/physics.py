@@ -258,7 +258,7 @@ class PhysicsCheck(Detector):
         px = image.pixels
         if px.size > 4_000_000:  # a 2k x 2k plate: the histogram of a quarter of the pixels says the same
             px = px[::2, ::2]
-        bits = int(ds.get("BitsStored") or 16)
+        bits = image.bits_stored or 16
         if bits <= PRESENTATION_BITS:
             # Every radiography detector digitises 10-16 bits; 8-bit data were windowed or contrast-stretched
             # for display before they were stored, and that processing leaves the gaps this check reads.
