@@ -130,6 +130,17 @@ def test_high_bit_depth_and_lossy_archives_are_not_judged(rng):
         det.run(replace(picture(decoded), source_format="jpeg"))
 
 
+def _pasted_nodule_is_found(x: np.ndarray, cy: int, cx: int) -> None:
+    """Paste a faint 40-px nodule at (cy, cx) after the last compression: found there."""
+    yy, xx = np.mgrid[-20:20, -20:20]
+    x[cy - 20:cy + 20, cx - 20:cx + 20] = np.clip(np.rint(x[cy - 20:cy + 20, cx - 20:cx + 20]
+                                                          + 18 * np.exp(-(yy ** 2 + xx ** 2) / 120.0)), 0, 255)
+    found = JpegGridDetector().run(picture(x))
+    assert found.score > 0.9
+    peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
+    assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
+
+
 def test_real_chest_picture_edit_found(shared_data):
     """A real JPEG chest picture from ../shared/data: untouched it stays quiet; a pasted nodule is found."""
     from radtrust.io import load_image
@@ -139,13 +150,7 @@ def test_real_chest_picture_edit_found(shared_data):
     quiet = JpegGridDetector().run(picture(x))
     assert quiet.score < 0.2, quiet.evidence
     cy, cx = 1200, 700
-    yy, xx = np.mgrid[-20:20, -20:20]
-    x[cy - 20:cy + 20, cx - 20:cx + 20] = np.clip(np.rint(x[cy - 20:cy + 20, cx - 20:cx + 20]
-                                                          + 18 * np.exp(-(yy ** 2 + xx ** 2) / 120.0)), 0, 255)
-    found = JpegGridDetector().run(picture(x))
-    assert found.score > 0.9
-    peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
-    assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
+    _pasted_nodule_is_found(x, cy, cx)
 
 
 def test_lattice_at_the_file_origin_is_tried_when_blockiness_points_elsewhere(shared_data):
@@ -159,13 +164,7 @@ def test_lattice_at_the_file_origin_is_tried_when_blockiness_points_elsewhere(sh
     quiet = JpegGridDetector().run(picture(x))
     assert quiet.score < 0.2 and "grid phase (0, 0)" in " ".join(quiet.evidence)
     cy, cx = 500, 650  # lung field (the mediastinum is saturated at 255: no lattice to leave)
-    yy, xx = np.mgrid[-20:20, -20:20]
-    x[cy - 20:cy + 20, cx - 20:cx + 20] = np.clip(np.rint(x[cy - 20:cy + 20, cx - 20:cx + 20]
-                                                          + 18 * np.exp(-(yy ** 2 + xx ** 2) / 120.0)), 0, 255)
-    found = JpegGridDetector().run(picture(x))
-    assert found.score > 0.9
-    peak = np.unravel_index(int(np.argmax(found.heatmap)), x.shape)
-    assert abs(peak[0] - cy) < 32 and abs(peak[1] - cx) < 32
+    _pasted_nodule_is_found(x, cy, cx)
 
 
 def test_burned_in_text_is_not_an_edit(rng):
