@@ -88,6 +88,11 @@ def test_cli_simulate(tmp_path, sample_cr_file, samples_dir, capsys):
     assert main(["simulate", "xr-inject-nodule", str(sample_cr_file), "--out", str(tmp_path),
                  "--antiforensics", "bogus"]) == 2
     assert main(["simulate", "xr-inject-nodule", str(tmp_path / "missing.dcm"), "--out", str(tmp_path)]) == 2
+    capsys.readouterr()
+    # a method whose anti-forensic steps are fixed says so instead of ignoring the option
+    assert main(["simulate", "ho-noise-region", str(sample_cr_file), "--out", str(tmp_path),
+                 "--antiforensics", "copy"]) == 2
+    assert "leave --antiforensics out" in capsys.readouterr().err
     assert main(["simulate", "list"]) == 0
 
 

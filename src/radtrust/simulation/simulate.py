@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from radtrust.errors import NotApplicable
+from radtrust.errors import NotApplicable, UsageError
 from radtrust.simulation import antiforensics as afm
 from radtrust.simulation import writer
 from radtrust.simulation.dicomize import uid
@@ -27,6 +27,9 @@ def simulate(method: str, target: Target, rng: np.random.Generator | int, *, don
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     fn = spec.function()
     accepted = inspect.signature(fn).parameters
+    if antiforensics is not None and "antiforensics" not in accepted:
+        raise UsageError(f"method {method} has no anti-forensic steps to choose (its own are fixed); "
+                         "leave --antiforensics out")
     kw: dict[str, Any] = {k: v for k, v in {"donor": donor, "at": at, "size_mm": size_mm,
                                            "antiforensics": antiforensics, **options}.items()
                           if k in accepted and v is not None}
