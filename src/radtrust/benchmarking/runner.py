@@ -119,10 +119,9 @@ def _of_method(test: Sequence[ItemResult], method: str) -> np.ndarray:
     return np.array([r.row.method == method for r in test])
 
 
-def _tpr_at(p: np.ndarray, test: Sequence[ItemResult], method: str, threshold: float) -> float:
-    """The share of ``method``'s tampered test images at or above ``threshold`` (flagged)."""
-    hit = [float(pi >= threshold) for pi, r in zip(p, test) if r.row.label == 1 and r.row.method == method]
-    return round(float(np.mean(hit)), 4) if hit else float("nan")
+def _rate_at(p: np.ndarray, rows: np.ndarray, threshold: float) -> float | None:
+    """The share of the selected rows at or above ``threshold`` (flagged), or None when none is selected."""
+    return round(float(np.mean(p[rows] >= threshold)), 4) if rows.any() else None
 
 
 def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = True,
@@ -152,7 +151,7 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
         "per_modality": {mod: _subset_summary(y, p, modality == mod) for mod in sorted(set(modality))},
         "per_variant": {v: _subset_summary(y, p, auth | np.array([r.row.variant == v for r in test]))
                         for v in sorted({r.row.variant for r in test if r.row.label == 1})},
-        "false_alarm_rate_at_threshold": round(float(np.mean(p[auth] >= fusion.threshold)), 4) if auth.any() else None,
+        "false_alarm_rate_at_threshold": _rate_at(p, auth, fusion.threshold),
         # which authentic test rows fire, with the detector scores behind them: the first thing to read when the
         # rate rises (a new detector, a site model)
         "false_alarms": [{"file": r.row.file, "probability": round(float(pr), 4),
@@ -188,12 +187,12 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
     if shipped is not None:
         ps = probabilities(shipped, test)
         rep["shipped_fusion"] = {**metrics.summary(y, ps),
-                                 "false_alarm_rate_at_threshold": round(float(np.mean(ps[auth] >= shipped.threshold)), 4)
-                                 if auth.any() else None,
+                                 "false_alarm_rate_at_threshold": _rate_at(ps, auth, shipped.threshold),
                                  # per method with no refit: what a deployment sees of a method (held-out methods
                                  # above all, `radtrust simulate dataset --methods holdout`)
                                  "per_method": {m: {**_subset_summary(y, ps, auth | _of_method(test, m)),
-                                                    "tpr_at_threshold": _tpr_at(ps, test, m, shipped.threshold)}
+                                                    "tpr_at_threshold": _rate_at(ps, ~auth & _of_method(test, m),
+                                                                                 shipped.threshold)}
                                                 for m in methods}}
     return rep, fusion, curves
 
@@ -242,9 +241,8 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
                 pv = probabilities(fusion, ok)
                 s = metrics.summary(yv, pv)
                 s["auc_change"] = round(s["auc"] - base_auc, 4) if np.isfinite(s["auc"]) and np.isfinite(base_auc) else None
-                auth = yv == 0  # processed authentic images are where a deployment would see new false alarms
-                fa = float(np.mean(pv[auth] >= fusion.threshold)) if auth.any() else float("nan")
-                s["false_alarm_rate_at_threshold"] = round(fa, 4) if auth.any() else None
+                # processed authentic images are where a deployment would see new false alarms
+                s["false_alarm_rate_at_threshold"] = _rate_at(pv, yv == 0, fusion.threshold)
                 s["errors"] = list(iter_errors(res))
                 rob[v] = s
                 out.robust[v] = res

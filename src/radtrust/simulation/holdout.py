@@ -33,11 +33,11 @@ from radtrust.simulation.generic import _allowed, _ball, _finish, _radius
 from radtrust.simulation.target import Tampered, Target
 
 
-def _region(target: Target, rng: np.random.Generator, at: tuple[int, ...] | None, size_mm: float | None,
-            margin: float = 1.0) -> tuple[float, tuple[int, ...], float, tuple[slice, ...], np.ndarray]:
+def _region(target: Target, rng: np.random.Generator, at: tuple[int, ...] | None,
+            size_mm: float | None) -> tuple[float, tuple[int, ...], float, tuple[slice, ...], np.ndarray]:
     radius = _radius(rng, size_mm)
     center = tuple(int(v) for v in at) if at is not None else choose_center(_allowed(target), target.spacing,
-                                                                              radius * margin, rng)
+                                                                              radius, rng)
     if center is None:
         raise NotApplicable("no room for the region")
     edge = float(rng.uniform(0.5, 2.0))

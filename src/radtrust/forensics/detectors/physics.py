@@ -12,8 +12,8 @@ Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks 
   periodic combs after rescaling integer data): empty bins inside the densely populated range, periodic
   structure in the histogram, or stored values using fewer bits than BitsStored declares. Not on radiographs
   stored in 8 bits: every radiography detector digitises 10-16 bits, so those are display renderings, windowed
-  or contrast-stretched before storage (8 of the 160 published chest pictures here leave 2-89% of their grey
-  values unused), and the evidence says the histogram was not judged.
+  or contrast-stretched before storage (8 of the 160 published chest pictures here show gaps or a comb, up to
+  89% of their grey values unused), and the evidence says the histogram was not judged.
 * **Pixel spacing vs field of view and matrix** (PS3.3 C.8.2.1: ReconstructionDiameter ≈ PixelSpacing ×
   Columns) and plausible spacing for the modality.
 * **Noise vs kVp, mAs, kernel and slice thickness** (CT): measured sigma in uniform tissue against the shipped
@@ -34,11 +34,10 @@ from scipy import ndimage as ndi
 from radtrust.errors import NotApplicable
 from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import reuse
+from radtrust.forensics.residuals import image_class, reuse
 
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
 SATURATION = 2000  # pile-ups at or above this are detector saturation (12-bit ceiling 3071 HU), not editing
-PRESENTATION_BITS = 8  # radiographs stored in this few bits were rendered for display (windowed) first
 RADIOGRAPHY = frozenset({"CR", "DX", "RG", "DR", "MG", "PX", "XA", "RF"})
 
 
@@ -258,11 +257,10 @@ class PhysicsCheck(Detector):
         px = image.pixels
         if px.size > 4_000_000:  # a 2k x 2k plate: the histogram of a quarter of the pixels says the same
             px = px[::2, ::2]
-        bits = image.bits_stored or 16
-        if bits <= PRESENTATION_BITS:
+        if image_class(image.modality, image.source_format, image.bits_stored) == "picture":
             # Every radiography detector digitises 10-16 bits; 8-bit data were windowed or contrast-stretched
             # for display before they were stored, and that processing leaves the gaps this check reads.
-            checks.append((0.0, f"histogram not judged: {bits}-bit data are a display rendering (windowed before "
+            checks.append((0.0, "histogram not judged: 8-bit data are a display rendering (windowed before "
                                 "storage), whose gaps say nothing about this file"))
         else:
             checks.extend(_declared(ds, requantisation(px - (image.rescale[1] if image.rescale else 0.0), slope)))
