@@ -122,3 +122,21 @@ def test_no_false_alarm_on_authentic_dicom(shared_data, samples_dir):
             assert type(exc).__name__ == "NotApplicable"
     assert len(scores) > 70
     assert max(scores) < 0.5
+
+
+def test_lossy_plateaus_are_not_a_pasted_constant():
+    """pydicom's 693_J2KI.dcm: a real head CT stored as irreversible JPEG 2000 at a high ratio, whose brain the
+    codec flattened to one value (21774 pixels at 32 HU). That says nothing about editing; the same pixels
+    in a file that claims no lossy step are flagged."""
+    from pydicom.data import get_testdata_file
+
+    lossy = load_image(get_testdata_file("693_J2KI.dcm"))
+    f = PhysicsCheck().run(lossy)
+    assert f.score < 0.2
+    assert any("not judged" in e and "lossy" in e for e in f.evidence)
+    ds = copy.deepcopy(lossy.dataset)
+    ds.LossyImageCompression = "00"
+    claimed_lossless = dataclasses.replace(lossy, dataset=ds, transfer_syntax="1.2.840.10008.1.2.1")
+    flagged = PhysicsCheck().run(claimed_lossless)
+    assert flagged.score > 0.8
+    assert any("32 HU" in e and "constant" in e for e in flagged.evidence)

@@ -18,6 +18,9 @@ Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks 
   Columns) and plausible spacing for the modality.
 * **Noise vs kVp, mAs, kernel and slice thickness** (CT): measured sigma in uniform tissue against the shipped
   model fitted on authentic data (:mod:`radtrust.forensics.ct_noise`).
+* **Lossy compression** (:func:`radtrust.io.lossy.lossy_reason`): a lossy codec removes noise and flattens
+  uniform tissue into plateaus of one value, so on such an image neither the noise checks nor a constant
+  region ("spike") are judged, and the evidence says so. Floors and ceilings still count.
 * **Exposure indices** (radiographs; IEC 62494-1: DI = 10·log10(EI / EI_T)): the deviation index must agree
   with the exposure index and its target. A model of radiograph noise against exposure is not included:
   the one authentic DICOM radiograph available carries no exposure index to fit it on.
@@ -35,6 +38,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.residuals import image_class, reuse
+from radtrust.io.lossy import lossy_reason
 
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
 SATURATION = 2000  # pile-ups at or above this are detector saturation (12-bit ceiling 3071 HU), not editing
@@ -210,6 +214,10 @@ class PhysicsCheck(Detector):
         if body.sum() < 2000:
             raise NotApplicable("no patient or phantom found in the slice for the CT physics checks")
         inside = hu[body]
+        lossy = lossy_reason(image)
+        if lossy:
+            checks.append((0.0, f"noise and constant regions not judged: {lossy}, which removes noise and "
+                                "flattens uniform tissue"))
         # HU calibration: air outside the body, and soft tissue / water inside it.
         outside = hu[away & (hu > -1200) & (hu < -500)]
         outside = outside[~np.isin(np.rint(outside).astype(np.int64), list(exclude))]
@@ -226,6 +234,8 @@ class PhysicsCheck(Detector):
         for value, count, z, kind in pileups(inside, exclude)[:2]:
             if value <= AIR_FLOOR or value >= SATURATION:
                 continue  # scanners clip air near -1024 HU (GE at -1023) and saturate dense bone/metal (3071 HU)
+            if lossy and kind == "spike":
+                continue  # a lossy codec's plateau
             sev = min(0.95, 0.5 + 0.03 * (z - 6.0))
             where = body & (np.rint(hu) == value)
             what = {"floor": "a hard floor (values clipped from below", "ceiling": "a hard ceiling (values clipped from above",
@@ -236,7 +246,7 @@ class PhysicsCheck(Detector):
         slope = image.rescale[0] if image.rescale else 1.0
         checks.extend(_declared(image.dataset, requantisation(inside, slope if slope > 0 else 1.0)))
         # Noise against the acquisition parameters.
-        if self.noise_model is not None:
+        if self.noise_model is not None and not lossy:
             predicted = self.noise_model.predict(image.acquisition, image.geometry.slice_thickness)
             if predicted is not None:
                 sigma, _ = uniform_noise_sigma(hu)
