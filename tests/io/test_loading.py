@@ -95,10 +95,24 @@ def test_series_reports_gap_and_duplicate(sample_ct_files: list[Path], tmp_path:
     chosen = [sample_ct_files[0], sample_ct_files[1], sample_ct_files[4], sample_ct_files[5]]
     for i, src in enumerate(chosen):
         shutil.copy(src, tmp_path / f"{i}.dcm")
-    shutil.copy(sample_ct_files[1], tmp_path / "dup.dcm")
+    extra = pydicom.dcmread(sample_ct_files[1])  # another instance at slice 1's position: an inserted slice
+    extra.SOPInstanceUID = extra.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    extra.save_as(tmp_path / "dup.dcm")
     [series] = load_series(tmp_path)
     text = " ".join(series.problems)
     assert "gap" in text and "duplicated" in text
+
+
+def test_the_same_instance_saved_twice_in_one_folder_is_a_copy(sample_ct_files: list[Path], tmp_path: Path) -> None:
+    """pydicom's test files hold one MR instance in seven encodings in one folder: seven copies of an
+    instance, not seven slices at one position."""
+    for src in sample_ct_files[:3]:
+        shutil.copy(src, tmp_path / src.name)
+    shutil.copy(sample_ct_files[1], tmp_path / "renamed copy.dcm")
+    shutil.copy(sample_ct_files[1], tmp_path / "zz another.dcm")
+    series = load_series(tmp_path)
+    assert sorted(len(s) for s in series) == [1, 1, 3]
+    assert all(s.problems == () for s in series)
 
 
 def test_copies_of_a_series_in_two_folders_stay_apart(sample_ct_files: list[Path], tmp_path: Path) -> None:

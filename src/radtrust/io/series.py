@@ -144,10 +144,13 @@ def _fallback_key(im: Image) -> str | None:
 
 
 def _split_copies(members: list[Image]) -> list[list[Image]]:
-    """Copies of one series in several folders (a signed copy beside the original, say) stay apart.
+    """Copies of one series stay apart: a signed copy beside the original in another folder, or the same
+    instance saved twice in one folder (re-encoded, renamed).
 
-    A series whose SOPInstanceUIDs repeat is split by folder; one series spread over several folders
-    without repeats stays whole.
+    A series whose SOPInstanceUIDs repeat is split by folder; within a folder, files are dealt in path order
+    into the first part that does not yet hold their SOPInstanceUID, so no part holds one instance twice (which
+    would read as two slices at one position). One series spread over several folders without repeats stays
+    whole.
     """
     uids = [im.sop_instance_uid for im in members if im.sop_instance_uid]
     if len(uids) == len(set(uids)):
@@ -155,7 +158,20 @@ def _split_copies(members: list[Image]) -> list[list[Image]]:
     folders: dict[str, list[Image]] = defaultdict(list)
     for im in members:
         folders[str(im.path.parent) if im.path else ""].append(im)
-    return [folders[k] for k in sorted(folders)]
+    out: list[list[Image]] = []
+    for key in sorted(folders):
+        parts: list[tuple[set[str], list[Image]]] = []
+        for im in sorted(folders[key], key=lambda i: str(i.path or "")):
+            uid = im.sop_instance_uid
+            part = next((p for p in parts if uid is None or uid not in p[0]), None)
+            if part is None:
+                part = (set(), [])
+                parts.append(part)
+            if uid is not None:
+                part[0].add(uid)
+            part[1].append(im)
+        out.extend(p[1] for p in parts)
+    return out
 
 
 def group_series(images: Iterable[Image]) -> list[Series]:

@@ -86,3 +86,13 @@ def test_authentic_series_stay_low(shared_data):
     for folder in ("siemens_abdomen", "ge_head", "philips_phantom"):
         for series in load_series(shared_data / "ct" / folder):
             assert det.run_series(series).score < 0.5, folder
+
+
+def test_a_study_uid_from_the_worklist_is_not_foreign(ct):
+    """The RIS mints the Study Instance UID and the modality copies it from the worklist (pydicom's
+    examples_overlay.dcm: a Siemens MR in a study with Agfa's root); the scanner mints SOP and series UIDs."""
+    assert ct.acquisition.manufacturer and "siemens" in ct.acquisition.manufacturer.lower()
+    ris = HeaderForensics(now=NOW).run(_edited(ct, StudyInstanceUID="1.2.124.113532.10.1.2.3"))
+    assert not any("UID root" in e for e in ris.evidence)
+    series = HeaderForensics(now=NOW).run(_edited(ct, SeriesInstanceUID="1.2.124.113532.10.1.2.4"))
+    assert any("SeriesInstanceUID has the UID root of AGFA" in e for e in series.evidence)

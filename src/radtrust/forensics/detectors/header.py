@@ -3,7 +3,9 @@
 Checks (each gives a severity in [0, 1] and a sentence; the score is their noisy-OR):
 
 * UID roots (PS3.5 §9: a UID starts with the root of the organisation that minted it) against the
-  Manufacturer: a Siemens image whose SOP Instance UID carries GE's root was not written by the scanner.
+  Manufacturer: a Siemens image whose SOP Instance or Series Instance UID carries GE's root was not written by
+  the scanner. Not the Study Instance UID: in a scheduled workflow the RIS or PACS mints it and the modality
+  takes it from the worklist (IHE Scheduled Workflow), so a Siemens study with an Agfa study UID is routine.
   Toolkit roots (DCMTK, pydicom, GDCM...) are reported as low-severity evidence: anonymisers use them too.
 * Dates and times (PS3.3 C.7.2.1, C.7.6.1, C.8.x): birth after the study, dates in the future (``now=``),
   content before acquisition, study/acquisition/content dates days apart, PatientAge against the birth date.
@@ -110,7 +112,7 @@ class HeaderForensics(Detector):
     def _uid_roots(self, ds: Any, image: Any) -> list[tuple[float, str]]:
         out: list[tuple[float, str]] = []
         vendor = _vendor(image.acquisition.manufacturer)
-        for kw in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
+        for kw in ("SOPInstanceUID", "SeriesInstanceUID"):
             uid = str(ds.get(kw, "") or "")
             if not uid:
                 continue
