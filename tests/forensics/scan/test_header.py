@@ -44,6 +44,7 @@ CASES = [
                                          "ContentDate": "20270417"}, "AcquisitionDateTime says"),
     ("calibrated_after_acquisition", {"DateOfLastCalibration": "20230101"}, "DateOfLastCalibration"),
     ("instance_created_years_later", {"InstanceCreationDate": "20250101"}, "InstanceCreationDate"),
+    ("instance_created_before_study", {"InstanceCreationDate": "20200101"}, "before the study"),
     ("age_disagrees", {"PatientBirthDate": "19500101", "PatientAge": "030Y"}, "PatientAge"),
     ("foreign_uid_root", {"SOPInstanceUID": "1.2.840.113619.2.55.3.1234"}, "UID root of GE"),
     ("derived_silently", {"ImageType": ["DERIVED", "SECONDARY"], "SourceImageSequence": None}, "DERIVED"),
@@ -96,3 +97,22 @@ def test_a_study_uid_from_the_worklist_is_not_foreign(ct):
     assert not any("UID root" in e for e in ris.evidence)
     series = HeaderForensics(now=NOW).run(_edited(ct, SeriesInstanceUID="1.2.124.113532.10.1.2.4"))
     assert any("SeriesInstanceUID has the UID root of AGFA" in e for e in series.evidence)
+
+
+def test_mixed_views_weigh_in_a_ct_volume_only(sample_ct_files, sample_cr_file):
+    """Two slices at one position with different matrices cannot come out of one CT reconstruction; a chest
+    series holding a PA and a lateral view of different sizes (or an MR localiser's three planes) is routine."""
+    import pydicom
+
+    def two(path, modality):
+        a = load_image(path)
+        ds = copy.deepcopy(a.dataset)
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.Modality = modality
+        b = dataclasses.replace(a, dataset=ds, pixels=a.pixels[:-64, :-64].copy(), modality=modality)
+        return assemble([dataclasses.replace(a, modality=modality), b])
+
+    ct = HeaderForensics(now=NOW).series_checks(two(sample_ct_files[0], "CT"))
+    dx = HeaderForensics(now=NOW).series_checks(two(sample_cr_file, "DX"))
+    assert max(sev for sev, text in ct if "mixed geometry" in text) >= 0.4
+    assert max(sev for sev, text in dx if "mixed geometry" in text) <= 0.05

@@ -179,9 +179,13 @@ class HeaderForensics(Detector):
         if not main:
             return out
         first, last = min(main), max(main)
-        for kw, sev in (("InstanceCreationDate", 0.5), ("PerformedProcedureStepStartDate", 0.5)):
+        for kw in ("InstanceCreationDate", "PerformedProcedureStepStartDate"):
             d = _date(ds.get(kw))
-            if isinstance(d, dt.date) and (d < first - dt.timedelta(days=2) or d > last + dt.timedelta(days=366)):
+            if isinstance(d, dt.date) and d < first - dt.timedelta(days=2):
+                out.append((0.5, f"{kw} {d.isoformat()} is before the study ({first.isoformat()})"))
+            elif isinstance(d, dt.date) and d > last + dt.timedelta(days=366):
+                # a re-export or archive migration writes new instances years later: weak on its own
+                sev = 0.2 if kw == "InstanceCreationDate" else 0.5
                 out.append((sev, f"{kw} {d.isoformat()} is far from the study ({first.isoformat()})"))
         cal = _date(ds.get("DateOfLastCalibration"))
         if isinstance(cal, dt.date) and cal > last + dt.timedelta(days=1):
@@ -247,13 +251,16 @@ class HeaderForensics(Detector):
     # ---------------------------------------------------------------------------------------------- series
     def series_checks(self, series: Any) -> list[tuple[float, str]]:
         out: list[tuple[float, str]] = []
+        volume = (series.modality or "").upper() == "CT"
         for p in series.problems:
             low = p.lower()
             # Protocols legitimately change slice spacing (GE head: 4 mm then 7 mm), so gaps weigh little;
-            # two slices at one position or mixed matrices do not come out of one reconstruction.
+            # two slices at one position or mixed matrices do not come out of one CT reconstruction. Other
+            # series mix them routinely (an MR localiser's three planes, diffusion b-values and echoes at one
+            # position, a chest series' PA and lateral views, screenshots), so there they are only noted.
             sev = (0.5 if "duplicated" in low else 0.4 if "mixed" in low else 0.15 if "gap" in low
                    else 0.1 if "irregular" in low else 0.05)
-            out.append((sev, f"series: {p}"))
+            out.append((sev if volume else min(sev, 0.05), f"series: {p}"))
         datasets = [im.dataset for im in series.instances if im.dataset is not None]
         for kw, sev in (("Manufacturer", 0.6), ("ManufacturerModelName", 0.6), ("DeviceSerialNumber", 0.6),
                         ("ConvolutionKernel", 0.5), ("KVP", 0.5), ("PatientID", 0.7), ("PatientName", 0.7),
@@ -265,7 +272,7 @@ class HeaderForensics(Detector):
         numbers = Counter(str(ds.get("InstanceNumber")) for ds in datasets if ds.get("InstanceNumber") is not None)
         dups = sum(c - 1 for c in numbers.values() if c > 1)
         if dups:
-            out.append((0.5, f"{dups} duplicated InstanceNumber(s) in the series"))
+            out.append((0.5 if volume else 0.2, f"{dups} duplicated InstanceNumber(s) in the series"))
         return out
 
     def run_series(self, series: Any) -> Finding:
