@@ -18,6 +18,7 @@ DETECTORS: dict[str, str] = {
     "noise-residual": "radtrust.forensics.detectors.noise_residual:NoiseResidualDetector",
     "spectral": "radtrust.forensics.detectors.spectral:SpectralDetector",
     "jpeg-grid": "radtrust.forensics.detectors.jpeg_grid:JpegGridDetector",
+    "jpeg-double": "radtrust.forensics.detectors.jpeg_double:DoubleJpegDetector",
     "noise-free": "radtrust.forensics.detectors.noise_free:NoiseFreeRegionDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }

@@ -56,7 +56,8 @@ def reuse(what: str, x: np.ndarray, key: int, compute) -> np.ndarray:  # noqa: A
     if cache is not None and entry in cache and cache[entry][0] is x:
         return cache[entry][1]
     result = compute()
-    result.setflags(write=False)
+    if isinstance(result, np.ndarray):
+        result.setflags(write=False)
     if cache is not None:
         cache[entry] = (x, result)
     return result

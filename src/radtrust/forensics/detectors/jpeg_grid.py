@@ -44,7 +44,7 @@ from scipy.fft import dct
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import logistic
+from radtrust.forensics.residuals import logistic, reuse
 from radtrust.io.lossy import stored_lossy
 
 _MIN_COEFFS = 64        # non-zero coefficients a frequency needs before its step is trusted
@@ -223,6 +223,44 @@ def eight_bit_levels(x: np.ndarray) -> tuple[np.ndarray, float, str] | None:
     return np.rint((x - levels[0]) / step), float(np.rint(k[-1])), note
 
 
+def picture_lattice(image, *, judge_strength: bool = True) -> tuple[np.ndarray, str, Lattice, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(8-bit levels, note, lattice, block DCT coefficients, usable blocks) of a picture's last JPEG compression,
+    computed once per image for every detector that reads it (inside :func:`shared_intermediates`).
+
+    Raises NotApplicable when the image has no 8-bit JPEG history to read, EvidenceLost when the lattice is too
+    weak throughout to tell local changes from it (unless ``judge_strength`` is False: a caller that knows the
+    table from the file itself).
+    """
+    def compute() -> tuple[np.ndarray, str, Lattice, np.ndarray, np.ndarray] | str:
+        x = np.asarray(image.pixels, dtype=np.float64)
+        if image.source_format != "dicom":
+            x = np.rint(x)  # colour pictures arrive as ITU-R 601 luminance, which is JPEG's own Y channel
+        if x.ndim != 2 or min(x.shape) < 64:
+            return "small"
+        levels = eight_bit_levels(x)
+        if levels is None:
+            return "levels"
+        x, top, note = levels
+        found = find_lattice(x, 0.0, top)
+        if found is None:
+            return "none"
+        return (x, note, *found)
+
+    result = reuse("jpeg-lattice", image.pixels, 0, compute)
+    if isinstance(result, str):
+        raise NotApplicable({
+            "small": "needs a 2D image of at least 64x64 pixels",
+            "levels": "more than 256 grey levels: not an 8-bit picture, no JPEG history to check",
+            "none": "no JPEG compression lattice found (never JPEG-compressed, or resized since)"}[result])
+    lattice = result[2]
+    if judge_strength and lattice.deficit > _MAX_DEFICIT:
+        raise EvidenceLost(
+            f"the JPEG lattice is weak throughout (median strength {lattice.deficit:.2f} below what pixel "
+            "rounding leaves): the picture was resized, filtered, re-quantised or recompressed as a whole since "
+            "its last JPEG compression, so local edits cannot be told from it")
+    return result
+
+
 def block_distance(coeffs: np.ndarray, lattice: Lattice) -> np.ndarray:
     """(...) mean lattice distance over the frequencies with a clear lattice, minus its untouched level, of
     coefficients shaped (..., 8, 8)."""
@@ -244,26 +282,10 @@ class JpegGridDetector(Detector):
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         if image.source_format == "jpeg":
             raise NotApplicable("a JPEG file: edits would have been compressed with it (no lattice to leave)")
-        x = np.asarray(image.pixels, dtype=np.float64)
-        if image.source_format != "dicom":
-            x = np.rint(x)  # colour pictures arrive as ITU-R 601 luminance, which is JPEG's own Y channel
-        if x.ndim != 2 or min(x.shape) < 64:
-            raise NotApplicable("needs a 2D image of at least 64x64 pixels")
-        levels = eight_bit_levels(x)
-        if levels is None:
-            raise NotApplicable("more than 256 grey levels: not an 8-bit picture, no JPEG history to check")
         if reason := stored_lossy(image):  # an 8-bit picture that an archive compressed after any edit
-            raise EvidenceLost(f"{reason}: the lattice left is that compression's, or none at all")
-        x, top, note = levels
-        found = find_lattice(x, 0.0, top)
-        if found is None:
-            raise NotApplicable("no JPEG compression lattice found (never JPEG-compressed, or resized since)")
-        lattice, coeffs, usable = found
-        if lattice.deficit > _MAX_DEFICIT:
-            raise EvidenceLost(
-                f"the JPEG lattice is weak throughout (median strength {lattice.deficit:.2f} below what pixel "
-                "rounding leaves): the picture was resized, filtered, re-quantised or recompressed as a whole since "
-                "its last JPEG compression, so local edits cannot be told from it")
+            if eight_bit_levels(np.asarray(image.pixels)) is not None:
+                raise EvidenceLost(f"{reason}: the lattice left is that compression's, or none at all")
+        x, note, lattice, coeffs, usable = picture_lattice(image)
         dist = np.full(usable.shape, np.nan)
         dist[usable] = block_distance(coeffs[usable], lattice)  # the usable blocks only: the cosines are the cost
         finding = self._finding(x.shape, dist, lattice)
