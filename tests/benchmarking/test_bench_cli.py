@@ -23,10 +23,12 @@ def test_bench_cli_writes_report(tmp_path, sample_cr_file):
     assert 0.0 <= rep["in_distribution"]["overall"]["auc"] <= 1.0
     assert rep["runtime"]["seconds_per_2d_image"] > 0
     rob = rep["robustness"]
-    assert set(rob) == {"clean_auc", "lossless", "j2k-lossy", "resample", "requantise"}
+    assert set(rob) == {"clean_auc", "lossless", "j2k-lossy", "resample", "requantise", "jpeg-resave"}
     assert rob["lossless"]["auc_change"] == 0.0  # same pixels, another encoding: same scores
     assert all(0.0 <= rob[v]["false_alarm_rate_at_threshold"] <= 1.0 and not rob[v]["errors"]
-               for v in ("lossless", "j2k-lossy", "resample", "requantise"))
+               for v in ("lossless", "j2k-lossy", "resample", "requantise", "jpeg-resave"))
+    # JPEG baseline holds the 8-bit pictures, not the 15-bit radiograph's test images
+    assert 0 < rob["jpeg-resave"]["images_in_variant"] < rob["lossless"]["images_in_variant"]
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "Leave-one-method-out" in html and "Robustness" in html
 

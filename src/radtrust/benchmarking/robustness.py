@@ -7,7 +7,11 @@ then reads like any other, and is applied to the authentic and the tampered imag
   the pixels are unchanged, only the encoding differs;
 - ``j2k-lossy``: JPEG 2000 irreversible at a 10:1 compression ratio;
 - ``resample``: in-plane down to 75 % and back up (linear), the image keeps its size;
-- ``requantise``: the two least significant stored bits dropped (steps of 4).
+- ``requantise``: the two least significant stored bits dropped (steps of 4);
+- ``jpeg-resave``: saved again as JPEG baseline at quality 90 (Pillow's libjpeg, stored encapsulated with
+  Lossy Image Compression 01), what an image editor or a web export does to a picture. Only 8-bit greyscale
+  images can be baseline JPEG; the others are not in this variant (:class:`NotApplicableVariant`), and its
+  AUC is compared with the clean AUC of the same images.
 
 Masks keep their meaning: no variant moves anatomy.
 """
@@ -26,7 +30,34 @@ from radtrust.io import iter_files, read_dataset
 from radtrust.io.dicom import image_from_dataset
 from radtrust.simulation.writer import encode_slice, stored_values
 
-VARIANTS = ("lossless", "j2k-lossy", "resample", "requantise")
+VARIANTS = ("lossless", "j2k-lossy", "resample", "requantise", "jpeg-resave")
+JPEG_QUALITY = 90
+
+
+class NotApplicableVariant(ValueError):
+    """The variant cannot be applied to this image (JPEG baseline holds 8-bit greyscale only)."""
+
+
+def _jpeg_baseline(out: Any, pixels: np.ndarray) -> None:
+    """Encode ``out``'s pixels as one JPEG baseline frame at JPEG_QUALITY (Pillow), encapsulated."""
+    import io
+
+    from PIL import Image as PILImage
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    if int(out.get("BitsAllocated", 16)) != 8 or int(out.get("SamplesPerPixel", 1)) != 1 \
+            or int(out.get("NumberOfFrames", 1) or 1) != 1:
+        raise NotApplicableVariant("JPEG baseline holds single-frame 8-bit greyscale images only")
+    stored = stored_values(out, pixels)
+    buf = io.BytesIO()
+    PILImage.fromarray(stored.astype(np.uint8)).save(buf, "JPEG", quality=JPEG_QUALITY)
+    out.PixelData = encapsulate([buf.getvalue()])
+    out["PixelData"].VR = "OB"
+    out.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    out.PixelRepresentation = 0
+    out.LossyImageCompression = "01"
+    out.LossyImageCompressionMethod = "ISO_10918_1"
 
 
 def _resample(pixels: np.ndarray) -> np.ndarray:
@@ -56,7 +87,7 @@ def transform_file(src: Path, dst: Path, variant: str) -> None:
         pixels = _resample(pixels)
     elif variant == "requantise":
         pixels = _requantise(ds, pixels)
-    elif variant not in ("lossless", "j2k-lossy"):
+    elif variant not in ("lossless", "j2k-lossy", "jpeg-resave"):
         raise ValueError(f"unknown robustness variant {variant!r}; one of {', '.join(VARIANTS)}")
     out = encode_slice(ds, pixels, syntax="explicit")
     if variant == "lossless":
@@ -65,6 +96,8 @@ def transform_file(src: Path, dst: Path, variant: str) -> None:
     elif variant == "j2k-lossy":
         out.compress(JPEG2000, stored_values(out, pixels), j2k_cr=[10], generate_instance_uid=False)
         out.LossyImageCompression = "01"
+    elif variant == "jpeg-resave":
+        _jpeg_baseline(out, pixels)
     dst.parent.mkdir(parents=True, exist_ok=True)
     out.save_as(dst, enforce_file_format=True)
 
@@ -81,8 +114,12 @@ def transform(src: Path, dst: Path, variant: str) -> Path:
     return dst
 
 
-def transformer(workdir: Path, variant: str) -> Callable[[Path, str], Path]:
-    """A function (image path, stem) -> transformed copy under ``workdir/variant``."""
-    def apply(src: Path, stem: str) -> Path:
-        return transform(src, workdir / variant / (stem + ("" if src.is_dir() else ".dcm")), variant)
+def transformer(workdir: Path, variant: str) -> Callable[[Path, str], Path | None]:
+    """A function (image path, stem) -> transformed copy under ``workdir/variant``, or None when the variant
+    does not apply to that image."""
+    def apply(src: Path, stem: str) -> Path | None:
+        try:
+            return transform(src, workdir / variant / (stem + ("" if src.is_dir() else ".dcm")), variant)
+        except NotApplicableVariant:
+            return None
     return apply

@@ -207,6 +207,10 @@ def _runtime(results: Sequence[ItemResult]) -> dict[str, Any]:
             "seconds_per_ct_series": round(float(np.mean([r.seconds for r in ct])), 3) if ct else None}
 
 
+def _auc_of(fusion: Any, items: list[ItemResult]) -> float:
+    return metrics.roc_auc(np.array([r.row.label for r in items]), probabilities(fusion, items))
+
+
 def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, model: str | None = None,
                   lomo: bool = True, robustness: bool = False, variants: Sequence[str] = VARIANTS, fpr: float = 0.01,
                   jobs: int = 1, progress: Callable[[str, int, int], None] | None = None) -> BenchResult:
@@ -228,19 +232,24 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
         test_rows = [r for r in rows if r.split == "test"]
         rob: dict[str, Any] = {}
         clean = [r for r in results if r.row.split == "test" and r.error is None]
-        yc = np.array([r.row.label for r in clean])
-        base_auc = metrics.roc_auc(yc, probabilities(fusion, clean))
+        base_auc = _auc_of(fusion, clean)
         with tempfile.TemporaryDirectory(prefix="radtrust-bench-") as tmp:
             for v in variants:
                 apply = transformer(Path(tmp), v)
-                paths = [apply(bench / r.file, r.stem) for r in test_rows]
-                res = analyze_all(bench, test_rows, factory, jobs=jobs, paths=paths,
+                applied = [(r, p) for r in test_rows if (p := apply(bench / r.file, r.stem)) is not None]
+                rows_v = [r for r, _ in applied]
+                res = analyze_all(bench, rows_v, factory, jobs=jobs, paths=[p for _, p in applied],
                                   progress=(lambda i, n, v=v: progress(v, i, n)) if progress else None)
                 ok = [r for r in res if r.error is None]
                 yv = np.array([r.row.label for r in ok])
                 pv = probabilities(fusion, ok)
                 s = metrics.summary(yv, pv)
-                s["auc_change"] = round(s["auc"] - base_auc, 4) if np.isfinite(s["auc"]) and np.isfinite(base_auc) else None
+                # against the clean AUC of the same images (a variant may apply to some images only)
+                stems = {r.row.stem for r in ok}
+                ref = base_auc if len(rows_v) == len(test_rows) else _auc_of(
+                    fusion, [r for r in clean if r.row.stem in stems])
+                s["images_in_variant"] = len(rows_v)
+                s["auc_change"] = round(s["auc"] - ref, 4) if np.isfinite(s["auc"]) and np.isfinite(ref) else None
                 # processed authentic images are where a deployment would see new false alarms
                 s["false_alarm_rate_at_threshold"] = _rate_at(pv, yv == 0, fusion.threshold)
                 s["errors"] = list(iter_errors(res))
