@@ -100,17 +100,18 @@ def first_step(hist: np.ndarray, q2: int) -> tuple[int, np.ndarray, float, float
 
 
 def block_llr(coeffs: np.ndarray, usable: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Per block, the log-likelihood ratio of once- against twice-compressed content, and the frequencies used
-    as (u, v, q2, q1)."""
-    llr = np.zeros(usable.shape)
+    """Per block, the log-likelihood ratio of once- against twice-compressed content (0 on unusable blocks), and
+    the frequencies used as (u, v, q2, q1)."""
+    c = coeffs[usable]  # (n, 8, 8): the usable blocks only
+    llr = np.zeros(c.shape[0])
     used = []
     for u in range(8):
         for v in range(8):
             q2 = int(steps[u, v])
             if q2 <= 0 or (u, v) == (0, 0):
                 continue
-            k = np.rint(coeffs[..., u, v] / q2).astype(np.int64)
-            inside = usable & (np.abs(k) <= _K)
+            k = np.rint(c[:, u, v] / q2).astype(np.int64)
+            inside = np.abs(k) <= _K
             fit = first_step(np.bincount(k[inside] + _K, minlength=2 * _K + 1), q2)
             if fit is None:
                 continue
@@ -120,7 +121,9 @@ def block_llr(coeffs: np.ndarray, usable: np.ndarray, steps: np.ndarray) -> tupl
             llr += np.where(forbidden, np.log(once / twice),
                             np.where(counted, np.log((1.0 - once) / (1.0 - twice)), 0.0))
             used.append((u, v, q2, q1))
-    return llr, used
+    out = np.zeros(usable.shape)
+    out[usable] = llr
+    return out, used
 
 
 def last_table(image) -> np.ndarray | None:  # noqa: ANN001 - radtrust.io.Image
