@@ -198,3 +198,25 @@ def test_no_false_alarm_on_lossy_archived_dicom(shared_data, samples_dir, tmp_pa
     ct = [r for r in records if r["kind"] == "instance" and r["modality"] == "CT"]
     assert ct and all(any(e.startswith("noise-free: not judged: stored lossy-compressed") for e in r["evidence"])
                       for r in ct)
+
+
+def test_real_files_from_elsewhere_raise_no_false_alarm(capsys, tmp_path):
+    """pydicom's own test files, in one folder as pydicom ships them: real MR, CT, secondary captures, RT dose and
+    a segmentation, several of them one instance in many encodings. Only the two files that were really altered
+    are flagged: CT_small (resized to 128 x 128 without updating the pixel spacing) and MR_small_padded (pixel
+    data longer than the header says)."""
+    from pydicom.data import get_testdata_file
+
+    names = ["CT_small.dcm", "693_J2KI.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "MR_small_bigendian.dcm",
+             "MR_small_implicit.dcm", "MR_small_padded.dcm", "SC_rgb_rle.dcm", "SC_rgb_small_odd.dcm",
+             "SC_rgb_small_odd_big_endian.dcm", "SC_rgb_rle_2frame.dcm", "rtdose.dcm", "rtdose_1frame.dcm",
+             "examples_overlay.dcm", "liver_1frame.dcm"]
+    for name in names:
+        shutil.copy(get_testdata_file(name), tmp_path / name)
+    assert main(["scan", str(tmp_path), "--format", "jsonl"]) == 1
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    instances = {Path(r["path"]).name: r for r in records if r["kind"] == "instance"}
+    assert set(instances) == set(names)
+    flagged = {name for name, r in instances.items() if r["verdict"] in ("suspicious", "tampered")}
+    assert flagged == {"CT_small.dcm", "MR_small_padded.dcm"}
+    assert any("field of view" in e for e in instances["CT_small.dcm"]["evidence"])
