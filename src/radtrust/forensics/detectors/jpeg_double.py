@@ -102,24 +102,25 @@ def first_step(hist: np.ndarray, q2: int) -> tuple[int, np.ndarray, float, float
 def block_llr(coeffs: np.ndarray, usable: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Per block, the log-likelihood ratio of once- against twice-compressed content (0 on unusable blocks), and
     the frequencies used as (u, v, q2, q1)."""
-    c = coeffs[usable]  # (n, 8, 8): the usable blocks only
-    llr = np.zeros(c.shape[0])
+    llr = np.zeros(int(usable.sum()))  # the usable blocks only, gathered one frequency at a time (no copy of all)
     used = []
     for u in range(8):
         for v in range(8):
             q2 = int(steps[u, v])
             if q2 <= 0 or (u, v) == (0, 0):
                 continue
-            k = np.rint(c[:, u, v] / q2).astype(np.int64)
-            inside = np.abs(k) <= _K
-            fit = first_step(np.bincount(k[inside] + _K, minlength=2 * _K + 1), q2)
+            k = np.rint(coeffs[..., u, v][usable] * (1.0 / q2)).astype(np.int32)
+            np.clip(k, -_K - 1, _K + 1, out=k)  # beyond +-_K: not read (index 0 and 2 _K + 2 of the shifted table)
+            k += _K + 1
+            fit = first_step(np.bincount(k, minlength=2 * _K + 3)[1:-1], q2)
             if fit is None:
                 continue
             q1, ok, once, twice = fit
-            counted = inside & (k != 0)
-            forbidden = counted & ~ok[np.clip(k + _K, 0, 2 * _K)]
-            llr += np.where(forbidden, np.log(once / twice),
-                            np.where(counted, np.log((1.0 - once) / (1.0 - twice)), 0.0))
+            # per shifted index: 0 not counted (zero, out of range), else the log-likelihood ratio of its kind
+            table = np.where(ok, np.log((1.0 - once) / (1.0 - twice)), np.log(once / twice))
+            table = np.concatenate([[0.0], table, [0.0]])
+            table[_K + 1] = 0.0
+            llr += table[k]
             used.append((u, v, q2, q1))
     out = np.zeros(usable.shape)
     out[usable] = llr
