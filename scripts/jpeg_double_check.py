@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The double-JPEG detector alone on pictures saved twice as JPEG, untouched and edited in between.
 
-    .venv/bin/python scripts/jpeg_double_check.py ../shared/data/cxr --limit 48
+    .venv/bin/python scripts/jpeg_double_check.py ../shared/data/cxr --limit 144
 
 For each of the first LIMIT JPEG pictures (sorted by name): the picture saved again at quality 75, 90 and 95
 untouched, and once edited (in turn: a copy moved off the 8x8 grid, a Gaussian-blurred patch, a patch from the
-next picture resized to fit) then saved at quality 75, 90 or 95 (every pairing over nine pictures). The edit is a square of a sixth of the
-shorter side at a third of the way in. Prints, per group, how many were judged and how many scored over 0.5, and
-the highest authentic score. These edits are the ones the detector was developed on; `radtrust bench --robustness`
+next picture resized to fit) then saved at quality 75, 90 or 95 (every pairing over nine pictures). The edit is a
+square of a sixth of the shorter side at a third of the way in. Prints, per group, how many were judged and how
+many scored over 0.5, and the highest authentic score. These edits are the ones the detector was developed on; `radtrust bench --robustness`
 (variant jpeg-resave) measures it on the simulator's methods instead.
 """
 
@@ -76,7 +76,8 @@ def main() -> None:
                 groups[f"authentic q{q}"].append(score(out))
             kind, q = EDITS[i % 3], QUALITIES[(i // 3) % 3]  # every edit at every quality over 9 pictures
             out = Path(tmp) / f"t{i}.jpg"
-            PILImage.fromarray(np.clip(edit(a, kind, files[(i + 1) % len(files)]), 0, 255).astype(np.uint8)).save(out, quality=q)
+            edited = np.clip(edit(a, kind, files[(i + 1) % len(files)]), 0, 255).astype(np.uint8)
+            PILImage.fromarray(edited).save(out, quality=q)
             groups[f"{kind} q{q}"].append(score(out))
     worst = 0.0
     for name in sorted(groups):

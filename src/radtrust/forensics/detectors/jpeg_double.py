@@ -15,10 +15,13 @@ Steps: the last compression's grid and steps q2 are read from the pixels as :mod
 values each candidate q1 allows (k within +-0.6 of a first-stage coefficient's requantised value, which
 absorbs pixel rounding); the q1 kept is the one whose forbidden values the histogram avoids most, and the
 frequency counts only when they would hold at least 50 coefficients in a once-compressed histogram (at each
-forbidden value, the geometric mean of the nearest allowed values' counts) but hold under a quarter of that. Per block, every non-zero index of those frequencies adds
-the log-likelihood ratio of "compressed once" (it lands on a forbidden value with the smoothed histogram's
-probability) against "compressed twice" (the rate the picture itself shows, at least 0.5%). The score is a
-logistic transform of the largest sum over 6x6 blocks (48 pixels); the heatmap is that sum where it is positive.
+forbidden value, the geometric mean of the nearest allowed values' counts) but hold under a quarter of that.
+The last table is the file's own when the pixels were decoded from a JPEG (a JPEG file, or DICOM stored as JPEG
+baseline or extended): exact, at every frequency, including the steps of 2 that cannot be read off the pixels.
+Per block, every non-zero index of those frequencies adds the log-likelihood ratio of "compressed once" (it lands
+on a forbidden value at the rate a once-compressed histogram would) against "compressed twice" (the rate the
+picture itself shows, at least 0.5%). The score is a logistic transform of the largest sum over 6x6 blocks (48
+pixels); the heatmap is that sum where it is positive.
 
 Not judged: pictures with no JPEG history, whose last compression was not stronger than the first at any
 frequency (q1 <= q2 leaves no gaps), or whose lattice is weak throughout (see :mod:`jpeg_grid`). Blind, by
@@ -34,9 +37,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from radtrust.errors import EvidenceLost, NotApplicable
+from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.detectors.jpeg_grid import _MAX_DEFICIT, picture_lattice
+from radtrust.forensics.detectors.jpeg_grid import picture_lattice
 from radtrust.forensics.residuals import logistic
 
 _K = 255                 # largest |index| read; beyond it the histogram is too sparse to matter
@@ -49,8 +52,8 @@ _WINDOW = 6              # blocks per side of the neighbourhood summed
 # score link on the peak window sum (nats): authentic development pictures, raw and re-saved at quality 75-95,
 # are set out in the README's numbers; scripts/calibrate_fusion.py refits the fusion on top of it
 _CENTER, _WIDTH = 120.0, 25.0
-_FULL = 400.0
-_JPEG_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}  # JPEG baseline, extended            # window sum shown as 1.0 on the heatmap
+_FULL = 400.0            # window sum shown as 1.0 on the heatmap
+_JPEG_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}  # JPEG baseline, extended
 
 
 @lru_cache(maxsize=256)
@@ -99,7 +102,8 @@ def first_step(hist: np.ndarray, q2: int) -> tuple[int, np.ndarray, float, float
     return row + 2, ~forbidden[row], min(0.9, expected[row] / total), max(kept[row] / total, _MIN_RATE)
 
 
-def block_llr(coeffs: np.ndarray, usable: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def block_llr(coeffs: np.ndarray, usable: np.ndarray,
+              steps: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Per block, the log-likelihood ratio of once- against twice-compressed content (0 on unusable blocks), and
     the frequencies used as (u, v, q2, q1)."""
     llr = np.zeros(int(usable.sum()))  # the usable blocks only, gathered one frequency at a time (no copy of all)
@@ -160,11 +164,9 @@ class DoubleJpegDetector(Detector):
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         table = last_table(image)  # the file's own table: exact, at every frequency
         x, note, lattice, coeffs, usable = picture_lattice(image, judge_strength=table is None)
-        if lattice.phase != (0, 0):  # a decoded file's grid starts at its corner; elsewhere the table is not this grid's
-            table = None
-            if lattice.deficit > _MAX_DEFICIT:
-                raise EvidenceLost("the JPEG lattice is weak throughout: the picture was processed as a whole since "
-                                   "its last JPEG compression")
+        if table is not None and lattice.phase != (0, 0):  # a decoded file's grid starts at its corner: this
+            table = None  # lattice is not the file's, so it is judged like any other (cached: not recomputed)
+            x, note, lattice, coeffs, usable = picture_lattice(image)
         steps = table if table is not None else lattice.steps
         llr, used = block_llr(coeffs, usable, steps)
         if not used:

@@ -223,7 +223,8 @@ def eight_bit_levels(x: np.ndarray) -> tuple[np.ndarray, float, str] | None:
     return np.rint((x - levels[0]) / step), float(np.rint(k[-1])), note
 
 
-def picture_lattice(image, *, judge_strength: bool = True) -> tuple[np.ndarray, str, Lattice, np.ndarray, np.ndarray]:  # noqa: ANN001
+def picture_lattice(image, *,  # noqa: ANN001 - radtrust.io.Image
+                    judge_strength: bool = True) -> tuple[np.ndarray, str, Lattice, np.ndarray, np.ndarray]:
     """(8-bit levels, note, lattice, block DCT coefficients, usable blocks) of a picture's last JPEG compression,
     computed once per image for every detector that reads it (inside :func:`shared_intermediates`).
 
