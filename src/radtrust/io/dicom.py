@@ -131,16 +131,51 @@ def _floats(ds: Any, keyword: str, n: int) -> tuple[float, ...] | None:
     return values if len(values) == n else None
 
 
+def functional_item(ds: Any, sequence: str, frame: int = 0) -> Any:
+    """The item of a functional group macro (``sequence``, e.g. PixelMeasuresSequence) that applies to ``frame`` of
+    an enhanced multi-frame image: per-frame if present there, else shared (PS3.3 C.7.6.16). None if absent."""
+    for groups, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        items = ds.get(groups)
+        try:
+            value = items[index].get(sequence) if items is not None and len(items) > index else None
+            if value:
+                return value[0]
+        except (TypeError, AttributeError, IndexError):
+            continue
+    return None
+
+
+def frame_rescales(ds: Any, frames: int) -> list[tuple[float, float]] | None:
+    """Per frame (slope, intercept) from the Pixel Value Transformation functional group; None without one."""
+    out = []
+    for i in range(frames):
+        item = functional_item(ds, "PixelValueTransformationSequence", i)
+        if item is None:
+            return None
+        slope, intercept = _float(item, "RescaleSlope"), _float(item, "RescaleIntercept")
+        if slope is None or intercept is None or slope == 0:
+            return None
+        out.append((slope, intercept))
+    return out
+
+
 def geometry_of(ds: Any) -> Geometry:
-    spacing = _floats(ds, "PixelSpacing", 2) or _floats(ds, "ImagerPixelSpacing", 2)
+    """Geometry from the top-level attributes, or for an enhanced multi-frame image from its functional groups
+    (Pixel Measures, Plane Orientation, the first frame's Plane Position)."""
+    measures, orient, place = ds, ds, ds
+    if "PixelSpacing" not in ds and "ImagerPixelSpacing" not in ds:
+        measures = functional_item(ds, "PixelMeasuresSequence") or ds
+        orient = functional_item(ds, "PlaneOrientationSequence") or ds
+        place = functional_item(ds, "PlanePositionSequence") or ds
+    spacing = _floats(measures, "PixelSpacing", 2) or _floats(measures, "ImagerPixelSpacing", 2)
     if spacing is not None and min(spacing) <= 0:
         spacing = None  # e.g. RG1_UNCR carries [0, 0]
     return Geometry(
         pixel_spacing=spacing,  # type: ignore[arg-type]
-        slice_thickness=_float(ds, "SliceThickness"),
-        position=_floats(ds, "ImagePositionPatient", 3),  # type: ignore[arg-type]
-        orientation=_floats(ds, "ImageOrientationPatient", 6),
-        spacing_between_slices=_float(ds, "SpacingBetweenSlices"),
+        slice_thickness=_float(measures, "SliceThickness"),
+        position=_floats(place, "ImagePositionPatient", 3),  # type: ignore[arg-type]
+        orientation=_floats(orient, "ImageOrientationPatient", 6),
+        spacing_between_slices=_float(measures, "SpacingBetweenSlices"),
     )
 
 
@@ -247,6 +282,17 @@ def to_modality_units(ds: Any, stored: np.ndarray) -> tuple[np.ndarray, tuple[fl
         arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
         notes.append("colour image converted to luminance")
         return arr.astype(np.float32), None, notes
+    if "RescaleSlope" not in ds and "RescaleIntercept" not in ds and "ModalityLUTSequence" not in ds:
+        frames = frame_rescales(ds, arr.shape[0] if arr.ndim == 3 else 1)
+        if frames is not None:  # an enhanced multi-frame image: the rescale lives in its functional groups
+            notes.append("rescale read from the functional groups (Pixel Value Transformation)")
+            factors = np.asarray(frames, dtype=np.float64)
+            if arr.ndim == 3:
+                out = arr * factors[:, 0, None, None] + factors[:, 1, None, None]
+            else:
+                out = arr * factors[0, 0] + factors[0, 1]
+            uniform = bool(np.all(factors == factors[0]))
+            return out.astype(np.float32), (tuple(float(v) for v in factors[0]) if uniform else None), notes
     slope = _float(ds, "RescaleSlope")
     intercept = _float(ds, "RescaleIntercept")
     rescale = (slope if slope is not None else 1.0, intercept if intercept is not None else 0.0)

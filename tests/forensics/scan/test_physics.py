@@ -140,3 +140,53 @@ def test_lossy_plateaus_are_not_a_pasted_constant():
     flagged = PhysicsCheck().run(claimed_lossless)
     assert flagged.score > 0.8
     assert any("32 HU" in e and "constant" in e for e in flagged.evidence)
+
+
+def _enhanced_ct(files, tmp_path, edit=None):
+    """An Enhanced CT (one multi-frame file) made from the sample slices by highdicom's legacy converter, the way a
+    PACS or a modern scanner hands one over; ``edit(i, hu)`` may change frame i's HU first."""
+    import highdicom as hd
+    import pydicom
+    from highdicom.legacy import LegacyConvertedEnhancedCTImage
+
+    from radtrust.simulation.writer import stored_values
+
+    datasets = []
+    for i, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        ds.decompress()
+        if edit is not None:
+            hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+            ds.PixelData = stored_values(ds, edit(i, hu.astype(np.float32))).tobytes()
+        datasets.append(ds)
+    out = LegacyConvertedEnhancedCTImage(datasets, series_instance_uid=hd.UID(), series_number=900,
+                                         sop_instance_uid=hd.UID(), instance_number=1)
+    path = tmp_path / "enhanced.dcm"
+    out.save_as(path)
+    return load_image(path)
+
+
+def test_multi_frame_ct_is_checked_frame_by_frame(sample_ct_files, tmp_path):
+    """Enhanced CT holds the whole series in one file, its rescale in the functional groups: the loader now reads
+    HU from there (it returned stored values), physics reads each frame as a slice (it was not run at all on a 3D
+    image), and a CT-GAN clip in one frame is reported with that frame's number."""
+    plain = _enhanced_ct(sample_ct_files, tmp_path)
+    assert plain.pixels.ndim == 3 and PhysicsCheck().applies_to(plain)
+    assert PhysicsCheck().run(plain).score < 0.5
+    yy, xx = np.mgrid[:512, :512]
+    disk = (yy - 256) ** 2 + (xx - 300) ** 2 < 30 ** 2
+    rng = np.random.default_rng(0)
+
+    def clip(i, hu):
+        if i == 2:
+            hu[disk] = np.maximum(np.rint(rng.normal(-980, 25, disk.sum())), -1000)
+        return hu
+
+    clipped = _enhanced_ct(sample_ct_files, tmp_path, clip)
+    assert plain.rescale == clipped.rescale == (1.0, -1024.0)  # HU from the Pixel Value Transformation group
+    k = next(j for j, frame in enumerate(clipped.pixels) if np.median(frame[disk]) <= -900)  # the converter's order
+    f = PhysicsCheck().run(clipped)
+    assert f.score > 0.8
+    assert any(e.startswith(f"frame {k + 1} of 6") and "-1000 HU" in e for e in f.evidence)
+    assert f.heatmap.shape == plain.pixels.shape and f.heatmap[k][disk].mean() > 0.9
+    assert all(f.heatmap[j].max() == 0 for j in range(6) if j != k)

@@ -178,12 +178,14 @@ class PhysicsCheck(Detector):
 
     name = "physics"
     version = "1"
-    scope = Scope(modalities=frozenset({"CT"}) | RADIOGRAPHY, dims=frozenset({2}))
+    scope = Scope(modalities=frozenset({"CT"}) | RADIOGRAPHY, dims=frozenset({2, 3}))
 
     def __init__(self, noise_model: NoiseModel | None = None) -> None:
         self.noise_model = noise_model if noise_model is not None else NoiseModel.shipped()
 
     def run(self, image: Any) -> Finding:
+        if image.pixels.ndim == 3 and (image.modality or "").upper() == "CT":
+            return self._frames(image)
         checks: list[tuple[float, str]] = []
         heat: np.ndarray | None = None
         modality = (image.modality or "").upper()
@@ -200,6 +202,27 @@ class PhysicsCheck(Detector):
         score = 1.0 - float(np.prod([1.0 - s for s in unique.values()])) if unique else 0.0
         ordered = tuple(t for t, _ in sorted(unique.items(), key=lambda kv: -kv[1]))
         return Finding(min(1.0, max(0.0, score)), heat, ordered)
+
+    def _frames(self, image: Any) -> Finding:
+        """A multi-frame CT (Enhanced CT, or a legacy-converted one): each frame is a slice and is checked as one;
+        the worst frame speaks for the image, the map keeps every frame's."""
+        import dataclasses
+
+        worst: tuple[float, int, Finding] | None = None
+        heat = np.zeros(image.pixels.shape, np.float32)
+        for i, frame in enumerate(image.pixels):
+            try:
+                f = self.run(dataclasses.replace(image, pixels=frame))
+            except NotApplicable:
+                continue
+            if f.heatmap is not None:
+                heat[i] = f.heatmap
+            if worst is None or f.score > worst[0]:
+                worst = (f.score, i, f)
+        if worst is None:
+            raise NotApplicable("no frame shows a patient or phantom for the CT physics checks")
+        score, i, f = worst
+        return Finding(score, heat, tuple(f"frame {i + 1} of {len(image.pixels)}: {e}" for e in f.evidence))
 
     # ------------------------------------------------------------------------------------------------ CT
     def _ct(self, image: Any, checks: list[tuple[float, str]]) -> np.ndarray:
