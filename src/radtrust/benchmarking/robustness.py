@@ -47,15 +47,14 @@ def _jpeg_baseline(out: Any, pixels: np.ndarray) -> None:
     from pydicom.uid import JPEGBaseline8Bit
 
     if int(out.get("BitsAllocated", 16)) != 8 or int(out.get("SamplesPerPixel", 1)) != 1 \
-            or int(out.get("NumberOfFrames", 1) or 1) != 1:
-        raise NotApplicableVariant("JPEG baseline holds single-frame 8-bit greyscale images only")
+            or int(out.get("NumberOfFrames", 1) or 1) != 1 or int(out.get("PixelRepresentation", 0) or 0) != 0:
+        raise NotApplicableVariant("JPEG baseline holds single-frame unsigned 8-bit greyscale images only")
     stored = stored_values(out, pixels)
     buf = io.BytesIO()
     PILImage.fromarray(stored.astype(np.uint8)).save(buf, "JPEG", quality=JPEG_QUALITY)
     out.PixelData = encapsulate([buf.getvalue()])
     out["PixelData"].VR = "OB"
     out.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
-    out.PixelRepresentation = 0
     out.LossyImageCompression = "01"
     out.LossyImageCompressionMethod = "ISO_10918_1"
 
