@@ -190,3 +190,10 @@ def test_multi_frame_ct_is_checked_frame_by_frame(sample_ct_files, tmp_path):
     assert any(e.startswith(f"frame {k + 1} of 6") and "-1000 HU" in e for e in f.evidence)
     assert f.heatmap.shape == plain.pixels.shape and f.heatmap[k][disk].mean() > 0.9
     assert all(f.heatmap[j].max() == 0 for j in range(6) if j != k)
+
+
+def test_multi_frame_radiography_is_not_judged(sample_cr_file):
+    cr = load_image(sample_cr_file)
+    cine = dataclasses.replace(cr, pixels=np.stack([cr.pixels, cr.pixels]), modality="XA")
+    with pytest.raises(Exception, match="multi-frame radiography"):
+        PhysicsCheck().run(cine)

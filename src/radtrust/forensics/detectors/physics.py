@@ -184,8 +184,11 @@ class PhysicsCheck(Detector):
         self.noise_model = noise_model if noise_model is not None else NoiseModel.shipped()
 
     def run(self, image: Any) -> Finding:
-        if image.pixels.ndim == 3 and (image.modality or "").upper() == "CT":
-            return self._frames(image)
+        if image.pixels.ndim == 3:
+            if (image.modality or "").upper() == "CT":
+                return self._frames(image)
+            # cine and multi-frame fluoroscopy are processed and windowed frame by frame: none of these rules fits
+            raise NotApplicable("multi-frame radiography (cine, fluoroscopy) is not judged by the physics checks")
         checks: list[tuple[float, str]] = []
         heat: np.ndarray | None = None
         modality = (image.modality or "").upper()
