@@ -95,7 +95,11 @@ def test_series_reports_gap_and_duplicate(sample_ct_files: list[Path], tmp_path:
     chosen = [sample_ct_files[0], sample_ct_files[1], sample_ct_files[4], sample_ct_files[5]]
     for i, src in enumerate(chosen):
         shutil.copy(src, tmp_path / f"{i}.dcm")
-    extra = pydicom.dcmread(sample_ct_files[1])  # another instance at slice 1's position: an inserted slice
+    extra = pydicom.dcmread(sample_ct_files[1])  # an edited slice inserted at slice 1's position
+    extra.decompress()
+    arr = extra.pixel_array.copy()
+    arr[200:240, 200:240] += 40
+    extra.PixelData = arr.tobytes()
     extra.SOPInstanceUID = extra.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
     extra.save_as(tmp_path / "dup.dcm")
     [series] = load_series(tmp_path)
@@ -105,13 +109,25 @@ def test_series_reports_gap_and_duplicate(sample_ct_files: list[Path], tmp_path:
 
 def test_the_same_instance_saved_twice_in_one_folder_is_a_copy(sample_ct_files: list[Path], tmp_path: Path) -> None:
     """pydicom's test files hold one MR instance in seven encodings in one folder: seven copies of an
-    instance, not seven slices at one position."""
+    instance, not seven slices at one position; so is a copy a toolkit re-wrote under a new UID with the same
+    pixels, and a lossy copy under a new UID (pydicom-data's 693_UNCI beside 693_UNCR). An edited copy is a second
+    slice (the test above)."""
     for src in sample_ct_files[:3]:
         shutil.copy(src, tmp_path / src.name)
     shutil.copy(sample_ct_files[1], tmp_path / "renamed copy.dcm")
-    shutil.copy(sample_ct_files[1], tmp_path / "zz another.dcm")
+    reminted = pydicom.dcmread(sample_ct_files[1])  # re-written by a toolkit that minted a new UID, pixels the same
+    reminted.SOPInstanceUID = reminted.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    reminted.save_as(tmp_path / "zz another.dcm")
+    lossy = pydicom.dcmread(sample_ct_files[1])  # a lossy copy under a new UID: off by one almost everywhere
+    lossy.decompress()
+    arr = lossy.pixel_array.copy()
+    arr[::2, :] += 1
+    arr[1::2, ::3] += 1
+    lossy.PixelData, lossy.LossyImageCompression = arr.tobytes(), "01"
+    lossy.SOPInstanceUID = lossy.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    lossy.save_as(tmp_path / "zz lossy.dcm")
     series = load_series(tmp_path)
-    assert sorted(len(s) for s in series) == [1, 1, 3]
+    assert sorted(len(s) for s in series) == [1, 1, 1, 3]
     assert all(s.problems == () for s in series)
 
 

@@ -145,6 +145,19 @@ def functional_item(ds: Any, sequence: str, frame: int = 0) -> Any:
     return None
 
 
+def not_hounsfield(ds: Any) -> str | None:
+    """Why a CT image's values are not Hounsfield units, or None: a Rescale Type other than HU (PS3.3 C.11.1.1.2;
+    a derived map such as a perfusion rCBF says US, unspecified), top level or in the functional groups. Absent
+    means HU, as CT Image Storage implies."""
+    if ds is None:
+        return None
+    item = ds if "RescaleType" in ds else functional_item(ds, "PixelValueTransformationSequence")
+    kind = str(item.get("RescaleType", "") or "").strip().upper() if item is not None else ""
+    if kind and kind != "HU":
+        return f"its values are not Hounsfield units (Rescale Type {kind})"
+    return None
+
+
 def frame_rescales(ds: Any, frames: int) -> list[tuple[float, float]] | None:
     """Per frame (slope, intercept) from the Pixel Value Transformation functional group; None without one."""
     out = []

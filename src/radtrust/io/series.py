@@ -152,7 +152,8 @@ def _split_copies(members: list[Image]) -> list[list[Image]]:
     would read as two slices at one position). One series spread over several folders without repeats stays
     whole.
     """
-    uids = [im.sop_instance_uid for im in members if im.sop_instance_uid]
+    ids = _instance_ids(members)
+    uids = [i for i in ids if i]
     if len(uids) == len(set(uids)):
         return [members]
     folders: dict[str, list[Image]] = defaultdict(list)
@@ -162,7 +163,7 @@ def _split_copies(members: list[Image]) -> list[list[Image]]:
     for key in sorted(folders):
         parts: list[tuple[set[str], list[Image]]] = []
         for im in sorted(folders[key], key=lambda i: str(i.path or "")):
-            uid = im.sop_instance_uid
+            uid = ids[next(j for j, m in enumerate(members) if m is im)]
             part = next((p for p in parts if uid is None or uid not in p[0]), None)
             if part is None:
                 part = (set(), [])
@@ -172,6 +173,38 @@ def _split_copies(members: list[Image]) -> list[list[Image]]:
             part[1].append(im)
         out.extend(p[1] for p in parts)
     return out
+
+
+def _instance_ids(members: list[Image]) -> list[str | None]:
+    """Per member, what identifies its instance: the SOPInstanceUID, except that a file with the same position,
+    InstanceNumber and matrix as an earlier one is that one again under a new UID when it is a copy: identical
+    pixels (re-written by a toolkit that minted UIDs), or a lossy copy (one of the two records lossy compression
+    and their pixels differ almost everywhere, as a codec's error does). Pixels that differ in one region (an
+    edited copy) keep their own UID: a second slice at that position, which the series reports."""
+    ids = [m.sop_instance_uid for m in members]
+    seen: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for j, m in enumerate(members):
+        pos = m.geometry.position
+        if pos is None:
+            continue
+        ds = m.dataset
+        key = (tuple(round(v, 3) for v in pos), str(ds.get("InstanceNumber")) if ds is not None else None, m.shape)
+        for i in seen[key]:
+            if _same_slice(members[i], m):
+                ids[j] = ids[i]
+                break
+        seen[key].append(j)
+    return ids
+
+
+def _same_slice(a: Image, b: Image) -> bool:
+    if np.array_equal(a.pixels, b.pixels):
+        return True
+    from radtrust.io.lossy import lossy_reason
+
+    if not (lossy_reason(a) or lossy_reason(b)):
+        return False
+    return float(np.mean(a.pixels != b.pixels)) > 0.5  # a codec's error is everywhere; an edit is local
 
 
 def group_series(images: Iterable[Image]) -> list[Series]:

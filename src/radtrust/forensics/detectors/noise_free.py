@@ -43,6 +43,7 @@ from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.residuals import dilate, valid_mask
+from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class NoiseFreeRegionDetector(Detector):
     scope = Scope(modalities=frozenset({"CT"}), dims=frozenset({2, 3}))
 
     def run(self, image: Image) -> Finding:
+        if reason := not_hounsfield(image.dataset):
+            raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
         if reason := lossy_reason(image):
             raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
         px = image.pixels
@@ -144,6 +147,8 @@ class NoiseFreeRegionDetector(Detector):
         if not series.is_volume():
             raise NotApplicable("noise-free regions need a stackable series of 2D slices")
         for im in series.instances:
+            if reason := not_hounsfield(im.dataset):
+                raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
             if reason := lossy_reason(im):
                 raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
         return self._analyse([im.pixels for im in series.instances],

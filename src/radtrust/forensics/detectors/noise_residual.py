@@ -20,6 +20,10 @@ flagged. An image known to have been lossy-compressed (:func:`radtrust.io.lossy.
 on noise too high only: the coder removed noise unevenly and reshaped its texture, but added none. The score
 is a logistic transform of the strongest regional robust z-statistic, calibrated so that authentic
 development images (CT of three vendors, CR, 8-bit chest pictures) stay well below 0.5.
+
+Only the modalities those models describe are judged: CT, projection radiography, and pictures (no modality,
+OT, SC, XC). Ultrasound speckle, MR's Rician noise and nuclear medicine's smoothed counts follow none of them (a
+real 16-bit ultrasound from pydicom-data, black around its sector and lettered, scored 1.0: "noise too low").
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from scipy import ndimage
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.physics import RADIOGRAPHY
 from radtrust.forensics.residuals import (
     bin2d,
     block_mean,
@@ -157,7 +162,7 @@ class NoiseResidualDetector(Detector):
 
     name = "noise-residual"
     version = "1"
-    scope = Scope()
+    scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
 
     #: logistic link per image class: stat (regional robust z) -> score. Centres sit above the largest
     #: statistic seen on the authentic development images of that class (CT: 7.6; CR: 5.7; 8-bit pictures

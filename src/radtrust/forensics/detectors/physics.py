@@ -38,6 +38,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.residuals import image_class, reuse
+from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
 
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
@@ -229,6 +230,8 @@ class PhysicsCheck(Detector):
 
     # ------------------------------------------------------------------------------------------------ CT
     def _ct(self, image: Any, checks: list[tuple[float, str]]) -> np.ndarray:
+        if reason := not_hounsfield(image.dataset):
+            raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
         hu = image.pixels
         body, away = body_mask(hu, margin=6)
         heat = np.zeros(hu.shape, np.float32)
