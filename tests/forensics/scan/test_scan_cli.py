@@ -236,3 +236,15 @@ def test_pydicom_data_corpus_raises_no_false_alarm(capsys):
     assert len(instances) >= 60
     flagged = [Path(r["path"]).name for r in instances if r["verdict"] in ("suspicious", "tampered")]
     assert flagged == []
+
+
+def test_enhanced_ct_scanned_in_hu_with_a_map_per_frame(capsys, sample_ct_files, tmp_path):
+    """An Enhanced CT (one multi-frame file, made by highdicom's legacy converter): every detector reads HU, physics
+    runs, and the heatmap holds one map per frame."""
+    from tests.forensics.scan.test_physics import _enhanced_ct
+
+    image = _enhanced_ct(sample_ct_files, tmp_path)
+    assert main(["scan", str(image.path), "--format", "jsonl", "--heatmaps", str(tmp_path / "heat")]) == 0
+    [inst] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"instance"' in line]
+    assert inst["verdict"] == "authentic" and "physics" in inst["detectors"]
+    assert np.load(inst["heatmap"]).shape == (6, 512, 512)
