@@ -50,7 +50,7 @@ _MAX_KEPT = 0.25         # ... of which at most this share may be there for a do
 _MIN_RATE = 0.005        # floor of the double-compression rate (clipping and rounding put a few there)
 _WINDOW = 6              # blocks per side of the neighbourhood summed
 # score link on the peak window sum (nats): the 225 judged authentic development pictures re-saved at quality
-# 75-95 peak at sums of 70 or less (score 0.12; scripts/jpeg_double_check.py); edits found there sum 200 and more
+# 75-95 peak at sums of 70 or less (score 0.12; scripts/jpeg_double_check.py); a sum of 175 scores 0.9
 _CENTER, _WIDTH = 120.0, 25.0
 _FULL = 400.0            # window sum shown as 1.0 on the heatmap
 _JPEG_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}  # JPEG baseline, extended
