@@ -18,6 +18,7 @@ Masks keep their meaning: no variant moves anatomy.
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,6 @@ class NotApplicableVariant(ValueError):
 
 def _jpeg_baseline(out: Any, pixels: np.ndarray) -> None:
     """Encode ``out``'s pixels as one JPEG baseline frame at JPEG_QUALITY (Pillow), encapsulated."""
-    import io
-
     from PIL import Image as PILImage
     from pydicom.encaps import encapsulate
     from pydicom.uid import JPEGBaseline8Bit

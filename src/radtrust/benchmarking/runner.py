@@ -246,8 +246,7 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
                 s = metrics.summary(yv, pv)
                 # against the clean AUC of the same images (a variant may apply to some images only)
                 stems = {r.row.stem for r in ok}
-                ref = base_auc if len(rows_v) == len(test_rows) else _auc_of(
-                    fusion, [r for r in clean if r.row.stem in stems])
+                ref = _auc_of(fusion, [r for r in clean if r.row.stem in stems])
                 s["images_in_variant"] = len(rows_v)
                 s["auc_change"] = round(s["auc"] - ref, 4) if np.isfinite(s["auc"]) and np.isfinite(ref) else None
                 # processed authentic images are where a deployment would see new false alarms

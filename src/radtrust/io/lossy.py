@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the DCT-based JPEG syntaxes (ISO 10918-1): a quantisation table in every frame
+JPEG_DCT_SYNTAXES = {"1.2.840.10008.1.2.4.50": "JPEG Baseline", "1.2.840.10008.1.2.4.51": "JPEG Extended"}
 #: transfer syntaxes whose coding is always lossy (PS3.5 / PS3.6)
 LOSSY_SYNTAXES = {
-    "1.2.840.10008.1.2.4.50": "JPEG Baseline",
-    "1.2.840.10008.1.2.4.51": "JPEG Extended",
+    **JPEG_DCT_SYNTAXES,
     "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
     **{f"1.2.840.10008.1.2.4.{n}": "MPEG/HEVC video" for n in range(100, 109)},
     "1.2.840.10008.1.2.4.111": "JPEG XL recompression of a lossy JPEG",
@@ -51,7 +52,8 @@ def j2k_irreversible(codestream: bytes) -> bool | None:
     return None
 
 
-def _first_frame(ds: Any) -> bytes | None:
+def first_frame(ds: Any) -> bytes | None:
+    """The first frame's encapsulated bytes (None for native pixel data or an unreadable fragment table)."""
     from pydicom.encaps import get_frame
 
     data = ds.get("PixelData")
@@ -69,7 +71,7 @@ def stored_lossy(image: Any) -> str | None:
     if ts in LOSSY_SYNTAXES:
         return f"stored with a lossy transfer syntax ({LOSSY_SYNTAXES[ts]})"
     if ts in _J2K_EITHER and image.dataset is not None:
-        frame = _first_frame(image.dataset)
+        frame = first_frame(image.dataset)
         if frame is not None and j2k_irreversible(frame):
             return f"stored lossy-compressed as {image.transfer_syntax_name or 'JPEG 2000'} (irreversible 9-7 wavelet)"
     return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from radtrust.io.image import Image
+from radtrust.io.lossy import lossy_reason
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,14 +157,13 @@ def _split_copies(members: list[Image]) -> list[list[Image]]:
     uids = [i for i in ids if i]
     if len(uids) == len(set(uids)):
         return [members]
-    folders: dict[str, list[Image]] = defaultdict(list)
-    for im in members:
-        folders[str(im.path.parent) if im.path else ""].append(im)
+    folders: dict[str, list[tuple[Image, str | None]]] = defaultdict(list)
+    for im, uid in zip(members, ids):
+        folders[str(im.path.parent) if im.path else ""].append((im, uid))
     out: list[list[Image]] = []
     for key in sorted(folders):
         parts: list[tuple[set[str], list[Image]]] = []
-        for im in sorted(folders[key], key=lambda i: str(i.path or "")):
-            uid = ids[next(j for j, m in enumerate(members) if m is im)]
+        for im, uid in sorted(folders[key], key=lambda pair: str(pair[0].path or "")):
             part = next((p for p in parts if uid is None or uid not in p[0]), None)
             if part is None:
                 part = (set(), [])
@@ -200,8 +200,6 @@ def _instance_ids(members: list[Image]) -> list[str | None]:
 def _same_slice(a: Image, b: Image) -> bool:
     if np.array_equal(a.pixels, b.pixels):
         return True
-    from radtrust.io.lossy import lossy_reason
-
     if not (lossy_reason(a) or lossy_reason(b)):
         return False
     return float(np.mean(a.pixels != b.pixels)) > 0.5  # a codec's error is everywhere; an edit is local

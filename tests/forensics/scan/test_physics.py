@@ -197,3 +197,13 @@ def test_multi_frame_radiography_is_not_judged(sample_cr_file):
     cine = dataclasses.replace(cr, pixels=np.stack([cr.pixels, cr.pixels]), modality="XA")
     with pytest.raises(Exception, match="multi-frame radiography"):
         PhysicsCheck().run(cine)
+
+
+def test_a_ct_map_that_is_not_in_hounsfield_units_is_not_judged(sample_ct_files, tmp_path):
+    """pydicom-data's Enhanced CT perfusion map (Rescale Type US) scored 1.0: its values are not HU. The reason
+    is given once for the image, not as 'no patient in any frame'."""
+    image = _enhanced_ct(sample_ct_files, tmp_path)
+    ds = copy.deepcopy(image.dataset)
+    ds.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0].RescaleType = "US"
+    with pytest.raises(Exception, match="not Hounsfield units"):
+        PhysicsCheck().run(dataclasses.replace(image, dataset=ds))

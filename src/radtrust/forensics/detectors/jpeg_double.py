@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -41,6 +42,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.jpeg_grid import picture_lattice
 from radtrust.forensics.residuals import logistic
+from radtrust.io.lossy import JPEG_DCT_SYNTAXES, first_frame
 
 _K = 255                 # largest |index| read; beyond it the histogram is too sparse to matter
 _MAX_Q1 = 64             # first-stage steps tried
@@ -53,7 +55,6 @@ _WINDOW = 6              # blocks per side of the neighbourhood summed
 # 75-95 peak at sums of 70 or less (score 0.12; scripts/jpeg_double_check.py); a sum of 175 scores 0.9
 _CENTER, _WIDTH = 120.0, 25.0
 _FULL = 400.0            # window sum shown as 1.0 on the heatmap
-_JPEG_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}  # JPEG baseline, extended
 
 
 @lru_cache(maxsize=256)
@@ -136,20 +137,18 @@ def last_table(image) -> np.ndarray | None:  # noqa: ANN001 - radtrust.io.Image
     file, or DICOM pixel data stored as JPEG baseline/extended. None otherwise or when unreadable."""
     from PIL import Image as PILImage
 
+    source: Any = None
+    if image.source_format == "jpeg" and image.path is not None:
+        source = image.path
+    elif image.transfer_syntax in JPEG_DCT_SYNTAXES and image.dataset is not None:
+        frame = first_frame(image.dataset)
+        source = io.BytesIO(frame) if frame is not None else None
+    if source is None:
+        return None
     try:
-        if image.source_format == "jpeg" and image.path is not None:
-            with PILImage.open(image.path) as im:
-                tables = getattr(im, "quantization", None)
-        elif image.transfer_syntax in _JPEG_SYNTAXES and image.dataset is not None:
-            from pydicom.encaps import get_frame
-
-            frame = get_frame(image.dataset.PixelData, 0,
-                              number_of_frames=int(image.dataset.get("NumberOfFrames", 1) or 1))
-            with PILImage.open(io.BytesIO(frame)) as im:
-                tables = getattr(im, "quantization", None)
-        else:
-            return None
-    except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        with PILImage.open(source) as im:
+            tables = getattr(im, "quantization", None)
+    except (OSError, ValueError):
         return None
     if not tables or 0 not in tables or len(tables[0]) != 64:
         return None

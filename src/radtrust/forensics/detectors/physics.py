@@ -28,6 +28,7 @@ Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -185,6 +186,8 @@ class PhysicsCheck(Detector):
         self.noise_model = noise_model if noise_model is not None else NoiseModel.shipped()
 
     def run(self, image: Any) -> Finding:
+        if (image.modality or "").upper() == "CT" and (reason := not_hounsfield(image.dataset)):
+            raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
         if image.pixels.ndim == 3:
             if (image.modality or "").upper() == "CT":
                 return self._frames(image)
@@ -210,8 +213,6 @@ class PhysicsCheck(Detector):
     def _frames(self, image: Any) -> Finding:
         """A multi-frame CT (Enhanced CT, or a legacy-converted one): each frame is a slice and is checked as one;
         the worst frame speaks for the image, the map keeps every frame's."""
-        import dataclasses
-
         worst: tuple[float, int, Finding] | None = None
         heat = np.zeros(image.pixels.shape, np.float32)
         for i, frame in enumerate(image.pixels):
@@ -230,8 +231,6 @@ class PhysicsCheck(Detector):
 
     # ------------------------------------------------------------------------------------------------ CT
     def _ct(self, image: Any, checks: list[tuple[float, str]]) -> np.ndarray:
-        if reason := not_hounsfield(image.dataset):
-            raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
         hu = image.pixels
         body, away = body_mask(hu, margin=6)
         heat = np.zeros(hu.shape, np.float32)
