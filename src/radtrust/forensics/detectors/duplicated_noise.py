@@ -14,8 +14,11 @@ one sort and voted by displacement (in 3D over the whole series, so noise copied
 too). Random collisions of 36-bit patterns are rare and scattered over displacements; a copied region of
 A pixels gives about A votes at one displacement, and still a fraction of them when a few signs are
 perturbed (added content, re-quantisation). Displacements whose neighbours also collect votes are
-structures elongated along a line (edges, the CT table), not copied noise, and are discarded. The pairs of
-the winning displacement mark both the source and the target in the heatmap. On CT only positions inside the
+structures elongated along a line (edges, the CT table), not copied noise, and are discarded. At the winning
+displacement the heatmap marks both the source and the target over their whole extent: where the residual
+correlates with the residual one displacement away (normalised over 7x7 pixels), grown from the matching
+blocks, so the parts of a copy whose signs were perturbed (a feathered edge, re-quantisation, added content,
+flat 8-bit stretches) are marked too, not only the blocks that matched exactly. On CT only positions inside the
 patient (:func:`~radtrust.forensics.detectors.physics.body_mask`, grown by two hash blocks) are hashed: the
 table's honeycomb and rails repeat by construction, and in a resampled series their residual matched at
 displacements just beyond the exclusion radius (an authentic abdomen slice reached 0.66 with 29 matches).
@@ -37,6 +40,9 @@ from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.residuals import dilate, frames, highpass, image_class, logistic, valid_mask
 
 HASH_BLOCK = 6
+EXTENT_WINDOW = 7  # pixels: the residual correlation that marks a copy's extent
+EXTENT_CORR = 0.6  # normalised correlation at the displacement above which a pixel belongs to the copy (0.5 is a
+# window half inside it: 0.6 keeps the marked edge about a pixel inside the copy, where chance cannot push it out)
 SLAB = 24  # slices voted together in a series
 _EXCLUDE_RADIUS = 8  # in-plane displacements this close are the residual's own (kernel, streak) autocorrelation
 
@@ -189,7 +195,7 @@ class DuplicatedNoiseDetector(Detector):
                       for (h, u), p in zip(hashed, planes, strict=True)]
         heat = np.zeros(pixels.shape, np.float32)
         if pixels.ndim == 2:
-            best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None, link)
+            best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None, link, pixels)
         else:
             # slabs of SLAB slices (overlapping by a third) bound the memory of the sort on long series
             best, evidence = 0, []
@@ -197,7 +203,7 @@ class DuplicatedNoiseDetector(Detector):
             for z0 in starts:
                 part = hashed[z0 : z0 + SLAB]
                 b, ev = self._vote(np.stack([h for h, _ in part]), np.stack([u for _, u in part]),
-                                   heat[z0 : z0 + SLAB], z0, link)
+                                   heat[z0 : z0 + SLAB], z0, link, pixels[z0 : z0 + SLAB])
                 best = max(best, b)
                 evidence.extend(e for e in ev if e not in evidence)
         score = logistic(math.log2(max(best, 1)), *link)
@@ -206,23 +212,23 @@ class DuplicatedNoiseDetector(Detector):
         return Finding(score=score, heatmap=heat, evidence=tuple(evidence))
 
     def _vote(
-        self, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None, link: tuple[float, float]
+        self, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None, link: tuple[float, float],
+        pixels: np.ndarray,
     ) -> tuple[int, list[str]]:
-        """Vote within one plane or slab; paint the matches into ``heat`` (a view); return best votes, evidence."""
+        """Vote within one plane or slab; paint both copies into ``heat`` (a view); return best votes, evidence."""
         peaks = vote_displacements(hashes, usable, min_votes=4)
         evidence = []
+        residual = None
         for votes, d in peaks:
             if logistic(math.log2(votes), *link) < 0.5:
                 continue
             a, b = matched_pairs(hashes, usable, d)
-            strength = min(1.0, votes / 200.0)
-            for pts in (a, b):  # paint each matching 6x6 block
-                for di in range(HASH_BLOCK):
-                    for dj in range(HASH_BLOCK):
-                        q = pts.copy()
-                        q[:, -2] += di
-                        q[:, -1] += dj
-                        heat[tuple(q.T)] = np.maximum(heat[tuple(q.T)], strength)
+            if residual is None:  # only for an image with a copy: authentic scans never get here
+                residual = np.stack([highpass(p) for p in frames(pixels)]).reshape(pixels.shape)
+            extent = copy_extent(residual, d, a)
+            strength = np.float32(min(1.0, votes / 200.0))
+            for region in extent:
+                np.maximum(heat, np.where(region, strength, np.float32(0.0)), out=heat)
             lo, hi = a.min(axis=0), a.max(axis=0) + HASH_BLOCK - 1
             if z0:
                 lo[0] += z0
@@ -249,3 +255,35 @@ def matched_pairs(hashes: np.ndarray, usable: np.ndarray, d: tuple[int, ...]) ->
     eq &= ndimage.uniform_filter(eq.astype(np.float32), size=size) > 0.3
     a = np.argwhere(eq) + np.array([s.start for s in src])
     return a, a + np.array(d)
+
+
+def copy_extent(residual: np.ndarray, d: tuple[int, ...], matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(source, target) masks of a copy at displacement ``d``: the exactly matching hash blocks (``matches``: their
+    corners, as :func:`matched_pairs` returns the source's) and the connected regions around them where the
+    residual correlates with the residual ``d`` away (normalised over ``EXTENT_WINDOW`` pixels in-plane) above
+    ``EXTENT_CORR``; chance correlations elsewhere hold no matching block and are not marked."""
+    shape = residual.shape
+    src = tuple(slice(max(0, -k), n - max(0, k)) for k, n in zip(d, shape, strict=True))
+    dst = tuple(slice(max(0, k), n - max(0, -k)) for k, n in zip(d, shape, strict=True))
+    r1, r2 = residual[src], residual[dst]
+    size = (1,) * (residual.ndim - 2) + (EXTENT_WINDOW, EXTENT_WINDOW)
+    cross = ndimage.uniform_filter(r1 * r2, size=size)
+    energy = ndimage.uniform_filter(r1 * r1, size=size) * ndimage.uniform_filter(r2 * r2, size=size)
+    floor = (1e-3 * max(float(np.mean(r1 * r1)), 1e-12)) ** 2  # flat stretches: no residual, no correlation
+    corr = cross / np.sqrt(np.maximum(energy, floor))
+    blocks = np.zeros(corr.shape, bool)
+    corners = matches - np.array([s.start for s in src])
+    top = np.array(corr.shape) - 1
+    for di in range(HASH_BLOCK):
+        for dj in range(HASH_BLOCK):
+            q = np.minimum(corners + np.array([0] * (residual.ndim - 2) + [di, dj]), top)
+            blocks[tuple(q.T)] = True
+    inplane = np.zeros((3,) * corr.ndim, bool)
+    inplane[(1,) * (corr.ndim - 2)] = True  # a 3x3 square in the plane: the opening removes chance spurs
+    labels, _ = ndimage.label(ndimage.binary_opening(corr > EXTENT_CORR, structure=inplane))
+    keep = np.unique(labels[blocks])
+    region = np.isin(labels, keep[keep > 0]) | blocks
+    source, target = np.zeros(shape, bool), np.zeros(shape, bool)
+    source[src] = region
+    target[dst] = region
+    return source, target

@@ -16,8 +16,13 @@ barely moves a block's median, so this detector looks at the finest scale instea
 4. the largest connected noise-free region (3D for a series, per slice for one image); the score is a
    logistic of log2(size) centred at 48 voxels. In the authentic CT of ``../shared/data/ct`` (Siemens abdomen,
    GE head, the 133-slice chest volume; the Philips phantom has too little soft tissue to judge) the largest
-   region is 1 voxel; at 0.2 of the reference it would be 12, at 0.3 up to 182, hence 0.15. Every no-noise
+   region is 1 voxel; at 0.2 of the reference it would be 12, at 0.3 up to 187, hence 0.15. Every no-noise
    removal, retouch and splice in the development benchmark leaves 200 to 9,000 voxels.
+5. a second, *quiet* tier for an edit whose editor re-added too little noise (or lowered a region's contrast):
+   local RMS under 0.25 of the reference, logistic centred at 250 voxels (authentic regions reach 44; see
+   ``TIERS``). A biharmonic fill of a 20 mm disc on three slices of the Siemens samples, re-noised with white
+   noise at 0.2 of the scan's noise, leaves a 269-voxel region there (score 0.55) and passes the 0.15 tier; at
+   0.25 of the scan's noise it passes both (146 voxels), as it should: that is as quiet as authentic tissue gets.
 
 Only CT in HU applies (radiographs have collimated and saturated areas without noise). Lossy compression
 (JPEG, JPEG-LS near-lossless, irreversible JPEG 2000, or LossyImageCompression "01") removes noise where the
@@ -50,8 +55,13 @@ if TYPE_CHECKING:
     from radtrust.io import Image, Series
 
 WINDOW = 5  # pixels: the local RMS window
-RATIO = 0.15  # noise-free: local RMS below this fraction of the reference noise (authentic tail ends near 0.2)
-CENTER_LOG2 = math.log2(48.0)  # score 0.5 at a 48-voxel region
+# (ratio, size): a region whose local RMS stays below ratio x the reference noise scores 0.5 at that many voxels.
+# Noise-free (0.15): authentic CT's largest region is 1 voxel. Quiet (0.25: an edit re-noised at a quarter of the
+# scan's level, or a contrast lowered to a quarter): authentic regions reach 44 voxels in the chest volume, 5 in
+# the GE head, 3 in the Siemens abdomen, 1 in pydicom-data's CT; hence 250 (a 0.25 region of 44 voxels scores
+# 0.007). At 0.3 authentic regions reach 187 voxels, at 0.4 7,000: no tier there.
+TIERS = ((0.15, 48.0), (0.25, 250.0))
+RATIO = TIERS[0][0]
 WIDTH_LOG2 = 0.5
 # An edge-preserving denoiser (or strong iterative reconstruction) flattens noise throughout, not in one place:
 # the share of the body under LOW x the median exceeds MAX_LOW_SHARE. Measured: authentic series <= 0.2% (slices
@@ -121,11 +131,11 @@ def measured_field(image: Image) -> np.ndarray | None:
     return ((yy - cy) * spacing[0]) ** 2 + ((xx - cx) * spacing[1]) ** 2 <= radius * radius
 
 
-def _score(size: np.ndarray | int) -> np.ndarray:
-    """Logistic of log2(region size), 0.5 at 48 voxels; 0 for no region."""
+def _score(size: np.ndarray | int, centre: float = TIERS[0][1]) -> np.ndarray:
+    """Logistic of log2(region size), 0.5 at ``centre`` voxels; 0 for no region."""
     size = np.asarray(size, dtype=float)
     with np.errstate(divide="ignore"):
-        return np.where(size > 0, 1.0 / (1.0 + np.exp(-(np.log2(size) - CENTER_LOG2) / WIDTH_LOG2)), 0.0)
+        return np.where(size > 0, 1.0 / (1.0 + np.exp(-(np.log2(size) - math.log2(centre)) / WIDTH_LOG2)), 0.0)
 
 
 class NoiseFreeRegionDetector(Detector):
@@ -170,36 +180,45 @@ class NoiseFreeRegionDetector(Detector):
             raise EvidenceLost(
                 f"{100 * low_share:.0f}% of the body has under {LOW:g} of the scan's median noise: denoised or "
                 "iteratively reconstructed throughout, so noise-free regions prove nothing")
-        quiet = judged & (rms < RATIO * ref)
         structure = np.zeros((3, 3, 3), bool)
         structure[1] = ndimage.generate_binary_structure(2, 1)
         if not per_slice:
             structure[0, 1, 1] = structure[2, 1, 1] = True
-        labels, n = ndimage.label(quiet, structure=structure)
         # The map, on slices that hold a region scoring over 0.2 (elsewhere 0, so a slice's share of a series
         # finding stays where the regions are): each region's score, grown by the window's half-width (a voxel
         # is only called noise-free when its whole 5x5 neighbourhood is, so the edit reaches further), over a
         # graded background, 0.2 * how far the local noise falls below half the reference.
         heat = np.zeros(rms.shape, np.float32)
-        sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0, int)
-        size = int(sizes.max()) if n else 0
-        region_score = np.concatenate([[0.0], _score(sizes)]).astype(np.float32)
-        if (region_score > 0.2).any():  # authentic scans stop here: no full-size map of region scores
-            strong = (region_score > 0.2)[labels]
-            for z in np.flatnonzero(strong.reshape(len(slices), -1).any(axis=1)):
-                graded = np.clip(rms[z] * np.float32(-0.4 / ref) + np.float32(0.2), 0.0, 0.2)
-                graded[~judged[z]] = 0.0
-                heat[z] = np.maximum(graded, ndimage.grey_dilation(region_score[labels[z]], size=(WINDOW, WINDOW)))
-        score = float(_score(size))
-        if size == 0:
+        best = None  # (score, size, ratio, labels, label) of the tier whose largest region scores highest
+        for ratio, centre in TIERS:
+            labels, n = ndimage.label(judged & (rms < ratio * ref), structure=structure)
+            if not n:
+                continue
+            sizes = np.bincount(labels.ravel())[1:]
+            region_score = np.concatenate([[0.0], _score(sizes, centre)]).astype(np.float32)
+            top = 1 + int(np.argmax(sizes))
+            if best is None or region_score[top] > best[0]:
+                best = (float(region_score[top]), int(sizes[top - 1]), ratio, labels, top)
+            if (region_score > 0.2).any():  # authentic scans stop here: no full-size map of region scores
+                strong = (region_score > 0.2)[labels]
+                for z in np.flatnonzero(strong.reshape(len(slices), -1).any(axis=1)):
+                    graded = np.clip(rms[z] * np.float32(-0.4 / ref) + np.float32(0.2), 0.0, 0.2)
+                    graded[~judged[z]] = 0.0
+                    grown = ndimage.grey_dilation(region_score[labels[z]], size=(WINDOW, WINDOW))
+                    heat[z] = np.maximum(heat[z], np.maximum(graded, grown))
+        if best is None:
+            score = 0.0
             evidence = f"every part of the body carries noise (reference {ref:.1f} HU at 5x5 pixels)"
-        elif score < 0.5:
-            evidence = (f"largest noise-free patch inside the body: {size} voxels, as in authentic scans "
-                        f"(reference noise {ref:.1f} HU)")
         else:
-            z, y, x = np.nonzero(labels == 1 + int(np.argmax(sizes)))
-            where = f"slices {z.min()}-{z.max()}, " if len(slices) > 1 else ""
-            evidence = (f"a {size}-voxel region inside the body has almost no noise ({where}rows {y.min()}-{y.max()}, "
-                        f"columns {x.min()}-{x.max()}: local noise under {RATIO * ref:.1f} HU where the scan "
-                        f"has {ref:.1f} HU): generated, in-painted or smoothed content")
+            score, size, ratio, labels, top = best
+            what = "almost no noise" if ratio == RATIO else f"under {ratio:g} of the scan's noise"
+            if score < 0.5:
+                evidence = (f"largest region inside the body with {what}: {size} voxels, as in authentic scans "
+                            f"(reference noise {ref:.1f} HU)")
+            else:
+                z, y, x = np.nonzero(labels == top)
+                where = f"slices {z.min()}-{z.max()}, " if len(slices) > 1 else ""
+                evidence = (f"a {size}-voxel region inside the body has {what} ({where}rows {y.min()}-{y.max()}, "
+                            f"columns {x.min()}-{x.max()}: local noise under {ratio * ref:.1f} HU where the scan "
+                            f"has {ref:.1f} HU): generated, in-painted or smoothed content")
         return Finding(score, heat[0] if squeeze else heat, (evidence,))
