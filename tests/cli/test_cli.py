@@ -97,3 +97,24 @@ def test_console_script_runs_as_module(sample_cr_file: Path) -> None:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[0])["photometric"] == "MONOCHROME1"
+
+
+def test_library_warnings_only_with_verbose(sample_ct_files: list[Path], tmp_path: Path) -> None:
+    """A malformed UID in the file meta makes pydicom warn (two lines, with its own source line): a clean run
+    prints nothing on stderr and an error stays one line; -v shows the warning as a radtrust log line."""
+    data = sample_ct_files[0].read_bytes()
+    at = data.index(b"1.2.840.10008.5.1.4.1.1.2")  # the file meta's Media Storage SOP Class UID
+    bad = tmp_path / "bad-uid.dcm"
+    bad.write_bytes(data[:at + 16] + b"t" + data[at + 17:])
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "radtrust", *args], capture_output=True, text=True, check=False)
+
+    quiet = run("info", str(bad))
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    verbose = run("-v", "info", str(bad))
+    assert verbose.returncode == 0 and "radtrust: " in verbose.stderr and "Invalid value for VR UI" in verbose.stderr
+    truncated = tmp_path / "truncated.dcm"
+    truncated.write_bytes(bad.read_bytes()[:600])
+    failed = run("scan", str(truncated))
+    assert failed.returncode == 2 and len(failed.stderr.splitlines()) == 1 and str(truncated) in failed.stderr

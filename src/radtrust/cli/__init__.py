@@ -112,6 +112,12 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger("radtrust")
     root.handlers[:] = [h for h in root.handlers if isinstance(h, logging.NullHandler)] + [handler]
     root.setLevel(level)
+    # Libraries warn about what they read (pydicom: "Invalid value for VR UI" with its source line), which would
+    # break the one-line error and clutter a clean run: such warnings are shown with -v only, as log lines.
+    logging.captureWarnings(True)
+    library = logging.getLogger("py.warnings")
+    library.handlers[:] = [handler] if verbose else [logging.NullHandler()]
+    library.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
