@@ -319,3 +319,45 @@ def test_verbose_shows_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "Traceback" in err and err.strip().splitlines()[-1] == f"radtrust: error: {path}: empty file (0 bytes)"
     assert main(["info", "-v", str(tmp_path / "missing.dcm")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _mutations(data: bytes, seed: int, count: int) -> list[bytes]:
+    """Seeded random damage past the preamble: truncation, flipped bytes (header or anywhere), inserted noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        b = bytearray(data)
+        head = min(len(b), 3000)  # the header of the sample ends well before byte 3000
+        kind = i % 4
+        if kind == 0:
+            b = b[: int(rng.integers(132, len(b)))]
+        elif kind == 1:
+            for at in rng.integers(132, head, size=int(rng.integers(1, 6))):
+                b[int(at)] = int(rng.integers(0, 256))
+        elif kind == 2:
+            for at in rng.integers(132, len(b), size=int(rng.integers(1, 20))):
+                b[int(at)] = int(rng.integers(0, 256))
+        else:
+            at = int(rng.integers(132, head))
+            b[at:at] = rng.integers(0, 256, size=int(rng.integers(1, 32))).astype(np.uint8).tobytes()
+        out.append(bytes(b))
+    return out
+
+
+def test_randomly_damaged_files_never_crash_scan(base_file: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A regression guard for the fuzzing of session 7 (120 damaged files through scan, info and verify): whatever
+    the damage, scan exits 0, 1 or 2, an error is one line naming the file, nothing raises, no file is modified."""
+    for i, data in enumerate(_mutations(base_file.read_bytes(), seed=7, count=24)):
+        path = tmp_path / f"damaged-{i}.dcm"
+        path.write_bytes(data)
+        code = main(["scan", "--format", "jsonl", str(path)])
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert code in (0, 1, 2), (i, captured)
+        assert "Traceback" not in captured.err + captured.out
+        if code == 2:
+            assert len(lines) == 1 and str(path) in lines[0], (i, lines)
+        else:
+            assert lines == [], (i, lines)
+        assert path.read_bytes() == data
