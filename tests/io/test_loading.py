@@ -186,3 +186,26 @@ def test_chest_volume_nifti(shared_data: Path) -> None:
     image = load_image(shared_data / "ct" / "chest_volume" / "cxr.nii.gz")
     assert image.shape == (133, 512, 512)
     assert image.pixels.min() < -900  # HU
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ([2.0] * 8, (0, 0)),  # a regular run
+    ([2.0, 2.0, 2.0, 4.0, 2.0, 2.0], (1, 0)),  # one slice missing
+    ([2.0, 2.0, 6.0, 2.0, 2.0], (1, 0)),  # two missing side by side
+    ([4.0] * 6 + [1.08] + [7.0] * 6, (0, 1)),  # a two-part protocol (4 mm, then 7 mm): its overlap step only
+    ([4.0] * 6 + [20.0] + [7.0] * 6, (1, 0)),  # ... with coverage missing between the parts
+    ([2.5, 2.5, 2.6, 2.5, 2.5], (0, 0)),  # within 5%
+    ([3.0], (0, 0)),
+])
+def test_slice_steps_judged_against_their_own_part_of_the_series(steps, expected) -> None:
+    from radtrust.io.series import _step_problems
+
+    assert _step_problems(np.asarray(steps)) == expected
+
+
+def test_two_part_head_protocol_has_no_gaps(shared_data: Path) -> None:
+    """The GE head: 14 slices every 4 mm, then 14 every 7 mm (slice thickness 4 and 7 mm: contiguous). It was read as
+    13 gaps, which made it the one authentic series flagged when held out of the fusion's fit."""
+    [series] = load_series(shared_data / "ct" / "ge_head")
+    assert not any("gap" in p for p in series.problems), series.problems
+    assert series.problems == ("1 irregular slice step(s) around 4 mm",)

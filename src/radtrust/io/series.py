@@ -122,11 +122,10 @@ def assemble(images: Iterable[Image]) -> Series:
         steps = np.abs(diffs[np.abs(diffs) >= 1e-3])
         if steps.size:
             step = float(np.median(steps))
-            gaps = int(np.sum(steps > step * 1.5))
+            gaps, irregular = _step_problems(steps)
             if gaps:
                 problems.append(f"{gaps} gap(s) in slice positions (expected step {step:.3g} mm)")
-            irregular = int(np.sum(np.abs(steps - step) > max(0.05 * step, 0.01))) - gaps
-            if irregular > 0:
+            if irregular:
                 problems.append(f"{irregular} irregular slice step(s) around {step:.3g} mm")
     return Series(
         series_instance_uid=items[0].series_instance_uid if items else None,
@@ -134,6 +133,27 @@ def assemble(images: Iterable[Image]) -> Series:
         positions=tuple(positions),
         problems=tuple(problems),
     )
+
+
+def _step_problems(steps: np.ndarray, run: int = 3) -> tuple[int, int]:
+    """(gaps, irregular steps) among the slice steps of a sorted series, each step judged against the regular
+    spacing on either side of it (the median of up to ``run`` steps before, and after).
+
+    A protocol may change its spacing part-way (the GE head here: 14 slices every 4 mm, then 14 every 7 mm, with one
+    overlapping step of 1.1 mm between): each part is regular, so a 7 mm step after the 4 mm part is no gap. A step
+    is a gap when it exceeds 1.5 times the larger of the two spacings (a slice missing from a regular run doubles
+    its step), irregular when it differs from both by more than 5%.
+    """
+    gaps = irregular = 0
+    overall = float(np.median(steps))
+    for i, s in enumerate(steps):
+        sides = [float(np.median(part)) for part in (steps[max(0, i - run):i], steps[i + 1:i + 1 + run]) if part.size]
+        sides = sides or [overall]
+        if s > 1.5 * max(sides):
+            gaps += 1
+        elif all(abs(s - ref) > max(0.05 * ref, 0.01) for ref in sides):
+            irregular += 1
+    return gaps, irregular
 
 
 def _fallback_key(im: Image) -> str | None:

@@ -254,7 +254,8 @@ class HeaderForensics(Detector):
         volume = (series.modality or "").upper() == "CT"
         for p in series.problems:
             low = p.lower()
-            # Protocols legitimately change slice spacing (GE head: 4 mm then 7 mm), so gaps weigh little;
+            # A gap is a step missing from a regular part of the series (a protocol that changes its spacing, as the
+            # GE head's 4 mm then 7 mm, is not one: radtrust.io.series), and exports leave some, so gaps weigh little;
             # two slices at one position or mixed matrices do not come out of one CT reconstruction. Other
             # series mix them routinely (an MR localiser's three planes, diffusion b-values and echoes at one
             # position, a chest series' PA and lateral views, screenshots), so there they are only noted.
