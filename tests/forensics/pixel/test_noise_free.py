@@ -47,7 +47,7 @@ def test_the_same_hole_with_noise_added_back_is_not_this_detectors_case(rng):
 def test_fill_renoised_too_weakly_is_found_by_the_quiet_tier(sample_ct_files):
     """A biharmonic fill of a 20 mm disc on three real slices, white noise re-added at a fifth of the scan's level:
     nothing in it is noise-free (0.15 of the reference), but a region of a few hundred voxels stays under 0.25,
-    which authentic CT never shows (44 voxels at most)."""
+    which no authentic CT here shows (44 voxels at most)."""
     import dataclasses
 
     from skimage.restoration import inpaint_biharmonic
