@@ -222,19 +222,18 @@ class DuplicatedNoiseDetector(Detector):
         for votes, d in peaks:
             if logistic(math.log2(votes), *link) < 0.5:
                 continue
-            a, b = matched_pairs(hashes, usable, d)
+            a, _ = matched_pairs(hashes, usable, d)
             if residual is None:  # only for an image with a copy: authentic scans never get here
                 residual = np.stack([highpass(p) for p in frames(pixels)]).reshape(pixels.shape)
             extent = copy_extent(residual, d, a)
             strength = np.float32(min(1.0, votes / 200.0))
             for region in extent:
                 np.maximum(heat, np.where(region, strength, np.float32(0.0)), out=heat)
-            lo, hi = a.min(axis=0), a.max(axis=0) + HASH_BLOCK - 1
-            if z0:
+            marked = np.argwhere(extent[0])  # the source as the map marks it
+            lo, hi = marked.min(axis=0), marked.max(axis=0)
+            if z0 is not None:
                 lo[0] += z0
-                hi[0] += z0 - HASH_BLOCK + 1
-            elif z0 is not None:
-                hi[0] -= HASH_BLOCK - 1
+                hi[0] += z0
             axes = ("slice", "rows", "cols")[-len(d):]
             where = ", ".join(f"{n} {int(l)}-{int(h)}" for n, l, h in zip(axes, lo, hi, strict=True))
             shift = ", ".join(f"{n} {v:+d}" for n, v in zip(axes, d, strict=True))
