@@ -1,13 +1,19 @@
-"""Internal: planning a scan into series-sized tasks and running one task (in-process or in a worker).
+"""Internal: planning a scan into series-sized tasks and running them (in-process or in worker processes).
 
 Files are grouped by a cheap header read (no pixel decoding) so each worker gets whole series and can
-analyse them in 3D; stand-alone rasters and volumes are tasks of their own.
+analyse them in 3D; stand-alone rasters and volumes are tasks of their own. In a pool at most
+:data:`IN_FLIGHT` tasks per worker are submitted ahead of the one being reported, so the results of an
+archive do not pile up in memory behind a slow series; and a worker that dies (killed, out of memory) costs
+its own task, not the scan.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Generator, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +30,8 @@ if TYPE_CHECKING:
     from radtrust.forensics.scanner import Scanner
 
 _WORKER: Scanner | None = None
+IN_FLIGHT = 4  # tasks per worker submitted ahead
+DIED = "the analysis process died on this file's series (killed, or out of memory); nothing was recorded for it"
 
 
 def _group_key(path: Path) -> str:
@@ -110,3 +118,52 @@ def init_worker(config: dict[str, Any]) -> None:
 def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
     assert _WORKER is not None, "worker not initialised"
     return scan_group(_WORKER, paths, hdir, thumbnails)
+
+
+Items = list[tuple[dict[str, Any], Any]]
+
+
+def run_pool(config: dict[str, Any], groups: list[list[Path]], hdir: str | None, thumbnails: bool,
+             workers: int) -> Iterable[Items]:
+    """Each task's (record, extra) pairs, in task order, from ``workers`` processes.
+
+    When a worker dies the pool breaks and every task in it fails. The first failed task (in order) is run
+    again alone in a fresh process, which either completes it or, if that process dies too, gives its
+    files error records; the other tasks go on in a new pool. Every round finishes at least one task.
+    """
+    todo = deque(groups)
+    while todo:
+        failed = yield from _pool_round(config, todo, hdir, thumbnails, workers)
+        if failed is None:
+            return
+        yield _alone(config, failed, hdir, thumbnails)
+
+
+def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | None, thumbnails: bool,
+                workers: int) -> Generator[Items, None, list[Path] | None]:
+    """Run tasks from ``todo`` until it is empty (None) or the pool breaks (the first failed task; the rest requeued)."""
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(config,))
+    try:
+        inflight: deque = deque()
+        while todo or inflight:
+            while todo and len(inflight) < workers * IN_FLIGHT:
+                g = todo.popleft()
+                inflight.append((g, pool.submit(scan_group_in_worker, g, hdir, thumbnails)))
+            g, fut = inflight.popleft()
+            try:
+                items = fut.result()
+            except BrokenProcessPool:
+                todo.extendleft(reversed([h for h, _ in inflight]))
+                return g
+            yield items
+        return None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _alone(config: dict[str, Any], group: list[Path], hdir: str | None, thumbnails: bool) -> Items:
+    with ProcessPoolExecutor(max_workers=1, initializer=init_worker, initargs=(config,)) as pool:
+        try:
+            return pool.submit(scan_group_in_worker, group, hdir, thumbnails).result()
+        except BrokenProcessPool:
+            return [(error_record(str(p), DIED), None) for p in group]

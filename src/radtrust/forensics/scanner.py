@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from radtrust.errors import EvidenceLost, NotApplicable, UsageError
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
+from radtrust.forensics.journal import Resumed
 from radtrust.forensics.registry import available, get_detector
 from radtrust.forensics.residuals import shared_intermediates
 from radtrust.forensics.results import FLAGGED, InstanceResult, SeriesResult, SignatureStatus, worst
@@ -229,28 +229,40 @@ class Scanner:
         return results, sres
 
     # ------------------------------------------------------------------------------------------ files
-    def scan_items(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
-                   *, jobs: int | None = None, thumbnails: bool = False) -> Iterator[tuple[dict[str, Any], Any]]:
-        """Like :meth:`scan_paths`, with each record paired with its extras (thumbnail PNG for reports)."""
-        from radtrust.forensics._scanwork import plan_groups, scan_group
+    def scan_groups(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
+                    *, jobs: int | None = None, thumbnails: bool = False,
+                    resume: Callable[[list[list[Path]]], Resumed] | None = None,
+                    ) -> Iterator[list[tuple[dict[str, Any], Any]]]:
+        """(record, extra) pairs of each series-sized task, one list per task, in input order.
+
+        The first list holds the error records of files whose header cannot be read. ``resume`` is given the
+        planned tasks and returns what an earlier run of the scan already recorded (:mod:`.journal`): those
+        tasks and errors are skipped.
+        """
+        from radtrust.forensics._scanwork import plan_groups, run_pool, scan_group
 
         groups, errors = plan_groups(paths)
-        yield from ((rec, None) for rec in errors)
+        if resume is not None:
+            done = resume(groups)
+            groups = [g for g in groups if not done.covers(g)]
+            errors = [e for e in errors if not done.covers([e["path"]])]
+        if errors:
+            yield [(rec, None) for rec in errors]
         if heatmaps_dir is not None:
             Path(heatmaps_dir).mkdir(parents=True, exist_ok=True)
         hdir = str(heatmaps_dir) if heatmaps_dir is not None else None
         workers = jobs if jobs is not None else min(len(groups), _cpu_count())
         if workers <= 1 or len(groups) <= 1:
             for g in groups:
-                yield from scan_group(self, g, hdir, thumbnails)
+                yield scan_group(self, g, hdir, thumbnails)
             return
-        from radtrust.forensics import _scanwork
+        yield from run_pool(self._config, groups, hdir, thumbnails, workers)
 
-        with ProcessPoolExecutor(max_workers=workers, initializer=_scanwork.init_worker,
-                                 initargs=(self._config,)) as pool:
-            futures = [pool.submit(_scanwork.scan_group_in_worker, g, hdir, thumbnails) for g in groups]
-            for fut in futures:
-                yield from fut.result()
+    def scan_items(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
+                   *, jobs: int | None = None, thumbnails: bool = False) -> Iterator[tuple[dict[str, Any], Any]]:
+        """Like :meth:`scan_paths`, with each record paired with its extras (thumbnail PNG for reports)."""
+        for items in self.scan_groups(paths, heatmaps_dir, jobs=jobs, thumbnails=thumbnails):
+            yield from items
 
     def scan_paths(self, paths: Iterable[str | os.PathLike[str]],
                    heatmaps_dir: str | os.PathLike[str] | None = None, *, jobs: int | None = None) -> Iterator[dict]:

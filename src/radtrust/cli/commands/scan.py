@@ -10,6 +10,7 @@ from pathlib import Path
 
 from radtrust.cli.output import Reporter
 from radtrust.errors import UsageError
+from radtrust.forensics.journal import Resumed, resume
 
 NAME = "scan"
 HELP = "detect tampering: one calibrated verdict per image and series, with heatmaps and evidence"
@@ -25,6 +26,12 @@ gives 'signed-authentic' and a broken one 'tampered'; otherwise the forensic ver
 series {"kind": "series", ..., "suspicious_instances"}, and {"kind": "error", "path", "message"}.
 --format html writes a report with thumbnails, heatmap overlays, verdicts, evidence and signature status.
 
+Whole archives: --jsonl FILE --resume writes each series' records to FILE as soon as it is done (one write and
+an fsync per series). If the scan is interrupted (Ctrl-C, kill, power loss), run the same command again: the
+series FILE records are kept and not analysed again, the last one is redone in case it was cut short, and the
+scan goes on. The output on stdout covers the series scanned in this run; FILE holds them all, and the exit status
+counts them all. A worker process that dies (out of memory) costs its series an error record, not the scan.
+
 Exit status: 0 nothing found, 1 an image or series is suspicious or tampered, 2 bad input."""
 
 
@@ -34,6 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
     parser.add_argument("--heatmaps", metavar="DIR", help="write DIR/<SOPInstanceUID>.npy (float32, rows x columns)")
     parser.add_argument("--jsonl", metavar="FILE", help="also write the JSON-lines records to FILE (with any --format)")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --jsonl: keep FILE as a journal, appended series by series, and on a new run skip "
+                             "what it already records (for whole archives; see below)")
     parser.add_argument("--model", metavar="MODEL", help="a one-class site model (radtrust train) to add")
     parser.add_argument("--fpr", type=float, default=0.01, help="target false-alarm rate on authentic data (default 0.01)")
     parser.add_argument("--trust", metavar="CA_PEM", action="append", help="trusted CA certificate (repeatable)")
@@ -56,8 +66,39 @@ def _text(rec: dict, verbose: int) -> str:
     return "\n".join(lines)
 
 
+def _tally(rec: dict, rep: Reporter) -> None:
+    if rec["kind"] == "error":
+        rep.bad_inputs += 1
+    elif rec["verdict"] in ("suspicious", "tampered"):
+        rep.fail()
+
+
+def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink) -> None:  # noqa: ANN001 - a text stream
+    _tally(rec, rep)
+    if rec["kind"] == "error":
+        print(f"radtrust: error: {rec['path']}: {rec['message']}", file=sys.stderr, flush=True)
+        if args.format == "jsonl":
+            rep.record(rec)
+    elif args.format != "html":
+        rep.record(rec, _text(rec, args.verbose))
+        sink.flush()
+
+
+def _resume(args: argparse.Namespace, planned: list, rep: Reporter) -> Resumed:
+    """Read the journal, count what it already records towards the exit status, and say what is kept."""
+    done = resume(args.jsonl, planned)
+    for rec in done.kept:
+        _tally(rec, rep)
+    if done.kept and not args.quiet:
+        todo = sum(1 for g in planned if not done.covers(g))
+        print(f"radtrust: resuming {args.jsonl}: {len(done.kept)} records kept ({done.groups_kept} series or files), "
+              f"{todo} to scan", file=sys.stderr, flush=True)
+    return done
+
+
 def run(args: argparse.Namespace) -> int:
     from radtrust.forensics.fusion import Fusion
+    from radtrust.forensics.journal import Journal
     from radtrust.forensics.report import render_html
     from radtrust.forensics.scanner import Scanner
     from radtrust.io.atomic import write_atomic
@@ -69,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("model not found", args.model)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.resume and not args.jsonl:
+        raise UsageError("--resume needs --jsonl FILE: the journal it resumes from")
+    if args.resume and args.format == "html":
+        raise UsageError("--resume cannot build an html report (it needs every image of one run); "
+                         "use --format text or jsonl")
     for target in (args.out, args.jsonl):
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError("output folder does not exist", target)
@@ -78,21 +124,28 @@ def run(args: argparse.Namespace) -> int:
 
     sink = io.StringIO() if args.out or args.format == "html" else sys.stdout
     rep = Reporter(fmt="jsonl" if args.format == "jsonl" else "text", quiet=args.quiet, out=sink)
-    items = []
-    for rec, extra in scanner.scan_items(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=args.format == "html"):
-        if rec["kind"] == "error":
-            rep.bad_inputs += 1
-            print(f"radtrust: error: {rec['path']}: {rec['message']}", file=sys.stderr, flush=True)
-            if args.format == "jsonl":
-                rep.record(rec)
-        else:
-            if rec["verdict"] in ("suspicious", "tampered"):
-                rep.fail()
-            if args.format != "html":
-                rep.record(rec, _text(rec, args.verbose))
-                sink.flush()
-        items.append((rec, extra))
-    if args.jsonl:
+    items: list[tuple[dict, object]] = []
+    journal: list[Journal] = []  # opened once the resume has rewritten the file (a rename would orphan the fd)
+
+    def start(planned: list) -> Resumed:
+        done = _resume(args, planned, rep)
+        journal.append(Journal(args.jsonl))
+        return done
+
+    try:
+        groups = scanner.scan_groups(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=args.format == "html",
+                                     resume=start if args.resume else None)
+        for group in groups:
+            for rec, extra in group:
+                _report(rec, rep, args, sink)
+                if not args.resume:
+                    items.append((rec, extra))
+            if journal:
+                journal[0].append([rec for rec, _ in group])
+    finally:
+        for j in journal:
+            j.close()
+    if args.jsonl and not args.resume:
         write_atomic(args.jsonl, "".join(json.dumps(rec) + "\n" for rec, _ in items))
     if args.format == "html":
         page = render_html(items)
