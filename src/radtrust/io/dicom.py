@@ -276,13 +276,46 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
             raise UnsupportedSyntax(f"cannot decode pixel data: {text}", path) from None
         raise CorruptPixelData(f"corrupt pixel data: {text}", path) from None
     except Exception as exc:
-        raise CorruptPixelData(f"corrupt pixel data: {_one_line(exc)}", path) from None
+        arr = _frames_one_fragment_each(ds, frames) if tsuid is not None and tsuid.is_compressed else None
+        if arr is None:
+            what = "its frames cannot be located" if isinstance(exc, StopIteration) else _one_line(exc)
+            raise CorruptPixelData(f"corrupt pixel data: {what}", path) from None
     expected_shape = (rows, cols) if frames == 1 else (frames, rows, cols)
     if samples == 3:
         expected_shape = expected_shape + (3,)
     if tuple(arr.shape) != expected_shape:
         raise CorruptPixelData(f"decoded shape {arr.shape} differs from the header's {expected_shape}", path)
     return arr
+
+
+def _frames_one_fragment_each(ds: Any, frames: int) -> np.ndarray | None:
+    """Encapsulated frames read one fragment each, ignoring a Basic Offset Table that points elsewhere.
+
+    Some writers' offset tables disagree with their items (GDCM's example 00191113.dcm, a 4-frame JPEG
+    Lossless XA: each offset one byte off after an odd-length fragment), so pydicom finds no frames where the
+    table says. GDCM and DCMTK read such a file; so does radtrust, when there is exactly one fragment per
+    frame. The input dataset is not changed (a new dataset carries the re-encapsulated data). None if the
+    fragments do not match the frames or still do not decode.
+    """
+    from pydicom.dataset import Dataset
+    from pydicom.encaps import encapsulate, generate_fragments
+
+    try:
+        items = list(generate_fragments(ds.PixelData))
+        if frames < 2 or len(items) != frames + 1:  # the first item is the offset table
+            return None
+        clone = Dataset()
+        clone.file_meta = ds.file_meta
+        for elem in ds:
+            if elem.tag != 0x7FE00010:
+                clone.add(elem)
+        clone.PixelData = encapsulate(items[1:], has_bot=False)
+        clone["PixelData"].VR = "OB"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return clone.pixel_array
+    except Exception:  # noqa: BLE001 - any failure here means the file is as corrupt as it first looked
+        return None
 
 
 def to_modality_units(ds: Any, stored: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None, list[str]]:
