@@ -93,6 +93,21 @@ echo "wrote $OUT/scan-report.html (thumbnails with heatmap overlays) and $(ls "$
 radtrust scan "$OUT/signed/ct" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" || true
 radtrust scan "$OUT/tampered_ct_01.dcm" --trust "$OUT/pki/root-ca.pem" --trust "$OUT/pki/chain.pem" || true
 
+step "An archive that holds the original too: copies of one instance that disagree"
+# The same CT removal with its UIDs kept, as a tampered copy in the PACS would sit beside the original in a backup.
+# No detector sees this removal in the copy alone (noise copied back in); comparing the two copies finds it, marks
+# the region in both and flags both (which of the two is the original, only a signature could say).
+radtrust simulate ct-remove-nodule samples/ct --out "$OUT/archive/pacs" --seed 1 --antiforensics copy,histmatch \
+  --name ct_removed
+radtrust scan samples/ct "$OUT/archive/pacs" --jsonl "$OUT/archive/scan.jsonl" -q || true
+python - "$OUT/archive/scan.jsonl" <<'PY'
+import json, sys
+for r in (json.loads(l) for l in open(sys.argv[1])):
+    if r["kind"] == "instance" and "archive" in r["path"]:
+        copies = [e for e in r["evidence"] if e.startswith("copies:")]
+        print(f"  {r['verdict']:<10} {r['path']}: {copies[0].split('differs: ')[-1] if copies else 'no copy differs'}")
+PY
+
 step "Results as DICOM for the PACS: a Comprehensive SR (TID 1500) and a fractional SEG carrying the heatmaps"
 radtrust report "$OUT/scan.jsonl" --dicom "$OUT/results"
 if command -v dciodvfy >/dev/null; then

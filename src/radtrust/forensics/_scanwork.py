@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radtrust.errors import Error
+from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import InstanceResult, error_record
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
 from radtrust.io.atomic import atomic_open
@@ -94,17 +95,30 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
             out.append((error_record(str(loaded.path), loaded.error.message), None))
         else:
             images.append(loaded.image)
+    copies = _copy_findings(scanner, images)
     for series in group_series(images):
         alone = len(series) == 1 and (series.series_instance_uid is None or not series.instances[0].has_header)
         if alone:
             image = series.instances[0]
-            out.append(_instance_item(scanner.scan_image(image), image, hdir, thumbnails))
+            out.append(_instance_item(scanner.scan_image(image, copies.get(id(image))), image, hdir, thumbnails))
             continue
-        results, sres = scanner.scan_series(series)
+        results, sres = scanner.scan_series(series, copies)
         for res, image in zip(results, series.instances):
             out.append(_instance_item(res, image, hdir, thumbnails))
         out.append((sres.record(), None))
     return out
+
+
+def _copy_findings(scanner: Scanner, images: list[Any]) -> dict[int, CopyFinding]:
+    """Copies of one instance that disagree (:mod:`radtrust.forensics.copies`), keyed by ``id()`` of the image."""
+    found = compare_copies(images)
+    signed: dict[int, bool] = {}
+    for f in found.values():
+        for j in f.others:
+            if j not in signed:
+                signed[j] = scanner._signature(images[j]).state == "valid"
+        f.other_signed = any(signed[j] for j in f.others)
+    return {id(images[i]): f for i, f in found.items()}
 
 
 def init_worker(config: dict[str, Any]) -> None:

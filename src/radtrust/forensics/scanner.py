@@ -19,12 +19,19 @@ from typing import Any
 import numpy as np
 
 from radtrust.errors import EvidenceLost, NotApplicable, UsageError
+from radtrust.forensics.copies import CopyFinding
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.journal import Resumed
 from radtrust.forensics.registry import available, get_detector
 from radtrust.forensics.residuals import shared_intermediates
-from radtrust.forensics.results import FLAGGED, InstanceResult, SeriesResult, SignatureStatus, worst
+from radtrust.forensics.results import (
+    FLAGGED,
+    InstanceResult,
+    SeriesResult,
+    SignatureStatus,
+    worst,
+)
 from radtrust.forensics.trust import signature_status
 from radtrust.io import Image, Series, group_series
 
@@ -138,7 +145,7 @@ class Scanner:
         return signature_status(image, self.trust)
 
     def _result(self, image: Image, findings: dict[str, Finding], sig: SignatureStatus,
-                notes: list[str]) -> InstanceResult:
+                notes: list[str], copy: CopyFinding | None = None) -> InstanceResult:
         scores = {n: f.score for n, f in findings.items()}
         score = self.fusion.score(scores, self.extra)
         verdict = self.fusion.verdict(score)
@@ -150,18 +157,29 @@ class Scanner:
             verdict, score = "tampered", 1.0
         elif sig.state == "valid":
             verdict = "signed-authentic"
+        elif copy is not None and copy.altered and copy.other_signed:  # the signed copy is the original
+            verdict, score = "tampered", 1.0
+        elif copy is not None and copy.altered and verdict == "authentic":  # one copy was altered: which, unknown
+            verdict, score = "suspicious", max(score, float(np.nextafter(self.fusion.threshold, 1.0)))
+        if copy is not None:
+            evidence.extend(copy.evidence)
         for name in sorted(findings, key=lambda n: -push.get(n, 0.0)):
             evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
         evidence.extend(notes)
         heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
+        if copy is not None and copy.heatmap is not None and copy.heatmap.shape == image.shape:
+            heat = copy.heatmap if heat is None else np.maximum(heat, copy.heatmap)
         return InstanceResult(image.path, image.sop_instance_uid, image.series_instance_uid, image.modality, score,
                               verdict, scores, evidence, heat, sig, list(notes))
 
-    def scan_image(self, image: Image) -> InstanceResult:
-        """Signature first, then every applicable detector, fused into one verdict with a heatmap."""
+    def scan_image(self, image: Image, copy: CopyFinding | None = None) -> InstanceResult:
+        """Signature first, then every applicable detector, fused into one verdict with a heatmap.
+
+        ``copy``: what :func:`~radtrust.forensics.copies.compare_copies` found against other copies of this
+        instance in the same scan (evidence, the differing region, a verdict of at least ``suspicious``)."""
         notes: list[str] = []
         sig = self._signature(image)
-        return self._result(image, self._run(image, notes), sig, notes)
+        return self._result(image, self._run(image, notes), sig, notes, copy)
 
     def series_findings(self, series: Series) -> SeriesFindings:
         """Findings per instance (2D plus that slice's share of the 3D evidence) and the series' score vector.
@@ -201,13 +219,17 @@ class Scanner:
         inst = [self.fusion.score({k: f.score for k, f in d.items()}, self.extra) for d in found.instances]
         return max([self.fusion.score(found.series_scores, self.extra)] + inst)
 
-    def scan_series(self, series: Series) -> tuple[list[InstanceResult], SeriesResult]:
-        """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result."""
+    def scan_series(self, series: Series, copies: dict[int, CopyFinding] | None = None,
+                    ) -> tuple[list[InstanceResult], SeriesResult]:
+        """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result.
+
+        ``copies``: copy findings keyed by ``id()`` of the instance (see :meth:`scan_image`)."""
         n = len(series)
         found = self.series_findings(series)
         combined, f3d, sscores = found.instances, found.findings_3d, found.series_scores
         series_notes, per_notes = found.notes, found.instance_notes
-        results = [self._result(im, combined[i], self._signature(im), per_notes[i])
+        copies = copies or {}
+        results = [self._result(im, combined[i], self._signature(im), per_notes[i], copies.get(id(im)))
                    for i, im in enumerate(series.instances)]
         score = max([self.fusion.score(sscores, self.extra)] + [r.score for r in results])
         verdict = worst([self.fusion.verdict(score)] + [r.verdict for r in results])
@@ -218,6 +240,10 @@ class Scanner:
         push = self.fusion.contributions(sscores, self.extra)
         for name in sorted(f3d, key=lambda k: -push.get(k, 0.0)):
             evidence.extend(f"{name} (3D): {line}" for line in f3d[name].evidence)
+        altered = sum(1 for im in series.instances if copies.get(id(im)) is not None and copies[id(im)].altered)
+        if altered:
+            evidence.append(f"copies: {altered} of {n} instance(s) differ from another copy of themselves in this scan "
+                            "(one of each pair was altered)")
         if flagged:
             evidence.append(f"{len(flagged)} of {n} instance(s) flagged")
         heat = None

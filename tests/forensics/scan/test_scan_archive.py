@@ -57,16 +57,16 @@ def test_resume_after_kill_9_ends_as_one_uninterrupted_run(tmp_path, sample_ct_f
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if journal_path.exists() and len(_lines(journal_path)) >= 5:
+        if journal_path.exists() and len(_lines(journal_path)) >= 10:  # the CT series (7 lines) and 3 pictures
             break
         time.sleep(0.01)
     assert proc.poll() is None, "the scan finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     cut = _lines(journal_path)
-    assert 5 <= len(cut) < len(_lines(reference))
+    assert 10 <= len(cut) < len(_lines(reference))
 
-    done = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode in (0, 1), done.stderr
     assert "radtrust: resuming" in done.stderr
     resumed = _lines(journal_path)
@@ -75,7 +75,7 @@ def test_resume_after_kill_9_ends_as_one_uninterrupted_run(tmp_path, sample_ct_f
     assert len(paths) == len(set(paths))  # nothing scanned twice
     assert oct(journal_path.stat().st_mode & 0o777) == "0o600"
 
-    again = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300)  # complete: only the last redone
+    again = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300, check=False)  # complete: only the last redone
     assert again.returncode == done.returncode
     assert sorted(map(_key, _lines(journal_path))) == sorted(map(_key, resumed))
 
@@ -140,7 +140,7 @@ def test_a_worker_that_dies_costs_its_series_only(tmp_path, monkeypatch):
     pics[2].rename(doomed)
     real = _scanwork.scan_group
 
-    def scan_or_die(scanner, paths, hdir, thumbnails):  # noqa: ANN001 - as the real one
+    def scan_or_die(scanner, paths, hdir, thumbnails):
         if any(p.name == "die.png" for p in paths):
             os._exit(9)  # as the kernel's OOM killer would
         return real(scanner, paths, hdir, thumbnails)

@@ -73,7 +73,7 @@ def _tally(rec: dict, rep: Reporter) -> None:
         rep.fail()
 
 
-def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink) -> None:  # noqa: ANN001 - a text stream
+def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink) -> None:
     _tally(rec, rep)
     if rec["kind"] == "error":
         print(f"radtrust: error: {rec['path']}: {rec['message']}", file=sys.stderr, flush=True)

@@ -1,0 +1,155 @@
+"""Copies that disagree (radtrust.forensics.copies): one instance found twice in a scan. Real re-encodings,
+conversions and frame extracts are not alterations; an edited region, an edit under a lossy re-encoding, a
+changed patient or KVP are, both copies are flagged and the region is marked; a signed original makes the
+other copy 'tampered'."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEG2000Lossless
+
+from radtrust.cli import main
+from radtrust.forensics.copies import relation
+
+EDIT = (slice(200, 232), slice(240, 280))  # rows, cols of the edited block in a 512 x 512 slice
+
+
+def _save(ds: pydicom.Dataset, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _raw(src: Path) -> pydicom.Dataset:
+    ds = pydicom.dcmread(src)
+    ds.decompress(generate_instance_uid=False)  # the same instance, re-encoded
+    return ds
+
+
+def _edited(src: Path, delta: int = 150) -> pydicom.Dataset:
+    ds = _raw(src)
+    arr = ds.pixel_array.copy()
+    arr[EDIT] = arr[EDIT] + delta
+    ds.PixelData = arr.tobytes()
+    return ds
+
+
+def _scan(capsys, *paths, extra=()):
+    rc = main(["scan", *map(str, paths), "--format", "jsonl", *map(str, extra)])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return rc, {Path(r["path"]).parent.name + "/" + Path(r["path"]).name: r for r in records if r["kind"] == "instance"}
+
+
+def _copies(rec):
+    return [e for e in rec["evidence"] if e.startswith("copies:")]
+
+
+def test_relation_known_answers():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4096, (64, 64)).astype(np.float32)
+    assert relation(a, a.copy())[0] == "same"
+    b = a.copy()
+    b[10:20, 10:20] += 100
+    kind, mask = relation(a, b)
+    assert kind == "local" and mask.sum() == 100 and mask[10:20, 10:20].all()
+    assert relation(a, a * 16 + 3)[0] == "throughout"  # another bit depth
+    noisy = a + rng.normal(0, 2, a.shape).round()  # a codec's error
+    assert relation(a, noisy)[0] == "throughout"
+    noisy[30:45, 30:45] += 400  # and an edit under it
+    kind, mask = relation(a, noisy)
+    assert kind == "local" and mask[32:45, 32:45].all() and mask.sum() <= 4 * 16 * 16  # blocks it mostly covers
+
+
+def test_re_encoded_and_converted_copies_are_not_alterations(tmp_path, capsys, sample_ct_files):
+    src = sample_ct_files[0]
+    (tmp_path / "pacs").mkdir()
+    shutil.copy(src, tmp_path / "pacs" / src.name)
+    raw = _save(_raw(src), tmp_path / "raw" / src.name)
+    lossless = _raw(src)
+    lossless.compress(JPEG2000Lossless, generate_instance_uid=False)
+    _save(lossless, tmp_path / "j2k" / src.name)
+    lossy = _raw(src)
+    lossy.compress(JPEG2000, j2k_cr=[20], generate_instance_uid=False)  # as archives that keep the UID do
+    _save(lossy, tmp_path / "lossy" / src.name)
+    rc, recs = _scan(capsys, tmp_path)
+    assert rc == 0 and len(recs) == 4
+    assert all(r["verdict"] == "authentic" for r in recs.values())
+    uid = recs[f"lossy/{src.name}"]["sop_instance_uid"]
+    summed_up = (f"copies: 3 other files are the same instance (SOPInstanceUID {uid}), "
+                 "re-encoded, converted as a whole or holding some of its frames: not an alteration")
+    assert _copies(recs[f"lossy/{src.name}"]) == [summed_up]  # the three lossless copies
+    for name in ("pacs", "raw", "j2k"):  # identical pixels among themselves; the lossy copy differs as a codec does
+        [line] = _copies(recs[f"{name}/{src.name}"])
+        assert "lossy/" in line and "differ throughout as one conversion" in line and line.endswith("not an alteration")
+    assert raw.exists()
+
+
+def test_an_edited_copy_and_its_original_are_both_flagged_with_the_region(tmp_path, capsys, sample_ct_files):
+    src = sample_ct_files[0]
+    (tmp_path / "pacs").mkdir()
+    shutil.copy(src, tmp_path / "pacs" / src.name)
+    _save(_edited(src), tmp_path / "vna" / src.name)
+    lossy_edit = _edited(src)
+    lossy_edit.compress(JPEG2000, j2k_cr=[20], generate_instance_uid=False)  # edited, then stored lossy
+    _save(lossy_edit, tmp_path / "export" / src.name)
+    heat = tmp_path / "heat"
+    rc, recs = _scan(capsys, tmp_path / "pacs", tmp_path / "vna", tmp_path / "export", extra=("--heatmaps", heat))
+    assert rc == 1
+    assert {k: r["verdict"] for k, r in recs.items()} == {f"{d}/{src.name}": "suspicious" for d in ("pacs", "vna", "export")}
+    vna = _copies(recs[f"vna/{src.name}"])
+    assert any("pacs" in e and "1280 pixels differ" in e and "rows 200-231, cols 240-279" in e and "largest difference 150"
+               in e and "one of the two was altered" in e for e in vna)
+    export = " ".join(_copies(recs[f"export/{src.name}"]))
+    assert "on top of a change throughout" in export  # the edit stands apart from the codec's error
+    m = np.load(recs[f"vna/{src.name}"]["heatmap"])
+    assert m[EDIT].min() == pytest.approx(1.0) and m[:150].max() < 1.0
+
+
+def test_header_edits_of_a_copy_name_the_attributes_not_the_patient(tmp_path, capsys, sample_ct_files):
+    src = sample_ct_files[0]
+    (tmp_path / "a").mkdir()
+    shutil.copy(src, tmp_path / "a" / src.name)
+    swapped = _raw(src)
+    swapped.PatientName, swapped.PatientID = "HOLM^ANNA", "P1234567"
+    swapped.KVP = "80"
+    _save(swapped, tmp_path / "b" / src.name)
+    anonymised = _raw(src)
+    anonymised.PatientName, anonymised.PatientID = "ANON", "0001"
+    anonymised.PatientIdentityRemoved = "YES"
+    _save(anonymised, tmp_path / "c" / src.name)
+    rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "c")
+    assert rc == 0 and all(r["verdict"] == "authentic" for r in recs.values())  # a recorded de-identification
+    rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "b")
+    assert rc == 1
+    text = " ".join(_copies(recs[f"b/{src.name}"]))
+    assert "PatientName, PatientID differ" in text and "KVP 120 vs 80" in text
+    assert "HOLM" not in text and "P1234567" not in text
+    assert recs[f"a/{src.name}"]["verdict"] == "suspicious"
+
+
+def test_a_signed_original_makes_the_differing_copy_tampered(tmp_path, capsys, sample_ct_files):
+    from radtrust.provenance.signatures import load_signer, sign_file
+    from radtrust.provenance.signatures.pki import init_dev_pki
+
+    pki = init_dev_pki(tmp_path / "pki")
+    src = sample_ct_files[0]
+    signed = tmp_path / "signed" / src.name
+    signed.parent.mkdir()
+    sign_file(src, signed, load_signer(pki.signer_key, pki.signer_cert))
+    edited = pydicom.dcmread(signed)
+    del edited[0xFFFAFFFA]  # the editor drops the signature it cannot redo
+    arr = edited.pixel_array.copy()
+    arr[EDIT] += 150
+    edited.PixelData = arr.tobytes()
+    edited.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    _save(edited, tmp_path / "edited" / src.name)
+    rc, recs = _scan(capsys, tmp_path / "signed", tmp_path / "edited", extra=("--trust", pki.root, "--trust", pki.chain))
+    assert rc == 1
+    assert recs[f"signed/{src.name}"]["verdict"] == "signed-authentic"
+    assert recs[f"edited/{src.name}"]["verdict"] == "tampered" and recs[f"edited/{src.name}"]["score"] == 1.0
