@@ -44,7 +44,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bench", type=Path)
     ap.add_argument("--variants", default=",".join(("none", *VARIANTS)))
-    ap.add_argument("--limit", type=int, default=0, help="at most N tampered items per method (0: all)")
+    ap.add_argument("--limit", type=int, default=0, help="at most N tampered items per method (0: all; -1: none)")
     args = ap.parse_args()
     rows = read_labels(args.bench)
     authentic = {_item(r): r for r in rows if r.label == 0}
@@ -57,7 +57,7 @@ def main() -> int:
         for r in rows:
             if r.label != 1 or _item(r) not in authentic:
                 continue
-            if args.limit and per_method[r.method] >= args.limit:
+            if args.limit and per_method[r.method] >= max(args.limit, 0):
                 continue
             per_method[r.method] += 1
             orig = args.bench / authentic[_item(r)].file

@@ -50,7 +50,7 @@ TECHNICAL = ("StudyInstanceUID", "Modality", "Manufacturer", "ManufacturerModelN
              "SliceThickness", "PixelSpacing", "ImagerPixelSpacing", "ImagePositionPatient", "ImageOrientationPatient",
              "BodyPartExamined", "ViewPosition", "Laterality", "ImageLaterality", "ExposureIndex", "CTDIvol")
 KEPT = PATIENT + DATES + TECHNICAL
-WHOLE_FRACTION = 0.5  # more pixels than this differing: a change made to the whole image (codec, conversion)
+WHOLE_FRACTION = 0.2  # more 16 x 16 blocks than this touched: a change made to the whole image (codec, conversion)
 BLOCK = 16  # px: block means survive a conversion of the whole image; an edit moves them
 APART_SPREAD = 20.0  # a block departs from the conversion by more robust deviations than this ...
 APART_RANGE = 0.08  # ... and by more than this fraction of the image's value range (p1-p99)
@@ -123,9 +123,10 @@ def _block_means(p: np.ndarray) -> np.ndarray:
 
 
 def relation(pa: np.ndarray, pb: np.ndarray) -> tuple[str, np.ndarray | None]:
-    """How two same-shape pixel arrays of one instance relate: ``same``; ``throughout`` (most pixels differ, as
-    after a lossy codec, another bit depth or a resampling of the whole image); or ``local`` with the mask of
-    what differs (an edit, alone or under such a conversion).
+    """How two same-shape pixel arrays of one instance relate: ``same``; ``throughout`` (the differences reach
+    more than :data:`WHOLE_FRACTION` of the 16 x 16 blocks, as after a lossy codec, another bit depth or a
+    resampling of the whole image, and none stands apart); or ``local`` with the mask of what differs (an edit,
+    alone or under such a conversion).
 
     Under a conversion the 16 x 16 block means still agree up to one linear map of the values (robustly fitted)
     and a small error; a block whose mean departs from that map by more than :data:`APART_SPREAD` robust
@@ -136,11 +137,10 @@ def relation(pa: np.ndarray, pb: np.ndarray) -> tuple[str, np.ndarray | None]:
     diff = pa != pb
     if not diff.any():
         return "same", None
-    if diff.mean() <= WHOLE_FRACTION:
-        return "local", diff
     a, b = _block_means(pa), _block_means(pb)
-    if a.size < 4:
-        return "throughout", None
+    touched = _block_means(diff) > 0
+    if a.size < 4 or touched.mean() <= WHOLE_FRACTION:
+        return "local", diff
     x, y = a.ravel(), b.ravel()
     design = np.stack([x, np.ones_like(x)], axis=1)
     inliers = np.ones(x.size, bool)
@@ -190,7 +190,7 @@ def pixel_difference(a: Image, b: Image) -> tuple[str | None, np.ndarray | None,
     axes = ("frame", "rows", "cols")[-pa.ndim:]
     where = ", ".join(f"{n} {int(l)}-{int(h)}" for n, l, h in zip(axes, lo, hi, strict=True))
     delta = float(np.max(np.abs(pa[mask].astype(np.float64) - pb[mask].astype(np.float64))))
-    whole = " on top of a change throughout" if float(np.mean(pa != pb)) > WHOLE_FRACTION else ""
+    whole = " on top of a change throughout" if bool((mask != (pa != pb)).any()) else ""
     n = int(mask.sum())
     return (f"{n} pixel{'s differ' if n != 1 else ' differs'}{whole} ({100 * float(mask.mean()):.2g}% of the image, "
             f"at {where}; largest difference {delta:g})"), mask, True

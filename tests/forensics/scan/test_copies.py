@@ -52,7 +52,7 @@ def _copies(rec):
 
 def test_relation_known_answers():
     rng = np.random.default_rng(0)
-    a = rng.integers(0, 4096, (64, 64)).astype(np.float32)
+    a = rng.integers(0, 4096, (256, 256)).astype(np.float32)
     assert relation(a, a.copy())[0] == "same"
     b = a.copy()
     b[10:20, 10:20] += 100
@@ -61,9 +61,9 @@ def test_relation_known_answers():
     assert relation(a, a * 16 + 3)[0] == "throughout"  # another bit depth
     noisy = a + rng.normal(0, 2, a.shape).round()  # a codec's error
     assert relation(a, noisy)[0] == "throughout"
-    noisy[30:45, 30:45] += 400  # and an edit under it
+    noisy[32:64, 32:64] += 800  # and an edit under it
     kind, mask = relation(a, noisy)
-    assert kind == "local" and mask[32:45, 32:45].all() and mask.sum() <= 4 * 16 * 16  # blocks it mostly covers
+    assert kind == "local" and mask[32:64, 32:64].mean() > 0.9 and mask.sum() <= 32 * 32
 
 
 def test_re_encoded_and_converted_copies_are_not_alterations(tmp_path, capsys, sample_ct_files):
