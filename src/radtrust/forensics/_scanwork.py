@@ -22,6 +22,7 @@ import numpy as np
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import InstanceResult, error_record
+from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
 from radtrust.io.atomic import atomic_open
 from radtrust.io.nifti import is_nifti
@@ -116,7 +117,7 @@ def _copy_findings(scanner: Scanner, images: list[Any]) -> dict[int, CopyFinding
     for f in found.values():
         for j in f.others:
             if j not in signed:
-                signed[j] = scanner._signature(images[j]).state == "valid"
+                signed[j] = signature_status(images[j], scanner.trust).state == "valid"
         f.other_signed = any(signed[j] for j in f.others)
     return {id(images[i]): f for i, f in found.items()}
 
