@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -75,21 +76,25 @@ def _deidentified(image: Image) -> bool:
             or "DeidentificationMethodCodeSequence" in ds)
 
 
+NUMERIC_VRS = frozenset({"DS", "IS", "FD", "FL", "US", "UL", "SS", "SL", "SV", "UV"})
+
+
 def _value(ds: Any, keyword: str) -> str:
-    elem = ds.get(keyword) if ds is not None else None
-    if elem is None:
+    """The attribute as text to compare: numbers by value ("120" and "120.0" agree), everything else verbatim."""
+    elem = ds.data_element(keyword) if ds is not None and keyword in ds else None
+    if elem is None or elem.value is None:
         return ""
-    if isinstance(elem, (list, tuple)) or type(elem).__name__ == "MultiValue":
-        return "\\".join(_norm(v) for v in elem)
-    return _norm(elem)
+    values = list(elem.value) if elem.VM > 1 else [elem.value]
+    numeric = elem.VR in NUMERIC_VRS
+    return "\\".join(_number(v) if numeric else str(v).strip() for v in values)
 
 
-def _norm(value: Any) -> str:
-    text = str(value).strip()
+def _number(value: Any) -> str:
     try:
-        return f"{float(text):g}"  # "120" and "120.0", "4.0" and "4"
-    except ValueError:
-        return text
+        d = Decimal(str(value).strip())
+    except InvalidOperation:
+        return str(value).strip()
+    return format(d.normalize(), "f")
 
 
 def header_differences(a: Image, b: Image) -> tuple[list[str], list[str]]:

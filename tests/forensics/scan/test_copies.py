@@ -118,6 +118,8 @@ def test_header_edits_of_a_copy_name_the_attributes_not_the_patient(tmp_path, ca
     swapped = _raw(src)
     swapped.PatientName, swapped.PatientID = "HOLM^ANNA", "P1234567"
     swapped.KVP = "80"
+    study_date = str(swapped.StudyDate)
+    swapped.StudyDate = study_date[:-1] + str((int(study_date[-1]) + 1) % 10)  # one day off (or nine)
     _save(swapped, tmp_path / "b" / src.name)
     anonymised = _raw(src)
     anonymised.PatientName, anonymised.PatientID = "ANON", "0001"
@@ -128,7 +130,8 @@ def test_header_edits_of_a_copy_name_the_attributes_not_the_patient(tmp_path, ca
     rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "b")
     assert rc == 1
     text = " ".join(_copies(recs[f"b/{src.name}"]))
-    assert "PatientName, PatientID differ" in text and "KVP 120 vs 80" in text
+    assert "PatientName, PatientID, StudyDate " in text and "KVP 120 vs 80" in text
+    assert f"StudyDate {study_date} vs {study_date[:-1]}" in text
     assert "HOLM" not in text and "P1234567" not in text
     assert recs[f"a/{src.name}"]["verdict"] == "suspicious"
 
