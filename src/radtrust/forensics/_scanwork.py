@@ -72,10 +72,15 @@ def save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
 
 
-def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: bool) -> tuple[dict, Any]:
+def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: bool,
+                   names: dict[str, int]) -> tuple[dict, Any]:
     hpath = None
     if hdir is not None and res.heatmap is not None:
-        target = Path(hdir) / res.heatmap_name()
+        name = res.heatmap_name()
+        names[name] = names.get(name, 0) + 1
+        if names[name] > 1:  # a second copy of one instance in this task: its own file, not the first one's
+            name = f"{name[: -len('.npy')]}_copy{names[name]}.npy"
+        target = Path(hdir) / name
         save_npy(target, res.heatmap)
         hpath = str(target)
     extra = None
@@ -97,15 +102,16 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
         else:
             images.append(loaded.image)
     copies = _copy_findings(scanner, images)
+    names: dict[str, int] = {}
     for series in group_series(images):
         alone = len(series) == 1 and (series.series_instance_uid is None or not series.instances[0].has_header)
         if alone:
             image = series.instances[0]
-            out.append(_instance_item(scanner.scan_image(image, copies.get(id(image))), image, hdir, thumbnails))
+            out.append(_instance_item(scanner.scan_image(image, copies.get(id(image))), image, hdir, thumbnails, names))
             continue
         results, sres = scanner.scan_series(series, copies)
         for res, image in zip(results, series.instances):
-            out.append(_instance_item(res, image, hdir, thumbnails))
+            out.append(_instance_item(res, image, hdir, thumbnails, names))
         out.append((sres.record(), None))
     return out
 

@@ -109,6 +109,9 @@ def test_an_edited_copy_and_its_original_are_both_flagged_with_the_region(tmp_pa
     assert "on top of a change throughout" in export  # the edit stands apart from the codec's error
     m = np.load(recs[f"vna/{src.name}"]["heatmap"])
     assert m[EDIT].min() == pytest.approx(1.0) and m[:150].max() < 1.0
+    maps = sorted(Path(r["heatmap"]).name for r in recs.values())  # one file per copy, none overwritten
+    uid = recs[f"vna/{src.name}"]["sop_instance_uid"]
+    assert maps == [f"{uid}.npy", f"{uid}_copy2.npy", f"{uid}_copy3.npy"]
 
 
 def test_header_edits_of_a_copy_name_the_attributes_not_the_patient(tmp_path, capsys, sample_ct_files):
