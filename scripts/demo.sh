@@ -95,11 +95,12 @@ radtrust scan "$OUT/tampered_ct_01.dcm" --trust "$OUT/pki/root-ca.pem" --trust "
 
 step "An archive that holds the original too: copies of one instance that disagree"
 # The same CT removal with its UIDs kept, as a tampered copy in the PACS would sit beside the original in a backup.
-# No detector sees this removal in the copy alone (noise copied back in); comparing the two copies finds it, marks
-# the region in both and flags both (which of the two is the original, only a signature could say).
+# No detector sees this removal in the copy alone (noise copied back in); comparing the two copies finds it, and
+# with --copies flag (an archive audit) marks the region in both and flags both (which one is the original, only a
+# signature could say). By default a scan notes such copies in the evidence and leaves the verdicts to the detectors.
 radtrust simulate ct-remove-nodule samples/ct --out "$OUT/archive/pacs" --seed 1 --antiforensics copy,histmatch \
   --name ct_removed
-radtrust scan samples/ct "$OUT/archive/pacs" --jsonl "$OUT/archive/scan.jsonl" -q || true
+radtrust scan samples/ct "$OUT/archive/pacs" --copies flag --jsonl "$OUT/archive/scan.jsonl" -q || true
 python - "$OUT/archive/scan.jsonl" <<'PY'
 import json, sys
 for r in (json.loads(l) for l in open(sys.argv[1])):

@@ -118,6 +118,8 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
 
 def _copy_findings(scanner: Scanner, images: list[Any]) -> dict[int, CopyFinding]:
     """Copies of one instance that disagree (:mod:`radtrust.forensics.copies`), keyed by ``id()`` of the image."""
+    if scanner.copies == "off":
+        return {}
     found = compare_copies(images)
     signed: dict[int, bool] = {}
     for f in found.values():
@@ -133,7 +135,7 @@ def init_worker(config: dict[str, Any]) -> None:
     from radtrust.forensics.scanner import Scanner
 
     _WORKER = Scanner(config["detectors"], model=config["model"], trust=config["trust"], fpr=config["fpr"],
-                      fusion=config["fusion"])
+                      fusion=config["fusion"], copies=config["copies"])
 
 
 def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:

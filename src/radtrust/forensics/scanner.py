@@ -37,6 +37,7 @@ from radtrust.io import Image, Series, group_series
 
 log = logging.getLogger(__name__)
 SITE_MODEL = "site-model"
+COPIES_MODES = ("note", "flag", "off")
 
 
 @dataclass(eq=False)
@@ -60,10 +61,17 @@ class Scanner:
     trust : CA certificate PEM paths; signatures/credentials are verified against them first.
     fpr : target false-alarm rate of the ``suspicious`` threshold (needs a fitted fusion to differ from its own).
     fusion : a :class:`Fusion`; default the shipped calibrated one (``radtrust/data/fusion.json``).
+    copies : what copies of one instance that disagree do (:mod:`radtrust.forensics.copies`): ``note`` (the
+        default) adds the evidence and leaves verdicts to the detectors; ``flag`` also raises both copies to at
+        least ``suspicious`` and marks the differing region in their heatmaps (archive audits); ``off`` skips it.
     """
 
     def __init__(self, detectors: Sequence[str] | None = None, *, model: str | os.PathLike[str] | None = None,
-                 trust: Sequence[str] | None = None, fpr: float = 0.01, fusion: Fusion | None = None) -> None:
+                 trust: Sequence[str] | None = None, fpr: float = 0.01, fusion: Fusion | None = None,
+                 copies: str = "note") -> None:
+        if copies not in COPIES_MODES:
+            raise UsageError(f"copies must be one of {', '.join(COPIES_MODES)}, not {copies!r}")
+        self.copies = copies
         explicit = detectors is not None
         names = list(detectors) if explicit else [n for n in available() if n != SITE_MODEL]
         self.detectors: list[Detector] = []
@@ -91,7 +99,7 @@ class Scanner:
             log.info("detectors not in the calibrated fusion (reported, not fused): %s", ", ".join(missing))
         self.trust = [str(t) for t in trust] if trust else None
         self._config = dict(detectors=list(detectors) if explicit else None, model=model, trust=self.trust,
-                            fpr=fpr, fusion=self.fusion)
+                            fpr=fpr, fusion=self.fusion, copies=copies)
 
     # ------------------------------------------------------------------------------------------ raw findings
     def _run(self, image: Image, notes: list[str] | None = None) -> dict[str, Finding]:
@@ -150,6 +158,7 @@ class Scanner:
         score = self.fusion.score(scores, self.extra)
         verdict = self.fusion.verdict(score)
         push = self.fusion.contributions(scores, self.extra)
+        flag = copy is not None and self.copies == "flag"
         evidence: list[str] = []
         if sig.state != "none":
             evidence.append(f"signature: {sig.detail}")
@@ -157,9 +166,9 @@ class Scanner:
             verdict, score = "tampered", 1.0
         elif sig.state == "valid":
             verdict = "signed-authentic"
-        elif copy is not None and copy.altered and copy.other_signed:  # the signed copy is the original
+        elif flag and copy.altered and copy.other_signed:  # the signed copy is the original
             verdict, score = "tampered", 1.0
-        elif copy is not None and copy.altered and verdict == "authentic":  # one copy was altered: which, unknown
+        elif flag and copy.altered and verdict == "authentic":  # one copy was altered: which, unknown
             verdict, score = "suspicious", max(score, float(np.nextafter(self.fusion.threshold, 1.0)))
         if copy is not None:
             evidence.extend(copy.evidence)
@@ -167,7 +176,7 @@ class Scanner:
             evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
         evidence.extend(notes)
         heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
-        if copy is not None and copy.heatmap is not None and copy.heatmap.shape == image.shape:
+        if flag and copy.heatmap is not None and copy.heatmap.shape == image.shape:
             heat = copy.heatmap if heat is None else np.maximum(heat, copy.heatmap)
         return InstanceResult(image.path, image.sop_instance_uid, image.series_instance_uid, image.modality, score,
                               verdict, scores, evidence, heat, sig, list(notes))

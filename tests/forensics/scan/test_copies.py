@@ -99,7 +99,8 @@ def test_an_edited_copy_and_its_original_are_both_flagged_with_the_region(tmp_pa
     lossy_edit.compress(JPEG2000, j2k_cr=[20], generate_instance_uid=False)  # edited, then stored lossy
     _save(lossy_edit, tmp_path / "export" / src.name)
     heat = tmp_path / "heat"
-    rc, recs = _scan(capsys, tmp_path / "pacs", tmp_path / "vna", tmp_path / "export", extra=("--heatmaps", heat))
+    rc, recs = _scan(capsys, tmp_path / "pacs", tmp_path / "vna", tmp_path / "export",
+                     extra=("--heatmaps", heat, "--copies", "flag"))
     assert rc == 1
     assert {k: r["verdict"] for k, r in recs.items()} == {f"{d}/{src.name}": "suspicious" for d in ("pacs", "vna", "export")}
     vna = _copies(recs[f"vna/{src.name}"])
@@ -128,9 +129,9 @@ def test_header_edits_of_a_copy_name_the_attributes_not_the_patient(tmp_path, ca
     anonymised.PatientName, anonymised.PatientID = "ANON", "0001"
     anonymised.PatientIdentityRemoved = "YES"
     _save(anonymised, tmp_path / "c" / src.name)
-    rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "c")
+    rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "c", extra=("--copies", "flag"))
     assert rc == 0 and all(r["verdict"] == "authentic" for r in recs.values())  # a recorded de-identification
-    rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "b")
+    rc, recs = _scan(capsys, tmp_path / "a", tmp_path / "b", extra=("--copies", "flag"))
     assert rc == 1
     text = " ".join(_copies(recs[f"b/{src.name}"]))
     assert "PatientName, PatientID, StudyDate " in text and "KVP 120 vs 80" in text
@@ -155,7 +156,24 @@ def test_a_signed_original_makes_the_differing_copy_tampered(tmp_path, capsys, s
     edited.PixelData = arr.tobytes()
     edited.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     _save(edited, tmp_path / "edited" / src.name)
-    rc, recs = _scan(capsys, tmp_path / "signed", tmp_path / "edited", extra=("--trust", pki.root, "--trust", pki.chain))
+    rc, recs = _scan(capsys, tmp_path / "signed", tmp_path / "edited",
+                     extra=("--trust", pki.root, "--trust", pki.chain, "--copies", "flag"))
     assert rc == 1
     assert recs[f"signed/{src.name}"]["verdict"] == "signed-authentic"
     assert recs[f"edited/{src.name}"]["verdict"] == "tampered" and recs[f"edited/{src.name}"]["score"] == 1.0
+
+
+def test_by_default_copies_are_noted_and_verdicts_left_to_the_detectors(tmp_path, capsys, sample_ct_files):
+    """A folder holding images and their tampered copies under the same UIDs (a benchmark, an evaluation) is judged
+    image by image unless --copies flag asks for the archive audit; --copies off does not compare."""
+    src = sample_ct_files[0]
+    (tmp_path / "pacs").mkdir()
+    shutil.copy(src, tmp_path / "pacs" / src.name)
+    _save(_edited(src), tmp_path / "vna" / src.name)
+    heat = tmp_path / "heat"
+    rc, recs = _scan(capsys, tmp_path, extra=("--heatmaps", heat))
+    assert rc == 0 and {r["verdict"] for r in recs.values()} == {"authentic"}
+    assert all(any("one of the two was altered" in e for e in _copies(r)) for r in recs.values())
+    assert all(np.load(r["heatmap"])[EDIT].max() < 1.0 for r in recs.values())  # maps are the detectors' alone
+    rc, recs = _scan(capsys, tmp_path, extra=("--copies", "off"))
+    assert rc == 0 and not any(_copies(r) for r in recs.values())

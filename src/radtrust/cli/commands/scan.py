@@ -26,6 +26,10 @@ gives 'signed-authentic' and a broken one 'tampered'; otherwise the forensic ver
 series {"kind": "series", ..., "suspicious_instances"}, and {"kind": "error", "path", "message"}.
 --format html writes a report with thumbnails, heatmap overlays, verdicts, evidence and signature status.
 
+Copies: files with the same SOPInstanceUID are one acquisition; when their pixels differ in a region, or their
+patient, dates or acquisition parameters differ, one of them was altered. The evidence says so (--copies note,
+the default); --copies flag (an archive audit) also flags both copies and marks the region in their heatmaps.
+
 Whole archives: --jsonl FILE --resume writes each series' records to FILE as soon as it is done (one write and
 an fsync per series). If the scan is interrupted (Ctrl-C, kill, power loss), run the same command again: the
 series FILE records are kept and not analysed again, the last one is redone in case it was cut short, and the
@@ -41,6 +45,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
     parser.add_argument("--heatmaps", metavar="DIR", help="write DIR/<SOPInstanceUID>.npy (float32, rows x columns)")
     parser.add_argument("--jsonl", metavar="FILE", help="also write the JSON-lines records to FILE (with any --format)")
+    parser.add_argument("--copies", choices=("note", "flag", "off"), default="note",
+                        help="copies of one instance that disagree (same SOPInstanceUID, different pixels or header): "
+                             "note them in the evidence (default), flag both as suspicious with the region marked "
+                             "(archive audits), or do not compare")
     parser.add_argument("--resume", action="store_true",
                         help="with --jsonl: keep FILE as a journal, appended series by series, and on a new run skip "
                              "what it already records (for whole archives; see below)")
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("output folder does not exist", target)
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
     fusion = Fusion.load(args.fusion) if args.fusion else None
-    scanner = Scanner(detectors, model=args.model, trust=args.trust, fpr=args.fpr, fusion=fusion)
+    scanner = Scanner(detectors, model=args.model, trust=args.trust, fpr=args.fpr, fusion=fusion, copies=args.copies)
 
     sink = io.StringIO() if args.out or args.format == "html" else sys.stdout
     rep = Reporter(fmt="jsonl" if args.format == "jsonl" else "text", quiet=args.quiet, out=sink)
