@@ -253,3 +253,37 @@ def test_forwarding_over_dicom_tls_to_orthanc(tmp_path: Path, signed: dict[str, 
             assert pacs.wait_for(lambda: uid in pacs.sop_uids(), timeout=30)
         finally:
             gw.stop()
+
+
+def test_an_instance_received_again_is_compared_with_the_earlier_copy(tmp_path: Path) -> None:
+    """Sent again in another encoding: noted, forwarded. Sent again with a region edited: quarantined, the
+    region named. (Before session 8 any second copy with other bytes was flagged, re-encodings included.)"""
+    require_orthanc()
+    uid = pydicom.dcmread(SAMPLE_CT[0], stop_before_pixels=True).SOPInstanceUID
+    again = uncompressed_copy(SAMPLE_CT[0], tmp_path / "again.dcm", sop_uid=uid)  # Explicit VR LE, same pixels
+    edited = pydicom.dcmread(again)
+    arr = edited.pixel_array.copy()
+    arr[200:232, 240:280] += 150
+    edited.PixelData = arr.tobytes()
+    edited.save_as(tmp_path / "edited.dcm", enforce_file_format=True)
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
+                            forward=Destination("ORTHANC", "127.0.0.1", pacs.dicom_port), policy=Policy.QUARANTINE,
+                            workers=1, stable_age=60.0)  # the study is not reported (and its files kept) meanwhile
+        gw = Gateway(cfg, Analyzer([], scan=False))
+        port = gw.start()
+        try:
+            assert send(port, [SAMPLE_CT[0], again, tmp_path / "edited.dcm"]) == [(0x0000, "")] * 3
+            deadline = time.time() + 60
+            while time.time() < deadline and any(r.state in ("received", "analysing") for r in gw.queue.rows()):
+                time.sleep(0.2)
+            rows = sorted(gw.queue.rows(), key=lambda r: r.id)
+        finally:
+            gw.stop()
+    assert len(rows) == 3
+    first, second, third = rows
+    assert second.state != "quarantined" and not second.flagged
+    assert second.record["evidence"][0] == (
+        "this SOP Instance UID was received before in another encoding: the same pixels and header")
+    assert third.state == "quarantined" and third.verdict == "suspicious"
+    assert "1280 pixels differ" in third.record["evidence"][0] and "rows 200-231, cols 240-279" in third.record["evidence"][0]
