@@ -270,8 +270,7 @@ def compare_with_earlier(path: str, earlier: list[str]) -> tuple[list[str], bool
 
     kept = [p for p in earlier if Path(p).exists()]
     if not kept:
-        return ["this SOP Instance UID was received before with different content (no earlier copy left to "
-                "compare)"], True
+        return ["this SOP Instance UID was received before with different content (no earlier copy left to compare)"], True
     try:
         images = [load_image(path)] + [load_image(p) for p in kept]
     except Exception as exc:  # noqa: BLE001 - an unreadable copy cannot clear the new one
