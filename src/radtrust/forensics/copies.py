@@ -136,9 +136,10 @@ def relation(pa: np.ndarray, pb: np.ndarray) -> tuple[str, np.ndarray | None]:
     Under a conversion the 16 x 16 block means still agree up to one linear map of the values (robustly fitted)
     and a small error; a block whose mean departs from that map by more than :data:`APART_SPREAD` robust
     deviations and :data:`APART_RANGE` of the image's value range was changed before or after the conversion.
-    Measured on the development benchmark's 44 authentic items against their own converted copies (JPEG 2000
-    10:1, a JPEG resave, 75% resampling and back): the largest departure was 0.042 of the range (resampling at a
-    sharp edge); edits depart by 0.002-0.87 (``scripts/copies_check.py``)."""
+    Chosen on the development benchmark: its authentic items against their own converted copies (JPEG 2000 10:1,
+    a JPEG resave, 75% resampling and back) depart by at most 0.042 of the range (resampling at a sharp edge), and
+    none is reported as altered (``scripts/copies_check.py``); edits depart by 0.002-0.87, so the subtle ones are
+    lost under a conversion."""
     diff = pa != pb
     if not diff.any():
         return "same", None
@@ -170,7 +171,7 @@ def pixel_difference(a: Image, b: Image) -> tuple[str | None, np.ndarray | None,
     """How the copies' pixels differ: (a sentence, or None when they are the same; the mask of the region that
     differs when the matrices agree; whether the difference means an alteration).
 
-    Differences throughout the image that one linear map explains (a lossy codec, another bit depth) and a copy
+    Differences throughout the image with no block apart (a lossy codec, another bit depth, a resampling) and a copy
     holding some of the other's frames (a frame extracted under the same UID, as toolkits do) are reported but
     are not alterations; a region that differs beyond them is."""
     pa, pb = np.asarray(a.pixels), np.asarray(b.pixels)
@@ -187,8 +188,8 @@ def pixel_difference(a: Image, b: Image) -> tuple[str | None, np.ndarray | None,
     if kind == "same":
         return None, None, False
     if kind == "throughout":
-        return ("the pixels differ throughout as one conversion of the values explains (a lossy codec, another bit "
-                "depth or rescale), with no region apart"), None, False
+        return ("the pixels differ throughout, as a conversion of the whole image leaves them (a lossy codec, another "
+                "bit depth, a resampling), with no region apart"), None, False
     assert mask is not None
     idx = np.argwhere(mask)
     lo, hi = idx.min(axis=0), idx.max(axis=0)
