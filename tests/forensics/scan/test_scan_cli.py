@@ -24,7 +24,7 @@ SERIES_KEYS = ["kind", "series_instance_uid", "modality", "instances", "score", 
 def _scan(capsys, *argv):
     rc = main(["scan", *map(str, argv)])
     out = capsys.readouterr()
-    return rc, [json.loads(line) for line in out.out.splitlines() if line.strip()], out.err
+    return rc, [json.loads(line) for line in out.out.splitlines() if line.startswith("{")], out.err  # jsonl records
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +248,15 @@ def test_enhanced_ct_scanned_in_hu_with_a_map_per_frame(capsys, sample_ct_files,
     [inst] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"instance"' in line]
     assert inst["verdict"] == "authentic" and "physics" in inst["detectors"]
     assert np.load(inst["heatmap"]).shape == (6, 512, 512)
+
+
+def test_text_report_ends_with_a_summary(capsys, samples_dir, tmp_path):
+    """An archive's text report ends with one line counting instances by verdict, series and unreadable files
+    (on stdout: stderr keeps one line per bad input)."""
+    bad = tmp_path / "not-dicom.dcm"
+    bad.write_text("not DICOM")
+    assert main(["scan", str(samples_dir), str(bad)]) == 2
+    out = capsys.readouterr()
+    assert out.out.splitlines()[-1] == "summary: 8 instances in 2 series: 8 authentic; 1 unreadable"
+    assert len(out.err.splitlines()) == 1
+    assert main(["scan", str(samples_dir), "-q"]) == 0 and "summary" not in capsys.readouterr().out

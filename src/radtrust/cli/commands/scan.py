@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from radtrust.cli.output import Reporter
@@ -74,15 +75,26 @@ def _text(rec: dict, verbose: int) -> str:
     return "\n".join(lines)
 
 
-def _tally(rec: dict, rep: Reporter) -> None:
+def _tally(rec: dict, rep: Reporter, counts: Counter | None = None) -> None:
+    if counts is not None:
+        counts[{"error": "unreadable", "series": "series"}.get(rec["kind"]) or rec["verdict"]] += 1
     if rec["kind"] == "error":
         rep.bad_inputs += 1
     elif rec["verdict"] in ("suspicious", "tampered"):
         rep.fail()
 
 
-def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink) -> None:
-    _tally(rec, rep)
+def summary(counts: Counter) -> str:
+    """The last line of a text report: instances by verdict, series, unreadable files."""
+    verdicts = ("authentic", "signed-authentic", "suspicious", "tampered", "error")
+    n = sum(counts[v] for v in verdicts)
+    parts = ", ".join(f"{counts[v]} {v}" for v in verdicts if counts[v])
+    line = f"summary: {n} instance{'' if n == 1 else 's'} in {counts['series']} series" + (f": {parts}" if parts else "")
+    return line + (f"; {counts['unreadable']} unreadable" if counts["unreadable"] else "")
+
+
+def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink, counts: Counter) -> None:
+    _tally(rec, rep, counts)
     if rec["kind"] == "error":
         print(f"radtrust: error: {rec['path']}: {rec['message']}", file=sys.stderr, flush=True)
         if args.format == "jsonl":
@@ -92,11 +104,11 @@ def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink) -> None:
         sink.flush()
 
 
-def _resume(args: argparse.Namespace, planned: list, rep: Reporter) -> Resumed:
+def _resume(args: argparse.Namespace, planned: list, rep: Reporter, counts: Counter) -> Resumed:
     """Read the journal, count what it already records towards the exit status, and say what is kept."""
     done = resume(args.jsonl, planned)
     for rec in done.kept:
-        _tally(rec, rep)
+        _tally(rec, rep, counts)
     if done.kept and not args.quiet:
         todo = sum(1 for g in planned if not done.covers(g))
         print(f"radtrust: resuming {args.jsonl}: {len(done.kept)} records kept ({done.groups_kept} series or files), "
@@ -133,10 +145,11 @@ def run(args: argparse.Namespace) -> int:
     sink = io.StringIO() if args.out or args.format == "html" else sys.stdout
     rep = Reporter(fmt="jsonl" if args.format == "jsonl" else "text", quiet=args.quiet, out=sink)
     items: list[tuple[dict, object]] = []
+    counts: Counter = Counter()
     journal: list[Journal] = []  # opened once the resume has rewritten the file (a rename would orphan the fd)
 
     def start(planned: list) -> Resumed:
-        done = _resume(args, planned, rep)
+        done = _resume(args, planned, rep, counts)
         journal.append(Journal(args.jsonl))
         return done
 
@@ -145,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
                                      resume=start if args.resume else None)
         for group in groups:
             for rec, extra in group:
-                _report(rec, rep, args, sink)
+                _report(rec, rep, args, sink, counts)
                 if not args.resume:
                     items.append((rec, extra))
             if journal:
@@ -153,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for j in journal:
             j.close()
+    if args.format == "text" and not args.quiet:
+        sink.write(summary(counts) + (f" (with the records kept in {args.jsonl})" if args.resume else "") + "\n")
     if args.jsonl and not args.resume:
         write_atomic(args.jsonl, "".join(json.dumps(rec) + "\n" for rec, _ in items))
     if args.format == "html":
