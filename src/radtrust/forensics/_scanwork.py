@@ -36,34 +36,56 @@ IN_FLIGHT = 4  # tasks per worker submitted ahead
 DIED = "the analysis process died on this file's series (killed, or out of memory); nothing was recorded for it"
 
 
-def _group_key(path: Path) -> str:
-    """SeriesInstanceUID, else Frame of Reference + series number + folder, else the file itself."""
+def _group_key(path: Path) -> tuple[str, str | None]:
+    """(task key, SOPInstanceUID): the SeriesInstanceUID, else Frame of Reference + series number + folder, else
+    the file itself."""
     if is_nifti(path) or path.suffix.lower() in FORMATS:
-        return f"file:{path}"
+        return f"file:{path}", None
     ds = read_dataset(path, stop_before_pixels=True)
+    sop = str(ds.get("SOPInstanceUID") or "") or None
     uid = ds.get("SeriesInstanceUID")
     if uid:
-        return f"series:{uid}"
+        return f"series:{uid}", sop
     if ds.get("FrameOfReferenceUID"):
-        return f"for:{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{path.parent}"
-    return f"file:{path}"
+        return f"for:{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{path.parent}", sop
+    return f"file:{path}", sop
 
 
 def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path]], list[dict[str, Any]]]:
-    """Files grouped into series-sized tasks, in order of first appearance, plus error records for unreadable files."""
+    """Files grouped into series-sized tasks, in order of first appearance, plus error records for unreadable files.
+
+    Tasks that share a SOPInstanceUID are one task, so copies of an instance are compared
+    (:mod:`radtrust.forensics.copies`) even when one of them was given another SeriesInstanceUID."""
     groups: dict[str, list[Path]] = {}
     errors: list[dict[str, Any]] = []
+    parent: dict[str, str] = {}
+    first_key: dict[str, str] = {}
+
+    def root(k: str) -> str:
+        while parent.get(k, k) != k:
+            parent[k] = parent.get(parent[k], parent[k])
+            k = parent[k]
+        return k
+
     for path in iter_files(paths):
         if not path.exists():
             errors.append(error_record(str(path), "no such file"))
             continue
         try:
-            key = _group_key(path)
+            key, sop = _group_key(path)
         except Error as exc:
             errors.append(error_record(str(path), exc.message))
             continue
         groups.setdefault(key, []).append(path)
-    return list(groups.values()), errors
+        if sop is not None:
+            other = first_key.setdefault(sop, key)
+            a, b = root(other), root(key)
+            if a != b:  # the earlier task absorbs the later one
+                parent[b] = a
+    merged: dict[str, list[Path]] = {}
+    for key, members in groups.items():
+        merged.setdefault(root(key), []).extend(members)
+    return list(merged.values()), errors
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:

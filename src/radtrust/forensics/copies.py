@@ -25,9 +25,10 @@ other is ``tampered``. What is compared:
   identifiers); technical values are. When either file records a de-identification (PatientIdentityRemoved
   YES, a De-identification Method), the patient attributes, dates and times are not compared.
 
-Copies are found within one scan task, which holds every file of one SeriesInstanceUID: copies that share a
-UID, wherever they lie in the scanned folders. A copy given new UIDs is another image to this check (the series
-then reports two slices at one position when the geometry repeats).
+Copies are found within one scan task, which holds every file of one SeriesInstanceUID and every task that shares
+a SOPInstanceUID with it (``plan_groups``): copies wherever they lie in the scanned folders, whatever their series
+UID. A copy given a new SOPInstanceUID is another image to this check (the series then reports two slices at one
+position when the geometry repeats).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from radtrust.io import Image
 PATIENT = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "OtherPatientIDs", "IssuerOfPatientID")
 DATES = ("StudyDate", "StudyTime", "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime",
          "AcquisitionDateTime", "ContentDate", "ContentTime", "PatientAge")
-TECHNICAL = ("StudyInstanceUID", "Modality", "Manufacturer", "ManufacturerModelName", "DeviceSerialNumber",
-             "KVP", "XRayTubeCurrent", "ExposureTime", "Exposure", "ExposureInuAs", "ConvolutionKernel",
-             "SliceThickness", "PixelSpacing", "ImagerPixelSpacing", "ImagePositionPatient", "ImageOrientationPatient",
-             "BodyPartExamined", "ViewPosition", "Laterality", "ImageLaterality", "ExposureIndex", "CTDIvol")
+TECHNICAL = ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "Manufacturer", "ManufacturerModelName",
+             "DeviceSerialNumber", "KVP", "XRayTubeCurrent", "ExposureTime", "Exposure", "ExposureInuAs",
+             "ConvolutionKernel", "SliceThickness", "PixelSpacing", "ImagerPixelSpacing", "ImagePositionPatient",
+             "ImageOrientationPatient", "BodyPartExamined", "ViewPosition", "Laterality", "ImageLaterality",
+             "ExposureIndex", "CTDIvol")
 KEPT = PATIENT + DATES + TECHNICAL
 WHOLE_FRACTION = 0.2  # more 16 x 16 blocks than this touched: a change made to the whole image (codec, conversion)
 BLOCK = 16  # px: block means survive a conversion of the whole image; an edit moves them

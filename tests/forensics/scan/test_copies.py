@@ -177,3 +177,16 @@ def test_by_default_copies_are_noted_and_verdicts_left_to_the_detectors(tmp_path
     assert all(np.load(r["heatmap"])[EDIT].max() < 1.0 for r in recs.values())  # maps are the detectors' alone
     rc, recs = _scan(capsys, tmp_path, extra=("--copies", "off"))
     assert rc == 0 and not any(_copies(r) for r in recs.values())
+
+
+def test_a_copy_given_another_series_uid_is_still_compared(tmp_path, capsys, sample_ct_files):
+    src = sample_ct_files[0]
+    (tmp_path / "pacs").mkdir()
+    shutil.copy(src, tmp_path / "pacs" / src.name)
+    moved = _edited(src)
+    moved.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.1"  # filed into another series on the way
+    _save(moved, tmp_path / "other" / src.name)
+    rc, recs = _scan(capsys, tmp_path, extra=("--copies", "flag"))
+    assert rc == 1 and {r["verdict"] for r in recs.values()} == {"suspicious"}
+    assert all("1280 pixels differ" in " ".join(_copies(r)) and "SeriesInstanceUID" in " ".join(_copies(r))
+               for r in recs.values())
