@@ -131,6 +131,29 @@ def test_the_same_instance_saved_twice_in_one_folder_is_a_copy(sample_ct_files: 
     assert all(s.problems == () for s in series)
 
 
+def test_a_lossy_copy_that_leaves_the_padding_untouched_is_still_a_copy(sample_ct_files: list[Path],
+                                                                        tmp_path: Path) -> None:
+    """JPEG 2000 10:1 of a slice whose outside is uniform padding changes under half of the pixels (the codec keeps
+    flat areas exact): it is still the same slice, not a second one at that position. The rule before session 8
+    (over half of the pixels differing) read it as two slices."""
+    from pydicom.uid import JPEG2000
+
+    ds = pydicom.dcmread(sample_ct_files[1])
+    ds.decompress(generate_instance_uid=False)
+    arr = ds.pixel_array.copy()
+    yy, xx = np.ogrid[: arr.shape[0], : arr.shape[1]]
+    arr[(yy - 256) ** 2 + (xx - 256) ** 2 > 150**2] = arr.min()  # a small field of view in a padded matrix
+    ds.PixelData = arr.tobytes()
+    ds.save_as(tmp_path / "a.dcm", enforce_file_format=True)
+    ds.compress(JPEG2000, j2k_cr=[10])  # a new SOP Instance UID, as a lossy compression should mint
+    ds.LossyImageCompression = "01"
+    ds.save_as(tmp_path / "b.dcm", enforce_file_format=True)
+    a, b = (load_image(tmp_path / n).pixels for n in ("a.dcm", "b.dcm"))
+    assert 0.0 < float(np.mean(a != b)) < 0.5
+    series = load_series(tmp_path)  # the copy stays apart from the original instead of doubling its position
+    assert [len(s) for s in series] == [1, 1] and all(s.problems == () for s in series)
+
+
 def test_copies_of_a_series_in_two_folders_stay_apart(sample_ct_files: list[Path], tmp_path: Path) -> None:
     for folder in ("original", "copy"):
         (tmp_path / folder).mkdir()

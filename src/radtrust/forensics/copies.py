@@ -43,6 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from radtrust.io import Image
+from radtrust.io.compare import pixel_relation
 
 PATIENT = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "OtherPatientIDs", "IssuerOfPatientID")
 DATES = ("StudyDate", "StudyTime", "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime",
@@ -53,10 +54,6 @@ TECHNICAL = ("StudyInstanceUID", "SeriesInstanceUID", "Modality", "Manufacturer"
              "ImageOrientationPatient", "BodyPartExamined", "ViewPosition", "Laterality", "ImageLaterality",
              "ExposureIndex", "CTDIvol")
 KEPT = PATIENT + DATES + TECHNICAL
-WHOLE_FRACTION = 0.2  # more 16 x 16 blocks than this touched: a change made to the whole image (codec, conversion)
-BLOCK = 16  # px: block means survive a conversion of the whole image; an edit moves them
-APART_SPREAD = 20.0  # a block departs from the conversion by more robust deviations than this ...
-APART_RANGE = 0.08  # ... and by more than this fraction of the image's value range (p1-p99)
 
 
 @dataclass
@@ -123,52 +120,6 @@ def _frames(p: np.ndarray, image: Image) -> np.ndarray:  # colour is already lum
     return p if image.is_3d else p[None]
 
 
-def _block_means(p: np.ndarray) -> np.ndarray:
-    ny, nx = (p.shape[-2] // BLOCK) * BLOCK, (p.shape[-1] // BLOCK) * BLOCK
-    cut = p[..., :ny, :nx].astype(np.float64)
-    return cut.reshape(*p.shape[:-2], ny // BLOCK, BLOCK, nx // BLOCK, BLOCK).mean(axis=(-3, -1))
-
-
-def relation(pa: np.ndarray, pb: np.ndarray) -> tuple[str, np.ndarray | None]:
-    """How two same-shape pixel arrays of one instance relate: ``same``; ``throughout`` (the differences reach
-    more than :data:`WHOLE_FRACTION` of the 16 x 16 blocks, as after a lossy codec, another bit depth or a
-    resampling of the whole image, and none stands apart); or ``local`` with the mask of what differs (an edit,
-    alone or under such a conversion).
-
-    Under a conversion the 16 x 16 block means still agree up to one linear map of the values (robustly fitted)
-    and a small error; a block whose mean departs from that map by more than :data:`APART_SPREAD` robust
-    deviations and :data:`APART_RANGE` of the image's value range was changed before or after the conversion.
-    Chosen on the development benchmark: its authentic items against their own converted copies (JPEG 2000 10:1,
-    a JPEG resave, 75% resampling and back) depart by at most 0.042 of the range (resampling at a sharp edge), and
-    none is reported as altered (``scripts/copies_check.py``); edits depart by 0.002-0.87, so the subtle ones are
-    lost under a conversion."""
-    diff = pa != pb
-    if not diff.any():
-        return "same", None
-    a, b = _block_means(pa), _block_means(pb)
-    touched = _block_means(diff) > 0
-    if a.size < 4 or touched.mean() <= WHOLE_FRACTION:
-        return "local", diff
-    x, y = a.ravel(), b.ravel()
-    design = np.stack([x, np.ones_like(x)], axis=1)
-    inliers = np.ones(x.size, bool)
-    for _ in range(3):  # least squares, then again without what it leaves far off (an edit must not bend the map)
-        coef, *_ = np.linalg.lstsq(design[inliers], y[inliers], rcond=None)
-        resid = y - design @ coef
-        resid = resid - np.median(resid)
-        spread = 1.4826 * float(np.median(np.abs(resid)))
-        inliers = np.abs(resid) <= max(6.0 * spread, 1e-9)
-    value_range = float(np.percentile(y, 99) - np.percentile(y, 1)) or 1.0
-    apart = (np.abs(resid) > APART_SPREAD * spread) & (np.abs(resid) > APART_RANGE * value_range)
-    if not apart.any():
-        return "throughout", None
-    blocks = apart.reshape(a.shape)
-    mask = np.zeros(pa.shape, bool)
-    up = np.repeat(np.repeat(blocks, BLOCK, axis=-2), BLOCK, axis=-1)
-    mask[..., : up.shape[-2], : up.shape[-1]] = up
-    return "local", mask & diff
-
-
 def pixel_difference(a: Image, b: Image) -> tuple[str | None, np.ndarray | None, bool]:
     """How the copies' pixels differ: (a sentence, or None when they are the same; the mask of the region that
     differs when the matrices agree; whether the difference means an alteration).
@@ -181,12 +132,13 @@ def pixel_difference(a: Image, b: Image) -> tuple[str | None, np.ndarray | None,
         fa, fb = _frames(pa, a), _frames(pb, b)
         small, large = (fa, fb) if len(fa) <= len(fb) else (fb, fa)
         if small.shape[1:] == large.shape[1:]:
-            kinds = [min((relation(f, g)[0] for g in large), key=("same", "throughout", "local").index) for f in small]
+            order = ("same", "throughout", "local").index
+            kinds = [min((pixel_relation(f, g)[0] for g in large), key=order) for f in small]
             if "local" not in kinds:
                 how = "unchanged" if set(kinds) == {"same"} else "converted as a whole"
                 return f"one holds {len(small)} of the other's {len(large)} frames, {how}", None, False
         return f"the matrices differ ({'x'.join(map(str, pa.shape))} and {'x'.join(map(str, pb.shape))})", None, True
-    kind, mask = relation(pa, pb)
+    kind, mask = pixel_relation(pa, pb)
     if kind == "same":
         return None, None, False
     if kind == "throughout":

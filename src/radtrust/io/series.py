@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from radtrust.io.image import Image
+from radtrust.io.compare import pixel_relation
 from radtrust.io.lossy import lossy_reason
 
 
@@ -199,8 +200,9 @@ def _instance_ids(members: list[Image]) -> list[str | None]:
     """Per member, what identifies its instance: the SOPInstanceUID, except that a file with the same position,
     InstanceNumber and matrix as an earlier one is that one again under a new UID when it is a copy: identical
     pixels (re-written by a toolkit that minted UIDs), or a lossy copy (one of the two records lossy compression
-    and their pixels differ almost everywhere, as a codec's error does). Pixels that differ in one region (an
-    edited copy) keep their own UID: a second slice at that position, which the series reports."""
+    and their pixels differ throughout, as a codec's error does: :func:`radtrust.io.compare.pixel_relation`).
+    Pixels that differ in one region (an edited copy) keep their own UID: a second slice at that position, which
+    the series reports."""
     ids = [m.sop_instance_uid for m in members]
     seen: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for j, m in enumerate(members):
@@ -220,9 +222,10 @@ def _instance_ids(members: list[Image]) -> list[str | None]:
 def _same_slice(a: Image, b: Image) -> bool:
     if np.array_equal(a.pixels, b.pixels):
         return True
-    if not (lossy_reason(a) or lossy_reason(b)):
+    if not (lossy_reason(a) or lossy_reason(b)) or a.pixels.shape != b.pixels.shape:
         return False
-    return float(np.mean(a.pixels != b.pixels)) > 0.5  # a codec's error is everywhere; an edit is local
+    # a codec's error reaches the whole image (flat air may stay untouched); an edit is local
+    return pixel_relation(a.pixels, b.pixels)[0] == "throughout"
 
 
 def group_series(images: Iterable[Image]) -> list[Series]:

@@ -15,7 +15,7 @@ import pytest
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEG2000Lossless
 
 from radtrust.cli import main
-from radtrust.forensics.copies import relation
+from radtrust.io.compare import pixel_relation as relation
 
 EDIT = (slice(200, 232), slice(240, 280))  # rows, cols of the edited block in a 512 x 512 slice
 
