@@ -90,8 +90,8 @@ def resume(path: str | os.PathLike[str], groups: Sequence[Sequence[Path]]) -> Re
         assigned.append(current)
     recorded: dict[int, set[str]] = {}
     for rec, g in zip(records, assigned):
-        if g is not None:
-            recorded.setdefault(g, set()).add(_key(rec["path"]) if rec["kind"] != "series" else "")
+        if g is not None and rec["kind"] != "series":
+            recorded.setdefault(g, set()).add(_key(rec["path"]))
     last = next((g for g in reversed(assigned) if g is not None), None)
     finished = {g for g, seen in recorded.items()
                 if g != last and all(_key(p) in seen for p in groups[g])}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radtrust.io.image import Image
 from radtrust.io.compare import pixel_relation
+from radtrust.io.image import Image
 from radtrust.io.lossy import lossy_reason
 
 

@@ -75,9 +75,8 @@ def _text(rec: dict, verbose: int) -> str:
     return "\n".join(lines)
 
 
-def _tally(rec: dict, rep: Reporter, counts: Counter | None = None) -> None:
-    if counts is not None:
-        counts[{"error": "unreadable", "series": "series"}.get(rec["kind"]) or rec["verdict"]] += 1
+def _tally(rec: dict, rep: Reporter, counts: Counter) -> None:
+    counts[{"error": "unreadable", "series": "series"}.get(rec["kind"]) or rec["verdict"]] += 1
     if rec["kind"] == "error":
         rep.bad_inputs += 1
     elif rec["verdict"] in ("suspicious", "tampered"):
