@@ -22,6 +22,7 @@ import numpy as np
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import InstanceResult, error_record
+from radtrust.forensics.slabs import SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
 from radtrust.io.atomic import atomic_open
@@ -115,7 +116,12 @@ def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails
 
 
 def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
-    """Load one task's files, assemble series, scan them; return (record, extra) pairs in output order."""
+    """Load one task's files, assemble series, scan them; return (record, extra) pairs in output order.
+
+    A long plain series is read and analysed slab by slab (:mod:`radtrust.forensics.slabs`)."""
+    plan = plan_slabs(paths)
+    if plan is not None:
+        return _scan_slabs(scanner, plan, hdir, thumbnails)
     out: list[tuple[dict, Any]] = []
     images = []
     for loaded in iter_images(paths):
@@ -135,6 +141,46 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
         for res, image in zip(results, series.instances):
             out.append(_instance_item(res, image, hdir, thumbnails, names))
         out.append((sres.record(), None))
+    return out
+
+
+def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
+    """A long series slab by slab: each slab's reported slices, then one series record over all of them."""
+    from radtrust.forensics.scanner import SeriesTally
+
+    out: list[tuple[dict, Any]] = []
+    names: dict[str, int] = {}
+    tally = SeriesTally()
+    scores: dict[str, float] = {}
+    evidence_3d: dict[str, list[str]] = {}
+    notes = [f"series: {p}" for p in plan.problems]
+    for slab in plan.slabs:
+        images = []
+        for loaded in iter_images(slab.paths):
+            if loaded.error is None:
+                images.append(loaded.image)
+            elif loaded.path in slab.report:
+                out.append((error_record(str(loaded.path), loaded.error.message), None))
+        if not images:
+            continue
+        (series,) = group_series(images)  # one SeriesInstanceUID, no instance twice: one series
+        found = scanner.series_findings(series)
+        keep = [i for i, im in enumerate(series.instances) if im.path in slab.report]
+        for i, res in zip(keep, scanner.instance_results(series, found, keep=keep)):
+            res.evidence = [slab.renumber(line) for line in res.evidence]
+            out.append(_instance_item(res, series.instances[i], hdir, thumbnails, names))
+            tally.add(res)
+        for name, value in found.series_scores.items():
+            scores[name] = max(scores.get(name, 0.0), value)
+        for name, f in found.findings_3d.items():
+            evidence_3d.setdefault(name, []).extend(slab.renumber(line) for line in f.evidence)
+        own = {f"series: {p}" for p in series.problems}  # this slab's view of the positions: the plan has the series'
+        notes.extend(n for n in found.notes if n not in own)
+        del images, series, found
+    evidence_3d = {k: list(dict.fromkeys(v)) for k, v in evidence_3d.items()}
+    sres = scanner.series_result(plan.series_instance_uid, plan.modality, scores, evidence_3d,
+                                 list(dict.fromkeys(notes)), tally)
+    out.append((sres.record(), None))
     return out
 
 

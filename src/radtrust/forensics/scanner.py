@@ -51,6 +51,25 @@ class SeriesFindings:
     instance_notes: list[list[str]] = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class SeriesTally:
+    """What a series record needs of its instances' results, kept instead of the results themselves when a long
+    series is scanned slab by slab (:mod:`radtrust.forensics.slabs`)."""
+
+    scores: list[float] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # SOPInstanceUID, else path, of flagged instances
+    altered: int = 0  # instances that differ from another copy of themselves
+
+    def add(self, res: InstanceResult, copy: CopyFinding | None = None) -> None:
+        self.scores.append(float(res.score))
+        self.verdicts.append(res.verdict)
+        if res.verdict in FLAGGED:
+            self.flagged.append(res.sop_instance_uid or str(res.path))
+        if copy is not None and copy.altered:
+            self.altered += 1
+
+
 class Scanner:
     """Runs detectors and fuses them.
 
@@ -233,35 +252,45 @@ class Scanner:
         """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result.
 
         ``copies``: copy findings keyed by ``id()`` of the instance (see :meth:`scan_image`)."""
-        n = len(series)
         found = self.series_findings(series)
-        combined, f3d, sscores = found.instances, found.findings_3d, found.series_scores
-        series_notes, per_notes = found.notes, found.instance_notes
         copies = copies or {}
-        results = [self._result(im, combined[i], self._signature(im), per_notes[i], copies.get(id(im)))
-                   for i, im in enumerate(series.instances)]
-        score = max([self.fusion.score(sscores, self.extra)] + [r.score for r in results])
-        verdict = worst([self.fusion.verdict(score)] + [r.verdict for r in results])
-        if all(r.verdict == "signed-authentic" for r in results):
-            verdict = "signed-authentic"
-        flagged = [r for r in results if r.verdict in FLAGGED]
-        evidence = list(series_notes)
-        push = self.fusion.contributions(sscores, self.extra)
-        for name in sorted(f3d, key=lambda k: -push.get(k, 0.0)):
-            evidence.extend(f"{name} (3D): {line}" for line in f3d[name].evidence)
-        altered = sum(1 for im in series.instances if copies.get(id(im)) is not None and copies[id(im)].altered)
-        if altered:
-            evidence.append(f"copies: {altered} of {n} instance(s) differ from another copy of themselves in this scan "
-                            "(one of each pair was altered)")
-        if flagged:
-            evidence.append(f"{len(flagged)} of {n} instance(s) flagged")
-        heat = None
+        results = self.instance_results(series, found, copies)
+        tally = SeriesTally()
+        for res, im in zip(results, series.instances):
+            tally.add(res, copies.get(id(im)))
+        sres = self.series_result(series.series_instance_uid, series.modality, found.series_scores,
+                                  {name: list(f.evidence) for name, f in found.findings_3d.items()}, found.notes, tally)
         if any(r.heatmap is not None for r in results) and series.is_volume():
-            heat = np.stack([r.heatmap if r.heatmap is not None else np.zeros(im.shape, np.float32)
-                             for r, im in zip(results, series.instances)])
-        sres = SeriesResult(series.series_instance_uid, series.modality, n, score, verdict, sscores, evidence,
-                            [r.sop_instance_uid or str(r.path) for r in flagged], heat)
+            sres.heatmap = np.stack([r.heatmap if r.heatmap is not None else np.zeros(im.shape, np.float32)
+                                     for r, im in zip(results, series.instances)])
         return results, sres
+
+    def instance_results(self, series: Series, found: SeriesFindings, copies: dict[int, CopyFinding] | None = None,
+                         keep: Sequence[int] | None = None) -> list[InstanceResult]:
+        """The verdicts on a series' instances (those at indices ``keep``, default all) from its findings."""
+        copies = copies or {}
+        idx = range(len(series)) if keep is None else keep
+        return [self._result(series.instances[i], found.instances[i], self._signature(series.instances[i]),
+                             found.instance_notes[i], copies.get(id(series.instances[i]))) for i in idx]
+
+    def series_result(self, uid: str | None, modality: str | None, series_scores: dict[str, float],
+                      evidence_3d: dict[str, list[str]], notes: list[str], tally: SeriesTally) -> SeriesResult:
+        """The series record: its own fused score vector or its most suspicious instance, whichever is higher."""
+        score = max([self.fusion.score(series_scores, self.extra)] + tally.scores)
+        verdict = worst([self.fusion.verdict(score)] + tally.verdicts)
+        if tally.verdicts and all(v == "signed-authentic" for v in tally.verdicts):
+            verdict = "signed-authentic"
+        evidence = list(notes)
+        push = self.fusion.contributions(series_scores, self.extra)
+        for name in sorted(evidence_3d, key=lambda k: -push.get(k, 0.0)):
+            evidence.extend(f"{name} (3D): {line}" for line in evidence_3d[name])
+        n = len(tally.scores)
+        if tally.altered:
+            evidence.append(f"copies: {tally.altered} of {n} instance(s) differ from another copy of themselves in "
+                            "this scan (one of each pair was altered)")
+        if tally.flagged:
+            evidence.append(f"{len(tally.flagged)} of {n} instance(s) flagged")
+        return SeriesResult(uid, modality, n, score, verdict, dict(series_scores), evidence, list(tally.flagged))
 
     # ------------------------------------------------------------------------------------------ files
     def scan_groups(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from radtrust.io.compare import pixel_relation
-from radtrust.io.image import Image
+from radtrust.io.image import Geometry, Image
 from radtrust.io.lossy import lossy_reason
 
 
@@ -67,11 +67,15 @@ class Series:
         }
 
 
-def _geometry_key(im: Image) -> tuple[object, ...]:
-    g = im.geometry
+def geometry_key(im: Image) -> tuple[object, ...]:
+    """(matrix, orientation, pixel spacing): what the slices of one stackable series share."""
+    return geometry_tuple(im.shape, im.geometry)
+
+
+def geometry_tuple(shape: tuple[int, ...], g: Geometry) -> tuple[object, ...]:
     orient = tuple(round(v, 3) for v in g.orientation) if g.orientation else None
     spacing = tuple(round(v, 4) for v in g.pixel_spacing) if g.pixel_spacing else None
-    return (im.shape, orient, spacing)
+    return (tuple(shape), orient, spacing)
 
 
 def assemble(images: Iterable[Image]) -> Series:
@@ -86,7 +90,7 @@ def assemble(images: Iterable[Image]) -> Series:
     if len(uids) > 1:
         problems.append(f"{len(uids)} SeriesInstanceUIDs mixed in one series")
 
-    keys = {_geometry_key(im) for im in items}
+    keys = {geometry_key(im) for im in items}
     if len(keys) > 1:
         problems.append(f"mixed geometry: {len(keys)} different matrix/orientation/spacing combinations")
 
@@ -115,25 +119,33 @@ def assemble(images: Iterable[Image]) -> Series:
     known = [p for p in positions if p is not None]
     if len(known) < len(positions) and len(items) > 1:
         problems.append(f"{len(positions) - len(known)} instance(s) without a position; sorted by InstanceNumber")
-    if len(known) > 1:
-        diffs = np.diff(np.asarray(known))
-        dup = int(np.sum(np.abs(diffs) < 1e-3))
-        if dup:
-            problems.append(f"{dup} duplicated slice position(s)")
-        steps = np.abs(diffs[np.abs(diffs) >= 1e-3])
-        if steps.size:
-            step = float(np.median(steps))
-            gaps, irregular = _step_problems(steps)
-            if gaps:
-                problems.append(f"{gaps} gap(s) in slice positions (expected step {step:.3g} mm)")
-            if irregular:
-                problems.append(f"{irregular} irregular slice step(s) around {step:.3g} mm")
+    problems.extend(position_problems(known))
     return Series(
         series_instance_uid=items[0].series_instance_uid if items else None,
         instances=tuple(items),
         positions=tuple(positions),
         problems=tuple(problems),
     )
+
+
+def position_problems(known: list[float]) -> list[str]:
+    """Duplicated positions, gaps and irregular steps among the sorted slice positions (mm along the normal)."""
+    problems: list[str] = []
+    if len(known) < 2:
+        return problems
+    diffs = np.diff(np.asarray(known))
+    dup = int(np.sum(np.abs(diffs) < 1e-3))
+    if dup:
+        problems.append(f"{dup} duplicated slice position(s)")
+    steps = np.abs(diffs[np.abs(diffs) >= 1e-3])
+    if steps.size:
+        step = float(np.median(steps))
+        gaps, irregular = _step_problems(steps)
+        if gaps:
+            problems.append(f"{gaps} gap(s) in slice positions (expected step {step:.3g} mm)")
+        if irregular:
+            problems.append(f"{irregular} irregular slice step(s) around {step:.3g} mm")
+    return problems
 
 
 def _step_problems(steps: np.ndarray, run: int = 3) -> tuple[int, int]:

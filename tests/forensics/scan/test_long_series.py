@@ -1,0 +1,140 @@
+"""Long series are scanned slab by slab (radtrust.forensics.slabs): every slice reported once, with neighbours on
+both sides for the 3D detectors; the series record is the whole series'; an edit is still found; anything but a
+plain series is analysed whole."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+import re
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from radtrust.forensics import slabs
+from radtrust.forensics.scanner import Scanner
+
+N = 24
+
+
+@pytest.fixture
+def small_slabs(monkeypatch):
+    """Series over 12 slices in slabs of 8, with 2 slices of context on each side."""
+    monkeypatch.setattr(slabs, "LONG_SERIES", 12)
+    monkeypatch.setattr(slabs, "SLAB", 8)
+    monkeypatch.setattr(slabs, "CONTEXT", 2)
+
+
+def _series(folder: Path, sample_ct_files: list[Path], n: int = N, *, skip: int | None = None,
+            edit: int | None = None) -> list[Path]:
+    """n slices cycled from the sample CT, each with fresh noise, its own UID and a 1 mm step; ``skip`` leaves one
+    out (a gap), ``edit`` copies a 48 px square of that slice's own pixels 150 px to the right (copy-move)."""
+    rng = np.random.default_rng(3)
+    src = [pydicom.dcmread(p) for p in sample_ct_files]
+    for ds in src:
+        ds.decompress()
+    folder.mkdir(parents=True, exist_ok=True)
+    uid, paths = generate_uid(), []
+    for i in range(n):
+        ds = src[i % len(src)].copy()
+        arr = ds.pixel_array.astype(np.int32) + np.rint(rng.normal(0, 12, ds.pixel_array.shape)).astype(np.int32)
+        if i == edit:
+            arr[200:248, 300:348] = arr[200:248, 150:198]
+        dtype = np.int16 if ds.PixelRepresentation else np.uint16
+        ds.PixelData = np.clip(arr, np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype).tobytes()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SeriesInstanceUID = uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [ds.ImagePositionPatient[0], ds.ImagePositionPatient[1], -100.0 - i]
+        if i == skip:
+            continue
+        path = folder / f"s{i:03d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _records(folder: Path) -> list[dict]:
+    return list(Scanner().scan_paths([folder], jobs=1))
+
+
+def test_each_slice_is_reported_by_one_slab_with_neighbours(tmp_path, sample_ct_files, small_slabs):
+    paths = _series(tmp_path / "s", sample_ct_files)
+    plan = slabs.plan_slabs(list(reversed(paths)))
+    assert plan is not None and len(plan.slabs) == 3 and plan.instances == N
+    reported = [p for s in plan.slabs for p in s.paths if p in s.report]
+    assert sorted(reported) == sorted(paths) and len(set(reported)) == N
+    order = sorted(paths, key=lambda p: -int(p.stem[1:]))  # positions fall with the index: sorted ascending
+    for s in plan.slabs:
+        lo, hi = order.index(s.paths[0]), order.index(s.paths[-1])
+        assert list(s.paths) == order[lo: hi + 1]  # contiguous, in slice order
+        inner = [order.index(p) for p in s.report]
+        assert lo == max(0, min(inner) - 2) and hi == min(N - 1, max(inner) + 2)  # two slices of context
+    pairs = {(a, b) for s in plan.slabs for a, b in pairwise(s.paths)}
+    assert all((a, b) in pairs for a, b in pairwise(order))  # every adjacent pair analysed together
+
+
+def test_only_a_plain_long_series_is_planned(tmp_path, sample_ct_files, small_slabs):
+    paths = _series(tmp_path / "s", sample_ct_files)
+    assert slabs.plan_slabs(paths[:12]) is None  # short enough to analyse whole
+    twice = tmp_path / "copy.dcm"
+    twice.write_bytes(paths[0].read_bytes())
+    assert slabs.plan_slabs([*paths, twice]) is None  # an instance twice: copies are compared, whole
+    ds = pydicom.dcmread(paths[5])
+    del ds.ImagePositionPatient
+    ds.save_as(paths[5])
+    assert slabs.plan_slabs(paths) is None  # a slice without a position
+    other = _series(tmp_path / "t", sample_ct_files, 4)
+    assert slabs.plan_slabs([*paths[6:], *other]) is None  # two SeriesInstanceUIDs
+
+
+def test_slab_scan_reports_what_a_whole_scan_reports(tmp_path, sample_ct_files, monkeypatch):
+    folder = tmp_path / "s"
+    _series(folder, sample_ct_files, skip=15)
+    whole = _records(folder)
+    monkeypatch.setattr(slabs, "LONG_SERIES", 12)
+    monkeypatch.setattr(slabs, "SLAB", 8)
+    monkeypatch.setattr(slabs, "CONTEXT", 2)
+    slabbed = _records(folder)
+    assert [r.get("path") for r in slabbed] == [r.get("path") for r in whole]  # same instances, same order, series last
+    inst = [r for r in slabbed if r["kind"] == "instance"]
+    assert len(inst) == N - 1 and all(r["verdict"] == "authentic" for r in inst)
+    assert all(r["verdict"] == w["verdict"] for r, w in zip(slabbed, whole))
+    series, ref = slabbed[-1], whole[-1]
+    assert series["kind"] == "series" and series["instances"] == N - 1 and series["verdict"] == "authentic"
+    problems = [e for e in series["evidence"] if e.startswith("series: ")]
+    assert problems == [e for e in ref["evidence"] if e.startswith("series: ")]
+    assert problems == ["series: 1 gap(s) in slice positions (expected step 1 mm)"]  # once, from the whole series
+    assert set(series["detectors"]) == set(ref["detectors"])
+    assert json.dumps(series)  # the record stays JSON
+
+
+def test_an_edit_in_a_long_series_is_found_in_its_slab(tmp_path, sample_ct_files, monkeypatch):
+    folder = tmp_path / "s"
+    paths = _series(folder, sample_ct_files, edit=3)  # sorted along the normal: index 20, in the last slab
+    whole = list(Scanner().scan_paths([folder], tmp_path / "whole", jobs=1))
+    monkeypatch.setattr(slabs, "LONG_SERIES", 12)
+    monkeypatch.setattr(slabs, "SLAB", 8)
+    monkeypatch.setattr(slabs, "CONTEXT", 2)
+    plan = slabs.plan_slabs(paths)
+    assert plan is not None and paths[3] in plan.slabs[-1].report and plan.slabs[-1].start > 0
+    records = list(Scanner().scan_paths([folder], tmp_path / "maps", jobs=1))
+    edited = next(r for r in records if r.get("path") == str(paths[3]))
+    assert edited["verdict"] in ("suspicious", "tampered"), edited["evidence"][:3]
+    heat = np.load(edited["heatmap"])
+    assert heat[200:248, 300:348].mean() > 4 * max(float(np.median(heat)), 1e-3)  # the copy is marked
+    flagged = [r["path"] for r in records if r["kind"] == "instance" and r["verdict"] != "authentic"]
+    assert flagged == [r["path"] for r in whole if r["kind"] == "instance" and r["verdict"] != "authentic"]
+    series, ref = records[-1], whole[-1]
+    assert series["verdict"] in ("suspicious", "tampered")
+    assert sorted(series["suspicious_instances"]) == sorted(ref["suspicious_instances"])
+
+    def where(rec: dict) -> list[str]:  # the slices the 3D copy evidence names, in series indices
+        return [re.search(r"at slices? [0-9-]+", e).group(0) for e in rec["evidence"]
+                if e.startswith("duplicated-noise (3D): noise residual at slice")]
+
+    assert where(series) == where(ref) and where(series)  # renumbered from the slab to the series
