@@ -5,8 +5,8 @@ plain series is analysed whole."""
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
