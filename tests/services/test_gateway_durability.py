@@ -82,3 +82,24 @@ def test_kill9_mid_burst_exactly_once(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kill9_mid_burst_500_exactly_once(tmp_path: Path) -> None:
     kill_and_resume(tmp_path, 500)
+
+
+def test_a_queue_made_before_digests_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    from radtrust.services.gateway.queue import SCHEMA, Queue
+
+    path = tmp_path / "queue.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA)
+    old.execute("INSERT INTO instances (sop_uid, sha256, path, received_at, state) VALUES ('1.2.3', 'ab', '/x', 0, "
+                "'forwarded')")
+    old.commit()
+    old.close()
+    queue = Queue(str(path))
+    try:
+        (row,) = queue.find("1.2.3")
+        assert queue.digest(row.id) is None
+        queue.set_digest(row.id, {"version": 1, "shape": [4, 4]})
+        assert queue.digest(row.id) == {"version": 1, "shape": [4, 4]}
+    finally:
+        queue.close()
+    assert Queue(str(path)).digest(row.id)["shape"] == [4, 4]  # opened again: no second ALTER, digest kept

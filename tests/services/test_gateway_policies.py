@@ -287,3 +287,54 @@ def test_an_instance_received_again_is_compared_with_the_earlier_copy(tmp_path: 
         "this SOP Instance UID was received before in another encoding: the same pixels and header")
     assert third.state == "quarantined" and third.verdict == "suspicious"
     assert "1280 pixels differ" in third.record["evidence"][0] and "rows 200-231, cols 240-279" in third.record["evidence"][0]
+
+
+def test_a_copy_received_after_the_earlier_file_was_deleted_is_compared_with_its_digest(tmp_path: Path) -> None:
+    """The study is reported and its forwarded files deleted; the queue keeps a digest of each. Sent again in
+    another encoding: noted, forwarded. Sent again with a region edited: quarantined, the region named to the block.
+    (Before session 9 both were flagged unseen: 'no earlier copy left to compare'.)"""
+    require_orthanc()
+    uid = pydicom.dcmread(SAMPLE_CT[0], stop_before_pixels=True).SOPInstanceUID
+    again = uncompressed_copy(SAMPLE_CT[0], tmp_path / "again.dcm", sop_uid=uid)
+    edited = pydicom.dcmread(again)
+    arr = edited.pixel_array.copy()
+    arr[200:232, 240:280] += 150
+    edited.PixelData = arr.tobytes()
+    edited.save_as(tmp_path / "edited.dcm", enforce_file_format=True)
+
+    def settled(gw: Gateway, n: int) -> list:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            rows = sorted(gw.queue.rows(), key=lambda r: r.id)
+            modality = [r for r in rows if r.origin == "modality"]
+            if len(modality) == n and all(r.state not in ("received", "analysing", "ready", "sending")
+                                          for r in modality):
+                return modality
+            time.sleep(0.2)
+        raise AssertionError(f"gateway did not settle: {[(r.id, r.state) for r in gw.queue.rows()]}")
+
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
+                            forward=Destination("ORTHANC", "127.0.0.1", pacs.dicom_port), policy=Policy.QUARANTINE,
+                            workers=1, stable_age=0.5, base_delay=0.2, max_delay=1.0)
+        gw = Gateway(cfg, Analyzer([], scan=False))
+        port = gw.start()
+        try:
+            assert send(port, [SAMPLE_CT[0]]) == [(0x0000, "")]
+            (first,) = settled(gw, 1)
+            deadline = time.time() + 60
+            while time.time() < deadline and (Path(first.path).exists() or gw.queue.digest(first.id) is None):
+                time.sleep(0.2)  # reported after stable_age (plus the reporter's first wait), then pruned
+            assert first.state == "forwarded" and not Path(first.path).exists()
+            assert gw.queue.digest(first.id)["shape"] == [512, 512]
+            assert send(port, [again, tmp_path / "edited.dcm"]) == [(0x0000, "")] * 2
+            _, second, third = settled(gw, 3)
+        finally:
+            gw.stop()
+    assert second.state == "forwarded" and not second.flagged
+    assert second.record["evidence"][0].startswith("this SOP Instance UID was received before in another encoding")
+    assert "compared with the digest" in second.record["evidence"][0]
+    assert third.state == "quarantined" and third.verdict == "suspicious"
+    spooled, digested = third.record["evidence"][:2]  # against the re-encoded copy still spooled, and the digest
+    assert "1280 pixels differ" in spooled and "rows 200-231, cols 240-279" in spooled
+    assert "forwarded earlier with other content" in digested and "rows 192-239, cols 240-287" in digested, digested

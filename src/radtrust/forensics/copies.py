@@ -67,8 +67,7 @@ class CopyFinding:
     other_signed: bool = False  # one of them carries a valid, trusted signature (set by the caller)
 
 
-def _deidentified(image: Image) -> bool:
-    ds = image.dataset
+def _deidentified(ds: Any) -> bool:
     if ds is None:
         return False
     return (str(ds.get("PatientIdentityRemoved", "") or "").upper() == "YES" or "DeidentificationMethod" in ds
@@ -98,13 +97,18 @@ def _number(value: Any) -> str:
 
 def header_differences(a: Image, b: Image) -> tuple[list[str], list[str]]:
     """(patient and date attributes that differ, technical differences as 'KEYWORD x vs y')."""
-    skip_identity = _deidentified(a) or _deidentified(b)
+    return dataset_differences(a.dataset, b.dataset)
+
+
+def dataset_differences(da: Any, db: Any) -> tuple[list[str], list[str]]:
+    """:func:`header_differences` of two pydicom datasets (either may be None: nothing to compare)."""
+    skip_identity = _deidentified(da) or _deidentified(db)
     named: list[str] = []
     technical: list[str] = []
     for keyword in KEPT:
         if skip_identity and keyword in PATIENT + DATES:
             continue
-        va, vb = _value(a.dataset, keyword), _value(b.dataset, keyword)
+        va, vb = _value(da, keyword), _value(db, keyword)
         if va == vb or not va or not vb:  # an attribute one copy lacks is not a contradiction
             continue
         if keyword in PATIENT:

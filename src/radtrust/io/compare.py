@@ -15,7 +15,8 @@ APART_SPREAD = 20.0  # a block departs from the conversion by more robust deviat
 APART_RANGE = 0.08  # ... and by more than this fraction of the image's value range (p1-p99)
 
 
-def _block_means(p: np.ndarray) -> np.ndarray:
+def block_means(p: np.ndarray) -> np.ndarray:
+    """Means of the whole 16 x 16 blocks of the last two axes (float64)."""
     ny, nx = (p.shape[-2] // BLOCK) * BLOCK, (p.shape[-1] // BLOCK) * BLOCK
     cut = p[..., :ny, :nx].astype(np.float64)
     return cut.reshape(*p.shape[:-2], ny // BLOCK, BLOCK, nx // BLOCK, BLOCK).mean(axis=(-3, -1))
@@ -38,10 +39,24 @@ def pixel_relation(pa: np.ndarray, pb: np.ndarray) -> tuple[str, np.ndarray | No
     diff = pa != pb
     if not diff.any():
         return "same", None
-    a, b = _block_means(pa), _block_means(pb)
-    touched = _block_means(diff) > 0
-    if a.size < 4 or touched.mean() <= WHOLE_FRACTION:
+    kind, blocks = means_relation(block_means(pa), block_means(pb), block_means(diff) > 0)
+    if kind == "throughout":
+        return kind, None
+    if blocks is None:
         return "local", diff
+    mask = np.zeros(pa.shape, bool)
+    up = np.repeat(np.repeat(blocks, BLOCK, axis=-2), BLOCK, axis=-1)
+    mask[..., : up.shape[-2], : up.shape[-1]] = up
+    return "local", mask & diff
+
+
+def means_relation(a: np.ndarray, b: np.ndarray, touched: np.ndarray) -> tuple[str, np.ndarray | None]:
+    """:func:`pixel_relation` on 16 x 16 block means alone (``touched``: the blocks where any pixel differs).
+
+    Returns ``throughout`` (a conversion of the whole image, no block apart) or ``local`` with the blocks that stand
+    apart from the conversion, None when few enough blocks are touched to be an edit as they are."""
+    if a.size < 4 or touched.mean() <= WHOLE_FRACTION:
+        return "local", None
     x, y = a.ravel(), b.ravel()
     design = np.stack([x, np.ones_like(x)], axis=1)
     inliers = np.ones(x.size, bool)
@@ -55,8 +70,4 @@ def pixel_relation(pa: np.ndarray, pb: np.ndarray) -> tuple[str, np.ndarray | No
     apart = (np.abs(resid) > APART_SPREAD * spread) & (np.abs(resid) > APART_RANGE * value_range)
     if not apart.any():
         return "throughout", None
-    blocks = apart.reshape(a.shape)
-    mask = np.zeros(pa.shape, bool)
-    up = np.repeat(np.repeat(blocks, BLOCK, axis=-2), BLOCK, axis=-1)
-    mask[..., : up.shape[-2], : up.shape[-1]] = up
-    return "local", mask & diff
+    return "local", apart.reshape(a.shape)

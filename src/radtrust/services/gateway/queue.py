@@ -1,5 +1,9 @@
 """The gateway's durable queue: one SQLite row per received object (WAL, ``synchronous=FULL``).
 
+A forwarded instance whose file was deleted after its study was reported keeps a digest of its pixels
+(``digest``: :mod:`radtrust.forensics.digest`) and its header (in ``result``), so a copy received later is still
+compared with it.
+
 States of an instance::
 
     received -> analysing -> ready -> sending -> forwarded
@@ -91,6 +95,9 @@ class Queue:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(SCHEMA)
+            have = {r[1] for r in self._conn.execute("PRAGMA table_info(instances)")}
+            if "digest" not in have:  # queues made before digests were kept
+                self._conn.execute("ALTER TABLE instances ADD COLUMN digest TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -230,6 +237,16 @@ class Queue:
         with self.transaction() as c:
             c.execute("UPDATE instances SET state = 'received' WHERE state = 'analysing'")
         return self._rows("WHERE state = 'sending' ORDER BY id")
+
+    def set_digest(self, row_id: int, digest: dict[str, Any]) -> None:
+        """Keep what a later copy of this instance is compared with once its file is deleted
+        (:mod:`radtrust.forensics.digest`)."""
+        with self.transaction() as c:
+            c.execute("UPDATE instances SET digest = ? WHERE id = ?", (json.dumps(digest), row_id))
+
+    def digest(self, row_id: int) -> dict[str, Any] | None:
+        got = self._reader().execute("SELECT digest FROM instances WHERE id = ?", (row_id,)).fetchone()
+        return json.loads(got[0]) if got and got[0] else None
 
     def known_paths(self) -> set[str]:
         with self._lock:

@@ -5,7 +5,8 @@ and queue them for forwarding like any instance.
 The objects' UIDs derive from the study and the number of instances reported, so a crash between
 building and queueing rebuilds the same objects and nothing is sent twice. When more instances
 arrive later, a new version (new UIDs) is sent. After a report, the spool copies and heatmaps of the
-study's forwarded instances are deleted (the queue keeps their rows and results).
+study's forwarded instances are deleted (the queue keeps their rows and results, and a digest of each instance's
+pixels, so a copy received later is still compared with it: :mod:`radtrust.services.gateway.resends`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as _dt
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -73,10 +75,22 @@ class StudyReporter:
         for row in rows:
             if row.state != "forwarded":
                 continue
+            if Path(row.path).exists():
+                self._keep_digest(row)
             Path(row.path).unlink(missing_ok=True)
             heat = row.record.get("heatmap")
             if heat:
                 Path(heat).unlink(missing_ok=True)
+
+    def _keep_digest(self, row: Any) -> None:
+        """A digest of the pixels before the file goes, so a later copy of the instance is still compared."""
+        from radtrust.forensics.digest import pixel_digest
+        from radtrust.io import load_image
+
+        try:
+            self.queue.set_digest(row.id, pixel_digest(load_image(row.path)))
+        except Exception as exc:  # noqa: BLE001 - without a digest a later copy is flagged unseen (fails closed)
+            log.warning("no digest kept of %s: %s", row.sop_uid, exc)
 
     def run(self, stop: threading.Event, poll: float = 0.5) -> None:
         # After a (re)start, senders may still be re-sending: give them one stable age before any report.

@@ -24,6 +24,7 @@ from radtrust.services.gateway.forwarder import Destination, Forwarder
 from radtrust.services.gateway.policy import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, STATUS_REFUSED, Policy
 from radtrust.services.gateway.queue import Queue, Row
 from radtrust.services.gateway.reporter import StudyReporter
+from radtrust.services.gateway.resends import Earlier, compare_with_earlier
 from radtrust.services.gateway.spool import Spool, sha256
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,8 @@ class Gateway:
                       "signature": {"status": "error", "reasons": []}}
         others = [r for r in self.queue.find(row.sop_uid) if r.sha256 != row.sha256]
         if others:
-            notes, altered = compare_with_earlier(row.path, [r.path for r in others])
+            notes, altered = compare_with_earlier(row.path, [Earlier(r.path, self.queue.digest(r.id),
+                                                                     r.record.get("header")) for r in others])
             record["evidence"] = notes + list(record.get("evidence") or [])
             if altered and record.get("verdict") in ("authentic", "unverified", "signed-authentic"):
                 record["verdict"] = "suspicious"
@@ -258,32 +260,9 @@ class Gateway:
         return state
 
 
-def compare_with_earlier(path: str, earlier: list[str]) -> tuple[list[str], bool]:
-    """An instance received again with other bytes: (evidence, whether one of the copies was altered).
-
-    The copies still spooled are compared (:mod:`radtrust.forensics.copies`): a re-encoding (another transfer
-    syntax, the same pixels and header) is noted and not flagged; pixels that differ in a region, or a changed
-    patient, date or acquisition parameter, are named and flagged. When no earlier copy is left to compare
-    (forwarded and reported since), other bytes under the same UID are flagged, as they cannot be told apart."""
-    from radtrust.forensics.copies import compare_copies
-    from radtrust.io import load_image
-
-    kept = [p for p in earlier if Path(p).exists()]
-    if not kept:
-        return ["this SOP Instance UID was received before with different content (no earlier copy left to compare)"], True
-    try:
-        images = [load_image(path)] + [load_image(p) for p in kept]
-    except Exception as exc:  # noqa: BLE001 - an unreadable copy cannot clear the new one
-        return [f"this SOP Instance UID was received before with different content (not compared: {exc})"], True
-    found = compare_copies(images).get(0)
-    if found is None:
-        return ["this SOP Instance UID was received before in another encoding: the same pixels and header"], False
-    return list(found.evidence), found.altered
-
-
 def run_gateway(config: GatewayConfig, on_ready: Any = None) -> None:
     """Run until SIGTERM/SIGINT (the ``radtrust gateway`` command); ``on_ready(port)`` once listening."""
     Gateway(config).serve_forever(on_ready)
 
 
-__all__ = ["Gateway", "GatewayConfig", "run_gateway"]
+__all__ = ["Gateway", "GatewayConfig", "compare_with_earlier", "run_gateway"]
