@@ -5,7 +5,8 @@ same SOPInstanceUID arrives again with other bytes (a modality re-sending in ano
 edited on the way), the comparison of copies (:mod:`radtrust.forensics.copies`) needs the earlier pixels. The
 digest keeps what that comparison reads, in a few kilobytes: the matrix, a SHA-256 of the pixels in modality
 units (the same pixels under any lossless encoding or rescale give the same hash) and the means of their 16 x 16
-blocks (4 KB for a 512 x 512 slice). The header is kept by the gateway anyway (the SR and SEG need it).
+blocks (float32: 4 KB for a 512 x 512 slice, 5.6 KB as JSON). The header is kept by the gateway anyway (the SR
+and SEG need it).
 
 Compared with a digest, a copy is judged as :func:`radtrust.io.compare.pixel_relation` judges two files, at
 block resolution: the same pixels; converted as a whole (most block means moved, all of them along one linear
@@ -33,10 +34,15 @@ def _pixels(image: Image) -> np.ndarray:
     return np.ascontiguousarray(image.pixels, dtype=np.float32)
 
 
+def _means(pixels: np.ndarray) -> np.ndarray:
+    """Block means as kept (float32: both sides of a comparison are rounded alike)."""
+    return block_means(pixels).astype(np.float32)
+
+
 def pixel_digest(image: Image) -> dict[str, Any]:
     """The digest of an image's pixels (JSON-ready)."""
     pixels = _pixels(image)
-    means = block_means(pixels).astype(np.float64)
+    means = _means(pixels)
     return {"version": VERSION, "shape": list(pixels.shape), "sha256": hashlib.sha256(pixels.tobytes()).hexdigest(),
             "block": BLOCK, "means": base64.b64encode(means.tobytes()).decode("ascii")}
 
@@ -56,8 +62,9 @@ def compare_with_digest(image: Image, digest: dict[str, Any], header: Any) -> tu
                      f"{'x'.join(map(str, pixels.shape))} now)")
         altered = True
     elif hashlib.sha256(pixels.tobytes()).hexdigest() != digest["sha256"]:
-        before = np.frombuffer(base64.b64decode(digest["means"]), dtype=np.float64).reshape(block_means(pixels).shape)
-        what, changed = _pixels_against(before, block_means(pixels))
+        now = _means(pixels)
+        before = np.frombuffer(base64.b64decode(digest["means"]), dtype=np.float32).reshape(now.shape)
+        what, changed = _pixels_against(before.astype(np.float64), now.astype(np.float64))
         parts.append(f"pixels: {what}")
         altered = altered or changed
     named, technical = dataset_differences(header, image.dataset)  # 'x vs y': before, now
