@@ -27,8 +27,9 @@ other is ``tampered``. What is compared:
 
 Copies are found within one scan task, which holds every file of one SeriesInstanceUID and every task that shares
 a SOPInstanceUID with it (``plan_groups``): copies wherever they lie in the scanned folders, whatever their series
-UID. A copy given a new SOPInstanceUID is another image to this check (the series then reports two slices at one
-position when the geometry repeats).
+UID. A copy given a new SOPInstanceUID is found when it kept its series, position and InstanceNumber and most of
+its pixels (all but 20% of the 16 x 16 blocks identical: two acquisitions differ in every block they image); a copy
+given new series and instance UIDs, or converted as a whole under a new UID, is another image to this check.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import numpy as np
 from scipy import ndimage
 
 from radtrust.io import Image
-from radtrust.io.compare import pixel_relation
+from radtrust.io.compare import WHOLE_FRACTION, block_means, pixel_relation
 
 PATIENT = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "OtherPatientIDs", "IssuerOfPatientID")
 DATES = ("StudyDate", "StudyTime", "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime",
@@ -166,15 +167,24 @@ def compare_copies(images: Sequence[Image]) -> dict[int, CopyFinding]:
     Each copy that differs in a way that means an alteration gets a sentence of its own; copies that differ
     only as re-encodings, conversions or frame extracts are summed up in one sentence."""
     by_uid: dict[str, list[int]] = defaultdict(list)
+    by_place: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, im in enumerate(images):
         if im.sop_instance_uid:
             by_uid[im.sop_instance_uid].append(i)
+        place = _place(im)
+        if place is not None:
+            by_place[place].append(i)
     benign: dict[int, list[tuple[int, str]]] = defaultdict(list)
     out: dict[int, CopyFinding] = {}
     for members in by_uid.values():
         for k, i in enumerate(members):
             for j in members[k + 1 :]:
                 _compare(images, i, j, out, benign)
+    for members in by_place.values():  # an edited copy saved under a new SOPInstanceUID
+        for k, i in enumerate(members):
+            for j in members[k + 1 :]:
+                if images[i].sop_instance_uid != images[j].sop_instance_uid and _mostly_identical(images[i], images[j]):
+                    _compare(images, i, j, out, benign, renamed=True)
     for i, notes in benign.items():
         f = out.setdefault(i, CopyFinding())
         uid = images[i].sop_instance_uid
@@ -188,8 +198,28 @@ def compare_copies(images: Sequence[Image]) -> dict[int, CopyFinding]:
     return out
 
 
+def _place(image: Image) -> tuple[object, ...] | None:
+    """Where a slice was acquired within its series: (series UID, position, InstanceNumber, matrix); None without a
+    position (radiographs and pictures have none to tell two images of one series apart)."""
+    pos, ds = image.geometry.position, image.dataset
+    if pos is None or ds is None or not image.series_instance_uid:
+        return None
+    return (image.series_instance_uid, tuple(round(v, 3) for v in pos), str(ds.get("InstanceNumber")), image.shape)
+
+
+def _mostly_identical(a: Image, b: Image) -> bool:
+    """Two slices at one place of one series are one acquisition under two UIDs when their pixels are identical in
+    all but :data:`~radtrust.io.compare.WHOLE_FRACTION` of the 16 x 16 blocks: two acquisitions differ in every
+    block they image (noise), an edited copy only where it was edited."""
+    pa, pb = np.asarray(a.pixels), np.asarray(b.pixels)
+    if pa.shape != pb.shape:
+        return False
+    touched = block_means(pa != pb) > 0
+    return touched.size > 0 and float(touched.mean()) <= WHOLE_FRACTION
+
+
 def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding],
-             benign: dict[int, list[tuple[int, str]]]) -> None:
+             benign: dict[int, list[tuple[int, str]]], *, renamed: bool = False) -> None:
     a, b = images[i], images[j]
     pixels, mask, changed = pixel_difference(a, b)
     named, technical = header_differences(a, b)
@@ -197,6 +227,11 @@ def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding
         if pixels is not None:
             benign[i].append((j, pixels))
             benign[j].append((i, pixels))
+        elif renamed:  # the same pixels and header under a new SOPInstanceUID: a copy a toolkit re-minted
+            for here, there in ((i, j), (j, i)):
+                out.setdefault(here, CopyFinding()).evidence.append(
+                    f"copies: {images[there].path} holds the same pixels and header under another SOPInstanceUID "
+                    f"({images[there].sop_instance_uid}): a copy, not an alteration")
         return
     parts = ([f"pixels: {pixels}"] if pixels else []) + ([f"{', '.join(named)} differ"] if named else []) + technical
     heat = None
@@ -205,8 +240,11 @@ def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding
         heat = grown.astype(np.float32)
     for here, there in ((i, j), (j, i)):
         f = out.setdefault(here, CopyFinding())
-        f.evidence.append(f"copies: {images[there].path} is the same instance (SOPInstanceUID "
-                          f"{images[here].sop_instance_uid}) but differs: {'; '.join(parts)}; one of the two was altered")
+        same = (f"is this image under another SOPInstanceUID ({images[there].sop_instance_uid}: same series, "
+                "position and InstanceNumber, the same pixels in most of the image)" if renamed else
+                f"is the same instance (SOPInstanceUID {images[here].sop_instance_uid})")
+        f.evidence.append(f"copies: {images[there].path} {same} but differs: {'; '.join(parts)}; one of the two was "
+                          "altered")
         f.altered = True
         f.others.append(there)
         if heat is not None:

@@ -190,3 +190,30 @@ def test_a_copy_given_another_series_uid_is_still_compared(tmp_path, capsys, sam
     assert rc == 1 and {r["verdict"] for r in recs.values()} == {"suspicious"}
     assert all("1280 pixels differ" in " ".join(_copies(r)) and "SeriesInstanceUID" in " ".join(_copies(r))
                for r in recs.values())
+
+
+def test_an_edited_copy_under_a_new_sop_uid_at_the_same_place_is_compared(tmp_path, capsys, sample_ct_files):
+    from pydicom.uid import generate_uid
+
+    src = sample_ct_files[0]
+    _save(_raw(src), tmp_path / "a" / "original.dcm")
+    renamed = _edited(src)
+    renamed.SOPInstanceUID = renamed.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    _save(renamed, tmp_path / "a" / "edited_new_uid.dcm")
+    same = _raw(src)
+    same.SOPInstanceUID = same.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    _save(same, tmp_path / "b" / "same_new_uid.dcm")
+    other = _raw(src)  # another acquisition at the same place: its noise differs in every block
+    arr = other.pixel_array.astype(np.int32) + np.random.default_rng(1).integers(-3, 4, other.pixel_array.shape)
+    other.PixelData = arr.astype(other.pixel_array.dtype).tobytes()
+    other.SOPInstanceUID = other.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    _save(other, tmp_path / "c" / "other_acquisition.dcm")
+
+    rc, recs = _scan(capsys, tmp_path / "a", extra=("--copies", "flag"))
+    assert rc == 1 and recs["a/original.dcm"]["verdict"] in ("suspicious", "tampered")  # header sees the new UID too
+    note = " ".join(_copies(recs["a/original.dcm"]))
+    assert "edited_new_uid.dcm is this image under another SOPInstanceUID" in note
+    assert "1280 pixels differ" in note and "rows 200-231, cols 240-279" in note and "one of the two was altered" in note
+    rc, recs = _scan(capsys, tmp_path / "a" / "original.dcm", tmp_path / "b", tmp_path / "c", extra=("--copies", "flag"))
+    assert "holds the same pixels and header under another SOPInstanceUID" in " ".join(_copies(recs["a/original.dcm"]))
+    assert not _copies(recs["c/other_acquisition.dcm"])  # never paired with a different acquisition
