@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# Debian packages the tests talk to: the real counterparts of what radtrust implements.
-DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orthanc-python
+# Debian packages the tests talk to: the real counterparts of what radtrust implements (chromium: the HTML report
+# is checked in a real browser).
+DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orthanc-python chromium
 # The learned in-painter's tests need PyTorch: the CPU build pinned here (a plain range would pull a CUDA build).
 TORCH_VERSION := 2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

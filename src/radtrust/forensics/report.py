@@ -8,7 +8,7 @@ import base64
 import html
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -67,42 +67,101 @@ def _esc(x: object) -> str:
     return html.escape(str(x))
 
 
+FLAGGED_FIRST = ("tampered", "suspicious", "error")
+AUTHENTIC_THUMBNAILS = 200  # thumbnails kept for images not flagged; every flagged image keeps its own
+
+
+class ReportItems:
+    """The (record, extra) pairs of a scan, collected for :func:`render_html`.
+
+    Every flagged image keeps its thumbnail; of the others only the first :data:`AUTHENTIC_THUMBNAILS` do, so the
+    report of an archive of thousands of slices stays a page a browser opens (each thumbnail is some 50-100 KB of
+    the page) and the scan does not hold them all in memory. ``--heatmaps DIR`` keeps every map.
+    """
+
+    def __init__(self, authentic_thumbnails: int | None = None) -> None:
+        self.items: list[tuple[dict[str, Any], Any]] = []
+        self.cap = AUTHENTIC_THUMBNAILS if authentic_thumbnails is None else authentic_thumbnails
+        self.kept = 0
+        self.dropped = 0
+
+    def add(self, rec: dict[str, Any], extra: Any) -> None:
+        if extra and extra.get("thumbnail") is not None and rec.get("verdict") not in FLAGGED_FIRST:
+            if self.kept >= self.cap:
+                extra = {**extra, "thumbnail": None}
+                self.dropped += 1
+            else:
+                self.kept += 1
+        self.items.append((rec, extra))
+
+    def __iter__(self) -> Iterator[tuple[dict[str, Any], Any]]:
+        return iter(self.items)
+
+
+def _card(rec: dict[str, Any], extra: Any) -> str:
+    verdict = rec["verdict"]
+    colour = _COLOURS.get(verdict, "#444")
+    ev = "".join(f"<li>{_esc(e)}</li>" for e in rec["evidence"]) or "<li>no evidence reported</li>"
+    dets = ", ".join(f"{_esc(k)} {v:.2f}" for k, v in rec["detectors"].items()) or "no detector applied"
+    img, sig = "", "not checked"
+    if extra:
+        sig = extra["signature"]
+        if extra.get("thumbnail") is not None:
+            b64 = base64.b64encode(extra["thumbnail"]).decode()
+            img = f"<img alt='thumbnail with heatmap' src='data:image/png;base64,{b64}'>"
+    return (f"<div class='card' style='border-color:{colour}'>{img}<div class='body'>"
+            f"<div class='verdict' style='background:{colour}'>{_esc(verdict)} &middot; score {rec['score']:.3f}</div>"
+            f"<div class='path'><code>{_esc(rec['path'])}</code></div>"
+            f"<div>{_esc(rec['modality'] or '-')} &middot; SOP <code>{_esc(rec['sop_instance_uid'] or '-')}</code></div>"
+            f"<div><b>Signature:</b> {_esc(sig)}</div><div><b>Detectors:</b> {dets}</div>"
+            f"<ul class='ev'>{ev}</ul></div></div>")
+
+
+def _row(rec: dict[str, Any], extra: Any) -> str:
+    sig = extra["signature"] if extra else "not checked"
+    first = _esc(rec["evidence"][0]) if rec["evidence"] else ""
+    return (f"<tr><td><code>{_esc(rec['path'])}</code></td><td>{_esc(rec['modality'] or '-')}</td>"
+            f"<td>{_esc(rec['verdict'])}</td><td>{rec['score']:.3f}</td><td>{_esc(sig)}</td><td>{first}</td></tr>")
+
+
 def render_html(items: Iterable[tuple[dict[str, Any], Any]], *, title: str = "radtrust scan report",
                 now: datetime | None = None) -> str:
-    """The report for (record, extra) pairs as yielded by :meth:`Scanner.scan_items` with thumbnails."""
+    """The report for (record, extra) pairs as yielded by :meth:`Scanner.scan_items` with thumbnails (or a
+    :class:`ReportItems`): the series, then the flagged images (most suspicious first), then the others in scan
+    order, as cards with their thumbnails; others whose thumbnail was not kept are rows of one table."""
     now = now or datetime.now(timezone.utc)
-    cards, series_rows, errors = [], [], []
+    flagged: list[tuple[float, int, str]] = []
+    cards, rows, series_rows, errors = [], [], [], []
     counts: dict[str, int] = {}
-    for rec, extra in items:
+    for n, (rec, extra) in enumerate(items):
         kind = rec.get("kind")
         if kind == "error":
             errors.append(f"<li><code>{_esc(rec['path'])}</code>: {_esc(rec['message'])}</li>")
             counts["error"] = counts.get("error", 0) + 1
             continue
         verdict = rec["verdict"]
-        colour = _COLOURS.get(verdict, "#444")
-        ev = "".join(f"<li>{_esc(e)}</li>" for e in rec["evidence"]) or "<li>no evidence reported</li>"
-        dets = ", ".join(f"{_esc(k)} {v:.2f}" for k, v in rec["detectors"].items()) or "no detector applied"
         if kind == "series":
+            colour = _COLOURS.get(verdict, "#444")
+            ev = "".join(f"<li>{_esc(e)}</li>" for e in rec["evidence"]) or "<li>no evidence reported</li>"
             series_rows.append(
                 f"<tr><td><code>{_esc(rec['series_instance_uid'])}</code></td><td>{_esc(rec['modality'])}</td>"
                 f"<td>{rec['instances']}</td><td style='color:{colour}'><b>{_esc(verdict)}</b></td>"
                 f"<td>{rec['score']:.3f}</td><td>{len(rec['suspicious_instances'])}</td><td><ul>{ev}</ul></td></tr>")
             continue
         counts[verdict] = counts.get(verdict, 0) + 1
-        img = ""
-        sig = "not checked"
-        if extra:
-            b64 = base64.b64encode(extra["thumbnail"]).decode()
-            img = f"<img alt='thumbnail with heatmap' src='data:image/png;base64,{b64}'>"
-            sig = extra["signature"]
-        cards.append(
-            f"<div class='card' style='border-color:{colour}'>{img}<div class='body'>"
-            f"<div class='verdict' style='background:{colour}'>{_esc(verdict)} &middot; score {rec['score']:.3f}</div>"
-            f"<div class='path'><code>{_esc(rec['path'])}</code></div>"
-            f"<div>{_esc(rec['modality'] or '-')} &middot; SOP <code>{_esc(rec['sop_instance_uid'] or '-')}</code></div>"
-            f"<div><b>Signature:</b> {_esc(sig)}</div><div><b>Detectors:</b> {dets}</div>"
-            f"<ul class='ev'>{ev}</ul></div></div>")
+        if verdict in FLAGGED_FIRST:
+            flagged.append((-float(rec["score"]), n, _card(rec, extra)))
+        elif extra and extra.get("thumbnail") is None:
+            rows.append(_row(rec, extra))
+        else:
+            cards.append(_card(rec, extra))
+    flagged_html = ("<h2>Flagged images</h2><div class='grid'>" + "".join(c for *_, c in sorted(flagged)) + "</div>"
+                    if flagged else "<h2>Flagged images</h2><p>none</p>")
+    others_html = f"<div class='grid'>{''.join(cards)}</div>" if cards else ("" if rows else "<p>none</p>")
+    rows_html = (f"<p>{len(rows)} more image(s) not flagged, without thumbnails (the report keeps "
+                 f"{AUTHENTIC_THUMBNAILS} for images not flagged; <code>--heatmaps DIR</code> keeps every map):</p>"
+                 "<table><tr><th>Path</th><th>Modality</th><th>Verdict</th><th>Score</th><th>Signature</th>"
+                 "<th>First evidence</th></tr>" + "".join(rows) + "</table>" if rows else "")
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing scanned"
     series_html = ("<h2>Series</h2><table><tr><th>Series</th><th>Modality</th><th>Instances</th><th>Verdict</th>"
                    "<th>Score</th><th>Flagged</th><th>Evidence</th></tr>" + "".join(series_rows) + "</table>"
@@ -121,7 +180,9 @@ table{{border-collapse:collapse;font-size:.85em}} td,th{{border:1px solid #ccc;p
 <p>{_esc(now.strftime('%Y-%m-%d %H:%M UTC'))} &middot; {_esc(summary)}. Heatmap overlay: red to yellow = more suspicious.
 Signatures are checked first; the forensic verdict applies to images without a valid trusted signature.</p>
 {series_html}
-<h2>Images</h2><div class="grid">{''.join(cards)}</div>
+{flagged_html}
+<h2>Other images</h2>{others_html}
+{rows_html}
 {errors_html}
 </body></html>
 """

@@ -118,7 +118,7 @@ def _resume(args: argparse.Namespace, planned: list, rep: Reporter, counts: Coun
 def run(args: argparse.Namespace) -> int:
     from radtrust.forensics.fusion import Fusion
     from radtrust.forensics.journal import Journal
-    from radtrust.forensics.report import render_html
+    from radtrust.forensics.report import ReportItems, render_html
     from radtrust.forensics.scanner import Scanner
     from radtrust.io.atomic import write_atomic
 
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
     sink = io.StringIO() if args.out or args.format == "html" else sys.stdout
     rep = Reporter(fmt="jsonl" if args.format == "jsonl" else "text", quiet=args.quiet, out=sink)
-    items: list[tuple[dict, object]] = []
+    items = ReportItems()  # records for --jsonl and the HTML report (thumbnails of images not flagged capped)
     counts: Counter = Counter()
     journal: list[Journal] = []  # opened once the resume has rewritten the file (a rename would orphan the fd)
 
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             for rec, extra in group:
                 _report(rec, rep, args, sink, counts)
                 if not args.resume:
-                    items.append((rec, extra))
+                    items.add(rec, extra)
             if journal:
                 journal[0].append([rec for rec, _ in group])
     finally:
