@@ -75,7 +75,7 @@ class ReportItems:
     """The (record, extra) pairs of a scan, collected for :func:`render_html`.
 
     Every flagged image keeps its thumbnail; of the others only the first :data:`AUTHENTIC_THUMBNAILS` do, so the
-    report of an archive of thousands of slices stays a page a browser opens (each thumbnail is some 50-100 KB of
+    report of an archive of thousands of slices stays a page a browser opens (each thumbnail is some 40-90 KB of
     the page) and the scan does not hold them all in memory. ``--heatmaps DIR`` keeps every map.
     """
 
