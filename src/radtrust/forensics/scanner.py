@@ -336,7 +336,10 @@ class Scanner:
 
 
 def _slice_shares(f: Finding, n: int) -> np.ndarray:
-    """How much of a 3D finding each slice carries: its map's peak relative to the volume's peak (1 without a map)."""
+    """How much of a 3D finding each slice carries: the detector's own shares, else its map's peak relative to the
+    volume's peak (1 without a map)."""
+    if f.shares is not None and len(f.shares) == n:
+        return np.asarray(f.shares, dtype=float)
     if f.heatmap is None or f.heatmap.ndim != 3 or f.heatmap.shape[0] != n:
         return np.ones(n)
     peaks = np.nan_to_num(f.heatmap.reshape(n, -1).max(axis=1), nan=0.0)

@@ -116,3 +116,34 @@ def test_mixed_views_weigh_in_a_ct_volume_only(sample_ct_files, sample_cr_file):
     dx = HeaderForensics(now=NOW).series_checks(two(sample_cr_file, "DX"))
     assert max(sev for sev, text in ct if "mixed geometry" in text) >= 0.4
     assert max(sev for sev, text in dx if "mixed geometry" in text) <= 0.05
+
+
+def test_a_series_problem_weighs_on_the_instances_it_implicates(sample_ct_files):
+    """One file re-written into a series (a second slice at a position, a pydicom UID) and one slice with another
+    KVP: the series is as suspect as before, but the other slices no longer carry the whole of it (before session 9
+    every slice of such a series scored the series' 0.76 and was flagged)."""
+    import pydicom
+
+    from radtrust.forensics.scanner import Scanner
+
+    images = [load_image(p) for p in sample_ct_files]
+    ds = copy.deepcopy(images[2].dataset)
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()  # pydicom's root: a re-written file, at slice 2's position
+    images.append(dataclasses.replace(images[2], dataset=ds, sop_instance_uid=str(ds.SOPInstanceUID)))
+    images[4] = _edited(images[4], KVP="100")
+    series = assemble(images)
+    finding = HeaderForensics(now=NOW).run_series(series)
+    assert finding.score > 0.75 and finding.shares is not None
+    uids = [im.sop_instance_uid for im in series.instances]
+    at_two = {i for i, im in enumerate(series.instances) if im.geometry.position == images[2].geometry.position}
+    kvp = {i for i, im in enumerate(series.instances) if str(im.dataset.KVP) == "100"}
+    assert len(at_two) == 2 and len(kvp) == 1
+    for i, share in enumerate(finding.shares):
+        if i in at_two or i in kvp:
+            assert share >= 0.5, (i, share)
+        else:
+            assert share < 0.2, (i, share)
+    found = Scanner(["header"]).series_findings(series)
+    scores = {uids[i]: d["header"].score for i, d in enumerate(found.instances)}
+    assert max(scores[uids[i]] for i in at_two | kvp) > 0.5 > max(v for u, v in scores.items()
+                                                               if u not in {uids[i] for i in at_two | kvp})

@@ -45,6 +45,8 @@ class Finding:
     score: float
     heatmap: np.ndarray | None = None
     evidence: tuple[str, ...] = field(default=())
+    #: for a series finding without a map: the share (0-1) of it each instance carries; None = all of it
+    shares: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.score, (int, float)) and math.isfinite(self.score) and 0.0 <= self.score <= 1.0):

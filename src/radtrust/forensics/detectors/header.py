@@ -250,8 +250,13 @@ class HeaderForensics(Detector):
 
     # ---------------------------------------------------------------------------------------------- series
     def series_checks(self, series: Any) -> list[tuple[float, str]]:
-        out: list[tuple[float, str]] = []
+        return [(sev, text) for sev, text, _ in self.located_series_checks(series)]
+
+    def located_series_checks(self, series: Any) -> list[tuple[float, str, frozenset[int] | None]]:
+        """(severity, sentence, the instances it implicates: indices into the series, None for all of them)."""
+        out: list[tuple[float, str, frozenset[int] | None]] = []
         volume = (series.modality or "").upper() == "CT"
+        twice = _duplicated_positions(series.positions)
         for p in series.problems:
             low = p.lower()
             # A gap is a step missing from a regular part of the series (a protocol that changes its spacing, as the
@@ -261,28 +266,60 @@ class HeaderForensics(Detector):
             # position, a chest series' PA and lateral views, screenshots), so there they are only noted.
             sev = (0.5 if "duplicated" in low else 0.4 if "mixed" in low else 0.15 if "gap" in low
                    else 0.1 if "irregular" in low else 0.05)
-            out.append((sev if volume else min(sev, 0.05), f"series: {p}"))
-        datasets = [im.dataset for im in series.instances if im.dataset is not None]
+            who = twice if "duplicated slice position" in low and twice else None
+            out.append((sev if volume else min(sev, 0.05), f"series: {p}", who))
+        datasets = [im.dataset for im in series.instances]
         for kw, sev in (("Manufacturer", 0.6), ("ManufacturerModelName", 0.6), ("DeviceSerialNumber", 0.6),
                         ("ConvolutionKernel", 0.5), ("KVP", 0.5), ("PatientID", 0.7), ("PatientName", 0.7),
                         ("PatientBirthDate", 0.7), ("StudyInstanceUID", 0.6), ("FrameOfReferenceUID", 0.5)):
-            values = {str(ds.get(kw, "") or "") for ds in datasets}
-            if len(values) > 1:
-                shown = ", ".join(sorted(v or "(empty)" for v in values)[:4])
-                out.append((sev, f"series mixes {len(values)} values of {kw}: {shown}"))
-        numbers = Counter(str(ds.get("InstanceNumber")) for ds in datasets if ds.get("InstanceNumber") is not None)
-        dups = sum(c - 1 for c in numbers.values() if c > 1)
+            values = [str(ds.get(kw, "") or "") if ds is not None else None for ds in datasets]
+            distinct = {v for v in values if v is not None}
+            if len(distinct) > 1:
+                shown = ", ".join(sorted(v or "(empty)" for v in distinct)[:4])
+                out.append((sev, f"series mixes {len(distinct)} values of {kw}: {shown}", _minority(values)))
+        numbers = [str(ds.get("InstanceNumber")) if ds is not None and ds.get("InstanceNumber") is not None else None
+                   for ds in datasets]
+        counts = Counter(v for v in numbers if v is not None)
+        dups = sum(c - 1 for c in counts.values() if c > 1)
         if dups:
-            out.append((0.5 if volume else 0.2, f"{dups} duplicated InstanceNumber(s) in the series"))
+            who = frozenset(i for i, v in enumerate(numbers) if v is not None and counts[v] > 1)
+            out.append((0.5 if volume else 0.2, f"{dups} duplicated InstanceNumber(s) in the series", who))
         return out
 
     def run_series(self, series: Any) -> Finding:
+        """The series' checks and every instance's own; ``shares`` says how much of it each instance carries: the
+        checks that implicate it (two slices at one position, a minority value, its own header), so one file
+        re-written into a series does not make every other slice as suspect as itself."""
         if not all(im.has_header for im in series.instances):
             raise NotApplicable("series header forensics needs DICOM headers")
-        checks = self.series_checks(series)
-        for im in series.instances:  # the worst instance's own problems count for the series too
-            checks.extend(self.checks(im))
-        return _finding(checks)
+        checks = self.located_series_checks(series)
+        for i, im in enumerate(series.instances):  # the worst instance's own problems count for the series too
+            checks.extend((sev, text, frozenset({i})) for sev, text in self.checks(im))
+        found = _finding([(sev, text) for sev, text, _ in checks])
+        if found.score <= 0.0:
+            return found
+        per = [_finding([(sev, text) for sev, text, who in checks if who is None or i in who]).score
+               for i in range(len(series))]
+        return Finding(found.score, None, found.evidence, tuple(min(1.0, s / found.score) for s in per))
+
+
+def _duplicated_positions(positions: Any) -> frozenset[int]:
+    """Indices of the slices that share their position with a neighbour (positions sorted, None where unknown)."""
+    out: set[int] = set()
+    for i in range(1, len(positions)):
+        a, b = positions[i - 1], positions[i]
+        if a is not None and b is not None and abs(a - b) < 1e-3:
+            out.update((i - 1, i))
+    return frozenset(out)
+
+
+def _minority(values: list[str | None]) -> frozenset[int] | None:
+    """The instances holding other values than the most common one; None (all of them) when no value is."""
+    counts = Counter(v for v in values if v is not None)
+    (top, n), *rest = counts.most_common()
+    if rest and rest[0][1] == n:
+        return None
+    return frozenset(i for i, v in enumerate(values) if v is not None and v != top)
 
 
 def _finding(checks: list[tuple[float, str]]) -> Finding:
