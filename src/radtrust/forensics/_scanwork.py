@@ -170,10 +170,11 @@ def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: 
             res.evidence = [slab.renumber(line) for line in res.evidence]
             out.append(_instance_item(res, series.instances[i], hdir, thumbnails, names))
             tally.add(res)
-        for name, value in found.series_scores.items():
+        carried, lines = found.carried_by(keep)  # what lies in the context slices is its own slab's to report
+        for name, value in carried.items():
             scores[name] = max(scores.get(name, 0.0), value)
-        for name, f in found.findings_3d.items():
-            evidence_3d.setdefault(name, []).extend(slab.renumber(line) for line in f.evidence)
+        for name, found_lines in lines.items():
+            evidence_3d.setdefault(name, []).extend(slab.renumber(line) for line in found_lines)
         own = {f"series: {p}" for p in series.problems}  # this slab's view of the positions: the plan has the series'
         notes.extend(n for n in found.notes if n not in own)
         del images, series, found

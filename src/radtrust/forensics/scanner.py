@@ -50,6 +50,27 @@ class SeriesFindings:
     notes: list[str] = field(default_factory=list)
     instance_notes: list[list[str]] = field(default_factory=list)
 
+    def carried_by(self, keep: Sequence[int]) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
+        """The series score vector and 3D evidence as the instances at ``keep`` carry them (a slab's reported
+        slices, :mod:`radtrust.forensics.slabs`): each 3D score scaled by the largest share those instances carry
+        of it (all of it when its map marks nothing), its evidence when that share is at least a half (as an
+        instance takes it), the strongest of their own scores for detectors without a 3D finding. For every
+        instance this is :attr:`series_scores`."""
+        n = len(self.instances)
+        scores: dict[str, float] = {}
+        for i in keep:
+            for name, f in self.instances[i].items():
+                if name not in self.findings_3d:
+                    scores[name] = max(scores.get(name, 0.0), f.score)
+        evidence: dict[str, tuple[str, ...]] = {}
+        for name, f in self.findings_3d.items():
+            shares = _slice_shares(f, n)  # all zero: a map that marks nothing, a score of the slab as a whole
+            share = max((float(shares[i]) for i in keep), default=0.0) if shares.max() > 0 else 1.0
+            scores[name] = f.score * share
+            if share >= 0.5:
+                evidence[name] = f.evidence
+        return scores, evidence
+
 
 @dataclass(eq=False)
 class SeriesTally:
