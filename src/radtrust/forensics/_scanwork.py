@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import InstanceResult, error_record
-from radtrust.forensics.slabs import SlabPlan, plan_slabs
+from radtrust.forensics.slabs import Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
 from radtrust.io.atomic import atomic_open
@@ -144,45 +145,53 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
     return out
 
 
+@dataclass
+class _SlabbedSeries:
+    """What a series scanned in slabs has gathered so far: output items and what its series record needs."""
+
+    out: list[tuple[dict, Any]] = field(default_factory=list)
+    names: dict[str, int] = field(default_factory=dict)  # heatmap file names given
+    tally: Any = None  # SeriesTally
+    scores: dict[str, float] = field(default_factory=dict)
+    evidence_3d: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
     """A long series slab by slab: each slab's reported slices, then one series record over all of them."""
     from radtrust.forensics.scanner import SeriesTally
 
-    out: list[tuple[dict, Any]] = []
-    names: dict[str, int] = {}
-    tally = SeriesTally()
-    scores: dict[str, float] = {}
-    evidence_3d: dict[str, list[str]] = {}
-    notes = [f"series: {p}" for p in plan.problems]
-    for slab in plan.slabs:
-        images = []
-        for loaded in iter_images(slab.paths):
-            if loaded.error is None:
-                images.append(loaded.image)
-            elif loaded.path in slab.report:
-                out.append((error_record(str(loaded.path), loaded.error.message), None))
-        if not images:
-            continue
-        (series,) = group_series(images)  # one SeriesInstanceUID, no instance twice: one series
+    acc = _SlabbedSeries(tally=SeriesTally(), notes=[f"series: {p}" for p in plan.problems])
+    for slab in plan.slabs:  # one at a time: a slab's pixels and maps are released when _scan_slab returns
+        _scan_slab(scanner, slab, hdir, thumbnails, acc)
+    evidence_3d = {k: list(dict.fromkeys(v)) for k, v in acc.evidence_3d.items()}
+    sres = scanner.series_result(plan.series_instance_uid, plan.modality, acc.scores, evidence_3d,
+                                 list(dict.fromkeys(acc.notes)), acc.tally)
+    return [*acc.out, (sres.record(), None)]
+
+
+def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: bool, acc: _SlabbedSeries) -> None:
+    """Scan one slab: its reported instances go to ``acc.out``, what the series record needs to the rest of ``acc``."""
+    images = []
+    for loaded in iter_images(slab.paths):
+        if loaded.error is None:
+            images.append(loaded.image)
+        elif loaded.path in slab.report:
+            acc.out.append((error_record(str(loaded.path), loaded.error.message), None))
+    for series in group_series(images):  # one SeriesInstanceUID, no instance twice: one series
         found = scanner.series_findings(series)
         keep = [i for i, im in enumerate(series.instances) if im.path in slab.report]
         for i, res in zip(keep, scanner.instance_results(series, found, keep=keep)):
             res.evidence = [slab.renumber(line) for line in res.evidence]
-            out.append(_instance_item(res, series.instances[i], hdir, thumbnails, names))
-            tally.add(res)
+            acc.out.append(_instance_item(res, series.instances[i], hdir, thumbnails, acc.names))
+            acc.tally.add(res)
         carried, lines = found.carried_by(keep)  # what lies in the context slices is its own slab's to report
         for name, value in carried.items():
-            scores[name] = max(scores.get(name, 0.0), value)
+            acc.scores[name] = max(acc.scores.get(name, 0.0), value)
         for name, found_lines in lines.items():
-            evidence_3d.setdefault(name, []).extend(slab.renumber(line) for line in found_lines)
-        own = {f"series: {p}" for p in series.problems}  # this slab's view of the positions: the plan has the series'
-        notes.extend(n for n in found.notes if n not in own)
-        del images, series, found
-    evidence_3d = {k: list(dict.fromkeys(v)) for k, v in evidence_3d.items()}
-    sres = scanner.series_result(plan.series_instance_uid, plan.modality, scores, evidence_3d,
-                                 list(dict.fromkeys(notes)), tally)
-    out.append((sres.record(), None))
-    return out
+            acc.evidence_3d.setdefault(name, []).extend(slab.renumber(line) for line in found_lines)
+        own = {f"series: {p}" for p in series.problems}  # the slab's view of the positions; the plan has the series'
+        acc.notes.extend(n for n in found.notes if n not in own)
 
 
 def _copy_findings(scanner: Scanner, images: list[Any]) -> dict[int, CopyFinding]:
