@@ -103,3 +103,54 @@ def test_a_queue_made_before_digests_gains_the_column_and_keeps_its_rows(tmp_pat
     finally:
         queue.close()
     assert Queue(str(path)).digest(row.id)["shape"] == [4, 4]  # opened again: no second ALTER, digest kept
+
+
+def test_pruning_keeps_digests_stops_when_asked_and_resumes(tmp_path: Path) -> None:
+    """Forwarded instances a report covered lose their spool files, each after its digest is kept; a stop between
+    files leaves the rest to a later pass (a new process, as after a restart); an instance forwarded after the
+    report keeps its file until a report covers it."""
+    import shutil
+    import threading
+
+    from radtrust.services.gateway.queue import Queue
+    from radtrust.services.gateway.reporter import StudyReporter
+    from radtrust.services.gateway.spool import Spool
+    from tests.services.data import SAMPLE_CT
+
+    def queued(queue: Queue, n: int, at: float) -> list[int]:
+        ids = []
+        for i in range(n):
+            path = tmp_path / f"f{at}_{i}.dcm"
+            shutil.copy(SAMPLE_CT[i % len(SAMPLE_CT)], path)
+            row = queue.add(sop_uid=f"1.2.{at}.{i}", sha256=f"{at}{i}", study_uid="1.2.9", series_uid="1.2.9.1",
+                            sop_class="", transfer_syntax="", path=str(path), now=at)
+            queue.set_analysis(row, state="ready", verdict="authentic", score=0.0, record={}, flagged=False)
+            queue.forwarded(row, now=at + 1)
+            ids.append(row)
+        return ids
+
+    queue = Queue(str(tmp_path / "queue.sqlite"))
+    reporter = StudyReporter(queue, Spool(tmp_path / "spool"))
+    first = queued(queue, 4, 100.0)
+    queue.reported("1.2.9", 4)  # reported_at: now, after those were forwarded
+    late = queued(queue, 1, 4e9)  # forwarded after the report (a clock far ahead): not covered by it
+    stop = threading.Event()
+    original = reporter._keep_digest
+    calls = []
+
+    def keep_then_stop(row) -> None:  # row: a queue row
+        original(row)
+        calls.append(row.id)
+        if len(calls) == 2:
+            stop.set()
+
+    reporter._keep_digest = keep_then_stop
+    assert reporter.prune(stop) == 2
+    assert [queue.digest(i) is not None for i in first] == [True, True, False, False]
+    queue.close()
+    queue = Queue(str(tmp_path / "queue.sqlite"))  # a restart
+    assert StudyReporter(queue, Spool(tmp_path / "spool")).prune() == 2
+    rows = {r.id: r for r in queue.rows(limit=10)}
+    assert all(queue.digest(i)["shape"] == [512, 512] and not Path(rows[i].path).exists() for i in first)
+    assert queue.digest(late[0]) is None and Path(rows[late[0]].path).exists()
+    queue.close()

@@ -238,6 +238,13 @@ class Queue:
             c.execute("UPDATE instances SET state = 'received' WHERE state = 'analysing'")
         return self._rows("WHERE state = 'sending' ORDER BY id")
 
+    def prunable(self, limit: int = 50) -> list[Row]:
+        """Forwarded instances that a study report has covered and whose files are still kept (no digest yet)."""
+        return self._rows("WHERE id IN (SELECT i.id FROM instances i JOIN studies s ON s.study_uid = i.study_uid"
+                          " WHERE i.state = 'forwarded' AND i.origin = 'modality' AND i.digest IS NULL"
+                          " AND s.reported_at IS NOT NULL AND i.forwarded_at <= s.reported_at ORDER BY i.id LIMIT ?)",
+                          (int(limit),))
+
     def set_digest(self, row_id: int, digest: dict[str, Any]) -> None:
         """Keep what a later copy of this instance is compared with once its file is deleted
         (:mod:`radtrust.forensics.digest`)."""

@@ -5,8 +5,9 @@ and queue them for forwarding like any instance.
 The objects' UIDs derive from the study and the number of instances reported, so a crash between
 building and queueing rebuilds the same objects and nothing is sent twice. When more instances
 arrive later, a new version (new UIDs) is sent. After a report, the spool copies and heatmaps of the
-study's forwarded instances are deleted (the queue keeps their rows and results, and a digest of each instance's
-pixels, so a copy received later is still compared with it: :mod:`radtrust.services.gateway.resends`).
+study's forwarded instances are deleted, a few dozen at a time between polls so a stop is not held up (the queue keeps
+their rows and results, and a digest of each instance's pixels, so a copy received later is still compared with it:
+:mod:`radtrust.services.gateway.resends`; rows without a digest are the ones still to prune, after a restart too).
 """
 
 from __future__ import annotations
@@ -67,20 +68,24 @@ class StudyReporter:
                            transfer_syntax=str(ds.file_meta.TransferSyntaxUID), path=str(path),
                            calling_ae="radtrust", origin="radtrust", state="ready")
         self.queue.reported(study_uid, n)
-        self._prune(rows)
         log.info("study %s: %d instance(s) reported in %s", study_uid, n, ", ".join(o.Modality for o in objects))
         return uids
 
-    def _prune(self, rows: list) -> None:
-        for row in rows:
-            if row.state != "forwarded":
-                continue
-            if Path(row.path).exists():
-                self._keep_digest(row)
+    def prune(self, stop: threading.Event | None = None, batch: int = 50) -> int:
+        """Delete the spool files and heatmaps of forwarded instances a study report has covered, keeping a digest of
+        each instance's pixels first; returns how many. Stops between files when ``stop`` is set: what is left is
+        pruned on a later pass, after a restart too (the queue knows which rows have no digest yet)."""
+        done = 0
+        for row in self.queue.prunable(batch):
+            if stop is not None and stop.is_set():
+                break
+            self._keep_digest(row)
             Path(row.path).unlink(missing_ok=True)
             heat = row.record.get("heatmap")
             if heat:
                 Path(heat).unlink(missing_ok=True)
+            done += 1
+        return done
 
     def _keep_digest(self, row: Any) -> None:
         """A digest of the pixels before the file goes, so a later copy of the instance is still compared."""
@@ -88,9 +93,11 @@ class StudyReporter:
         from radtrust.io import load_image
 
         try:
-            self.queue.set_digest(row.id, pixel_digest(load_image(row.path)))
+            digest = pixel_digest(load_image(row.path))
         except Exception as exc:  # noqa: BLE001 - without a digest a later copy is flagged unseen (fails closed)
             log.warning("no digest kept of %s: %s", row.sop_uid, exc)
+            digest = {"error": str(exc)[:200]}  # marks the row pruned; compared as if nothing were kept
+        self.queue.set_digest(row.id, digest)
 
     def run(self, stop: threading.Event, poll: float = 0.5) -> None:
         # After a (re)start, senders may still be re-sending: give them one stable age before any report.
@@ -104,5 +111,6 @@ class StudyReporter:
                     except Exception as exc:  # a bad study must not stop the reports of the others
                         log.error("results for study %s failed: %s", study_uid, exc)
                         self.queue.reported(study_uid, n)
+                self.prune(stop)
             except Exception:
                 log.exception("reporter error")

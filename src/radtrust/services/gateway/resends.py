@@ -38,7 +38,7 @@ def compare_with_earlier(path: str, earlier: list[Earlier]) -> tuple[list[str], 
     from radtrust.io import load_image
 
     kept = [e.path for e in earlier if Path(e.path).exists()]
-    remembered = [e for e in earlier if not Path(e.path).exists() and e.digest is not None]
+    remembered = [e for e in earlier if not Path(e.path).exists() and e.digest and "error" not in e.digest]
     if not kept and not remembered:
         return [UNSEEN], True
     try:
