@@ -3,17 +3,20 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/long_series_memory.py [--slices 100 400 1200] [--data ../shared/data/ct/siemens_abdomen]
+    .venv/bin/python benchmarks/long_series_memory.py --enhanced --slices 60 240 480   # one Enhanced CT file instead
 
 Builds, for each length, a series of that many 512² slices from the Siemens abdomen series (its slices cycled,
 each given its own position, SOPInstanceUID and fresh Gaussian noise of 12 HU so no two slices share a residual), stored uncompressed in a temporary folder; then runs ``radtrust scan DIR --jobs 1 --format jsonl`` in a
 child process and reads its peak resident memory (its own ``ru_maxrss``, written at exit) and wall time. The first length
-is the reference: memory per slice beyond it tells whether a scan's memory grows with the series.
+is the reference: memory per slice beyond it tells whether a scan's memory grows with the series. With
+``--enhanced`` the slices are converted into one Enhanced CT file (highdicom's legacy converter), a frame per slice.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,17 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 ROOT = Path(__file__).resolve().parent.parent
 NOISE_HU = 12.0  # fresh noise per slice: a cycled slice's residual must not match its earlier copy (duplicated noise)
+
+
+def enhanced(folder: Path, out: Path) -> Path:
+    """The slices of ``folder`` as one Enhanced CT file (a frame per slice)."""
+    import highdicom as hd
+    from highdicom.legacy import LegacyConvertedEnhancedCTImage
+
+    datasets = [pydicom.dcmread(p) for p in sorted(folder.iterdir())]
+    LegacyConvertedEnhancedCTImage(datasets, series_instance_uid=hd.UID(), series_number=900,
+                                   sop_instance_uid=hd.UID(), instance_number=1).save_as(out)
+    return out
 
 
 def build(src: list[pydicom.Dataset], n: int, out: Path, seed: int = 0) -> None:
@@ -71,16 +85,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slices", type=int, nargs="+", default=[100, 400, 1200])
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/ct/siemens_abdomen"))
+    ap.add_argument("--enhanced", action="store_true", help="one Enhanced CT file of that many frames")
     args = ap.parse_args()
     src = [pydicom.dcmread(p) for p in sorted(Path(args.data).iterdir())]
     src.sort(key=lambda d: -float(d.ImagePositionPatient[2]))
     for ds in src:
         ds.decompress()
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID  # blanked in the shared data; the converter checks it
     rows = []
     for n in sorted(args.slices):
         with tempfile.TemporaryDirectory() as tmp:
-            build(src, n, Path(tmp))
-            peak, wall, records = measure(Path(tmp))
+            folder = Path(tmp) / "series"
+            folder.mkdir()
+            build(src, n, folder)
+            target = enhanced(folder, Path(tmp) / "enhanced.dcm") if args.enhanced else folder
+            if args.enhanced:
+                shutil.rmtree(folder)
+            peak, wall, records = measure(target)
         rows.append({"slices": n, "peak_mb": round(peak, 1), "wall_s": round(wall, 1), "records": records,
                      "ms_per_slice": round(1000 * wall / n, 1)})
         print(json.dumps(rows[-1]), flush=True)

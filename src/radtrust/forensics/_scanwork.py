@@ -23,7 +23,7 @@ import numpy as np
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import InstanceResult, error_record
-from radtrust.forensics.slabs import Slab, SlabPlan, plan_slabs
+from radtrust.forensics.slabs import Evidence, Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
 from radtrust.io.atomic import atomic_open
@@ -153,7 +153,7 @@ class _SlabbedSeries:
     names: dict[str, int] = field(default_factory=dict)  # heatmap file names given
     tally: Any = None  # SeriesTally
     scores: dict[str, float] = field(default_factory=dict)
-    evidence_3d: dict[str, list[str]] = field(default_factory=dict)
+    evidence_3d: Any = None  # slabs.Evidence
     notes: list[str] = field(default_factory=list)
 
 
@@ -161,11 +161,10 @@ def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: 
     """A long series slab by slab: each slab's reported slices, then one series record over all of them."""
     from radtrust.forensics.scanner import SeriesTally
 
-    acc = _SlabbedSeries(tally=SeriesTally(), notes=[f"series: {p}" for p in plan.problems])
+    acc = _SlabbedSeries(tally=SeriesTally(), evidence_3d=Evidence(), notes=[f"series: {p}" for p in plan.problems])
     for slab in plan.slabs:  # one at a time: a slab's pixels and maps are released when _scan_slab returns
         _scan_slab(scanner, slab, hdir, thumbnails, acc)
-    evidence_3d = {k: list(dict.fromkeys(v)) for k, v in acc.evidence_3d.items()}
-    sres = scanner.series_result(plan.series_instance_uid, plan.modality, acc.scores, evidence_3d,
+    sres = scanner.series_result(plan.series_instance_uid, plan.modality, acc.scores, acc.evidence_3d.lines(),
                                  list(dict.fromkeys(acc.notes)), acc.tally)
     return [*acc.out, (sres.record(), None)]
 
@@ -189,7 +188,7 @@ def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: bool,
         for name, value in carried.items():
             acc.scores[name] = max(acc.scores.get(name, 0.0), value)
         for name, found_lines in lines.items():
-            acc.evidence_3d.setdefault(name, []).extend(slab.renumber(line) for line in found_lines)
+            acc.evidence_3d.add(name, carried[name], [slab.renumber(line) for line in found_lines])
         own = {f"series: {p}" for p in series.problems}  # the slab's view of the positions; the plan has the series'
         acc.notes.extend(n for n in found.notes if n not in own)
 

@@ -8,6 +8,7 @@ raises exactly the slices it spans. Several files are scanned on several cores, 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -193,7 +194,8 @@ class Scanner:
         return signature_status(image, self.trust)
 
     def _result(self, image: Image, findings: dict[str, Finding], sig: SignatureStatus,
-                notes: list[str], copy: CopyFinding | None = None) -> InstanceResult:
+                notes: list[str], copy: CopyFinding | None = None, heat: np.ndarray | None = None) -> InstanceResult:
+        """The verdict on one image from its findings (``heat``: its fused map when already made, slab by slab)."""
         scores = {n: f.score for n, f in findings.items()}
         score = self.fusion.score(scores, self.extra)
         verdict = self.fusion.verdict(score)
@@ -215,7 +217,8 @@ class Scanner:
         for name in sorted(findings, key=lambda n: -push.get(n, 0.0)):
             evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
         evidence.extend(notes)
-        heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
+        if heat is None:
+            heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
         if flag and copy.heatmap is not None and copy.heatmap.shape == image.shape:
             heat = copy.heatmap if heat is None else np.maximum(heat, copy.heatmap)
         return InstanceResult(image.path, image.sop_instance_uid, image.series_instance_uid, image.modality, score,
@@ -226,9 +229,39 @@ class Scanner:
 
         ``copy``: what :func:`~radtrust.forensics.copies.compare_copies` found against other copies of this
         instance in the same scan (evidence, the differing region, a verdict of at least ``suspicious``)."""
+        if _many_frames(image):
+            return self._scan_frames(image, copy)[0]
         notes: list[str] = []
         sig = self._signature(image)
         return self._result(image, self._run(image, notes), sig, notes, copy)
+
+    def _scan_frames(self, image: Image, copy: CopyFinding | None = None) -> tuple[InstanceResult, dict[str, float]]:
+        """An image of many frames analysed in slabs of frames (:mod:`radtrust.forensics.slabs`): each detector's
+        strongest score over the frames a slab reports, its evidence from the slab whose frames carry it, the fused map
+        stitched from the slabs'; only one slab's detector maps are held at a time. Also returns the scores."""
+        from radtrust.forensics.slabs import Evidence, ranges, renumber
+
+        n = image.shape[0]
+        notes: list[str] = []
+        scores: dict[str, float] = {}
+        evidence = Evidence()
+        heat: np.ndarray | None = None
+        for lo, hi, a, b in ranges(n):
+            found = self._run(dataclasses.replace(image, pixels=image.pixels[lo:hi]), notes)
+            fused = fuse_heatmaps(found, self.fusion, shape=(hi - lo, *image.shape[1:]), extra=self.extra)
+            if fused is not None:
+                heat = np.zeros(image.shape, np.float32) if heat is None else heat
+                heat[a:b] = fused[a - lo:b - lo]
+            for name, f in found.items():
+                shares = _slice_shares(f, hi - lo)  # all zero: a map that marks nothing, a score of the whole slab
+                share = float(shares[a - lo:b - lo].max()) if shares.max() > 0 else 1.0
+                scores[name] = max(scores.get(name, 0.0), f.score * share)
+                if share >= 0.5:
+                    evidence.add(name, f.score * share, [renumber(e, lo, n) for e in f.evidence])
+        lines = evidence.lines()
+        findings = {name: Finding(v, None, tuple(lines.get(name, ()))) for name, v in scores.items()}
+        res = self._result(image, findings, self._signature(image), list(dict.fromkeys(notes)), copy, heat)
+        return res, scores
 
     def series_findings(self, series: Series) -> SeriesFindings:
         """Findings per instance (2D plus that slice's share of the 3D evidence) and the series' score vector.
@@ -273,8 +306,15 @@ class Scanner:
         """Per-instance results (2D evidence plus this slice's share of the 3D evidence) and the series result.
 
         ``copies``: copy findings keyed by ``id()`` of the instance (see :meth:`scan_image`)."""
-        found = self.series_findings(series)
         copies = copies or {}
+        if len(series) == 1 and _many_frames(series.instances[0]):  # one file holding a whole series
+            image = series.instances[0]
+            res, scores = self._scan_frames(image, copies.get(id(image)))
+            tally = SeriesTally()
+            tally.add(res, copies.get(id(image)))
+            notes = [f"series: {p}" for p in series.problems]
+            return [res], self.series_result(series.series_instance_uid, series.modality, scores, {}, notes, tally)
+        found = self.series_findings(series)
         results = self.instance_results(series, found, copies)
         tally = SeriesTally()
         for res, im in zip(results, series.instances):
@@ -354,6 +394,13 @@ class Scanner:
         """The `radtrust scan --format jsonl` records for files/folders: instances, then their series; errors."""
         for rec, _ in self.scan_items(paths, heatmaps_dir, jobs=jobs):
             yield rec
+
+
+def _many_frames(image: Image) -> bool:
+    """An image of more frames than a series is analysed whole with (:data:`radtrust.forensics.slabs.LONG_SERIES`)."""
+    from radtrust.forensics import slabs
+
+    return image.pixels.ndim == 3 and image.pixels.shape[0] > slabs.LONG_SERIES
 
 
 def _slice_shares(f: Finding, n: int) -> np.ndarray:

@@ -13,6 +13,10 @@ over all of its instances.
 Only a plain series is planned this way: one SeriesInstanceUID, single-frame DICOM slices that all have a
 position, one orientation, matrix and pixel spacing, no SOPInstanceUID or position twice. Anything else (copies of
 an instance to compare, mixed geometry, files whose header cannot be read) is analysed whole, as before.
+
+One image of more than :data:`LONG_SERIES` frames (an Enhanced CT holding a whole series, a NIfTI volume, a cine)
+is analysed the same way, frames for slices (:meth:`radtrust.forensics.scanner.Scanner.scan_image`): its pixels are
+read at once, but the detectors' maps are made slab by slab and only the fused map of the whole image is kept.
 """
 
 from __future__ import annotations
@@ -33,6 +37,45 @@ LONG_SERIES = 128  # slices: a series this long or shorter is analysed whole
 SLAB = 96  # slices reported per slab at most
 CONTEXT = 8  # slices of the neighbouring slabs analysed with a slab on each side, not reported
 _SLICE_INDEX = re.compile(r"\b(slices?) (\d+)(?:-(\d+))?\b")  # "slice 5", "slices 5-6", as the detectors write
+_FRAME_INDEX = re.compile(r"\bframe (\d+) of \d+\b")  # physics on a multi-frame image: "frame 3 of 20"
+
+
+def ranges(n: int) -> list[tuple[int, int, int, int]]:
+    """(start, stop) of each slab of ``n`` slices or frames, context included, and (start, stop) of what it reports:
+    at most :data:`SLAB` reported each, all of even size, :data:`CONTEXT` more on either side where there are some."""
+    count = math.ceil(n / SLAB)
+    size = math.ceil(n / count)  # slabs of even size: no short last slab
+    return [(max(0, s - CONTEXT), min(n, s + size + CONTEXT), s, min(n, s + size)) for s in range(0, n, size)]
+
+
+def renumber(line: str, offset: int, total: int | None = None) -> str:
+    """An evidence line with the slice and frame indices a detector wrote for a slab starting at ``offset`` made
+    indices in the whole series or image ("slice 5", "slices 5-6"; "frame 3 of 20", 1-based, of ``total``)."""
+    line = _SLICE_INDEX.sub(lambda m: m.group(1) + " " + "-".join(str(int(v) + offset) for v in m.groups()[1:]
+                                                                    if v is not None), line)
+    if total is not None:
+        line = _FRAME_INDEX.sub(lambda m: f"frame {int(m.group(1)) + offset} of {total}", line)
+    return line
+
+
+class Evidence:
+    """Each detector's evidence over the slabs: the lines of the slab where it scored highest, then those of any other
+    slab where it found something (a score of at least a half), without repeats; "nothing found here" from every
+    slab would say the same thing once per slab."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, list[tuple[float, tuple[str, ...]]]] = {}
+
+    def add(self, name: str, score: float, lines: tuple[str, ...] | list[str]) -> None:
+        self._found.setdefault(name, []).append((score, tuple(lines)))
+
+    def lines(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, found in self._found.items():
+            ranked = sorted(found, key=lambda sl: -sl[0])
+            kept = [ranked[0][1]] + [lines for score, lines in ranked[1:] if score >= 0.5]
+            out[name] = list(dict.fromkeys(line for lines in kept for line in lines))
+        return out
 
 
 @dataclass(frozen=True)
@@ -44,8 +87,7 @@ class Slab:
     def renumber(self, line: str) -> str:
         """An evidence line with the slice indices the detectors wrote (0-based within this slab) made indices in
         the whole series, as a scan of the whole series would have written them."""
-        return _SLICE_INDEX.sub(lambda m: m.group(1) + " " + "-".join(str(int(v) + self.start) for v in m.groups()[1:]
-                                                                       if v is not None), line)
+        return renumber(line, self.start)
 
 
 @dataclass(frozen=True)
@@ -62,7 +104,6 @@ class SlabPlan:
 
 def plan_slabs(paths: list[Path]) -> SlabPlan | None:
     """Slabs for a long plain series (see the module docstring), None to analyse the task whole."""
-    slab, context = SLAB, CONTEXT
     if len(paths) <= LONG_SERIES:
         return None
     rows: list[tuple[float, Path]] = []
@@ -96,8 +137,5 @@ def plan_slabs(paths: list[Path]) -> SlabPlan | None:
     if np.any(np.abs(np.diff(positions)) < 1e-3):
         return None  # two slices at one position: a copy under a new UID is told apart by its pixels, whole
     order = [r[1] for r in rows]
-    count = math.ceil(len(order) / slab)
-    size = math.ceil(len(order) / count)  # slabs of even size: no short last slab
-    slabs = tuple(Slab(tuple(order[max(0, s - context): s + size + context]), frozenset(order[s: s + size]),
-                       max(0, s - context)) for s in range(0, len(order), size))
+    slabs = tuple(Slab(tuple(order[lo:hi]), frozenset(order[a:b]), lo) for lo, hi, a, b in ranges(len(order)))
     return SlabPlan(uids.pop(), modality, slabs, tuple(position_problems(positions)))

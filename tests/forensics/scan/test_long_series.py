@@ -176,3 +176,37 @@ def test_an_authentic_long_ct_in_small_slabs_stays_authentic(tmp_path, shared_da
     records = _records(folder)
     assert len(records) == volume.shape[0] + 1 and all(r["verdict"] == "authentic" for r in records)
     assert records[-1]["score"] < 0.6
+
+
+def test_an_image_of_many_frames_is_analysed_in_slabs_of_frames(tmp_path, sample_ct_files, monkeypatch):
+    """An Enhanced CT (one file, a frame per slice) with a copy-move in its last frame: analysed in slabs of two
+    frames it is flagged as when analysed whole, the copy is marked in that frame of the one map of the whole image,
+    and the evidence names the frame as the whole analysis does (renumbered from the last slab's own index)."""
+    from tests.forensics.scan.test_physics import _enhanced_ct
+
+    def edit(i: int, hu: np.ndarray) -> np.ndarray:
+        if i == 0:  # the converter orders the frames along the normal: the first file is the last frame
+            hu[200:248, 300:348] = hu[200:248, 150:198]
+        return hu
+
+    image = _enhanced_ct(sample_ct_files, tmp_path, edit)
+
+    def scan(heat: Path) -> dict:
+        records = list(Scanner().scan_paths([image.path], heat, jobs=1))
+        return next(r for r in records if r["kind"] == "instance")
+
+    whole = scan(tmp_path / "whole")
+    monkeypatch.setattr(slabs, "LONG_SERIES", 2)
+    monkeypatch.setattr(slabs, "SLAB", 2)
+    monkeypatch.setattr(slabs, "CONTEXT", 1)
+    slabbed = scan(tmp_path / "slabs")
+    assert whole["verdict"] == slabbed["verdict"] != "authentic"
+    heat = np.load(slabbed["heatmap"])
+    assert heat.shape == (6, 512, 512)
+    assert heat[5, 200:248, 300:348].mean() > 4 * max(float(np.median(heat)), 1e-3)
+
+    def where(rec: dict) -> list[str]:
+        return sorted(re.findall(r"at slices? [0-9-]+", " ".join(e for e in rec["evidence"]
+                                                                   if e.startswith("duplicated-noise"))))
+
+    assert where(slabbed) == where(whole) == ["at slice 5-5"]
