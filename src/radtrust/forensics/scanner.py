@@ -65,8 +65,7 @@ class SeriesFindings:
                     scores[name] = max(scores.get(name, 0.0), f.score)
         evidence: dict[str, tuple[str, ...]] = {}
         for name, f in self.findings_3d.items():
-            shares = _slice_shares(f, n)  # all zero: a map that marks nothing, a score of the slab as a whole
-            share = max((float(shares[i]) for i in keep), default=0.0) if shares.max() > 0 else 1.0
+            share = _carried(f, n, keep)
             scores[name] = f.score * share
             if share >= 0.5:
                 evidence[name] = f.evidence
@@ -253,8 +252,7 @@ class Scanner:
                 heat = np.zeros(image.shape, np.float32) if heat is None else heat
                 heat[a:b] = fused[a - lo:b - lo]
             for name, f in found.items():
-                shares = _slice_shares(f, hi - lo)  # all zero: a map that marks nothing, a score of the whole slab
-                share = float(shares[a - lo:b - lo].max()) if shares.max() > 0 else 1.0
+                share = _carried(f, hi - lo, range(a - lo, b - lo))
                 scores[name] = max(scores.get(name, 0.0), f.score * share)
                 if share >= 0.5:
                     evidence.add(name, f.score * share, [renumber(e, lo, n) for e in f.evidence])
@@ -401,6 +399,13 @@ def _many_frames(image: Image) -> bool:
     from radtrust.forensics import slabs
 
     return image.pixels.ndim == 3 and image.pixels.shape[0] > slabs.LONG_SERIES
+
+
+def _carried(f: Finding, n: int, keep: Iterable[int]) -> float:
+    """The largest share of a finding on ``n`` slices or frames that those at ``keep`` carry; all of it when its map
+    marks nothing (then it is a score of them all as a whole)."""
+    shares = _slice_shares(f, n)
+    return max((float(shares[i]) for i in keep), default=0.0) if shares.max() > 0 else 1.0
 
 
 def _slice_shares(f: Finding, n: int) -> np.ndarray:
