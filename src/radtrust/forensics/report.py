@@ -83,13 +83,11 @@ class ReportItems:
         self.items: list[tuple[dict[str, Any], Any]] = []
         self.cap = AUTHENTIC_THUMBNAILS if authentic_thumbnails is None else authentic_thumbnails
         self.kept = 0
-        self.dropped = 0
 
     def add(self, rec: dict[str, Any], extra: Any) -> None:
         if extra and extra.get("thumbnail") is not None and rec.get("verdict") not in FLAGGED_FIRST:
             if self.kept >= self.cap:
                 extra = {**extra, "thumbnail": None}
-                self.dropped += 1
             else:
                 self.kept += 1
         self.items.append((rec, extra))
