@@ -19,8 +19,8 @@ from tests.conftest import require_tool
 
 def _chromium(*args: str) -> subprocess.CompletedProcess:
     exe = require_tool("chromium")
-    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
-                          capture_output=True, text=True, timeout=120, check=True)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"]
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120, check=True)
 
 
 def test_report_renders_in_chromium_with_the_flagged_image_first(tmp_path, sample_ct_files, monkeypatch):
