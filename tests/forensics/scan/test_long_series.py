@@ -210,3 +210,20 @@ def test_an_image_of_many_frames_is_analysed_in_slabs_of_frames(tmp_path, sample
                                                                    if e.startswith("duplicated-noise"))))
 
     assert where(slabbed) == where(whole) == ["at slice 5-5"]
+
+
+def test_a_slice_that_cannot_be_decoded_costs_its_own_record_only(tmp_path, sample_ct_files, small_slabs):
+    """A long series with one file cut short after its header: planned in slabs all the same (headers read), that
+    file gets one error record naming it, every other slice and the series are reported; the exit status is 2."""
+    from radtrust.cli import main
+
+    folder = tmp_path / "s"
+    paths = _series(folder, sample_ct_files)
+    broken = paths[9]
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])  # pixel data truncated
+    assert slabs.plan_slabs(paths) is not None
+    records = _records(folder)
+    errors = [r for r in records if r["kind"] == "error"]
+    assert [r["path"] for r in errors] == [str(broken)] and "pixel" in errors[0]["message"].lower()
+    assert sum(r["kind"] == "instance" for r in records) == N - 1 and records[-1]["instances"] == N - 1
+    assert main(["scan", str(folder), "--format", "jsonl", "-q"]) == 2
