@@ -280,6 +280,10 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
         if arr is None:
             what = "its frames cannot be located" if isinstance(exc, StopIteration) else _one_line(exc)
             raise CorruptPixelData(f"corrupt pixel data: {what}", path) from None
+    # pydicom keeps the decoded array on the dataset; the Image keeps its own copy in modality units, so the cache
+    # would add 2 bytes per pixel to every image held (a third of what a long multi-frame file costs per frame)
+    if getattr(ds, "_pixel_array", None) is not None:
+        ds._pixel_array = None
     expected_shape = (rows, cols) if frames == 1 else (frames, rows, cols)
     if samples == 3:
         expected_shape = expected_shape + (3,)
@@ -345,6 +349,11 @@ def to_modality_units(ds: Any, stored: np.ndarray) -> tuple[np.ndarray, tuple[fl
     if "ModalityLUTSequence" in ds:
         notes.append("modality LUT sequence applied")
         rescale = None
+    if arr.ndim == 3:  # frame by frame: pydicom rescales in float64, a copy 4x the size of a whole multi-frame file
+        out = np.empty(arr.shape, np.float32)
+        for i, frame in enumerate(arr):
+            out[i] = apply_modality_lut(frame, ds)
+        return out, rescale, notes
     out = apply_modality_lut(arr, ds)
     return np.asarray(out, dtype=np.float32), rescale, notes
 
