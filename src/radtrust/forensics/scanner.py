@@ -269,9 +269,17 @@ class Scanner:
         n = len(series)
         series_notes: list[str] = [f"series: {p}" for p in series.problems]
         per_notes: list[list[str]] = [[] for _ in range(n)]
-        per_slice = [self._run(im, per_notes[i]) for i, im in enumerate(series.instances)]
+        # 3D first: its detectors' working memory is the largest, and the slices' 2D maps are not yet held then
         f3d = self.analyze_series(series, series_notes)
+        per_slice = [self._run(im, per_notes[i]) for i, im in enumerate(series.instances)]
+        # Series vector: 3D scores where a detector has them, else the strongest slice.
+        sscores: dict[str, float] = {}
+        for f in per_slice:
+            for name, fi in f.items():
+                sscores[name] = max(sscores.get(name, 0.0), fi.score)
+        sscores.update({name: f.score for name, f in f3d.items()})
         combined: list[dict[str, Finding]] = [dict(f) for f in per_slice]
+        del per_slice  # a 2D map merged with its 3D share below is then freed at once
         for name, f in f3d.items():
             share = _slice_shares(f, n)
             for i in range(n):
@@ -286,12 +294,6 @@ class Scanner:
                     s = max(s, own.score)
                 lines = (own.evidence if own is not None else ()) + (f.evidence if share[i] >= 0.5 else ())
                 combined[i][name] = Finding(float(min(1.0, max(0.0, s))), heat, tuple(dict.fromkeys(lines)))
-        # Series vector: 3D scores where a detector has them, else the strongest slice.
-        sscores: dict[str, float] = {}
-        for f in per_slice:
-            for name, fi in f.items():
-                sscores[name] = max(sscores.get(name, 0.0), fi.score)
-        sscores.update({name: f.score for name, f in f3d.items()})
         return SeriesFindings(combined, f3d, sscores, series_notes, per_notes)
 
     def series_score(self, found: SeriesFindings) -> float:
