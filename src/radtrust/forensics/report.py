@@ -96,6 +96,34 @@ class ReportItems:
         return iter(self.items)
 
 
+def report_items(records: Iterable[dict[str, Any]]) -> ReportItems:
+    """The HTML report's items for scan records read back (a ``--jsonl`` file or a ``--resume`` journal): each
+    thumbnail made again from the file the record names, with the heatmap file it names when it still exists; only
+    for the images whose thumbnail the report keeps. A file that can no longer be read gets its card without one."""
+    from radtrust.errors import Error
+    from radtrust.forensics.results import NO_SIGNATURE
+    from radtrust.io import load_image
+
+    items = ReportItems()
+    for rec in records:
+        if rec.get("kind") != "instance":
+            items.add(rec, None)
+            continue
+        sig = next((e[len("signature: "):] for e in rec.get("evidence", []) if e.startswith("signature: ")),
+                   NO_SIGNATURE.detail)
+        extra: dict[str, Any] = {"signature": sig, "thumbnail": None}
+        if rec.get("verdict") in FLAGGED_FIRST or items.kept < items.cap:
+            try:
+                image = load_image(rec["path"])
+                heat = np.load(rec["heatmap"], allow_pickle=False) if rec.get("heatmap") else None
+                extra["thumbnail"] = thumbnail_png(image, heat if heat is None or heat.shape == image.shape else None)
+            except (Error, OSError, ValueError) as exc:  # a card all the same, saying why it has no picture
+                rec = {**rec, "evidence": [*rec.get("evidence", []), f"report: no thumbnail ({exc})"]}
+                extra["thumbnail"] = b""
+        items.add(rec, extra)
+    return items
+
+
 def _card(rec: dict[str, Any], extra: Any) -> str:
     verdict = rec["verdict"]
     colour = _COLOURS.get(verdict, "#444")
@@ -104,7 +132,7 @@ def _card(rec: dict[str, Any], extra: Any) -> str:
     img, sig = "", "not checked"
     if extra:
         sig = extra["signature"]
-        if extra.get("thumbnail") is not None:
+        if extra.get("thumbnail"):
             b64 = base64.b64encode(extra["thumbnail"]).decode()
             img = f"<img alt='thumbnail with heatmap' src='data:image/png;base64,{b64}'>"
     return (f"<div class='card' style='border-color:{colour}'>{img}<div class='body'>"

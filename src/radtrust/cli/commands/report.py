@@ -12,20 +12,25 @@ from radtrust.cli.output import Reporter, add_format_option
 from radtrust.errors import InputError, UsageError
 
 NAME = "report"
-HELP = "write a scan result (radtrust scan --format jsonl) as DICOM: Comprehensive SR and fractional SEG"
+HELP = ("write a scan result (radtrust scan --format jsonl) as DICOM: Comprehensive SR and fractional SEG; "
+        "or as an HTML report")
 DESCRIPTION = HELP + """
 
   radtrust scan study/ --format jsonl --heatmaps heat/ --out scan.jsonl
   radtrust report scan.jsonl --dicom results/
+  radtrust report archive.jsonl --html report.html   # e.g. the journal of scan --jsonl FILE --resume
 
 One Comprehensive SR (TID 1500, private coding scheme 99RADTRUST) per study, referencing the source
 instances, and one fractional Segmentation per series with heatmaps. The source files named in the
-records must still be readable. Every object passes dciodvfy."""
+records must still be readable. Every object passes dciodvfy. --html writes the report scan --format html
+would have written (flagged images first, thumbnails made again from the files and the heatmaps the scan
+wrote), which a resumed scan cannot write itself."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", metavar="SCAN_JSONL", help="jsonl from radtrust scan ('-' = stdin)")
-    parser.add_argument("--dicom", required=True, metavar="DIR", help="write the SR/SEG objects here")
+    parser.add_argument("--dicom", metavar="DIR", help="write the SR/SEG objects here")
+    parser.add_argument("--html", metavar="FILE", help="write the HTML report of these records here")
     parser.add_argument("--no-seg", action="store_true", help="the SR only, no heatmap segmentation")
     add_format_option(parser)
 
@@ -70,11 +75,21 @@ def read_records(source: str) -> list[dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from radtrust.services.results_dicom import objects_from_records, write_objects
 
-    if Path(args.dicom).exists() and not Path(args.dicom).is_dir():
+    if not args.dicom and not args.html:
+        raise UsageError("nothing to write: give --dicom DIR, --html FILE or both")
+    if args.dicom and Path(args.dicom).exists() and not Path(args.dicom).is_dir():
         raise UsageError(f"--dicom must be a directory: {args.dicom}")
     records = read_records(args.results)
-    objects = objects_from_records(records, seg=not args.no_seg)
     rep = Reporter(fmt=args.format, quiet=args.quiet)
+    if args.html:
+        from radtrust.forensics.report import render_html, report_items
+        from radtrust.io.atomic import write_atomic
+
+        write_atomic(args.html, render_html(report_items(records)))
+        rep.record({"kind": "html-report", "path": str(args.html)}, f"{args.html}  HTML report")
+    if not args.dicom:
+        return rep.exit_code()
+    objects = objects_from_records(records, seg=not args.no_seg)
     for ds, path in zip(objects, write_objects(objects, args.dicom)):
         rep.record({"kind": "dicom-result", "path": str(path), "modality": ds.Modality,
                     "sop_instance_uid": ds.SOPInstanceUID, "study_instance_uid": ds.StudyInstanceUID},
