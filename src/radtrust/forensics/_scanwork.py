@@ -22,7 +22,7 @@ import numpy as np
 
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
-from radtrust.forensics.results import InstanceResult, error_record
+from radtrust.forensics.results import InstanceResult, SeriesTally, error_record
 from radtrust.forensics.slabs import Evidence, Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
@@ -151,17 +151,15 @@ class _SlabbedSeries:
 
     out: list[tuple[dict, Any]] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)  # heatmap file names given
-    tally: Any = None  # SeriesTally
+    tally: SeriesTally = field(default_factory=SeriesTally)
     scores: dict[str, float] = field(default_factory=dict)
-    evidence_3d: Any = None  # slabs.Evidence
+    evidence_3d: Evidence = field(default_factory=Evidence)
     notes: list[str] = field(default_factory=list)
 
 
 def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
     """A long series slab by slab: each slab's reported slices, then one series record over all of them."""
-    from radtrust.forensics.scanner import SeriesTally
-
-    acc = _SlabbedSeries(tally=SeriesTally(), evidence_3d=Evidence(), notes=[f"series: {p}" for p in plan.problems])
+    acc = _SlabbedSeries(notes=[f"series: {p}" for p in plan.problems])
     for slab in plan.slabs:  # one at a time: a slab's pixels and maps are released when _scan_slab returns
         _scan_slab(scanner, slab, hdir, thumbnails, acc)
     sres = scanner.series_result(plan.series_instance_uid, plan.modality, acc.scores, acc.evidence_3d.lines(),

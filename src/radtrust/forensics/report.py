@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from radtrust.forensics.results import FLAGGED
+
 THUMB = 256
 _COLOURS = {"authentic": "#2e7d32", "signed-authentic": "#1565c0", "suspicious": "#ef6c00", "tampered": "#c62828",
             "error": "#6a1b9a"}
@@ -67,7 +69,7 @@ def _esc(x: object) -> str:
     return html.escape(str(x))
 
 
-FLAGGED_FIRST = ("tampered", "suspicious", "error")
+FLAGGED_FIRST = FLAGGED | {"error"}  # verdicts shown first, always with their thumbnail
 AUTHENTIC_THUMBNAILS = 200  # thumbnails kept for images not flagged; every flagged image keeps its own
 
 
@@ -84,12 +86,16 @@ class ReportItems:
         self.cap = AUTHENTIC_THUMBNAILS if authentic_thumbnails is None else authentic_thumbnails
         self.kept = 0
 
+    def keeps(self, rec: dict[str, Any]) -> bool:
+        """Whether the report would keep the thumbnail of this record if it were added now."""
+        return rec.get("verdict") in FLAGGED_FIRST or self.kept < self.cap
+
     def add(self, rec: dict[str, Any], extra: Any) -> None:
         if extra and extra.get("thumbnail") is not None and rec.get("verdict") not in FLAGGED_FIRST:
-            if self.kept >= self.cap:
-                extra = {**extra, "thumbnail": None}
-            else:
+            if self.keeps(rec):
                 self.kept += 1
+            else:
+                extra = {**extra, "thumbnail": None}
         self.items.append((rec, extra))
 
     def __iter__(self) -> Iterator[tuple[dict[str, Any], Any]]:
@@ -112,7 +118,7 @@ def report_items(records: Iterable[dict[str, Any]]) -> ReportItems:
         sig = next((e[len("signature: "):] for e in rec.get("evidence", []) if e.startswith("signature: ")),
                    NO_SIGNATURE.detail)
         extra: dict[str, Any] = {"signature": sig, "thumbnail": None}
-        if rec.get("verdict") in FLAGGED_FIRST or items.kept < items.cap:
+        if items.keeps(rec):
             try:
                 image = load_image(rec["path"])
                 heat = np.load(rec["heatmap"], allow_pickle=False) if rec.get("heatmap") else None

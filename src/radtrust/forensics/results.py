@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from radtrust.forensics.copies import CopyFinding
 
 VERDICTS = ("authentic", "suspicious", "tampered", "signed-authentic", "error")
 FLAGGED = frozenset({"suspicious", "tampered"})
@@ -115,6 +118,25 @@ class SeriesResult:
             "evidence": list(self.evidence),
             "suspicious_instances": list(self.suspicious_instances),
         }
+
+
+@dataclass(eq=False)
+class SeriesTally:
+    """What a series record needs of its instances' results, kept instead of the results themselves when a long
+    series is scanned slab by slab (:mod:`radtrust.forensics.slabs`)."""
+
+    scores: list[float] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # SOPInstanceUID, else path, of flagged instances
+    altered: int = 0  # instances that differ from another copy of themselves
+
+    def add(self, res: InstanceResult, copy: CopyFinding | None = None) -> None:
+        self.scores.append(float(res.score))
+        self.verdicts.append(res.verdict)
+        if res.verdict in FLAGGED:
+            self.flagged.append(res.sop_instance_uid or str(res.path))
+        if copy is not None and copy.altered:
+            self.altered += 1
 
 
 def error_record(path: str | None, message: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from radtrust.errors import EvidenceLost, NotApplicable, UsageError
+from radtrust.forensics import slabs
 from radtrust.forensics.copies import CopyFinding
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
@@ -27,9 +28,9 @@ from radtrust.forensics.journal import Resumed
 from radtrust.forensics.registry import available, get_detector
 from radtrust.forensics.residuals import shared_intermediates
 from radtrust.forensics.results import (
-    FLAGGED,
     InstanceResult,
     SeriesResult,
+    SeriesTally,
     SignatureStatus,
     worst,
 )
@@ -70,25 +71,6 @@ class SeriesFindings:
             if share >= 0.5:
                 evidence[name] = f.evidence
         return scores, evidence
-
-
-@dataclass(eq=False)
-class SeriesTally:
-    """What a series record needs of its instances' results, kept instead of the results themselves when a long
-    series is scanned slab by slab (:mod:`radtrust.forensics.slabs`)."""
-
-    scores: list[float] = field(default_factory=list)
-    verdicts: list[str] = field(default_factory=list)
-    flagged: list[str] = field(default_factory=list)  # SOPInstanceUID, else path, of flagged instances
-    altered: int = 0  # instances that differ from another copy of themselves
-
-    def add(self, res: InstanceResult, copy: CopyFinding | None = None) -> None:
-        self.scores.append(float(res.score))
-        self.verdicts.append(res.verdict)
-        if res.verdict in FLAGGED:
-            self.flagged.append(res.sop_instance_uid or str(res.path))
-        if copy is not None and copy.altered:
-            self.altered += 1
 
 
 class Scanner:
@@ -238,14 +220,12 @@ class Scanner:
         """An image of many frames analysed in slabs of frames (:mod:`radtrust.forensics.slabs`): each detector's
         strongest score over the frames a slab reports, its evidence from the slab whose frames carry it, the fused map
         stitched from the slabs'; only one slab's detector maps are held at a time. Also returns the scores."""
-        from radtrust.forensics.slabs import Evidence, ranges, renumber
-
         n = image.shape[0]
         notes: list[str] = []
         scores: dict[str, float] = {}
-        evidence = Evidence()
+        evidence = slabs.Evidence()
         heat: np.ndarray | None = None
-        for lo, hi, a, b in ranges(n):
+        for lo, hi, a, b in slabs.ranges(n):
             found = self._run(dataclasses.replace(image, pixels=image.pixels[lo:hi]), notes)
             fused = fuse_heatmaps(found, self.fusion, shape=(hi - lo, *image.shape[1:]), extra=self.extra)
             if fused is not None:
@@ -255,7 +235,7 @@ class Scanner:
                 share = _carried(f, hi - lo, range(a - lo, b - lo))
                 scores[name] = max(scores.get(name, 0.0), f.score * share)
                 if share >= 0.5:
-                    evidence.add(name, f.score * share, [renumber(e, lo, n) for e in f.evidence])
+                    evidence.add(name, f.score * share, [slabs.renumber(e, lo, n) for e in f.evidence])
         lines = evidence.lines()
         findings = {name: Finding(v, None, tuple(lines.get(name, ()))) for name, v in scores.items()}
         res = self._result(image, findings, self._signature(image), list(dict.fromkeys(notes)), copy, heat)
@@ -398,8 +378,6 @@ class Scanner:
 
 def _many_frames(image: Image) -> bool:
     """An image of more frames than a series is analysed whole with (:data:`radtrust.forensics.slabs.LONG_SERIES`)."""
-    from radtrust.forensics import slabs
-
     return image.pixels.ndim == 3 and image.pixels.shape[0] > slabs.LONG_SERIES
 
 

@@ -1,14 +1,15 @@
 """Long series scanned in slabs, so a scan's memory does not grow with the series.
 
-Analysing a series at once holds every slice's pixels and every detector's map of it, 2D and 3D: about 13.6 MB per
-512² slice (`benchmarks/long_series_memory.py`), so a 1,000-slice thin-section CT would need some 14 GB in one
-worker. A series longer than :data:`LONG_SERIES` slices is planned from its headers alone (no pixel decoding):
+Analysing a series at once holds every slice's pixels and every detector's map of it, 2D and 3D: 1.17 GB for 100
+slices of 512² (`benchmarks/long_series_memory.py`; 13.6 MB per slice before the 3D detectors were run first), so a
+1,000-slice thin-section CT would need over 10 GB in one worker. A series longer than :data:`LONG_SERIES` slices is planned from its headers alone (no pixel decoding):
 sorted along the slice normal and cut into slabs of at most :data:`SLAB` consecutive slices, each read, analysed in
 3D and reported with :data:`CONTEXT` slices of its neighbours on either side (analysed, not reported: every
 reported slice has neighbours for the 3D detectors, and every pair of adjacent slices lies inside one slab), then
-released before the next slab is read. The series record combines the slabs: each detector's strongest score,
-every slab's 3D evidence, the slice-position problems of the whole series (from the headers), and the counts
-over all of its instances.
+released before the next slab is read. The series record combines the slabs: each detector's strongest score over
+the slices a slab reports (what lies in its context slices is the neighbouring slab's), the 3D evidence of the slab
+where a detector scored highest and of any other that found something, the slice-position problems of the whole
+series (from the headers), and the counts over all of its instances.
 
 Only a plain series is planned this way: one SeriesInstanceUID, single-frame DICOM slices that all have a
 position, one orientation, matrix and pixel spacing, no SOPInstanceUID or position twice. Anything else (copies of
