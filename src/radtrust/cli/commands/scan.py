@@ -12,6 +12,7 @@ from pathlib import Path
 from radtrust.cli.output import Reporter
 from radtrust.errors import UsageError
 from radtrust.forensics.journal import Resumed, resume
+from radtrust.forensics.results import FLAGGED
 
 NAME = "scan"
 HELP = "detect tampering: one calibrated verdict per image and series, with heatmaps and evidence"
@@ -79,7 +80,7 @@ def _tally(rec: dict, rep: Reporter, counts: Counter) -> None:
     counts[{"error": "unreadable", "series": "series"}.get(rec["kind"]) or rec["verdict"]] += 1
     if rec["kind"] == "error":
         rep.bad_inputs += 1
-    elif rec["verdict"] in ("suspicious", "tampered"):
+    elif rec["verdict"] in FLAGGED:
         rep.fail()
 
 
