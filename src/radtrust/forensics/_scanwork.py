@@ -23,7 +23,7 @@ import numpy as np
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import InstanceResult, SeriesTally, error_record
-from radtrust.forensics.slabs import Evidence, Slab, SlabPlan, plan_slabs
+from radtrust.forensics.slabs import LONG_SERIES, Evidence, Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
 from radtrust.io.atomic import atomic_open
@@ -38,30 +38,53 @@ IN_FLIGHT = 4  # tasks per worker submitted ahead
 DIED = "the analysis process died on this file's series (killed, or out of memory); nothing was recorded for it"
 
 
-def _group_key(path: Path) -> tuple[str, str | None]:
-    """(task key, SOPInstanceUID): the SeriesInstanceUID, else Frame of Reference + series number + folder, else
-    the file itself."""
+Place = tuple[str, tuple[float, ...], tuple[float, ...], int, int]
+
+
+def _group_key(path: Path) -> tuple[str, str | None, Place | None]:
+    """(task key, SOPInstanceUID, place): the key is the SeriesInstanceUID, else Frame of Reference + series number +
+    folder, else the file itself; the place is where a slice lies (frame of reference or study, position,
+    orientation, matrix), None when the header does not say."""
     if is_nifti(path) or path.suffix.lower() in FORMATS:
-        return f"file:{path}", None
+        return f"file:{path}", None, None
     ds = read_dataset(path, stop_before_pixels=True)
     sop = str(ds.get("SOPInstanceUID") or "") or None
     uid = ds.get("SeriesInstanceUID")
     if uid:
-        return f"series:{uid}", sop
-    if ds.get("FrameOfReferenceUID"):
-        return f"for:{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{path.parent}", sop
-    return f"file:{path}", sop
+        key = f"series:{uid}"
+    elif ds.get("FrameOfReferenceUID"):
+        key = f"for:{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{path.parent}"
+    else:
+        return f"file:{path}", sop, None
+    return key, sop, _slice_place(ds)
+
+
+def _slice_place(ds: Any) -> Place | None:
+    frame = str(ds.get("FrameOfReferenceUID") or "") or str(ds.get("StudyInstanceUID") or "")
+    try:
+        pos = tuple(round(float(v), 2) for v in ds.ImagePositionPatient)
+        orientation = tuple(round(float(v), 3) for v in ds.ImageOrientationPatient)
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (frame, pos, orientation, rows, cols) if frame and len(pos) == 3 else None
 
 
 def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path]], list[dict[str, Any]]]:
     """Files grouped into series-sized tasks, in order of first appearance, plus error records for unreadable files.
 
     Tasks that share a SOPInstanceUID are one task, so copies of an instance are compared
-    (:mod:`radtrust.forensics.copies`) even when one of them was given another SeriesInstanceUID."""
+    (:mod:`radtrust.forensics.copies`) even when one of them was given another SeriesInstanceUID. So are two series
+    with a slice at the same place (frame of reference, position, orientation, matrix) when together they hold at
+    most :data:`~radtrust.forensics.slabs.LONG_SERIES` files: an edited slice saved as a new series is compared with
+    the slice it came from, and a task stays small enough to analyse whole (two long series at the same places, a
+    second reconstruction of one acquisition, are not joined: their slices differ throughout anyway)."""
     groups: dict[str, list[Path]] = {}
     errors: list[dict[str, Any]] = []
     parent: dict[str, str] = {}
     first_key: dict[str, str] = {}
+    at_place: dict[Place, set[str]] = {}
+    same_sop: list[tuple[str, str]] = []
 
     def root(k: str) -> str:
         while parent.get(k, k) != k:
@@ -69,24 +92,42 @@ def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path
             k = parent[k]
         return k
 
+    def join(a: str, b: str) -> None:
+        a, b = root(a), root(b)
+        if a != b:  # the task seen first absorbs the other
+            if order[b] < order[a]:
+                a, b = b, a
+            parent[b] = a
+            size[a] += size.pop(b)
+
+    order: dict[str, int] = {}
     for path in iter_files(paths):
         if not path.exists():
             errors.append(error_record(str(path), "no such file"))
             continue
         try:
-            key, sop = _group_key(path)
+            key, sop, place = _group_key(path)
         except Error as exc:
             errors.append(error_record(str(path), exc.message))
             continue
+        order.setdefault(key, len(order))
         groups.setdefault(key, []).append(path)
-        if sop is not None:
-            other = first_key.setdefault(sop, key)
-            a, b = root(other), root(key)
-            if a != b:  # the earlier task absorbs the later one
-                parent[b] = a
+        if place is not None:
+            at_place.setdefault(place, set()).add(key)
+        if sop is not None and (first := first_key.setdefault(sop, key)) != key:
+            same_sop.append((first, key))
+    size = {k: len(v) for k, v in groups.items()}
+    for a, b in same_sop:
+        join(a, b)
+    for keys in at_place.values():
+        ordered = sorted(keys, key=order.__getitem__)
+        for other in ordered[1:]:
+            a, b = root(ordered[0]), root(other)
+            if a != b and size[a] + size[b] <= LONG_SERIES:
+                join(a, b)
     merged: dict[str, list[Path]] = {}
-    for key, members in groups.items():
-        merged.setdefault(root(key), []).extend(members)
+    for key in sorted(groups, key=order.__getitem__):
+        merged.setdefault(root(key), []).extend(groups[key])
     return list(merged.values()), errors
 
 

@@ -25,11 +25,14 @@ other is ``tampered``. What is compared:
   identifiers); technical values are. When either file records a de-identification (PatientIdentityRemoved
   YES, a De-identification Method), the patient attributes, dates and times are not compared.
 
-Copies are found within one scan task, which holds every file of one SeriesInstanceUID and every task that shares
-a SOPInstanceUID with it (``plan_groups``): copies wherever they lie in the scanned folders, whatever their series
-UID. A copy given a new SOPInstanceUID is found when it kept its series, position and InstanceNumber and most of
-its pixels (all but 20% of the 16 x 16 blocks identical: two acquisitions differ in every block they image); a copy
-given new series and instance UIDs, or converted as a whole under a new UID, is another image to this check.
+Copies are found within one scan task, which holds every file of one SeriesInstanceUID, every task that shares
+a SOPInstanceUID with it, and a small series that shares a slice position with it (``plan_groups``): copies
+wherever they lie in the scanned folders, whatever their series UID. A copy given a new SOPInstanceUID, in its own
+series or in a new one (an edited slice saved as a new series, as a workstation does), is found when it kept its
+frame of reference (or study), position, orientation and matrix and most of its pixels (all but 20% of the 16 x 16
+blocks identical: two acquisitions, or two reconstructions of one, differ in every block they image). Across
+series the series' own attributes (UID, date, time) are not compared. A copy converted as a whole under a new
+UID is another image to this check.
 """
 
 from __future__ import annotations
@@ -96,18 +99,19 @@ def _number(value: Any) -> str:
     return format(d.normalize(), "f")
 
 
-def header_differences(a: Image, b: Image) -> tuple[list[str], list[str]]:
-    """(patient and date attributes that differ, technical differences as 'KEYWORD x vs y')."""
-    return dataset_differences(a.dataset, b.dataset)
+def header_differences(a: Image, b: Image, *, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """(patient and date attributes that differ, technical differences as 'KEYWORD x vs y'); ``ignore``: keywords
+    not compared."""
+    return dataset_differences(a.dataset, b.dataset, ignore=ignore)
 
 
-def dataset_differences(da: Any, db: Any) -> tuple[list[str], list[str]]:
+def dataset_differences(da: Any, db: Any, *, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """:func:`header_differences` of two pydicom datasets (either may be None: nothing to compare)."""
     skip_identity = _deidentified(da) or _deidentified(db)
     named: list[str] = []
     technical: list[str] = []
     for keyword in KEPT:
-        if skip_identity and keyword in PATIENT + DATES:
+        if keyword in ignore or (skip_identity and keyword in PATIENT + DATES):
             continue
         va, vb = _value(da, keyword), _value(db, keyword)
         if va == vb or not va or not vb:  # an attribute one copy lacks is not a contradiction
@@ -180,7 +184,7 @@ def compare_copies(images: Sequence[Image]) -> dict[int, CopyFinding]:
         for k, i in enumerate(members):
             for j in members[k + 1 :]:
                 _compare(images, i, j, out, benign)
-    for members in by_place.values():  # an edited copy saved under a new SOPInstanceUID
+    for members in by_place.values():  # an edited copy saved under a new SOPInstanceUID (and maybe a new series)
         for k, i in enumerate(members):
             for j in members[k + 1 :]:
                 if images[i].sop_instance_uid != images[j].sop_instance_uid and _mostly_identical(images[i], images[j]):
@@ -199,16 +203,24 @@ def compare_copies(images: Sequence[Image]) -> dict[int, CopyFinding]:
 
 
 def _place(image: Image) -> tuple[object, ...] | None:
-    """Where a slice was acquired within its series: (series UID, position, InstanceNumber, matrix); None without a
-    position (radiographs and pictures have none to tell two images of one series apart)."""
+    """Where a slice was acquired: (frame of reference, else study, position, orientation, matrix); None without a
+    position (radiographs and pictures have none to tell two images apart) or without either UID."""
     pos, ds = image.geometry.position, image.dataset
-    if pos is None or ds is None or not image.series_instance_uid:
+    if pos is None or ds is None:
         return None
-    return (image.series_instance_uid, tuple(round(v, 3) for v in pos), str(ds.get("InstanceNumber")), image.shape)
+    frame = str(ds.get("FrameOfReferenceUID") or "") or str(ds.get("StudyInstanceUID") or "")
+    if not frame:
+        return None
+    orientation = image.geometry.orientation
+    return (frame, tuple(round(float(v), 2) for v in pos),
+            tuple(round(float(v), 3) for v in orientation) if orientation is not None else None, image.shape)
+
+
+SERIES_OWN = ("SeriesInstanceUID", "SeriesDate", "SeriesTime")  # what a copy filed in another series changes
 
 
 def _mostly_identical(a: Image, b: Image) -> bool:
-    """Two slices at one place of one series are one acquisition under two UIDs when their pixels are identical in
+    """Two slices at one place are one acquisition under two UIDs when their pixels are identical in
     all but :data:`~radtrust.io.compare.WHOLE_FRACTION` of the 16 x 16 blocks: two acquisitions differ in every
     block they image (noise), an edited copy only where it was edited."""
     pa, pb = np.asarray(a.pixels), np.asarray(b.pixels)
@@ -222,7 +234,8 @@ def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding
              benign: dict[int, list[tuple[int, str]]], *, renamed: bool = False) -> None:
     a, b = images[i], images[j]
     pixels, mask, changed = pixel_difference(a, b)
-    named, technical = header_differences(a, b)
+    refiled = renamed and a.series_instance_uid != b.series_instance_uid
+    named, technical = header_differences(a, b, ignore=SERIES_OWN if refiled else ())
     if not changed and not named and not technical:
         if pixels is not None:
             benign[i].append((j, pixels))
@@ -231,7 +244,8 @@ def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding
             for here, there in ((i, j), (j, i)):
                 out.setdefault(here, CopyFinding()).evidence.append(
                     f"copies: {images[there].path} holds the same pixels and header under another SOPInstanceUID "
-                    f"({images[there].sop_instance_uid}): a copy, not an alteration")
+                    f"({images[there].sop_instance_uid}{_series_note(images[there]) if refiled else ''}): a copy, "
+                    "not an alteration")
         return
     parts = ([f"pixels: {pixels}"] if pixels else []) + ([f"{', '.join(named)} differ"] if named else []) + technical
     heat = None
@@ -240,8 +254,10 @@ def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding
         heat = grown.astype(np.float32)
     for here, there in ((i, j), (j, i)):
         f = out.setdefault(here, CopyFinding())
-        same = (f"is this image under another SOPInstanceUID ({images[there].sop_instance_uid}: same series, "
-                "position and InstanceNumber, the same pixels in most of the image)" if renamed else
+        same = (f"is this image under another SOPInstanceUID ({images[there].sop_instance_uid}"
+                f"{_series_note(images[there]) if refiled else ''}: same "
+                f"{'frame of reference' if refiled else 'series'}, position and orientation, the same pixels in "
+                "most of the image)" if renamed else
                 f"is the same instance (SOPInstanceUID {images[here].sop_instance_uid})")
         f.evidence.append(f"copies: {images[there].path} {same} but differs: {'; '.join(parts)}; one of the two was "
                           "altered")
@@ -249,3 +265,7 @@ def _compare(images: Sequence[Image], i: int, j: int, out: dict[int, CopyFinding
         f.others.append(there)
         if heat is not None:
             f.heatmap = heat if f.heatmap is None else np.maximum(f.heatmap, heat)
+
+
+def _series_note(image: Image) -> str:
+    return f" in series {image.series_instance_uid}" if image.series_instance_uid else " in no series"

@@ -217,3 +217,79 @@ def test_an_edited_copy_under_a_new_sop_uid_at_the_same_place_is_compared(tmp_pa
     rc, recs = _scan(capsys, tmp_path / "a" / "original.dcm", tmp_path / "b", tmp_path / "c", extra=("--copies", "flag"))
     assert "holds the same pixels and header under another SOPInstanceUID" in " ".join(_copies(recs["a/original.dcm"]))
     assert not _copies(recs["c/other_acquisition.dcm"])  # never paired with a different acquisition
+
+
+def test_an_edited_slice_saved_as_a_new_series_is_compared_with_its_original(tmp_path, capsys, sample_ct_files):
+    """A workstation's "save as new series": new SeriesInstanceUID, SOPInstanceUID, InstanceNumber, series date and
+    time, in a folder of its own. The scan plans it into the original series' task (same frame of reference and
+    position) and names the edited region; the same slice re-filed unchanged is a copy, not an alteration."""
+    from pydicom.uid import generate_uid
+
+    (tmp_path / "study").mkdir()
+    for f in sample_ct_files:
+        shutil.copy(f, tmp_path / "study" / f.name)
+
+    def refiled(ds: pydicom.Dataset, series: str) -> pydicom.Dataset:
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SeriesInstanceUID, ds.InstanceNumber, ds.SeriesNumber = series, 1, 901
+        ds.SeriesDate, ds.SeriesTime = "20261129", "101500"
+        return ds
+
+    src = sample_ct_files[2]
+    _save(refiled(_edited(src), generate_uid()), tmp_path / "new_series" / "IM1.dcm")
+    rc, recs = _scan(capsys, tmp_path / "study", tmp_path / "new_series", extra=("--copies", "flag"))
+    assert rc == 1
+    original = next(k for k in recs if k == f"study/{src.name}")
+    for key, other in ((original, "new_series/IM1.dcm"), ("new_series/IM1.dcm", original)):
+        note = " ".join(_copies(recs[key]))
+        assert f"{other.split('/')[1]} is this image under another SOPInstanceUID" in note, note
+        assert "same frame of reference, position and orientation" in note
+        assert "rows 200-231, cols 240-279" in note and "one of the two was altered" in note
+        assert "SeriesInstanceUID" not in note and "SeriesTime" not in note  # a new series changes those
+        assert recs[key]["verdict"] in ("suspicious", "tampered")
+    untouched = [k for k in recs if k.startswith("study/") and k != original]
+    assert untouched and not any(_copies(recs[k]) for k in untouched)
+
+    shutil.rmtree(tmp_path / "new_series")
+    _save(refiled(_raw(src), generate_uid()), tmp_path / "new_series" / "IM1.dcm")
+    rc, recs = _scan(capsys, tmp_path / "study", tmp_path / "new_series", extra=("--copies", "flag"))
+    note = " ".join(_copies(recs["new_series/IM1.dcm"]))
+    assert "holds the same pixels and header under another SOPInstanceUID" in note and "in series" in note
+    assert not any("altered" in e for r in recs.values() for e in _copies(r))
+
+
+def test_series_at_the_same_places_share_a_task_only_while_it_stays_small(tmp_path):
+    """plan_groups joins a series with another that has a slice at one of its places (frame of reference, position,
+    orientation, matrix) only when the two together can be analysed whole; two long series stay apart."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import CTImageStorage, generate_uid
+
+    from radtrust.forensics._scanwork import plan_groups
+
+    frame = generate_uid()
+
+    def series(name: str, n: int, *, shape: int = 4) -> str:
+        uid = generate_uid()
+        for k in range(n):
+            ds = pydicom.Dataset()
+            ds.file_meta = FileMetaDataset()
+            ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
+            ds.SOPClassUID, ds.Modality = CTImageStorage, "CT"
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+            ds.SeriesInstanceUID, ds.FrameOfReferenceUID, ds.InstanceNumber = uid, frame, k + 1
+            ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, -2.5 * k], [1, 0, 0, 0, 1, 0]
+            ds.Rows = ds.Columns = shape
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+            ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+            ds.PixelData = bytes(2 * shape * shape)
+            _save(ds, tmp_path / name / f"{k:03d}.dcm")
+        return uid
+
+    series("long", 100)
+    series("recon", 40)  # a second reconstruction at the same places: 140 files together
+    series("edited", 3)  # a few slices saved as a new series: 103 files with "long"
+    series("other_matrix", 2, shape=8)  # same positions, another matrix: not the same place
+    tasks, errors = plan_groups([tmp_path])
+    assert not errors
+    folders = sorted(sorted({p.parent.name for p in task}) for task in tasks)
+    assert folders == [["edited", "long"], ["other_matrix"], ["recon"]]
