@@ -85,6 +85,8 @@ def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path
     first_key: dict[str, str] = {}
     at_place: dict[Place, set[str]] = {}
     same_sop: list[tuple[str, str]] = []
+    order: dict[str, int] = {}  # task key -> rank of its first file
+    size: dict[str, int] = {}  # task root -> files (filled once every file is planned)
 
     def root(k: str) -> str:
         while parent.get(k, k) != k:
@@ -100,7 +102,6 @@ def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path
             parent[b] = a
             size[a] += size.pop(b)
 
-    order: dict[str, int] = {}
     for path in iter_files(paths):
         if not path.exists():
             errors.append(error_record(str(path), "no such file"))
@@ -116,7 +117,7 @@ def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path
             at_place.setdefault(place, set()).add(key)
         if sop is not None and (first := first_key.setdefault(sop, key)) != key:
             same_sop.append((first, key))
-    size = {k: len(v) for k, v in groups.items()}
+    size.update((k, len(v)) for k, v in groups.items())
     for a, b in same_sop:
         join(a, b)
     for keys in at_place.values():
