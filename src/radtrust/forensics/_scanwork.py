@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
-from radtrust.forensics.results import InstanceResult, SeriesTally, error_record
+from radtrust.forensics.results import (
+    FLAGGED,
+    InstanceResult,
+    SeriesTally,
+    error_record,
+)
 from radtrust.forensics.slabs import LONG_SERIES, Evidence, Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_files, iter_images, read_dataset
@@ -138,7 +143,20 @@ def save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
 
 
-def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: bool,
+Thumbnails = Literal["all", "flagged"] | None
+"""Which images of a task get a report thumbnail: every one, the flagged ones only (the report already holds as many
+of the others as it keeps), or none."""
+
+
+def thumbnail_mode(want: bool | Callable[[], bool]) -> Thumbnails:
+    """The mode for the next task: ``want`` is False (no report), True (every image), or asked now whether images
+    that are not flagged still need thumbnails (the report's cap: :class:`~radtrust.forensics.report.ReportItems`)."""
+    if not want:
+        return None
+    return "all" if want is True or want() else "flagged"
+
+
+def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: Thumbnails,
                    names: dict[str, int]) -> tuple[dict, Any]:
     hpath = None
     if hdir is not None and res.heatmap is not None:
@@ -150,15 +168,16 @@ def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails
         save_npy(target, res.heatmap)
         hpath = str(target)
     extra = None
-    if thumbnails:
+    if thumbnails is not None:
         from radtrust.forensics.report import thumbnail_png
 
-        extra = {"thumbnail": thumbnail_png(image, res.heatmap), "signature": res.signature.detail,
+        made = thumbnails == "all" or res.verdict in FLAGGED
+        extra = {"thumbnail": thumbnail_png(image, res.heatmap) if made else None, "signature": res.signature.detail,
                  "signature_state": res.signature.state}
     return res.record(hpath), extra
 
 
-def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
+def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails: Thumbnails) -> list[tuple[dict, Any]]:
     """Load one task's files, assemble series, scan them; return (record, extra) pairs in output order.
 
     A long plain series is read and analysed slab by slab (:mod:`radtrust.forensics.slabs`)."""
@@ -199,7 +218,7 @@ class _SlabbedSeries:
     notes: list[str] = field(default_factory=list)
 
 
-def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
+def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: Thumbnails) -> list[tuple[dict, Any]]:
     """A long series slab by slab: each slab's reported slices, then one series record over all of them."""
     acc = _SlabbedSeries(notes=[f"series: {p}" for p in plan.problems])
     for slab in plan.slabs:  # one at a time: a slab's pixels and maps are released when _scan_slab returns
@@ -209,7 +228,7 @@ def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: 
     return [*acc.out, (sres.record(), None)]
 
 
-def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: bool, acc: _SlabbedSeries) -> None:
+def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: Thumbnails, acc: _SlabbedSeries) -> None:
     """Scan one slab: its reported instances go to ``acc.out``, what the series record needs to the rest of ``acc``."""
     images = []
     for loaded in iter_images(slab.paths):
@@ -255,7 +274,7 @@ def init_worker(config: dict[str, Any]) -> None:
                       fusion=config["fusion"], copies=config["copies"])
 
 
-def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: bool) -> list[tuple[dict, Any]]:
+def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: Thumbnails) -> list[tuple[dict, Any]]:
     assert _WORKER is not None, "worker not initialised"
     return scan_group(_WORKER, paths, hdir, thumbnails)
 
@@ -263,7 +282,7 @@ def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: bool) 
 Items = list[tuple[dict[str, Any], Any]]
 
 
-def run_pool(config: dict[str, Any], groups: list[list[Path]], hdir: str | None, thumbnails: bool,
+def run_pool(config: dict[str, Any], groups: list[list[Path]], hdir: str | None, thumbnails: bool | Callable[[], bool],
              workers: int) -> Iterable[Items]:
     """Each task's (record, extra) pairs, in task order, from ``workers`` processes.
 
@@ -276,11 +295,11 @@ def run_pool(config: dict[str, Any], groups: list[list[Path]], hdir: str | None,
         failed = yield from _pool_round(config, todo, hdir, thumbnails, workers)
         if failed is None:
             return
-        yield _alone(config, failed, hdir, thumbnails)
+        yield _alone(config, failed, hdir, thumbnail_mode(thumbnails))
 
 
-def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | None, thumbnails: bool,
-                workers: int) -> Generator[Items, None, list[Path] | None]:
+def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | None,
+                thumbnails: bool | Callable[[], bool], workers: int) -> Generator[Items, None, list[Path] | None]:
     """Run tasks from ``todo`` until it is empty (None) or the pool breaks (the first failed task; the rest requeued)."""
     pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(config,))
     try:
@@ -288,7 +307,7 @@ def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | Non
         while todo or inflight:
             while todo and len(inflight) < workers * IN_FLIGHT:
                 g = todo.popleft()
-                inflight.append((g, pool.submit(scan_group_in_worker, g, hdir, thumbnails)))
+                inflight.append((g, pool.submit(scan_group_in_worker, g, hdir, thumbnail_mode(thumbnails))))
             g, fut = inflight.popleft()
             try:
                 items = fut.result()
@@ -301,7 +320,7 @@ def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | Non
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _alone(config: dict[str, Any], group: list[Path], hdir: str | None, thumbnails: bool) -> Items:
+def _alone(config: dict[str, Any], group: list[Path], hdir: str | None, thumbnails: Thumbnails) -> Items:
     with ProcessPoolExecutor(max_workers=1, initializer=init_worker, initargs=(config,)) as pool:
         try:
             return pool.submit(scan_group_in_worker, group, hdir, thumbnails).result()

@@ -335,16 +335,24 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ files
     def scan_groups(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
-                    *, jobs: int | None = None, thumbnails: bool = False,
+                    *, jobs: int | None = None, thumbnails: bool | Callable[[], bool] = False,
                     resume: Callable[[list[list[Path]]], Resumed] | None = None,
                     ) -> Iterator[list[tuple[dict[str, Any], Any]]]:
         """(record, extra) pairs of each series-sized task, one list per task, in input order.
+
+        ``thumbnails``: make report thumbnails (True), none (False), or ask before each task is started whether
+        images that are not flagged still need one (flagged images always get theirs).
 
         The first list holds the error records of files whose header cannot be read. ``resume`` is given the
         planned tasks and returns what an earlier run of the scan already recorded (:mod:`.journal`): those
         tasks and errors are skipped.
         """
-        from radtrust.forensics._scanwork import plan_groups, run_pool, scan_group
+        from radtrust.forensics._scanwork import (
+            plan_groups,
+            run_pool,
+            scan_group,
+            thumbnail_mode,
+        )
 
         groups, errors = plan_groups(paths)
         if resume is not None:
@@ -359,7 +367,7 @@ class Scanner:
         workers = jobs if jobs is not None else min(len(groups), _cpu_count())
         if workers <= 1 or len(groups) <= 1:
             for g in groups:
-                yield scan_group(self, g, hdir, thumbnails)
+                yield scan_group(self, g, hdir, thumbnail_mode(thumbnails))
             return
         yield from run_pool(self._config, groups, hdir, thumbnails, workers)
 

@@ -203,7 +203,12 @@ def test_a_resampled_cube_is_found_by_the_finest_scale_and_a_resampled_scan_is_n
     different from its surroundings anywhere: nothing found."""
     import dataclasses
 
-    from radtrust.forensics.detectors.noise_free import FINE_WINDOW_3D, _dense_dips, _fine_dip, _slice_maps
+    from radtrust.forensics.detectors.noise_free import (
+        FINE_WINDOW_3D,
+        _dense_dips,
+        _fine_dip,
+        _slice_maps,
+    )
 
     [series] = load_series(sample_ct_files)
     det = NoiseFreeRegionDetector()

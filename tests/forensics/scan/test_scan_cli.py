@@ -146,6 +146,32 @@ def test_html_report_has_thumbnails_verdicts_and_signature_status(capsys, sample
     assert "authentic" in page and "Signature:" in page and "Series" in page
 
 
+def test_html_report_makes_no_thumbnail_it_would_not_keep(tmp_path, monkeypatch):
+    """Images not flagged get a thumbnail only while the report still keeps one (the cap, 200 shipped): the tasks
+    after that make none (a flagged image always gets its own), so an archive's scan does not encode thousands of
+    PNGs to throw them away. Six pictures are six tasks; the cap set to 2: two thumbnails made, serially and with
+    two processes (which may start a few tasks before the report has counted, never more)."""
+    from PIL import Image as PILImage
+
+    from radtrust.forensics import report
+
+    rng = np.random.default_rng(3)
+    for k in range(6):
+        noise = rng.normal(128, 12, (96, 96)) + np.linspace(0, 40, 96)[None, :]
+        PILImage.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(tmp_path / f"picture{k}.png")
+    monkeypatch.setattr(report, "AUTHENTIC_THUMBNAILS", 2)
+    made = []
+    real = report.thumbnail_png
+    monkeypatch.setattr(report, "thumbnail_png", lambda *a, **k: made.append(1) or real(*a, **k))
+    out = tmp_path / "report.html"
+    assert main(["scan", str(tmp_path), "--format", "html", "--out", str(out), "--jobs", "1",
+                 "--detectors", "header,noise-residual"]) == 0
+    assert len(made) == 2 and out.read_text().count("data:image/png;base64,") == 2
+    assert main(["scan", str(tmp_path), "--format", "html", "--out", str(out), "--jobs", "2",
+                 "--detectors", "header,noise-residual"]) == 0
+    assert out.read_text().count("data:image/png;base64,") == 2
+
+
 def test_parallel_equals_serial(samples_dir, sample_cr_file, tmp_path):
     scanner = Scanner(["header", "physics"])
     inputs = [samples_dir / "ct", sample_cr_file]

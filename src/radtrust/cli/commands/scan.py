@@ -154,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
         return done
 
     try:
-        groups = scanner.scan_groups(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=args.format == "html",
+        # thumbnails of images not flagged only while the report still keeps them (items.keeps)
+        want = (lambda: items.kept < items.cap) if args.format == "html" else False
+        groups = scanner.scan_groups(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=want,
                                      resume=start if args.resume else None)
         for group in groups:
             for rec, extra in group:
