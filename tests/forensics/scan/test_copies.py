@@ -239,7 +239,8 @@ def test_an_edited_slice_saved_as_a_new_series_is_compared_with_its_original(tmp
     _save(refiled(_edited(src), generate_uid()), tmp_path / "new_series" / "IM1.dcm")
     rc, recs = _scan(capsys, tmp_path / "study", tmp_path / "new_series", extra=("--copies", "flag"))
     assert rc == 1
-    original = next(k for k in recs if k == f"study/{src.name}")
+    original = f"study/{src.name}"
+    assert original in recs
     for key, other in ((original, "new_series/IM1.dcm"), ("new_series/IM1.dcm", original)):
         note = " ".join(_copies(recs[key]))
         assert f"{other.split('/')[1]} is this image under another SOPInstanceUID" in note, note

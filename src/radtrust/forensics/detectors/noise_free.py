@@ -27,8 +27,9 @@ barely moves a block's median, so this detector looks at the finest scale instea
    differences along rows and columns (the band at the corner of the spectrum, which a reconstruction kernel
    passes and interpolation, generators and blends do not), under 0.4 of their level in the 32 px around
    (``FINE_*``): a cube resampled to 1 mm and back as CT-GAN does, a learned in-painter's output with noise
-   copied back, a rotated copy. Judged only where that band holds the scanner's noise rather than rounding
-   (smooth head kernels and phantoms here do not), and not on a scan with such dips all over the body.
+   copied back, a rotated copy. Only where such dips are dense counts (a denoiser spreads them over the whole
+   body, an edit packs them in one place), and only where that band holds the scanner's noise rather than
+   rounding (smooth head kernels and phantoms here do not).
 
 Only CT in HU applies (radiographs have collimated and saturated areas without noise). Lossy compression
 (JPEG, JPEG-LS near-lossless, irreversible JPEG 2000, or LossyImageCompression "01") removes noise where the
@@ -295,7 +296,7 @@ class NoiseFreeRegionDetector(Detector):
         # graded background, 0.2 * how far the local noise falls below half the reference.
         heat = np.zeros(rms.shape, np.float32)
         best = None  # (score, size, ratio, labels, label) of the tier whose largest region scores highest
-        told = None  # the same of the first tier, in order, whose region scores 0.5 or more: the evidence names it
+        told = None  # (score, ...) of the first tier, in order, whose region scores 0.5 or more: the evidence names it
         tiers = [(judged & (rms < ratio * ref), ratio, centre) for ratio, centre in TIERS]
         fine = float(np.exp(np.median(np.concatenate([m[3][::2, ::2][m[2][::2, ::2]] for m in maps]))))
         if fine >= FINE_MIN_STEPS * FINE_QUANTUM * step:  # the band carries the scanner's noise, not rounding
