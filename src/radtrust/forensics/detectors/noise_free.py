@@ -76,15 +76,15 @@ RATIO = TIERS[0][0]
 # blend that scales the scan's noise down towards a lesion's centre) lacks that band even when its coarser texture
 # looks like noise, and the local reference makes a whole image resampled, or a scan whose noise varies across the
 # field, no different from any other. Dips occur everywhere at a low rate (0.5-1% of the judged voxels of
-# authentic CT), and an edge-preserving denoiser raises that rate everywhere (total-variation weight 2: 1.1-2.4%,
-# in regions of up to 333 voxels); an edit raises it in one place. So only dips where their density (over 5 slices
-# x 32 x 32 px, or 48 x 48 px in one image) is at least FINE_DENSITY times the scan's median density count, and
-# the largest connected region of them is scored like the noise-free tier. Measured on 16-slice stretches and
-# whole series: the density peaks at 1.8-10.7 times the median in authentic CT (the 133-slice chest volume 10.7,
-# the Siemens abdomen 4.4, the Philips phantom 1.8), 4.1-6.3 after total-variation denoising, 13-96 over the
-# development and held-out edits this tier finds; the largest region left is 1 voxel in authentic series and
-# 0 in denoised ones or single authentic slices, 65-14,100 in those edits (resampled nodule cubes 65-454, a
-# rotated copy 146, learned in-painting 933-1,543, biharmonic in-painting 3,095-14,093).
+# authentic CT), and an edge-preserving denoiser raises that rate everywhere (total-variation weight 2: 0.8-2.4%);
+# an edit raises it in one place. So only dips where their density (over 5 slices x 32 x 32 px, or 48 x 48 px in
+# one image) is at least FINE_DENSITY times the scan's median density count, and the largest connected region of
+# them is scored like the noise-free tier. Measured with ``scripts/fine_tier_check.py`` (16-slice stretches, as
+# the benchmark's series, and whole series): the density peaks at 2.9-8.3 times the median in authentic stretches
+# (the whole 133-slice chest volume 10.4, largest region 7 voxels; every stretch 0), 3.3-8.2 after total-variation
+# denoising at weights 1 and 2 (largest region 2 voxels), 10-104 over the development and held-out edits the tier
+# finds, in regions of 64-14,098 voxels (resampled nodule cubes 64-2,789, a rotated copy 142, learned in-painting
+# 925-1,543, removals 324-4,078, biharmonic in-painting 3,042-14,098).
 FINE_RATIO, FINE_DENSITY = 0.4, 8.0
 FINE_BIN = 4  # pixels: local reference and density are computed on bins of 4 x 4 pixels
 FINE_SPAN = 8  # bins: the local reference's extent (32 px)
