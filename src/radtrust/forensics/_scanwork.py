@@ -1,7 +1,7 @@
-"""Internal: planning a scan into series-sized tasks and running them (in-process or in worker processes).
+"""Internal: running a scan's series-sized tasks (:mod:`radtrust.forensics.planning`), in-process or in worker
+processes.
 
-Files are grouped by a cheap header read (no pixel decoding) so each worker gets whole series and can
-analyse them in 3D; stand-alone rasters and volumes are tasks of their own. In a pool at most
+Each worker gets whole series and can analyse them in 3D. In a pool at most
 :data:`IN_FLIGHT` tasks per worker are submitted ahead of the one being reported, so the results of an
 archive do not pile up in memory behind a slow series; and a worker that dies (killed, out of memory) costs
 its own task, not the scan.
@@ -9,7 +9,6 @@ its own task, not the scan.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from radtrust.errors import Error
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.results import (
     FLAGGED,
@@ -28,12 +26,10 @@ from radtrust.forensics.results import (
     SeriesTally,
     error_record,
 )
-from radtrust.forensics.slabs import LONG_SERIES, Evidence, Slab, SlabPlan, plan_slabs
+from radtrust.forensics.slabs import Evidence, Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
-from radtrust.io import group_series, iter_files, iter_images, read_dataset
+from radtrust.io import group_series, iter_images
 from radtrust.io.atomic import atomic_open
-from radtrust.io.nifti import is_nifti
-from radtrust.io.raster import FORMATS
 
 if TYPE_CHECKING:
     from radtrust.forensics.scanner import Scanner
@@ -41,100 +37,6 @@ if TYPE_CHECKING:
 _WORKER: Scanner | None = None
 IN_FLIGHT = 4  # tasks per worker submitted ahead
 DIED = "the analysis process died on this file's series (killed, or out of memory); nothing was recorded for it"
-
-
-Place = tuple[str, tuple[float, ...], tuple[float, ...], int, int]
-
-
-def _group_key(path: Path) -> tuple[str, str | None, Place | None]:
-    """(task key, SOPInstanceUID, place): the key is the SeriesInstanceUID, else Frame of Reference + series number +
-    folder, else the file itself; the place is where a slice lies (frame of reference or study, position,
-    orientation, matrix), None when the header does not say."""
-    if is_nifti(path) or path.suffix.lower() in FORMATS:
-        return f"file:{path}", None, None
-    ds = read_dataset(path, stop_before_pixels=True)
-    sop = str(ds.get("SOPInstanceUID") or "") or None
-    uid = ds.get("SeriesInstanceUID")
-    if uid:
-        key = f"series:{uid}"
-    elif ds.get("FrameOfReferenceUID"):
-        key = f"for:{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{path.parent}"
-    else:
-        return f"file:{path}", sop, None
-    return key, sop, _slice_place(ds)
-
-
-def _slice_place(ds: Any) -> Place | None:
-    frame = str(ds.get("FrameOfReferenceUID") or "") or str(ds.get("StudyInstanceUID") or "")
-    try:
-        pos = tuple(round(float(v), 2) for v in ds.ImagePositionPatient)
-        orientation = tuple(round(float(v), 3) for v in ds.ImageOrientationPatient)
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return (frame, pos, orientation, rows, cols) if frame and len(pos) == 3 else None
-
-
-def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path]], list[dict[str, Any]]]:
-    """Files grouped into series-sized tasks, in order of first appearance, plus error records for unreadable files.
-
-    Tasks that share a SOPInstanceUID are one task, so copies of an instance are compared
-    (:mod:`radtrust.forensics.copies`) even when one of them was given another SeriesInstanceUID. So are two series
-    with a slice at the same place (frame of reference, position, orientation, matrix) when together they hold at
-    most :data:`~radtrust.forensics.slabs.LONG_SERIES` files: an edited slice saved as a new series is compared with
-    the slice it came from, and a task stays small enough to analyse whole (two long series at the same places, a
-    second reconstruction of one acquisition, are not joined: their slices differ throughout anyway)."""
-    groups: dict[str, list[Path]] = {}
-    errors: list[dict[str, Any]] = []
-    parent: dict[str, str] = {}
-    first_key: dict[str, str] = {}
-    at_place: dict[Place, set[str]] = {}
-    same_sop: list[tuple[str, str]] = []
-    order: dict[str, int] = {}  # task key -> rank of its first file
-    size: dict[str, int] = {}  # task root -> files (filled once every file is planned)
-
-    def root(k: str) -> str:
-        while parent.get(k, k) != k:
-            parent[k] = parent.get(parent[k], parent[k])
-            k = parent[k]
-        return k
-
-    def join(a: str, b: str) -> None:
-        a, b = root(a), root(b)
-        if a != b:  # the task seen first absorbs the other
-            if order[b] < order[a]:
-                a, b = b, a
-            parent[b] = a
-            size[a] += size.pop(b)
-
-    for path in iter_files(paths):
-        if not path.exists():
-            errors.append(error_record(str(path), "no such file"))
-            continue
-        try:
-            key, sop, place = _group_key(path)
-        except Error as exc:
-            errors.append(error_record(str(path), exc.message))
-            continue
-        order.setdefault(key, len(order))
-        groups.setdefault(key, []).append(path)
-        if place is not None:
-            at_place.setdefault(place, set()).add(key)
-        if sop is not None and (first := first_key.setdefault(sop, key)) != key:
-            same_sop.append((first, key))
-    size.update((k, len(v)) for k, v in groups.items())
-    for a, b in same_sop:
-        join(a, b)
-    for keys in at_place.values():
-        ordered = sorted(keys, key=order.__getitem__)
-        for other in ordered[1:]:
-            a, b = root(ordered[0]), root(other)
-            if a != b and size[a] + size[b] <= LONG_SERIES:
-                join(a, b)
-    merged: dict[str, list[Path]] = {}
-    for key in sorted(groups, key=order.__getitem__):
-        merged.setdefault(root(key), []).extend(groups[key])
-    return list(merged.values()), errors
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:

@@ -136,7 +136,7 @@ def authentic_vectors(paths: Iterable[str | os.PathLike[str]], detectors: Sequen
 
     With ``lossless_copies``, every JPEG picture is also judged as its :func:`lossless_copy`.
     """
-    from radtrust.forensics._scanwork import plan_groups
+    from radtrust.forensics.planning import plan_groups
 
     groups, errors = plan_groups(paths)
     for e in errors:

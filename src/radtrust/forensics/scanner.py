@@ -347,12 +347,8 @@ class Scanner:
         planned tasks and returns what an earlier run of the scan already recorded (:mod:`.journal`): those
         tasks and errors are skipped.
         """
-        from radtrust.forensics._scanwork import (
-            plan_groups,
-            run_pool,
-            scan_group,
-            thumbnail_mode,
-        )
+        from radtrust.forensics._scanwork import run_pool, scan_group, thumbnail_mode
+        from radtrust.forensics.planning import plan_groups
 
         groups, errors = plan_groups(paths)
         if resume is not None:

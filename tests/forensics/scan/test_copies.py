@@ -265,7 +265,7 @@ def test_series_at_the_same_places_share_a_task_only_while_it_stays_small(tmp_pa
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import CTImageStorage, generate_uid
 
-    from radtrust.forensics._scanwork import plan_groups
+    from radtrust.forensics.planning import plan_groups
 
     frame = generate_uid()
 
