@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from radtrust.forensics.copies import CopyFinding, compare_copies
+from radtrust.forensics.planning import Place, slice_place
 from radtrust.forensics.results import (
     FLAGGED,
     InstanceResult,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 _WORKER: Scanner | None = None
 IN_FLIGHT = 4  # tasks per worker submitted ahead
+NONE: frozenset[Place] = frozenset()  # no place of the task is held by another task
 DIED = "the analysis process died on this file's series (killed, or out of memory); nothing was recorded for it"
 
 
@@ -59,7 +61,7 @@ def thumbnail_mode(want: bool | Callable[[], bool]) -> Thumbnails:
 
 
 def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: Thumbnails,
-                   names: dict[str, int]) -> tuple[dict, Any]:
+                   names: dict[str, int], places: frozenset[Place] = NONE) -> tuple[dict, Any]:
     hpath = None
     if hdir is not None and res.heatmap is not None:
         name = res.heatmap_name()
@@ -76,16 +78,21 @@ def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails
         made = thumbnails == "all" or res.verdict in FLAGGED
         extra = {"thumbnail": thumbnail_png(image, res.heatmap) if made else None, "signature": res.signature.detail,
                  "signature_state": res.signature.state}
+    if places and image.dataset is not None and (place := slice_place(image.dataset)) in places:
+        from radtrust.forensics.digest import pixel_digest
+
+        extra = {**(extra or {}), "place": place, "digest": pixel_digest(image)}  # for refiled.CrossTask
     return res.record(hpath), extra
 
 
-def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails: Thumbnails) -> list[tuple[dict, Any]]:
+def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails: Thumbnails,
+               places: frozenset[Place] = NONE) -> list[tuple[dict, Any]]:
     """Load one task's files, assemble series, scan them; return (record, extra) pairs in output order.
 
     A long plain series is read and analysed slab by slab (:mod:`radtrust.forensics.slabs`)."""
     plan = plan_slabs(paths)
     if plan is not None:
-        return _scan_slabs(scanner, plan, hdir, thumbnails)
+        return _scan_slabs(scanner, plan, hdir, thumbnails, places)
     out: list[tuple[dict, Any]] = []
     images = []
     for loaded in iter_images(paths):
@@ -99,11 +106,12 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
         alone = len(series) == 1 and (series.series_instance_uid is None or not series.instances[0].has_header)
         if alone:
             image = series.instances[0]
-            out.append(_instance_item(scanner.scan_image(image, copies.get(id(image))), image, hdir, thumbnails, names))
+            out.append(_instance_item(scanner.scan_image(image, copies.get(id(image))), image, hdir, thumbnails, names,
+                                      places))
             continue
         results, sres = scanner.scan_series(series, copies)
         for res, image in zip(results, series.instances):
-            out.append(_instance_item(res, image, hdir, thumbnails, names))
+            out.append(_instance_item(res, image, hdir, thumbnails, names, places))
         out.append((sres.record(), None))
     return out
 
@@ -120,17 +128,19 @@ class _SlabbedSeries:
     notes: list[str] = field(default_factory=list)
 
 
-def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: Thumbnails) -> list[tuple[dict, Any]]:
+def _scan_slabs(scanner: Scanner, plan: SlabPlan, hdir: str | None, thumbnails: Thumbnails,
+                places: frozenset[Place]) -> list[tuple[dict, Any]]:
     """A long series slab by slab: each slab's reported slices, then one series record over all of them."""
     acc = _SlabbedSeries(notes=[f"series: {p}" for p in plan.problems])
     for slab in plan.slabs:  # one at a time: a slab's pixels and maps are released when _scan_slab returns
-        _scan_slab(scanner, slab, hdir, thumbnails, acc)
+        _scan_slab(scanner, slab, hdir, thumbnails, acc, places)
     sres = scanner.series_result(plan.series_instance_uid, plan.modality, acc.scores, acc.evidence_3d.lines(),
                                  list(dict.fromkeys(acc.notes)), acc.tally)
     return [*acc.out, (sres.record(), None)]
 
 
-def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: Thumbnails, acc: _SlabbedSeries) -> None:
+def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: Thumbnails, acc: _SlabbedSeries,
+               places: frozenset[Place]) -> None:
     """Scan one slab: its reported instances go to ``acc.out``, what the series record needs to the rest of ``acc``."""
     images = []
     for loaded in iter_images(slab.paths):
@@ -143,7 +153,7 @@ def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: Thumb
         keep = [i for i, im in enumerate(series.instances) if im.path in slab.report]
         for i, res in zip(keep, scanner.instance_results(series, found, keep=keep)):
             res.evidence = [slab.renumber(line) for line in res.evidence]
-            acc.out.append(_instance_item(res, series.instances[i], hdir, thumbnails, acc.names))
+            acc.out.append(_instance_item(res, series.instances[i], hdir, thumbnails, acc.names, places))
             acc.tally.add(res)
         carried, lines = found.carried_by(keep)  # what lies in the context slices is its own slab's to report
         for name, value in carried.items():
@@ -176,16 +186,17 @@ def init_worker(config: dict[str, Any]) -> None:
                       fusion=config["fusion"], copies=config["copies"])
 
 
-def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: Thumbnails) -> list[tuple[dict, Any]]:
+def scan_group_in_worker(paths: list[Path], hdir: str | None, thumbnails: Thumbnails,
+                         places: frozenset[Place] = NONE) -> list[tuple[dict, Any]]:
     assert _WORKER is not None, "worker not initialised"
-    return scan_group(_WORKER, paths, hdir, thumbnails)
+    return scan_group(_WORKER, paths, hdir, thumbnails, places)
 
 
 Items = list[tuple[dict[str, Any], Any]]
 
 
 def run_pool(config: dict[str, Any], groups: list[list[Path]], hdir: str | None, thumbnails: bool | Callable[[], bool],
-             workers: int) -> Iterable[Items]:
+             workers: int, shared: dict[tuple[Path, ...], frozenset[Place]] | None = None) -> Iterable[Items]:
     """Each task's (record, extra) pairs, in task order, from ``workers`` processes.
 
     When a worker dies the pool breaks and every task in it fails. The first failed task (in order) is run
@@ -194,14 +205,15 @@ def run_pool(config: dict[str, Any], groups: list[list[Path]], hdir: str | None,
     """
     todo = deque(groups)
     while todo:
-        failed = yield from _pool_round(config, todo, hdir, thumbnails, workers)
+        failed = yield from _pool_round(config, todo, hdir, thumbnails, workers, shared or {})
         if failed is None:
             return
-        yield _alone(config, failed, hdir, thumbnail_mode(thumbnails))
+        yield _alone(config, failed, hdir, thumbnail_mode(thumbnails), (shared or {}).get(tuple(failed), NONE))
 
 
 def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | None,
-                thumbnails: bool | Callable[[], bool], workers: int) -> Generator[Items, None, list[Path] | None]:
+                thumbnails: bool | Callable[[], bool], workers: int,
+                shared: dict[tuple[Path, ...], frozenset[Place]]) -> Generator[Items, None, list[Path] | None]:
     """Run tasks from ``todo`` until it is empty (None) or the pool breaks (the first failed task; the rest requeued)."""
     pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(config,))
     try:
@@ -209,7 +221,8 @@ def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | Non
         while todo or inflight:
             while todo and len(inflight) < workers * IN_FLIGHT:
                 g = todo.popleft()
-                inflight.append((g, pool.submit(scan_group_in_worker, g, hdir, thumbnail_mode(thumbnails))))
+                inflight.append((g, pool.submit(scan_group_in_worker, g, hdir, thumbnail_mode(thumbnails),
+                                                shared.get(tuple(g), NONE))))
             g, fut = inflight.popleft()
             try:
                 items = fut.result()
@@ -222,9 +235,10 @@ def _pool_round(config: dict[str, Any], todo: deque[list[Path]], hdir: str | Non
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _alone(config: dict[str, Any], group: list[Path], hdir: str | None, thumbnails: Thumbnails) -> Items:
+def _alone(config: dict[str, Any], group: list[Path], hdir: str | None, thumbnails: Thumbnails,
+           places: frozenset[Place]) -> Items:
     with ProcessPoolExecutor(max_workers=1, initializer=init_worker, initargs=(config,)) as pool:
         try:
-            return pool.submit(scan_group_in_worker, group, hdir, thumbnails).result()
+            return pool.submit(scan_group_in_worker, group, hdir, thumbnails, places).result()
         except BrokenProcessPool:
             return [(error_record(str(p), DIED), None) for p in group]

@@ -32,7 +32,8 @@ series or in a new one (an edited slice saved as a new series, as a workstation 
 frame of reference (or study), position, orientation and matrix and most of its pixels (all but 20% of the 16 x 16
 blocks identical: two acquisitions, or two reconstructions of one, differ in every block they image). Across
 series the series' own attributes (UID, date, time) are not compared. A copy converted as a whole under a new
-UID is another image to this check.
+UID is another image to this check. Two series too long to share a task are compared slice by slice across tasks,
+by digest (:mod:`radtrust.forensics.refiled`).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import numpy as np
 
 from radtrust.forensics.copies import dataset_differences
 from radtrust.io import Image
-from radtrust.io.compare import BLOCK, block_means, means_relation
+from radtrust.io.compare import BLOCK, WHOLE_FRACTION, block_means, means_relation
 
 VERSION = 1
 
@@ -73,6 +73,24 @@ def compare_with_digest(image: Image, digest: dict[str, Any], header: Any) -> tu
     parts.extend(technical)
     altered = altered or bool(named or technical)
     return ("; ".join(parts) if parts else None), altered
+
+
+def same_image(before: dict[str, Any], now: dict[str, Any]) -> tuple[str, bool] | None:
+    """Two digests of instances at one place under different UIDs: None when they are not one image (another
+    acquisition or reconstruction changes every block mean), else (how the later differs, whether that means an
+    alteration). One image is the same pixels, or all but :data:`~radtrust.io.compare.WHOLE_FRACTION` of the block
+    means the same (:func:`radtrust.forensics.copies._mostly_identical` at block resolution)."""
+    if now.get("version") != before.get("version") or list(now["shape"]) != list(before["shape"]):
+        return None
+    if now["sha256"] == before["sha256"]:
+        return "the same pixels", False
+    a, b = (np.frombuffer(base64.b64decode(d["means"]), dtype=np.float32) for d in (before, now))
+    shape = tuple(int(v) for v in now["shape"])
+    grid = tuple(n // BLOCK for n in shape[-2:])  # whole blocks, as block_means takes them
+    a, b = a.reshape(*shape[:-2], *grid), b.reshape(*shape[:-2], *grid)
+    if np.mean(a != b) > WHOLE_FRACTION:
+        return None
+    return _pixels_against(a.astype(np.float64), b.astype(np.float64))
 
 
 def _pixels_against(before: np.ndarray, now: np.ndarray) -> tuple[str, bool]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,12 @@ def _group_key(path: Path) -> tuple[str, str | None, Place | None]:
         key = f"for:{ds.get('FrameOfReferenceUID')}|{ds.get('SeriesNumber')}|{path.parent}"
     else:
         return f"file:{path}", sop, None
-    return key, sop, _slice_place(ds)
+    return key, sop, slice_place(ds)
 
 
-def _slice_place(ds: Any) -> Place | None:
+def slice_place(ds: Any) -> Place | None:
+    """Where a slice lies: (frame of reference, else study, position, orientation, rows, columns); None when the
+    header does not say."""
     frame = str(ds.get("FrameOfReferenceUID") or "") or str(ds.get("StudyInstanceUID") or "")
     try:
         pos = tuple(round(float(v), 2) for v in ds.ImagePositionPatient)
@@ -51,7 +54,24 @@ def _slice_place(ds: Any) -> Place | None:
     return (frame, pos, orientation, rows, cols) if frame and len(pos) == 3 else None
 
 
+@dataclass
+class Plan:
+    """A scan's tasks (files, in order of first appearance), the error records of unreadable files, and per task
+    the places it holds that another task holds too (tasks too large to be joined: their slices are compared
+    across tasks, :mod:`radtrust.forensics.refiled`)."""
+
+    tasks: list[list[Path]]
+    errors: list[dict[str, Any]]
+    shared: list[frozenset[Place]] = field(default_factory=list)
+
+
 def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path]], list[dict[str, Any]]]:
+    """:func:`plan`'s tasks and error records."""
+    p = plan(paths)
+    return p.tasks, p.errors
+
+
+def plan(paths: Iterable[str | os.PathLike[str]]) -> Plan:
     """Files grouped into series-sized tasks, in order of first appearance, plus error records for unreadable files.
 
     Tasks that share a SOPInstanceUID are one task, so copies of an instance are compared
@@ -110,4 +130,10 @@ def plan_groups(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[list[Path
     merged: dict[str, list[Path]] = {}
     for key in sorted(groups, key=order.__getitem__):
         merged.setdefault(root(key), []).extend(groups[key])
-    return list(merged.values()), errors
+    shared: dict[str, set[Place]] = {}
+    for place, keys in at_place.items():
+        roots = {root(k) for k in keys}
+        if len(roots) > 1:
+            for r in roots:
+                shared.setdefault(r, set()).add(place)
+    return Plan(list(merged.values()), errors, [frozenset(shared.get(r, ())) for r in merged])

@@ -347,10 +347,13 @@ class Scanner:
         planned tasks and returns what an earlier run of the scan already recorded (:mod:`.journal`): those
         tasks and errors are skipped.
         """
-        from radtrust.forensics._scanwork import run_pool, scan_group, thumbnail_mode
-        from radtrust.forensics.planning import plan_groups
+        from radtrust.forensics._scanwork import NONE, run_pool, scan_group, thumbnail_mode
+        from radtrust.forensics.planning import plan
+        from radtrust.forensics.refiled import CrossTask
 
-        groups, errors = plan_groups(paths)
+        planned = plan(paths)
+        groups, errors = planned.tasks, planned.errors
+        shared = {tuple(g): s for g, s in zip(groups, planned.shared) if s} if self.copies != "off" else {}
         if resume is not None:
             done = resume(groups)
             groups = [g for g in groups if not done.covers(g)]
@@ -360,12 +363,14 @@ class Scanner:
         if heatmaps_dir is not None:
             Path(heatmaps_dir).mkdir(parents=True, exist_ok=True)
         hdir = str(heatmaps_dir) if heatmaps_dir is not None else None
+        across = CrossTask(flag=self.copies == "flag", threshold=self.fusion.threshold)
         workers = jobs if jobs is not None else min(len(groups), _cpu_count())
         if workers <= 1 or len(groups) <= 1:
             for g in groups:
-                yield scan_group(self, g, hdir, thumbnail_mode(thumbnails))
+                yield across.amend(scan_group(self, g, hdir, thumbnail_mode(thumbnails), shared.get(tuple(g), NONE)))
             return
-        yield from run_pool(self._config, groups, hdir, thumbnails, workers)
+        for items in run_pool(self._config, groups, hdir, thumbnails, workers, shared):
+            yield across.amend(items)
 
     def scan_items(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
                    *, jobs: int | None = None, thumbnails: bool = False) -> Iterator[tuple[dict[str, Any], Any]]:

@@ -259,38 +259,87 @@ def test_an_edited_slice_saved_as_a_new_series_is_compared_with_its_original(tmp
     assert not any("altered" in e for r in recs.values() for e in _copies(r))
 
 
-def test_series_at_the_same_places_share_a_task_only_while_it_stays_small(tmp_path):
-    """plan_groups joins a series with another that has a slice at one of its places (frame of reference, position,
-    orientation, matrix) only when the two together can be analysed whole; two long series stay apart."""
+def _ct_series(folder: Path, frame: str, pixels: list[np.ndarray], *, series: str | None = None) -> list[str]:
+    """A CT series of the given slices (uint16), 2.5 mm apart, in ``folder``; its SOPInstanceUIDs."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import CTImageStorage, generate_uid
 
-    from radtrust.forensics.planning import plan_groups
+    uid, sops = series or generate_uid(), []
+    for k, px in enumerate(pixels):
+        ds = pydicom.Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
+        ds.SOPClassUID, ds.Modality = CTImageStorage, "CT"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SeriesInstanceUID, ds.FrameOfReferenceUID, ds.InstanceNumber = uid, frame, k + 1
+        ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, -2.5 * k], [1, 0, 0, 0, 1, 0]
+        ds.Rows, ds.Columns = px.shape
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.PixelData = px.astype(np.uint16).tobytes()
+        _save(ds, folder / f"{k:03d}.dcm")
+        sops.append(ds.SOPInstanceUID)
+    return sops
+
+
+def test_series_at_the_same_places_share_a_task_only_while_it_stays_small(tmp_path):
+    """plan_groups joins a series with another that has a slice at one of its places (frame of reference, position,
+    orientation, matrix) only when the two together can be analysed whole; two long series stay apart, and the plan
+    says which places they share."""
+    from pydicom.uid import generate_uid
+
+    from radtrust.forensics.planning import plan
 
     frame = generate_uid()
+    flat = [np.zeros((4, 4))]
+    _ct_series(tmp_path / "long", frame, flat * 100)
+    _ct_series(tmp_path / "recon", frame, flat * 40)  # a second reconstruction at the same places: 140 files together
+    _ct_series(tmp_path / "edited", frame, flat * 3)  # a few slices saved as a new series: 103 files with "long"
+    _ct_series(tmp_path / "other_matrix", frame, [np.zeros((8, 8))] * 2)  # same positions, another matrix
+    planned = plan([tmp_path])
+    assert not planned.errors
+    folders = [sorted({p.parent.name for p in task}) for task in planned.tasks]
+    assert sorted(folders) == [["edited", "long"], ["other_matrix"], ["recon"]]
+    shared = {tuple(f): len(s) for f, s in zip(folders, planned.shared)}
+    assert shared == {("edited", "long"): 40, ("recon",): 40, ("other_matrix",): 0}
 
-    def series(name: str, n: int, *, shape: int = 4) -> str:
-        uid = generate_uid()
-        for k in range(n):
-            ds = pydicom.Dataset()
-            ds.file_meta = FileMetaDataset()
-            ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
-            ds.SOPClassUID, ds.Modality = CTImageStorage, "CT"
-            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-            ds.SeriesInstanceUID, ds.FrameOfReferenceUID, ds.InstanceNumber = uid, frame, k + 1
-            ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, -2.5 * k], [1, 0, 0, 0, 1, 0]
-            ds.Rows = ds.Columns = shape
-            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-            ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-            ds.PixelData = bytes(2 * shape * shape)
-            _save(ds, tmp_path / name / f"{k:03d}.dcm")
-        return uid
 
-    series("long", 100)
-    series("recon", 40)  # a second reconstruction at the same places: 140 files together
-    series("edited", 3)  # a few slices saved as a new series: 103 files with "long"
-    series("other_matrix", 2, shape=8)  # same positions, another matrix: not the same place
-    tasks, errors = plan_groups([tmp_path])
-    assert not errors
-    folders = sorted(sorted({p.parent.name for p in task}) for task in tasks)
-    assert folders == [["edited", "long"], ["other_matrix"], ["recon"]]
+def test_an_edited_long_series_filed_again_is_compared_across_tasks(tmp_path, capsys):
+    """A 100-slice series and the same series exported again under new UIDs (60 slices, one of them edited): 160
+    files, too many for one task. The planner marks their shared places, the workers digest those slices, and the
+    later copy is compared with the earlier one in task order: the edited slice is named with its block, the others
+    are copies, the later series is flagged; the same records serially and with two processes; nothing with
+    ``--copies off``; another acquisition at the same places is never paired."""
+    from pydicom.uid import generate_uid
+
+    rng = np.random.default_rng(5)
+    frame = generate_uid()
+    slices = [rng.integers(900, 1200, (64, 64)) for _ in range(100)]
+    _ct_series(tmp_path / "a_original", frame, slices)
+    again = [s.copy() for s in slices[:60]]
+    again[10][16:32, 32:48] += 100
+    refiled = _ct_series(tmp_path / "b_exported", frame, again)
+    _ct_series(tmp_path / "c_other", frame, [rng.integers(900, 1200, (64, 64)) for _ in range(30)])
+
+    def scan(*extra):
+        main(["scan", str(tmp_path), "--format", "jsonl", "--detectors", "header", *extra])
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    serial = scan("--copies", "flag", "--jobs", "1")
+    assert serial == scan("--copies", "flag", "--jobs", "2")
+    by_sop = {r.get("sop_instance_uid"): r for r in serial if r["kind"] == "instance"}
+    edited = by_sop[refiled[10]]
+    note = " ".join(_copies(edited))
+    assert "a_original/010.dcm is this image under another SOPInstanceUID" in note, edited["evidence"]
+    assert "1 of 16 16 x 16 blocks changed (at rows 16-31, cols 32-47" in note and "one of the two was altered" in note
+    assert edited["verdict"] == "suspicious"
+    copy = by_sop[refiled[11]]
+    assert "a copy, not an alteration" in " ".join(_copies(copy)) and copy["verdict"] == "authentic"
+    series = {r["series_instance_uid"]: r for r in serial if r["kind"] == "series"}
+    exported = series[edited["series_instance_uid"]]
+    assert exported["verdict"] == "suspicious" and exported["suspicious_instances"] == [refiled[10]]
+    assert any("differ from a copy of themselves in a series scanned earlier" in e for e in exported["evidence"])
+    assert not any(_copies(r) for r in serial if r["kind"] == "instance" and "c_other" in r["path"])
+    assert not any(_copies(r) for r in serial if r["kind"] == "instance" and "a_original" in r["path"])
+    assert not any(_copies(r) for r in scan("--copies", "off") if r["kind"] == "instance")

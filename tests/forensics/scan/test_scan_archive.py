@@ -140,10 +140,10 @@ def test_a_worker_that_dies_costs_its_series_only(tmp_path, monkeypatch):
     pics[2].rename(doomed)
     real = _scanwork.scan_group
 
-    def scan_or_die(scanner, paths, hdir, thumbnails):
+    def scan_or_die(scanner, paths, *args):
         if any(p.name == "die.png" for p in paths):
             os._exit(9)  # as the kernel's OOM killer would
-        return real(scanner, paths, hdir, thumbnails)
+        return real(scanner, paths, *args)
 
     monkeypatch.setattr(_scanwork, "scan_group", scan_or_die)  # workers are forked: they inherit it
     records = list(Scanner().scan_paths([tmp_path / "pics"], jobs=2))

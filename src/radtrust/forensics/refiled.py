@@ -1,0 +1,99 @@
+"""Copies across scan tasks: a slice filed again, under new UIDs, in a series too long to share its original's task.
+
+:mod:`radtrust.forensics.copies` compares the images of one task, and the planner
+(:func:`radtrust.forensics.planning.plan`) puts a series and a small series with slices at the same places in one
+task. Two series that together hold more files than a task analyses whole stay apart: an edited series exported
+again in full, say. For those the planner knows which places (frame of reference, position, orientation, matrix)
+occur in more than one task; the workers return a digest of the instances there (:mod:`radtrust.forensics.digest`:
+a SHA-256 of the pixels and their 16 x 16 block means), and :class:`CrossTask` compares each such instance, in task
+order, with the instances at its place in earlier tasks. Serial and parallel scans meet them in the same order, so
+they say the same. Only the later record can carry the note: the earlier one is already written; and a resumed
+scan (``--resume``) compares only what this run analyses, not the series its journal already held.
+
+What is said is what the comparison of copies says, at block resolution: the same pixels under another UID (a copy,
+not an alteration) or most blocks the same and some changed, named to the block (one of the two was altered; with
+``--copies flag`` an authentic verdict becomes suspicious, and so does its series). Two acquisitions or
+reconstructions at one place change every block mean and are not paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from radtrust.forensics.digest import same_image
+
+Items = list[tuple[dict[str, Any], Any]]
+
+
+@dataclass
+class _Seen:
+    path: str
+    sop: str | None
+    series: str | None
+    digest: dict[str, Any]
+
+
+@dataclass
+class CrossTask:
+    """Compares instances at shared places across tasks. ``flag``: raise an authentic verdict over ``threshold``
+    when an alteration is found (``--copies flag``); otherwise the evidence only."""
+
+    flag: bool
+    threshold: float
+    seen: dict[Any, list[_Seen]] = field(default_factory=dict)
+
+    def amend(self, items: Items) -> Items:
+        """The task's items with each instance that differs from an earlier copy told so (and its series), the
+        digests taken out of the extras."""
+        altered: dict[str | None, list[str]] = {}
+        out: Items = []
+        for rec, extra in items:
+            if extra and "digest" in extra:
+                extra = dict(extra)
+                place, digest = extra.pop("place"), extra.pop("digest")
+                if self._compare(rec, place, digest):
+                    altered.setdefault(rec.get("series_instance_uid"), []).append(rec.get("sop_instance_uid") or "")
+                self.seen.setdefault(place, []).append(
+                    _Seen(rec["path"], rec.get("sop_instance_uid"), rec.get("series_instance_uid"), digest))
+            elif rec.get("kind") == "series" and altered.get(rec.get("series_instance_uid")):
+                rec = self._series(rec, altered[rec.get("series_instance_uid")])
+            out.append((rec, extra))
+        return out
+
+    def _compare(self, rec: dict[str, Any], place: Any, digest: dict[str, Any]) -> bool:
+        found = False
+        for earlier in self.seen.get(place, []):
+            if earlier.sop == rec.get("sop_instance_uid") or earlier.series == rec.get("series_instance_uid"):
+                continue  # one instance twice, or one series: the task's own comparison of copies
+            relation = same_image(earlier.digest, digest)
+            if relation is None:
+                continue
+            what, changed = relation
+            where = (f"copies: {earlier.path} is this image under another SOPInstanceUID ({earlier.sop} in series "
+                     f"{earlier.series}, scanned earlier: same frame of reference, position and orientation")
+            if not changed:
+                rec["evidence"] = [f"{where}, {what}): a copy, not an alteration", *rec["evidence"]]
+                continue
+            note = (f"{where}, the same pixels in most of the image) but differs: pixels: {what}; one of the two was "
+                    "altered")
+            rec["evidence"] = [note, *rec["evidence"]]
+            found = True
+            if self.flag and rec.get("verdict") == "authentic":
+                rec["verdict"] = "suspicious"
+                rec["score"] = max(float(rec.get("score") or 0.0), float(np.nextafter(self.threshold, 1.0)))
+        return found
+
+    def _series(self, rec: dict[str, Any], sops: list[str]) -> dict[str, Any]:
+        rec = dict(rec)
+        note = (f"copies: {len(sops)} instance(s) differ from a copy of themselves in a series scanned earlier (one "
+                "of each pair was altered)")
+        rec["evidence"] = [*rec["evidence"], note]
+        if self.flag:
+            if rec.get("verdict") == "authentic":
+                rec["verdict"] = "suspicious"
+            rec["suspicious_instances"] = [*rec.get("suspicious_instances", []),
+                                           *(s for s in sops if s not in rec.get("suspicious_instances", []))]
+        return rec
