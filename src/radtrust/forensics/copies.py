@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from radtrust.forensics.planning import Place, slice_place
 from radtrust.io import Image
 from radtrust.io.compare import WHOLE_FRACTION, block_means, pixel_relation
 
@@ -172,11 +173,11 @@ def compare_copies(images: Sequence[Image]) -> dict[int, CopyFinding]:
     Each copy that differs in a way that means an alteration gets a sentence of its own; copies that differ
     only as re-encodings, conversions or frame extracts are summed up in one sentence."""
     by_uid: dict[str, list[int]] = defaultdict(list)
-    by_place: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    by_place: dict[Place, list[int]] = defaultdict(list)
     for i, im in enumerate(images):
         if im.sop_instance_uid:
             by_uid[im.sop_instance_uid].append(i)
-        place = _place(im)
+        place = slice_place(im.dataset) if im.dataset is not None else None  # as the scan's planner places it
         if place is not None:
             by_place[place].append(i)
     benign: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -201,20 +202,6 @@ def compare_copies(images: Sequence[Image]) -> dict[int, CopyFinding]:
             f.evidence.append(f"copies: {len(notes)} other files are the same instance (SOPInstanceUID {uid}), "
                               "re-encoded, converted as a whole or holding some of its frames: not an alteration")
     return out
-
-
-def _place(image: Image) -> tuple[object, ...] | None:
-    """Where a slice was acquired: (frame of reference, else study, position, orientation, matrix); None without a
-    position (radiographs and pictures have none to tell two images apart) or without either UID."""
-    pos, ds = image.geometry.position, image.dataset
-    if pos is None or ds is None:
-        return None
-    frame = str(ds.get("FrameOfReferenceUID") or "") or str(ds.get("StudyInstanceUID") or "")
-    if not frame:
-        return None
-    orientation = image.geometry.orientation
-    return (frame, tuple(round(float(v), 2) for v in pos),
-            tuple(round(float(v), 3) for v in orientation) if orientation is not None else None, image.shape)
 
 
 SERIES_OWN = ("SeriesInstanceUID", "SeriesDate", "SeriesTime")  # what a copy filed in another series changes

@@ -62,9 +62,7 @@ def compare_with_digest(image: Image, digest: dict[str, Any], header: Any) -> tu
                      f"{'x'.join(map(str, pixels.shape))} now)")
         altered = True
     elif hashlib.sha256(pixels.tobytes()).hexdigest() != digest["sha256"]:
-        now = _means(pixels)
-        before = np.frombuffer(base64.b64decode(digest["means"]), dtype=np.float32).reshape(now.shape)
-        what, changed = _pixels_against(before.astype(np.float64), now.astype(np.float64))
+        what, changed = _pixels_against(_kept_means(digest), _means(pixels).astype(np.float64))
         parts.append(f"pixels: {what}")
         altered = altered or changed
     named, technical = dataset_differences(header, image.dataset)  # 'x vs y': before, now
@@ -84,13 +82,17 @@ def same_image(before: dict[str, Any], now: dict[str, Any]) -> tuple[str, bool] 
         return None
     if now["sha256"] == before["sha256"]:
         return "the same pixels", False
-    a, b = (np.frombuffer(base64.b64decode(d["means"]), dtype=np.float32) for d in (before, now))
-    shape = tuple(int(v) for v in now["shape"])
-    grid = tuple(n // BLOCK for n in shape[-2:])  # whole blocks, as block_means takes them
-    a, b = a.reshape(*shape[:-2], *grid), b.reshape(*shape[:-2], *grid)
+    a, b = _kept_means(before), _kept_means(now)
     if np.mean(a != b) > WHOLE_FRACTION:
         return None
-    return _pixels_against(a.astype(np.float64), b.astype(np.float64))
+    return _pixels_against(a, b)
+
+
+def _kept_means(digest: dict[str, Any]) -> np.ndarray:
+    """A digest's block means, shaped as :func:`~radtrust.io.compare.block_means` made them (whole blocks)."""
+    shape = tuple(int(v) for v in digest["shape"])
+    means = np.frombuffer(base64.b64decode(digest["means"]), dtype=np.float32)
+    return means.reshape(*shape[:-2], *(n // BLOCK for n in shape[-2:])).astype(np.float64)
 
 
 def _pixels_against(before: np.ndarray, now: np.ndarray) -> tuple[str, bool]:

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from radtrust.forensics._scanwork import Items
 from radtrust.forensics.digest import same_image
-
-Items = list[tuple[dict[str, Any], Any]]
+from radtrust.forensics.planning import Place
 
 
 @dataclass
@@ -44,7 +44,7 @@ class CrossTask:
 
     flag: bool
     threshold: float
-    seen: dict[Any, list[_Seen]] = field(default_factory=dict)
+    seen: dict[Place, list[_Seen]] = field(default_factory=dict)
 
     def amend(self, items: Items) -> Items:
         """The task's items with each instance that differs from an earlier copy told so (and its series), the
@@ -64,7 +64,7 @@ class CrossTask:
             out.append((rec, extra))
         return out
 
-    def _compare(self, rec: dict[str, Any], place: Any, digest: dict[str, Any]) -> bool:
+    def _compare(self, rec: dict[str, Any], place: Place, digest: dict[str, Any]) -> bool:
         found = False
         for earlier in self.seen.get(place, []):
             if earlier.sop == rec.get("sop_instance_uid") or earlier.series == rec.get("series_instance_uid"):

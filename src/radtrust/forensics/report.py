@@ -86,9 +86,13 @@ class ReportItems:
         self.cap = AUTHENTIC_THUMBNAILS if authentic_thumbnails is None else authentic_thumbnails
         self.kept = 0
 
+    def keeps_others(self) -> bool:
+        """Whether the report still keeps the thumbnail of an image that is not flagged."""
+        return self.kept < self.cap
+
     def keeps(self, rec: dict[str, Any]) -> bool:
         """Whether the report would keep the thumbnail of this record if it were added now."""
-        return rec.get("verdict") in FLAGGED_FIRST or self.kept < self.cap
+        return rec.get("verdict") in FLAGGED_FIRST or self.keeps_others()
 
     def add(self, rec: dict[str, Any], extra: Any) -> None:
         if extra and extra.get("thumbnail") is not None and rec.get("verdict") not in FLAGGED_FIRST:

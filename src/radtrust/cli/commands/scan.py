@@ -154,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
         return done
 
     try:
-        # thumbnails of images not flagged only while the report still keeps them (ReportItems' cap)
-        want = (lambda: items.kept < items.cap) if args.format == "html" else False
+        # thumbnails of images not flagged only while the report still keeps them
+        want = items.keeps_others if args.format == "html" else False
         groups = scanner.scan_groups(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=want,
                                      resume=start if args.resume else None)
         for group in groups:
