@@ -21,6 +21,7 @@ import numpy as np
 
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.planning import Place, slice_place
+from radtrust.forensics.same_pixels import fingerprint
 from radtrust.forensics.results import (
     FLAGGED,
     InstanceResult,
@@ -61,7 +62,7 @@ def thumbnail_mode(want: bool | Callable[[], bool]) -> Thumbnails:
 
 
 def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails: Thumbnails,
-                   names: dict[str, int], places: frozenset[Place] = NONE) -> tuple[dict, Any]:
+                   names: dict[str, int], places: frozenset[Place] = NONE, index: bool = False) -> tuple[dict, Any]:
     hpath = None
     if hdir is not None and res.heatmap is not None:
         name = res.heatmap_name()
@@ -82,6 +83,8 @@ def _instance_item(res: InstanceResult, image: Any, hdir: str | None, thumbnails
         from radtrust.forensics.digest import pixel_digest
 
         extra = {**(extra or {}), "place": place, "digest": pixel_digest(image)}  # for refiled.CrossTask
+    if index and (fp := fingerprint(image)) is not None:
+        extra = {**(extra or {}), "pixels": fp}  # for same_pixels.PixelIndex
     return res.record(hpath), extra
 
 
@@ -107,11 +110,11 @@ def scan_group(scanner: Scanner, paths: list[Path], hdir: str | None, thumbnails
         if alone:
             image = series.instances[0]
             out.append(_instance_item(scanner.scan_image(image, copies.get(id(image))), image, hdir, thumbnails, names,
-                                      places))
+                                      places, scanner.copies != "off"))
             continue
         results, sres = scanner.scan_series(series, copies)
         for res, image in zip(results, series.instances):
-            out.append(_instance_item(res, image, hdir, thumbnails, names, places))
+            out.append(_instance_item(res, image, hdir, thumbnails, names, places, scanner.copies != "off"))
         out.append((sres.record(), None))
     return out
 
@@ -153,7 +156,8 @@ def _scan_slab(scanner: Scanner, slab: Slab, hdir: str | None, thumbnails: Thumb
         keep = [i for i, im in enumerate(series.instances) if im.path in slab.report]
         for i, res in zip(keep, scanner.instance_results(series, found, keep=keep)):
             res.evidence = [slab.renumber(line) for line in res.evidence]
-            acc.out.append(_instance_item(res, series.instances[i], hdir, thumbnails, acc.names, places))
+            acc.out.append(_instance_item(res, series.instances[i], hdir, thumbnails, acc.names, places,
+                                          scanner.copies != "off"))
             acc.tally.add(res)
         carried, lines = found.carried_by(keep)  # what lies in the context slices is its own slab's to report
         for name, value in carried.items():

@@ -27,6 +27,7 @@ import numpy as np
 from radtrust.forensics._scanwork import Items
 from radtrust.forensics.digest import same_image
 from radtrust.forensics.planning import Place
+from radtrust.forensics.same_pixels import PixelIndex
 
 
 @dataclass
@@ -45,6 +46,7 @@ class CrossTask:
     flag: bool
     threshold: float
     seen: dict[Place, list[_Seen]] = field(default_factory=dict)
+    pixels: PixelIndex = field(default_factory=PixelIndex)  # the same pixels under another patient, any place
 
     def amend(self, items: Items) -> Items:
         """The task's items with each instance that differs from an earlier copy told so (and its series), the
@@ -52,13 +54,20 @@ class CrossTask:
         altered: dict[str | None, list[str]] = {}
         out: Items = []
         for rec, extra in items:
-            if extra and "digest" in extra:
+            if extra and ("digest" in extra or "pixels" in extra):
                 extra = dict(extra)
-                place, digest = extra.pop("place"), extra.pop("digest")
-                if self._compare(rec, place, digest):
+                found = False
+                if "digest" in extra:
+                    place, digest = extra.pop("place"), extra.pop("digest")
+                    found = self._compare(rec, place, digest)
+                    self.seen.setdefault(place, []).append(
+                        _Seen(rec["path"], rec.get("sop_instance_uid"), rec.get("series_instance_uid"), digest))
+                if "pixels" in extra and self.pixels.check(rec, extra.pop("pixels")):
+                    found = True
+                    self._raise(rec)
+                if found:
                     altered.setdefault(rec.get("series_instance_uid"), []).append(rec.get("sop_instance_uid") or "")
-                self.seen.setdefault(place, []).append(
-                    _Seen(rec["path"], rec.get("sop_instance_uid"), rec.get("series_instance_uid"), digest))
+                extra = extra or None
             elif rec.get("kind") == "series" and altered.get(rec.get("series_instance_uid")):
                 rec = self._series(rec, altered[rec.get("series_instance_uid")])
             out.append((rec, extra))
@@ -82,16 +91,20 @@ class CrossTask:
                     "altered")
             rec["evidence"] = [note, *rec["evidence"]]
             found = True
-            if self.flag and rec.get("verdict") == "authentic":
-                rec["verdict"] = "suspicious"
-                over = math.ceil(float(np.nextafter(self.threshold, 1.0)) * 1e6) / 1e6  # records keep 6 decimals
-                rec["score"] = max(float(rec.get("score") or 0.0), over)
+            self._raise(rec)
         return found
+
+    def _raise(self, rec: dict[str, Any]) -> None:
+        """With ``--copies flag``, an authentic verdict becomes suspicious (its score just over the threshold)."""
+        if self.flag and rec.get("verdict") == "authentic":
+            rec["verdict"] = "suspicious"
+            over = math.ceil(float(np.nextafter(self.threshold, 1.0)) * 1e6) / 1e6  # records keep 6 decimals
+            rec["score"] = max(float(rec.get("score") or 0.0), over)
 
     def _series(self, rec: dict[str, Any], sops: list[str]) -> dict[str, Any]:
         rec = dict(rec)
-        note = (f"copies: {len(sops)} instance(s) differ from a copy of themselves in a series scanned earlier (one "
-                "of each pair was altered)")
+        note = (f"copies: {len(sops)} instance(s) differ from a copy of themselves scanned earlier (one of each pair "
+                "was altered or filed again under another patient)")
         rec["evidence"] = [*rec["evidence"], note]
         if self.flag:
             if rec.get("verdict") == "authentic":

@@ -1,0 +1,97 @@
+"""The same pixels under another patient (radtrust.forensics.same_pixels): a slice filed again for someone else with
+every UID generated anew is told in the later record, in serial and parallel scans alike; a copy for the same
+patient, a de-identified copy, a blank frame and a scan with --copies off are not."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.uid import generate_uid
+
+from radtrust.cli import main
+from radtrust.forensics.same_pixels import PixelIndex, fingerprint
+from radtrust.io import load_image
+
+
+def _refiled(src: Path, dst: Path, *, name: str = "HOLM^ANNA", pid: str = "P7730001", deidentified: bool = False,
+             ) -> Path:
+    ds = pydicom.dcmread(src)
+    ds.decompress(generate_instance_uid=False)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.PatientName, ds.PatientID = name, pid
+    if deidentified:
+        ds.PatientIdentityRemoved = "YES"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
+
+
+def _scan(capsys, root: Path, *extra: str) -> list[dict]:
+    main(["scan", str(root), "--format", "jsonl", "--detectors", "header", *extra])
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def _notes(rec: dict) -> list[str]:
+    return [e for e in rec["evidence"] if "holds exactly these pixels under another patient" in e]
+
+
+def test_a_slice_filed_again_under_another_patient_with_new_uids_is_told(tmp_path, capsys, sample_ct_files):
+    (tmp_path / "a_study").mkdir()
+    for f in sample_ct_files:
+        shutil.copy(f, tmp_path / "a_study" / f.name)
+    _refiled(sample_ct_files[2], tmp_path / "b_other" / "IM1.dcm")
+
+    serial = _scan(capsys, tmp_path, "--copies", "flag", "--jobs", "1")
+    assert serial == _scan(capsys, tmp_path, "--copies", "flag", "--jobs", "2")
+    inst = {Path(r["path"]).parent.name + "/" + Path(r["path"]).name: r for r in serial if r["kind"] == "instance"}
+    later = inst["b_other/IM1.dcm"]
+    note = " ".join(_notes(later))
+    assert f"a_study/{sample_ct_files[2].name} holds exactly these pixels under another patient" in note, later
+    assert "PatientName, PatientID differ" in note and "HOLM" not in note and "P7730001" not in note
+    assert later["verdict"] == "suspicious"
+    series = next(r for r in serial if r["kind"] == "series" and r["series_instance_uid"] == later["series_instance_uid"])
+    assert series["verdict"] == "suspicious" and series["suspicious_instances"] == [later["sop_instance_uid"]]
+    assert not any(_notes(r) for k, r in inst.items() if k.startswith("a_study/"))
+
+    noted = {r["path"]: r for r in _scan(capsys, tmp_path) if r["kind"] == "instance"}  # default: --copies note
+    assert _notes(noted[later["path"]]) and noted[later["path"]]["verdict"] == "authentic"
+    assert not any(_notes(r) for r in _scan(capsys, tmp_path, "--copies", "off") if r["kind"] == "instance")
+
+
+def test_same_patient_de_identified_copies_and_blank_frames_are_not_told(tmp_path, capsys, sample_ct_files):
+    src = sample_ct_files[0]
+    shutil.copy(src, tmp_path / "a.dcm")
+    ds = pydicom.dcmread(src)
+    _refiled(src, tmp_path / "b" / "same_patient.dcm", name=str(ds.PatientName), pid=str(ds.PatientID))
+    _refiled(src, tmp_path / "c" / "research.dcm", deidentified=True)
+    recs = _scan(capsys, tmp_path, "--copies", "flag")
+    assert not any(_notes(r) for r in recs if r["kind"] == "instance")
+
+    image = load_image(src)
+    assert fingerprint(image) is not None
+    blank = dataclasses.replace(image, pixels=np.zeros_like(image.pixels))  # blank frames repeat by construction
+    assert fingerprint(blank) is None
+
+
+def test_the_index_compares_pixels_not_names():
+    class _Image:
+        def __init__(self, pixels, patient):
+            self.pixels, self.dataset = pixels, pydicom.Dataset()
+            self.dataset.PatientName, self.dataset.PatientID = patient, patient
+
+    rng = np.random.default_rng(0)
+    px = rng.integers(0, 4000, (64, 64)).astype(np.float32)
+    index = PixelIndex()
+    first = {"path": "a", "sop_instance_uid": "1", "evidence": []}
+    assert not index.check(first, fingerprint(_Image(px, "A")))
+    other = {"path": "b", "sop_instance_uid": "2", "evidence": []}
+    assert not index.check(other, fingerprint(_Image(px + 1, "B")))  # one count everywhere: other pixels
+    same = {"path": "c", "sop_instance_uid": "3", "evidence": []}
+    assert index.check(same, fingerprint(_Image(px.copy(), "C")))
+    assert "a holds exactly these pixels" in same["evidence"][0]
