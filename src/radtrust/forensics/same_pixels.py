@@ -1,21 +1,23 @@
-"""The same pixels under another patient: an image filed again for someone else, whatever its UIDs became.
+"""The same pixels under another name: an image filed again for another patient, or with other dates or acquisition
+parameters, whatever its UIDs became.
 
 Two acquisitions never give the same pixels: the quantum noise differs in every pixel. An image whose decoded pixels
-(in modality units) are identical to another's is a copy of it, however it is named. :mod:`.copies` pairs copies
-that kept their SOPInstanceUID or their place (frame of reference, position, orientation); a copy re-filed under
-another patient with every UID generated anew (what an identity swap that means to last looks like, and what
-moving images to the wrong patient in some workstations leaves) keeps neither. Nothing in either file alone
-contradicts it, so no detector can see it; an archive that holds both can.
+(in modality units) are identical to another's is a copy of it, however it is named, and two records of one
+acquisition must agree on who was imaged, when and how. :mod:`.copies` pairs copies that kept their SOPInstanceUID
+or their place (frame of reference, position, orientation); a copy re-filed under another patient with every UID
+generated anew (an identity swap meant to last, or images moved to the wrong patient) keeps neither. Nothing in
+either file alone contradicts it, so no detector can see it; an archive that holds both can.
 
 The workers return a fingerprint of each instance with a header: the SHA-256 of its pixels (float32 modality
-values) and a short hash of each patient attribute (:data:`~radtrust.forensics.copies.PATIENT`; values are never
-kept or printed). :class:`PixelIndex` sees the instances in task order (serial and parallel scans agree) and
-tells a later instance whose pixels equal an earlier one's under another SOPInstanceUID and other patient
-attributes; the earlier record is already written. Not told: a copy for the same patient (a copy, which
-:mod:`.copies` reports where it can place it), a pair where either file records a de-identification (a research
-export is meant to carry the pixels under another identity), images with fewer than :data:`MIN_VALUES` distinct
-values in a sparse sample (blank frames and masks repeat by construction), and pairs the task's own comparison of
-copies already named. A resumed scan compares only what it analyses. Memory: about 200 bytes per instance.
+values) and 8 bytes of a SHA-256 of each attribute of :data:`COMPARED` (values are never kept or printed).
+:class:`PixelIndex` sees the instances in task order (serial and parallel scans agree) and tells a later instance
+whose pixels equal an earlier one's under another SOPInstanceUID with any of those attributes different; the earlier
+record is already written. Not told: a copy that agrees on all of them (a copy, which :mod:`.copies` reports where
+it can place it), the patient, the dates and the device serial number when either file records a de-identification
+(a research export carries the pixels under another identity, without the serial and with shifted dates by design;
+its acquisition parameters are still compared), images with fewer than :data:`MIN_VALUES` distinct values in a sparse
+sample (blank frames and masks repeat by construction), and pairs the task's own comparison of copies already
+named. A resumed scan compares only what it analyses. Memory: a few hundred bytes per instance.
 """
 
 from __future__ import annotations
@@ -29,18 +31,28 @@ import numpy as np
 from radtrust.forensics.copies import PATIENT, _deidentified, _value
 
 MIN_VALUES = 16
+#: what two records of one acquisition must agree on: who, when it was acquired, and how. Not the UIDs, the series'
+#: own date and time, the content date and time or the geometry, which a copy filed as a new series may change.
+WHEN = ("StudyDate", "StudyTime", "AcquisitionDate", "AcquisitionTime", "AcquisitionDateTime", "PatientAge")
+COMPARED = (*PATIENT, *WHEN, "Modality", "Manufacturer", "ManufacturerModelName", "DeviceSerialNumber", "KVP",
+            "XRayTubeCurrent", "ExposureTime", "Exposure", "ExposureInuAs", "ConvolutionKernel", "SliceThickness",
+            "PixelSpacing", "ImagerPixelSpacing", "BodyPartExamined", "ViewPosition", "ImageLaterality",
+            "ExposureIndex", "CTDIvol")
+#: what a de-identification removes or shifts (PS3.15 Annex E basic profile) and is not compared when a file records one
+DEIDENTIFIED = (*PATIENT, *WHEN, "DeviceSerialNumber")
+_H = 8  # bytes of SHA-256 kept per attribute
 
 
 def fingerprint(image: Any) -> dict[str, Any] | None:
-    """An instance's pixel hash and patient attribute hashes (picklable), or None when it cannot be told apart."""
+    """An instance's pixel hash and attribute hashes (picklable), or None when its pixels cannot tell it apart."""
     ds = getattr(image, "dataset", None)
     if ds is None:
         return None
     pixels = np.ascontiguousarray(image.pixels, dtype=np.float32)
     if np.unique(pixels[..., ::7, ::7]).size < MIN_VALUES:
         return None
-    patient = b"".join(hashlib.sha256(_value(ds, k).encode("utf-8", "replace")).digest()[:8] for k in PATIENT)
-    return {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "patient": patient,
+    header = b"".join(hashlib.sha256(_value(ds, k).encode("utf-8", "replace")).digest()[:_H] for k in COMPARED)
+    return {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
             "deidentified": _deidentified(ds)}
 
 
@@ -48,7 +60,7 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
 class _Entry:
     path: str
     sop: str | None
-    patient: bytes  # 8 bytes of SHA-256 per attribute of PATIENT, in order
+    header: bytes  # _H bytes of SHA-256 per attribute of COMPARED, in order
     deidentified: bool
 
 
@@ -59,21 +71,25 @@ class PixelIndex:
     seen: dict[tuple[bytes, tuple[int, ...]], list[_Entry]] = field(default_factory=dict)
 
     def check(self, rec: dict[str, Any], fp: dict[str, Any]) -> bool:
-        """Add the note to ``rec`` when its pixels were seen under another patient; True if so. Then remember it."""
+        """Add the note to ``rec`` when its pixels were seen under another SOPInstanceUID with other attributes; True if
+        so. Then remember it."""
         key = (fp["sha256"], tuple(fp["shape"]))
         found = False
         for earlier in self.seen.get(key, []):
-            if earlier.sop == rec.get("sop_instance_uid") or earlier.deidentified or fp["deidentified"]:
+            if earlier.sop == rec.get("sop_instance_uid"):
                 continue
-            differ = [k for i, k in enumerate(PATIENT) if earlier.patient[8 * i:8 * i + 8] != fp["patient"][8 * i:8 * i + 8]]
+            skip = DEIDENTIFIED if earlier.deidentified or fp["deidentified"] else ()
+            differ = [k for i, k in enumerate(COMPARED)
+                      if k not in skip and earlier.header[_H * i:_H * (i + 1)] != fp["header"][_H * i:_H * (i + 1)]]
             if not differ or any(earlier.path in line for line in rec.get("evidence", [])):
                 continue
+            who = "under another patient, " if set(differ) & set(PATIENT) else ""
             rec["evidence"] = [
-                f"copies: {earlier.path} holds exactly these pixels under another patient ({', '.join(differ)} "
-                f"differ; SOPInstanceUID {earlier.sop}, scanned earlier): two acquisitions never share their noise, "
-                "so one image was filed again under another identity", *rec.get("evidence", [])]
+                f"copies: {earlier.path} holds exactly these pixels {who}with other {', '.join(differ)} (SOPInstanceUID "
+                f"{earlier.sop}, scanned earlier): two acquisitions never share their noise, so one of the two records "
+                "was altered or filed again under another identity", *rec.get("evidence", [])]
             found = True
             break
         self.seen.setdefault(key, []).append(
-            _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["patient"], fp["deidentified"]))
+            _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["header"], fp["deidentified"]))
         return found

@@ -1,6 +1,6 @@
-"""The same pixels under another patient (radtrust.forensics.same_pixels): a slice filed again for someone else with
-every UID generated anew is told in the later record, in serial and parallel scans alike; a copy for the same
-patient, a de-identified copy, a blank frame and a scan with --copies off are not."""
+"""The same pixels under another name (radtrust.forensics.same_pixels): a slice filed again for someone else, or with
+another KVP, with every UID generated anew is told in the later record, in serial and parallel scans alike; a copy
+that agrees, a de-identified copy, a blank frame and a scan with --copies off are not."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from radtrust.io import load_image
 
 
 def _refiled(src: Path, dst: Path, *, name: str = "HOLM^ANNA", pid: str = "P7730001", deidentified: bool = False,
-             ) -> Path:
+             **attrs: str) -> Path:
     ds = pydicom.dcmread(src)
     ds.decompress(generate_instance_uid=False)
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -27,6 +27,8 @@ def _refiled(src: Path, dst: Path, *, name: str = "HOLM^ANNA", pid: str = "P7730
     ds.PatientName, ds.PatientID = name, pid
     if deidentified:
         ds.PatientIdentityRemoved = "YES"
+    for k, v in attrs.items():
+        setattr(ds, k, v)
     dst.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(dst, enforce_file_format=True)
     return dst
@@ -38,7 +40,7 @@ def _scan(capsys, root: Path, *extra: str) -> list[dict]:
 
 
 def _notes(rec: dict) -> list[str]:
-    return [e for e in rec["evidence"] if "holds exactly these pixels under another patient" in e]
+    return [e for e in rec["evidence"] if "holds exactly these pixels" in e]
 
 
 def test_a_slice_filed_again_under_another_patient_with_new_uids_is_told(tmp_path, capsys, sample_ct_files):
@@ -53,7 +55,7 @@ def test_a_slice_filed_again_under_another_patient_with_new_uids_is_told(tmp_pat
     later = inst["b_other/IM1.dcm"]
     note = " ".join(_notes(later))
     assert f"a_study/{sample_ct_files[2].name} holds exactly these pixels under another patient" in note, later
-    assert "PatientName, PatientID differ" in note and "HOLM" not in note and "P7730001" not in note
+    assert "with other PatientName, PatientID (" in note and "HOLM" not in note and "P7730001" not in note
     assert later["verdict"] == "suspicious"
     series = next(r for r in serial if r["kind"] == "series" and r["series_instance_uid"] == later["series_instance_uid"])
     assert series["verdict"] == "suspicious" and series["suspicious_instances"] == [later["sop_instance_uid"]]
@@ -69,9 +71,15 @@ def test_same_patient_de_identified_copies_and_blank_frames_are_not_told(tmp_pat
     shutil.copy(src, tmp_path / "a.dcm")
     ds = pydicom.dcmread(src)
     _refiled(src, tmp_path / "b" / "same_patient.dcm", name=str(ds.PatientName), pid=str(ds.PatientID))
-    _refiled(src, tmp_path / "c" / "research.dcm", deidentified=True)
+    _refiled(src, tmp_path / "c" / "research.dcm", deidentified=True, DeviceSerialNumber="", StudyDate="20200101")
     recs = _scan(capsys, tmp_path, "--copies", "flag")
     assert not any(_notes(r) for r in recs if r["kind"] == "instance")
+
+    _refiled(src, tmp_path / "d" / "kvp.dcm", name=str(ds.PatientName), pid=str(ds.PatientID), KVP="80")
+    recs = {Path(r["path"]).name: r for r in _scan(capsys, tmp_path, "--copies", "flag") if r["kind"] == "instance"}
+    assert [n for n, r in recs.items() if _notes(r)] == ["kvp.dcm"]
+    note = _notes(recs["kvp.dcm"])[0]
+    assert "holds exactly these pixels with other KVP (" in note and "under another patient" not in note
 
     image = load_image(src)
     assert fingerprint(image) is not None
@@ -94,4 +102,4 @@ def test_the_index_compares_pixels_not_names():
     assert not index.check(other, fingerprint(_Image(px + 1, "B")))  # one count everywhere: other pixels
     same = {"path": "c", "sop_instance_uid": "3", "evidence": []}
     assert index.check(same, fingerprint(_Image(px.copy(), "C")))
-    assert "a holds exactly these pixels" in same["evidence"][0]
+    assert "a holds exactly these pixels under another patient, with other PatientName, PatientID" in same["evidence"][0]
