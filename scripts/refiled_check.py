@@ -26,7 +26,7 @@ from pydicom.uid import generate_uid
 from radtrust.benchmarking.format import read_labels
 from radtrust.forensics.scanner import Scanner
 
-NOTE = "holds exactly these pixels"
+NOTES = ("holds exactly these pixels", "holds these pixels")
 
 
 def refile(src: Path, dst: Path) -> None:
@@ -48,7 +48,7 @@ def told(scanner: Scanner, original: Path, copy: Path) -> bool:
     for items in scanner.scan_groups([original, copy], jobs=1):
         for rec, _ in items:
             if rec.get("kind") == "instance" and str(rec.get("path", "")).startswith(str(copy)):
-                if any(NOTE in e for e in rec.get("evidence", [])):
+                if any(n in e for n in NOTES for e in rec.get("evidence", [])):
                     return True
     return False
 

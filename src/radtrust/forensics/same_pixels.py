@@ -1,23 +1,27 @@
-"""The same pixels under another name: an image filed again for another patient, or with other dates or acquisition
-parameters, whatever its UIDs became.
+"""The same pixels under another name: an image filed again, whole or edited, whatever its UIDs became.
 
 Two acquisitions never give the same pixels: the quantum noise differs in every pixel. An image whose decoded pixels
-(in modality units) are identical to another's is a copy of it, however it is named, and two records of one
-acquisition must agree on who was imaged, when and how. :mod:`.copies` pairs copies that kept their SOPInstanceUID
-or their place (frame of reference, position, orientation); a copy re-filed under another patient with every UID
-generated anew (an identity swap meant to last, or images moved to the wrong patient) keeps neither. Nothing in
-either file alone contradicts it, so no detector can see it; an archive that holds both can.
+(in modality units) equal another's is a copy of it, however it is named, and two records of one acquisition must
+agree on who was imaged, when and how. An image that equals another but for a few rows and columns of 16 x 16
+blocks is a copy of it edited there. :mod:`.copies` pairs copies that kept their SOPInstanceUID or their place
+(frame of reference, position, orientation); a copy re-filed with every UID generated anew (an identity swap or an
+edit meant to last, an edited image exported as a new study) keeps neither. Nothing in either file alone need
+contradict it; an archive that holds both can.
 
 The workers return a fingerprint of each instance with a header: the SHA-256 of its pixels (float32 modality
-values) and 8 bytes of a SHA-256 of each attribute of :data:`COMPARED` (values are never kept or printed).
-:class:`PixelIndex` sees the instances in task order (serial and parallel scans agree) and tells a later instance
-whose pixels equal an earlier one's under another SOPInstanceUID with any of those attributes different; the earlier
-record is already written. Not told: a copy that agrees on all of them (a copy, which :mod:`.copies` reports where
-it can place it), the patient, the dates and the device serial number when either file records a de-identification
-(a research export carries the pixels under another identity, without the serial and with shifted dates by design;
-its acquisition parameters are still compared), images with fewer than :data:`MIN_VALUES` distinct values in a sparse
-sample (blank frames and masks repeat by construction), and pairs the task's own comparison of copies already
-named. A resumed scan compares only what it analyses. Memory: a few hundred bytes per instance.
+values), 8 bytes of a SHA-256 of each attribute of :data:`COMPARED` (values are never kept or printed) and, for a
+single frame of an acquired modality (:data:`ACQUIRED`: not secondary captures or rendered screens, whose template
+repeats in most rows), 4-byte hashes of each row and column of its 16 x 16 block means. :class:`PixelIndex` sees
+the instances in task order (serial and parallel scans agree) and tells a later instance, under another
+SOPInstanceUID, whose pixels equal an earlier one's with any of those attributes different, or whose block means
+equal an earlier one's in at least half (and :data:`MIN_LINES`) of the informative rows and columns but not all:
+the changed rows and columns bound the edit. The earlier record is already written. Not told: an identical copy
+that agrees on every attribute (a copy, which :mod:`.copies` reports where it can place it); the patient, the dates
+and the device serial number when either file records a de-identification (a research export carries the pixels
+under another identity, without the serial and with shifted dates by design); images with fewer than
+:data:`MIN_VALUES` distinct values in a sparse sample (blank frames and masks repeat by construction); pairs the
+task's own comparison of copies already named; a copy converted as a whole (a lossy codec moves every block mean).
+A resumed scan compares only what it analyses. Memory: under a kilobyte per instance.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from radtrust.forensics.copies import PATIENT, _deidentified, _value
+from radtrust.io.compare import BLOCK, block_means
 
 MIN_VALUES = 16
 #: what two records of one acquisition must agree on: who, when it was acquired, and how. Not the UIDs, the series'
@@ -41,6 +46,19 @@ COMPARED = (*PATIENT, *WHEN, "Modality", "Manufacturer", "ManufacturerModelName"
 #: what a de-identification removes or shifts (PS3.15 Annex E basic profile) and is not compared when a file records one
 DEIDENTIFIED = (*PATIENT, *WHEN, "DeviceSerialNumber")
 _H = 8  # bytes of SHA-256 kept per attribute
+MIN_LINES = 8  # informative rows (and columns) of 16 x 16 blocks an edited copy must share with its original ...
+SHARED = 0.5  # ... and at least this share of them
+INDEXED = 4  # rows of blocks per image looked up in the index (spread over the informative ones)
+#: modalities whose every image carries acquisition noise; rendered images (secondary captures, dose screens, the user
+#: interface around an ultrasound sector) repeat a template in most rows and are compared only whole
+ACQUIRED = frozenset({"CT", "MR", "CR", "DX", "MG", "XA", "RF", "PT", "NM", "IO", "PX", "RG"})
+
+
+def _lines(means: np.ndarray) -> tuple[list[bytes], list[bytes], list[bool], list[bool]]:
+    """4-byte hashes of each row and each column of block means, and which are informative (not all one value)."""
+    rows = [hashlib.sha256(r.tobytes()).digest()[:4] for r in means]
+    cols = [hashlib.sha256(np.ascontiguousarray(c).tobytes()).digest()[:4] for c in means.T]
+    return rows, cols, [bool(np.ptp(r) > 0) for r in means], [bool(np.ptp(c) > 0) for c in means.T]
 
 
 def fingerprint(image: Any) -> dict[str, Any] | None:
@@ -52,8 +70,17 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
     if np.unique(pixels[..., ::7, ::7]).size < MIN_VALUES:
         return None
     header = b"".join(hashlib.sha256(_value(ds, k).encode("utf-8", "replace")).digest()[:_H] for k in COMPARED)
-    return {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
-            "deidentified": _deidentified(ds)}
+    out = {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
+           "deidentified": _deidentified(ds), "lines": None}
+    if pixels.ndim == 2 and min(pixels.shape) >= MIN_LINES * BLOCK and _acquired(ds):
+        out["lines"] = _lines(block_means(pixels).astype(np.float32))
+    return out
+
+
+def _acquired(ds: Any) -> bool:
+    image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
+    return (str(ds.get("Modality", "") or "").upper() in ACQUIRED and "SECONDARY" not in image_type
+            and not str(ds.get("SOPClassUID", "")).startswith("1.2.840.10008.5.1.4.1.1.7"))
 
 
 @dataclass
@@ -62,6 +89,8 @@ class _Entry:
     sop: str | None
     header: bytes  # _H bytes of SHA-256 per attribute of COMPARED, in order
     deidentified: bool
+    sha256: bytes = b""
+    lines: tuple[list[bytes], list[bytes], list[bool], list[bool]] | None = None
 
 
 @dataclass
@@ -69,27 +98,70 @@ class PixelIndex:
     """Every fingerprinted instance seen so far, by pixel hash."""
 
     seen: dict[tuple[bytes, tuple[int, ...]], list[_Entry]] = field(default_factory=dict)
+    rows: dict[tuple[tuple[int, ...], int, bytes], list[_Entry]] = field(default_factory=dict)  # a few rows per image
 
     def check(self, rec: dict[str, Any], fp: dict[str, Any]) -> bool:
-        """Add the note to ``rec`` when its pixels were seen under another SOPInstanceUID with other attributes; True if
-        so. Then remember it."""
-        key = (fp["sha256"], tuple(fp["shape"]))
+        """Add a note to ``rec`` when its pixels, or all but a few rows and columns of 16 x 16 blocks of them, were seen
+        under another SOPInstanceUID (with other attributes, when all are the same); True if so. Then remember it."""
+        entry = _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["header"], fp["deidentified"], fp["sha256"],
+                       fp.get("lines"))
+        shape = tuple(fp["shape"])
         found = False
-        for earlier in self.seen.get(key, []):
-            if earlier.sop == rec.get("sop_instance_uid"):
+        for earlier in [*self.seen.get((fp["sha256"], shape), []), *self._edited_candidates(shape, entry)]:
+            if earlier.sop == entry.sop or any(earlier.path in line for line in rec.get("evidence", [])):
                 continue
-            skip = DEIDENTIFIED if earlier.deidentified or fp["deidentified"] else ()
+            skip = DEIDENTIFIED if earlier.deidentified or entry.deidentified else ()
             differ = [k for i, k in enumerate(COMPARED)
-                      if k not in skip and earlier.header[_H * i:_H * (i + 1)] != fp["header"][_H * i:_H * (i + 1)]]
-            if not differ or any(earlier.path in line for line in rec.get("evidence", [])):
-                continue
+                      if k not in skip and earlier.header[_H * i:_H * (i + 1)] != entry.header[_H * i:_H * (i + 1)]]
             who = "under another patient, " if set(differ) & set(PATIENT) else ""
-            rec["evidence"] = [
-                f"copies: {earlier.path} holds exactly these pixels {who}with other {', '.join(differ)} (SOPInstanceUID "
-                f"{earlier.sop}, scanned earlier): two acquisitions never share their noise, so one of the two records "
-                "was altered or filed again under another identity", *rec.get("evidence", [])]
+            other = f"with other {', '.join(differ)} " if differ else ""
+            if earlier.sha256 == entry.sha256:
+                if not differ:
+                    continue
+                rec["evidence"] = [
+                    f"copies: {earlier.path} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
+                    "scanned earlier): two acquisitions never share their noise, so one of the two records was altered "
+                    "or filed again under another identity", *rec.get("evidence", [])]
+            else:
+                rows, cols = _changed(earlier, entry)
+                rec["evidence"] = [
+                    f"copies: {earlier.path} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, scanned "
+                    f"earlier) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols {cols[0] * BLOCK}-"
+                    f"{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so one of the two was "
+                    "altered there", *rec.get("evidence", [])]
             found = True
             break
-        self.seen.setdefault(key, []).append(
-            _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["header"], fp["deidentified"]))
+        self.seen.setdefault((fp["sha256"], shape), []).append(entry)
+        if entry.lines is not None:
+            rows, _, informative, _ = entry.lines
+            picked = [i for i, ok in enumerate(informative) if ok]
+            for i in picked[:: max(1, len(picked) // INDEXED)][:INDEXED]:
+                self.rows.setdefault((shape, i, rows[i]), []).append(entry)
         return found
+
+    def _edited_candidates(self, shape: tuple[int, ...], entry: _Entry) -> list[_Entry]:
+        """Earlier images sharing most informative rows and columns of block means with ``entry``, but not all."""
+        if entry.lines is None:
+            return []
+        rows, cols, rinf, cinf = entry.lines
+        out: dict[int, _Entry] = {}
+        for i, h in enumerate(rows):
+            for earlier in self.rows.get((shape, i, h), []):
+                if id(earlier) in out or earlier.sha256 == entry.sha256 or earlier.lines is None:
+                    continue
+                erows, ecols, _, _ = earlier.lines
+                same_r = [a == b for a, b, ok in zip(rows, erows, rinf) if ok]
+                same_c = [a == b for a, b, ok in zip(cols, ecols, cinf) if ok]
+                if min(len(same_r), len(same_c)) < MIN_LINES or all(same_r) and all(same_c):
+                    continue
+                if min(np.mean(same_r), np.mean(same_c)) >= SHARED:
+                    out[id(earlier)] = earlier
+        return list(out.values())
+
+
+def _changed(a: _Entry, b: _Entry) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The first and last rows and columns of blocks whose means differ between two images."""
+    assert a.lines is not None and b.lines is not None
+    rows = [i for i, (x, y) in enumerate(zip(a.lines[0], b.lines[0])) if x != y] or [0]
+    cols = [i for i, (x, y) in enumerate(zip(a.lines[1], b.lines[1])) if x != y] or [0]
+    return (min(rows), max(rows)), (min(cols), max(cols))

@@ -1,6 +1,7 @@
 """The same pixels under another name (radtrust.forensics.same_pixels): a slice filed again for someone else, or with
-another KVP, with every UID generated anew is told in the later record, in serial and parallel scans alike; a copy
-that agrees, a de-identified copy, a blank frame and a scan with --copies off are not."""
+another KVP, or edited, with every UID generated anew is told in the later record, in serial and parallel scans
+alike, the edit bounded; a copy that agrees, a de-identified copy, a blank frame, a secondary capture's partial
+match and a scan with --copies off are not."""
 
 from __future__ import annotations
 
@@ -103,3 +104,24 @@ def test_the_index_compares_pixels_not_names():
     same = {"path": "c", "sop_instance_uid": "3", "evidence": []}
     assert index.check(same, fingerprint(_Image(px.copy(), "C")))
     assert "a holds exactly these pixels under another patient, with other PatientName, PatientID" in same["evidence"][0]
+
+
+def test_an_edited_slice_filed_again_under_new_uids_is_told_with_the_edit_bounded(tmp_path, capsys, sample_ct_files):
+    src = sample_ct_files[1]
+    shutil.copy(src, tmp_path / "a.dcm")
+    edited = _refiled(src, tmp_path / "b" / "edited.dcm")
+    ds = pydicom.dcmread(edited)
+    arr = ds.pixel_array.copy()
+    arr[200:232, 240:280] += 150
+    ds.PixelData = arr.tobytes()
+    ds.save_as(edited)
+    recs = {Path(r["path"]).name: r for r in _scan(capsys, tmp_path, "--copies", "flag") if r["kind"] == "instance"}
+    note = " ".join(e for e in recs["edited.dcm"]["evidence"] if "holds these pixels" in e)
+    assert "a.dcm holds these pixels under another patient" in note, recs["edited.dcm"]["evidence"]
+    assert "but for rows 192-239, cols 240-287" in note and "altered there" in note  # the 16 x 16 blocks touched
+    assert recs["edited.dcm"]["verdict"] == "suspicious"
+
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # a secondary capture
+    ds.save_as(edited)
+    recs = {Path(r["path"]).name: r for r in _scan(capsys, tmp_path, "--copies", "flag") if r["kind"] == "instance"}
+    assert not any("holds these pixels" in e for e in recs["edited.dcm"]["evidence"])
