@@ -2,7 +2,7 @@
 
 Two acquisitions never give the same pixels: the quantum noise differs in every pixel. An image whose decoded pixels
 (in modality units) equal another's is a copy of it, however it is named, and two records of one acquisition must
-agree on who was imaged, when and how. An image that equals another but for a few rows and columns of 16 x 16
+agree on who was imaged, when and how (for a rendered image, which can be made twice, only who). An image that equals another but for a few rows and columns of 16 x 16
 blocks is a copy of it edited there. :mod:`.copies` pairs copies that kept their SOPInstanceUID or their place
 (frame of reference, position, orientation); a copy re-filed with every UID generated anew (an identity swap or an
 edit meant to last, an edited image exported as a new study) keeps neither. Nothing in either file alone need
@@ -70,9 +70,10 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
     if np.unique(pixels[..., ::7, ::7]).size < MIN_VALUES:
         return None
     header = b"".join(hashlib.sha256(_value(ds, k).encode("utf-8", "replace")).digest()[:_H] for k in COMPARED)
+    acquired = _acquired(ds)
     out = {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
-           "deidentified": _deidentified(ds), "lines": None}
-    if pixels.ndim == 2 and min(pixels.shape) >= MIN_LINES * BLOCK and _acquired(ds):
+           "deidentified": _deidentified(ds), "acquired": acquired, "lines": None}
+    if pixels.ndim == 2 and min(pixels.shape) >= MIN_LINES * BLOCK and acquired:
         out["lines"] = _lines(block_means(pixels).astype(np.float32))
     return out
 
@@ -89,6 +90,7 @@ class _Entry:
     sop: str | None
     header: bytes  # _H bytes of SHA-256 per attribute of COMPARED, in order
     deidentified: bool
+    acquired: bool = True
     sha256: bytes = b""
     lines: tuple[list[bytes], list[bytes], list[bool], list[bool]] | None = None
 
@@ -103,14 +105,16 @@ class PixelIndex:
     def check(self, rec: dict[str, Any], fp: dict[str, Any]) -> bool:
         """Add a note to ``rec`` when its pixels, or all but a few rows and columns of 16 x 16 blocks of them, were seen
         under another SOPInstanceUID (with other attributes, when all are the same); True if so. Then remember it."""
-        entry = _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["header"], fp["deidentified"], fp["sha256"],
-                       fp.get("lines"))
+        entry = _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["header"], fp["deidentified"],
+                       fp["acquired"], fp["sha256"], fp.get("lines"))
         shape = tuple(fp["shape"])
         found = False
         for earlier in [*self.seen.get((fp["sha256"], shape), []), *self._edited_candidates(shape, entry)]:
             if earlier.sop == entry.sop or any(earlier.path in line for line in rec.get("evidence", [])):
                 continue
             skip = DEIDENTIFIED if earlier.deidentified or entry.deidentified else ()
+            if not (earlier.acquired and entry.acquired):  # a rendered image (a test pattern) may be made twice
+                skip = (*skip, *(k for k in COMPARED if k not in PATIENT))
             differ = [k for i, k in enumerate(COMPARED)
                       if k not in skip and earlier.header[_H * i:_H * (i + 1)] != entry.header[_H * i:_H * (i + 1)]]
             who = "under another patient, " if set(differ) & set(PATIENT) else ""
