@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -85,32 +85,72 @@ def _acquired(ds: Any) -> bool:
 
 
 @dataclass
-class _Entry:
-    path: str
+class Entry:
+    """What the index keeps of one instance: a name to give it by, its UID and the fingerprint's hashes."""
+
+    name: str
     sop: str | None
     header: bytes  # _H bytes of SHA-256 per attribute of COMPARED, in order
     deidentified: bool
-    acquired: bool = True
-    sha256: bytes = b""
+    acquired: bool
+    sha256: bytes
+    shape: tuple[int, ...]
     lines: tuple[list[bytes], list[bytes], list[bool], list[bool]] | None = None
+
+    @classmethod
+    def of(cls, name: str, sop: str | None, fp: dict[str, Any]) -> Entry:
+        return cls(name, sop, fp["header"], fp["deidentified"], fp["acquired"], fp["sha256"],
+                   tuple(int(n) for n in fp["shape"]), fp.get("lines"))
+
+    def indexed_rows(self) -> list[tuple[int, bytes]]:
+        """The few rows of block means (number, hash) an edited copy is looked up by."""
+        if self.lines is None:
+            return []
+        rows, _, informative, _ = self.lines
+        picked = [i for i, ok in enumerate(informative) if ok]
+        return [(i, rows[i]) for i in picked[:: max(1, len(picked) // INDEXED)][:INDEXED]]
+
+
+class Store(Protocol):
+    """Where the index keeps its entries: in memory for a scan, in the gateway's queue database for the gateway."""
+
+    def exact(self, sha256: bytes, shape: tuple[int, ...]) -> list[Entry]: ...
+    def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]: ...
+    def add(self, entry: Entry) -> None: ...
+
+
+@dataclass
+class MemoryStore:
+    seen: dict[tuple[bytes, tuple[int, ...]], list[Entry]] = field(default_factory=dict)
+    rows: dict[tuple[tuple[int, ...], int, bytes], list[Entry]] = field(default_factory=dict)  # a few rows per image
+
+    def exact(self, sha256: bytes, shape: tuple[int, ...]) -> list[Entry]:
+        return self.seen.get((sha256, shape), [])
+
+    def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]:
+        return self.rows.get((shape, row, digest), [])
+
+    def add(self, entry: Entry) -> None:
+        self.seen.setdefault((entry.sha256, entry.shape), []).append(entry)
+        for i, h in entry.indexed_rows():
+            self.rows.setdefault((entry.shape, i, h), []).append(entry)
 
 
 @dataclass
 class PixelIndex:
-    """Every fingerprinted instance seen so far, by pixel hash."""
+    """Every fingerprinted instance seen so far, by pixel hash and by a few rows of block means."""
 
-    seen: dict[tuple[bytes, tuple[int, ...]], list[_Entry]] = field(default_factory=dict)
-    rows: dict[tuple[tuple[int, ...], int, bytes], list[_Entry]] = field(default_factory=dict)  # a few rows per image
+    store: Store = field(default_factory=MemoryStore)
+    seen_as: str = "scanned earlier"  # how the note says where the earlier instance was met
 
-    def check(self, rec: dict[str, Any], fp: dict[str, Any]) -> bool:
+    def check(self, rec: dict[str, Any], fp: dict[str, Any], name: str | None = None) -> bool:
         """Add a note to ``rec`` when its pixels, or all but a few rows and columns of 16 x 16 blocks of them, were seen
-        under another SOPInstanceUID (with other attributes, when all are the same); True if so. Then remember it."""
-        entry = _Entry(rec.get("path", ""), rec.get("sop_instance_uid"), fp["header"], fp["deidentified"],
-                       fp["acquired"], fp["sha256"], fp.get("lines"))
-        shape = tuple(fp["shape"])
+        under another SOPInstanceUID (with other attributes, when all are the same); True if so. Then remember it
+        (as ``name``, by default the record's path)."""
+        entry = Entry.of(rec.get("path", "") if name is None else name, rec.get("sop_instance_uid"), fp)
         found = False
-        for earlier in [*self.seen.get((fp["sha256"], shape), []), *self._edited_candidates(shape, entry)]:
-            if earlier.sop == entry.sop or any(earlier.path in line for line in rec.get("evidence", [])):
+        for earlier in [*self.store.exact(entry.sha256, entry.shape), *self._edited_candidates(entry)]:
+            if earlier.sop == entry.sop or any(earlier.name in line for line in rec.get("evidence", [])):
                 continue
             skip = DEIDENTIFIED if earlier.deidentified or entry.deidentified else ()
             if not (earlier.acquired and entry.acquired):  # a rendered image (a test pattern) may be made twice
@@ -123,47 +163,42 @@ class PixelIndex:
                 if not differ:
                     continue
                 rec["evidence"] = [
-                    f"copies: {earlier.path} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                    "scanned earlier): two acquisitions never share their noise, so one of the two records was altered "
+                    f"copies: {earlier.name} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
+                    f"{self.seen_as}): two acquisitions never share their noise, so one of the two records was altered "
                     "or filed again under another identity", *rec.get("evidence", [])]
             else:
                 rows, cols = _changed(earlier, entry)
                 rec["evidence"] = [
-                    f"copies: {earlier.path} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, scanned "
-                    f"earlier) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols {cols[0] * BLOCK}-"
-                    f"{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so one of the two was "
-                    "altered there", *rec.get("evidence", [])]
+                    f"copies: {earlier.name} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
+                    f"{self.seen_as}) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols "
+                    f"{cols[0] * BLOCK}-{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so one "
+                    "of the two was altered there", *rec.get("evidence", [])]
             found = True
             break
-        self.seen.setdefault((fp["sha256"], shape), []).append(entry)
-        if entry.lines is not None:
-            rows, _, informative, _ = entry.lines
-            picked = [i for i, ok in enumerate(informative) if ok]
-            for i in picked[:: max(1, len(picked) // INDEXED)][:INDEXED]:
-                self.rows.setdefault((shape, i, rows[i]), []).append(entry)
+        self.store.add(entry)
         return found
 
-    def _edited_candidates(self, shape: tuple[int, ...], entry: _Entry) -> list[_Entry]:
+    def _edited_candidates(self, entry: Entry) -> list[Entry]:
         """Earlier images sharing most informative rows and columns of block means with ``entry``, but not all."""
         if entry.lines is None:
             return []
         rows, cols, rinf, cinf = entry.lines
-        out: dict[int, _Entry] = {}
+        out: dict[tuple[str, str | None], Entry] = {}
         for i, h in enumerate(rows):
-            for earlier in self.rows.get((shape, i, h), []):
-                if id(earlier) in out or earlier.sha256 == entry.sha256 or earlier.lines is None:
+            for earlier in self.store.by_row(entry.shape, i, h):
+                if (earlier.name, earlier.sop) in out or earlier.sha256 == entry.sha256 or earlier.lines is None:
                     continue
                 erows, ecols, _, _ = earlier.lines
-                same_r = [a == b for a, b, ok in zip(rows, erows, rinf) if ok]
-                same_c = [a == b for a, b, ok in zip(cols, ecols, cinf) if ok]
+                same_r = [a == b for a, b, ok in zip(rows, erows, rinf, strict=False) if ok]
+                same_c = [a == b for a, b, ok in zip(cols, ecols, cinf, strict=False) if ok]
                 if min(len(same_r), len(same_c)) < MIN_LINES or all(same_r) and all(same_c):
                     continue
                 if min(np.mean(same_r), np.mean(same_c)) >= SHARED:
-                    out[id(earlier)] = earlier
+                    out[(earlier.name, earlier.sop)] = earlier
         return list(out.values())
 
 
-def _changed(a: _Entry, b: _Entry) -> tuple[tuple[int, int], tuple[int, int]]:
+def _changed(a: Entry, b: Entry) -> tuple[tuple[int, int], tuple[int, int]]:
     """The first and last rows and columns of blocks whose means differ between two images."""
     assert a.lines is not None and b.lines is not None
     rows = [i for i, (x, y) in enumerate(zip(a.lines[0], b.lines[0])) if x != y] or [0]

@@ -10,6 +10,7 @@ never kills the server: any exception becomes a failure status and a log line (a
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import ssl
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from radtrust.services.analysis import Analyzer
+from radtrust.services.gateway.fingerprints import GatewayIndex
 from radtrust.services.gateway.forwarder import Destination, Forwarder
 from radtrust.services.gateway.policy import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, STATUS_REFUSED, Policy
 from radtrust.services.gateway.queue import Queue, Row
@@ -65,6 +67,7 @@ class Gateway:
         self.config = config
         self.spool = Spool(config.spool).create()
         self.queue = Queue(str(self.spool.db_path))
+        self.pixels = GatewayIndex(self.queue)
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
                                    max_attempts=config.max_attempts, base_delay=config.base_delay,
@@ -240,8 +243,20 @@ class Gateway:
             notes, altered = compare_with_earlier(row.path, [Earlier(r.path, self.queue.digest(r.id),
                                                                      r.record.get("header")) for r in others])
             record["evidence"] = notes + list(record.get("evidence") or [])
-            if altered and record.get("verdict") in ("authentic", "unverified", "signed-authentic"):
-                record["verdict"] = "suspicious"
+        else:
+            altered = False
+        if record.get("verdict") != "error":
+            try:  # the same pixels under other UIDs: an identity swap or an edit re-sent as a new instance
+                name = f"the instance received from {row.calling_ae} at {_when(row.received_at)}"
+                evidence = {"sop_instance_uid": row.sop_uid, "evidence": list(record.get("evidence") or [])}
+                if self.pixels.check(evidence, row.path, name):
+                    record["evidence"], altered = evidence["evidence"], True
+            except Exception as exc:  # noqa: BLE001 - the analysis stands; the comparison is named as not made
+                log.error("pixel fingerprint of %s failed: %s", row.sop_uid, exc)
+                record["evidence"] = [*(record.get("evidence") or []),
+                                      f"copies: not compared with the pixels received earlier ({exc})"]
+        if altered and record.get("verdict") in ("authentic", "unverified", "signed-authentic"):
+            record["verdict"] = "suspicious"
         try:
             record["header"] = _header(row.path).to_json_dict()  # the SR/SEG need it after the file is gone
         except Exception:
@@ -258,6 +273,10 @@ class Gateway:
         if state == "ready":
             self.forwarder.wake.set()
         return state
+
+
+def _when(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def run_gateway(config: GatewayConfig, on_ready: Any = None) -> None:

@@ -1,0 +1,80 @@
+"""The gateway remembers pixels (radtrust.services.gateway.fingerprints): an instance re-sent under new UIDs for another
+patient, or edited, is quarantined with the earlier one named, also after a restart; another slice is not.
+
+The gateway runs in-process; the modality is a pynetdicom SCU, the PACS a real Orthanc."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from radtrust.services.analysis import Analyzer
+from radtrust.services.gateway import Destination, Gateway, GatewayConfig, Policy
+from tests.services.data import SAMPLE_CT, uncompressed_copy
+from tests.services.servers import Orthanc, require_orthanc
+from tests.services.test_gateway_policies import send
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def _refiled(src: Path, dst: Path, *, patient: str | None = None, edit: bool = False) -> Path:
+    """``src`` under a new study, series, frame of reference and instance UID; another patient; a region edited."""
+    uncompressed_copy(src, dst, study_uid=generate_uid(), series_uid=generate_uid())
+    ds = pydicom.dcmread(dst)
+    ds.FrameOfReferenceUID = generate_uid()
+    if patient:
+        ds.PatientName, ds.PatientID = patient, patient.split("^")[0]
+    if edit:
+        arr = ds.pixel_array.copy()
+        arr[200:232, 240:280] += 150
+        ds.PixelData = arr.tobytes()
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
+
+
+def _settled(gw: Gateway, n: int) -> list:
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        rows = sorted(gw.queue.rows(), key=lambda r: r.id)
+        if len(rows) >= n and all(r.state not in ("received", "analysing") for r in rows):
+            return rows
+        time.sleep(0.2)
+    raise AssertionError(f"gateway did not settle: {[(r.id, r.state) for r in gw.queue.rows()]}")
+
+
+def test_an_instance_re_sent_under_new_uids_is_compared_by_its_pixels(tmp_path: Path) -> None:
+    require_orthanc()
+    swapped = _refiled(SAMPLE_CT[0], tmp_path / "swapped.dcm", patient="HOLM^ANNA")
+    edited = _refiled(SAMPLE_CT[0], tmp_path / "edited.dcm", edit=True)
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
+                            forward=Destination("ORTHANC", "127.0.0.1", pacs.dicom_port), policy=Policy.QUARANTINE,
+                            workers=1, stable_age=60.0)
+        gw = Gateway(cfg, Analyzer([], scan=False))
+        port = gw.start()
+        try:
+            assert send(port, [SAMPLE_CT[0], swapped, SAMPLE_CT[1]]) == [(0x0000, "")] * 3
+            first, second, other = _settled(gw, 3)
+        finally:
+            gw.stop()
+        gw = Gateway(cfg, Analyzer([], scan=False))  # a restart: the fingerprints are in the queue's database
+        port = gw.start()
+        try:
+            assert send(port, [edited]) == [(0x0000, "")]
+            third = _settled(gw, 4)[-1]
+        finally:
+            gw.stop()
+    assert first.state != "quarantined" and other.state != "quarantined" and not other.flagged
+    assert not any("holds" in e for e in first.record["evidence"] + other.record["evidence"])
+    assert second.state == "quarantined" and second.verdict == "suspicious"
+    note = second.record["evidence"][0]
+    assert note.startswith("copies: the instance received from MODALITY at ") and "HOLM" not in note, note
+    assert "holds exactly these pixels under another patient, with other PatientName, PatientID (SOPInstanceUID " \
+           f"{first.sop_uid}, received earlier)" in note
+    assert third.state == "quarantined" and third.verdict == "suspicious"
+    note = third.record["evidence"][0]
+    assert "holds these pixels (SOPInstanceUID" in note and "but for rows 192-239, cols 240-287" in note, note
