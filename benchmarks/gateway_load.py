@@ -95,13 +95,13 @@ def pacs_alone(groups: list[list[Path]], workdir: Path) -> float:
 
 
 def run(n: int, associations: int, mode: str, workdir: Path, workers: int = 2, baseline: bool = True,
-        forward_associations: int = 4) -> dict:
+        forward_associations: int = 4, pixel_memory: bool = True) -> dict:
     groups = make_studies(workdir, n, associations)
     ceiling = pacs_alone(groups, workdir) if baseline else None
     uids = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for g in groups for p in g}
     extra = {"Plugins": [PYTHON_PLUGIN], "PythonScript": str(COUNTER)}
     args = ["--workers", str(workers), "--forward-associations", str(forward_associations), "--stable-age", "5",
-            *(["--verify-only"] if mode == "verify-only" else [])]
+            *(["--verify-only"] if mode == "verify-only" else []), *([] if pixel_memory else ["--no-pixel-memory"])]
     with Orthanc(workdir / "orthanc", extra) as pacs:
         gw = GatewayProcess(workdir / "spool", f"ORTHANC@127.0.0.1:{pacs.dicom_port}", *args).start()
         try:
@@ -124,7 +124,7 @@ def run(n: int, associations: int, mode: str, workdir: Path, workers: int = 2, b
     missing = len(uids - set(counts))
     duplicates = sum(1 for u in uids if counts.get(u, 0) > 1)
     return {
-        "mode": mode, "instances": n, "associations": associations, "analysis_workers": workers,
+        "mode": mode, "pixel_memory": pixel_memory, "instances": n, "associations": associations, "analysis_workers": workers,
         "forward_associations": forward_associations,
         "sender_failures": len(failures), "lost": missing, "forwarded_twice": duplicates,
         "accept_s": round(t_accept, 2), "accepted_per_s": round(n / t_accept, 1),
@@ -147,11 +147,13 @@ def main() -> None:
     ap.add_argument("--forward-associations", type=int, default=4, help="gateway associations to the PACS")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--no-baseline", action="store_true", help="skip the PACS-alone run")
+    ap.add_argument("--no-pixel-memory", action="store_true", help="run the gateway with --no-pixel-memory")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="radtrust-gwbench-"))
     try:
         print(json.dumps(run(args.instances, args.associations, args.mode, work, args.workers,
-                                   baseline=not args.no_baseline, forward_associations=args.forward_associations)), flush=True)
+                                   baseline=not args.no_baseline, forward_associations=args.forward_associations,
+                                   pixel_memory=not args.no_pixel_memory)), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

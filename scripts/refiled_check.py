@@ -23,7 +23,7 @@ from pathlib import Path
 import pydicom
 from pydicom.uid import generate_uid
 
-from radtrust.benchmarking.format import read_labels
+from radtrust.benchmarking.format import Row, read_labels
 from radtrust.forensics.scanner import Scanner
 
 NOTES = ("holds exactly these pixels", "holds these pixels")
@@ -47,10 +47,15 @@ def refile(src: Path, dst: Path) -> None:
 def told(scanner: Scanner, original: Path, copy: Path) -> bool:
     for items in scanner.scan_groups([original, copy], jobs=1):
         for rec, _ in items:
-            if rec.get("kind") == "instance" and str(rec.get("path", "")).startswith(str(copy)):
-                if any(n in e for n in NOTES for e in rec.get("evidence", [])):
-                    return True
+            if (rec.get("kind") == "instance" and str(rec.get("path", "")).startswith(str(copy))
+                    and any(n in e for n in NOTES for e in rec.get("evidence", []))):
+                return True
     return False
+
+
+def item(row: Row) -> str:
+    """The source an item was made from: its file name without the variant."""
+    return row.file.rsplit("_v", 1)[0]
 
 
 def main() -> int:
@@ -58,7 +63,6 @@ def main() -> int:
     ap.add_argument("bench", type=Path)
     args = ap.parse_args()
     rows = read_labels(args.bench)
-    item = lambda r: r.file.rsplit("_v", 1)[0]  # noqa: E731 - the source an item was made from
     authentic = {item(r): r for r in rows if r.label == 0}
     scanner = Scanner(["header"], copies="flag")
     found: dict[str, list[bool]] = defaultdict(list)

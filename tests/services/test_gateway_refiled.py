@@ -78,3 +78,15 @@ def test_an_instance_re_sent_under_new_uids_is_compared_by_its_pixels(tmp_path: 
     assert third.state == "quarantined" and third.verdict == "suspicious"
     note = third.record["evidence"][0]
     assert "holds these pixels (SOPInstanceUID" in note and "but for rows 192-239, cols 240-287" in note, note
+
+
+def test_without_pixel_memory_no_fingerprint_is_kept(tmp_path: Path) -> None:
+    cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
+                        forward=Destination("ORTHANC", "127.0.0.1", 1), remember_pixels=False)
+    gw = Gateway(cfg, Analyzer([], scan=False))
+    try:
+        assert gw.pixels is None
+        tables = {r[0] for r in gw.queue._reader().execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "fingerprints" not in tables
+    finally:
+        gw.queue.close()

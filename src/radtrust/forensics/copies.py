@@ -73,7 +73,7 @@ class CopyFinding:
     other_signed: bool = False  # one of them carries a valid, trusted signature (set by the caller)
 
 
-def _deidentified(ds: Any) -> bool:
+def deidentified(ds: Any) -> bool:
     if ds is None:
         return False
     return (str(ds.get("PatientIdentityRemoved", "") or "").upper() == "YES" or "DeidentificationMethod" in ds
@@ -83,7 +83,7 @@ def _deidentified(ds: Any) -> bool:
 NUMERIC_VRS = frozenset({"DS", "IS", "FD", "FL", "US", "UL", "SS", "SL", "SV", "UV"})
 
 
-def _value(ds: Any, keyword: str) -> str:
+def attribute_text(ds: Any, keyword: str) -> str:
     """The attribute as text to compare: numbers by value ("120" and "120.0" agree), everything else verbatim."""
     elem = ds.data_element(keyword) if ds is not None and keyword in ds else None
     if elem is None or elem.value is None:
@@ -109,13 +109,13 @@ def header_differences(a: Image, b: Image, *, ignore: tuple[str, ...] = ()) -> t
 
 def dataset_differences(da: Any, db: Any, *, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """:func:`header_differences` of two pydicom datasets (either may be None: nothing to compare)."""
-    skip_identity = _deidentified(da) or _deidentified(db)
+    skip_identity = deidentified(da) or deidentified(db)
     named: list[str] = []
     technical: list[str] = []
     for keyword in KEPT:
         if keyword in ignore or (skip_identity and keyword in PATIENT + DATES):
             continue
-        va, vb = _value(da, keyword), _value(db, keyword)
+        va, vb = attribute_text(da, keyword), attribute_text(db, keyword)
         if va == vb or not va or not vb:  # an attribute one copy lacks is not a contradiction
             continue
         if keyword in PATIENT:

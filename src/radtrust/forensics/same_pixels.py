@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from radtrust.forensics.copies import PATIENT, _deidentified, _value
+from radtrust.forensics.copies import PATIENT, attribute_text, deidentified
 from radtrust.io.compare import BLOCK, block_means
 
 MIN_VALUES = 16
@@ -69,10 +69,10 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
     pixels = np.ascontiguousarray(image.pixels, dtype=np.float32)
     if np.unique(pixels[..., ::7, ::7]).size < MIN_VALUES:
         return None
-    header = b"".join(hashlib.sha256(_value(ds, k).encode("utf-8", "replace")).digest()[:_H] for k in COMPARED)
+    header = b"".join(hashlib.sha256(attribute_text(ds, k).encode("utf-8", "replace")).digest()[:_H] for k in COMPARED)
     acquired = _acquired(ds)
     out = {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
-           "deidentified": _deidentified(ds), "acquired": acquired, "lines": None}
+           "deidentified": deidentified(ds), "acquired": acquired, "lines": None}
     if pixels.ndim == 2 and min(pixels.shape) >= MIN_LINES * BLOCK and acquired:
         out["lines"] = _lines(block_means(pixels).astype(np.float32))
     return out
@@ -162,17 +162,16 @@ class PixelIndex:
             if earlier.sha256 == entry.sha256:
                 if not differ:
                     continue
-                rec["evidence"] = [
-                    f"copies: {earlier.name} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                    f"{self.seen_as}): two acquisitions never share their noise, so one of the two records was altered "
-                    "or filed again under another identity", *rec.get("evidence", [])]
+                note = (f"copies: {earlier.name} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
+                        f"{self.seen_as}): two acquisitions never share their noise, so one of the two records was "
+                        "altered or filed again under another identity")
             else:
                 rows, cols = _changed(earlier, entry)
-                rec["evidence"] = [
-                    f"copies: {earlier.name} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                    f"{self.seen_as}) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols "
-                    f"{cols[0] * BLOCK}-{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so one "
-                    "of the two was altered there", *rec.get("evidence", [])]
+                note = (f"copies: {earlier.name} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
+                        f"{self.seen_as}) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols "
+                        f"{cols[0] * BLOCK}-{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so "
+                        "one of the two was altered there")
+            rec["evidence"] = [note, *rec.get("evidence", [])]
             found = True
             break
         self.store.add(entry)

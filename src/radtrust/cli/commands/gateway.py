@@ -35,6 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-suspicious", choices=["quarantine", "forward-flagged", "reject"], default="quarantine",
                         help="policy for flagged instances (default quarantine)")
     parser.add_argument("--verify-only", action="store_true", help="verify signatures, do not run the forensic scan")
+    parser.add_argument("--no-pixel-memory", action="store_true",
+                        help="do not keep a fingerprint of every instance's pixels (it finds an instance re-sent under "
+                             "new UIDs for another patient, or edited; it costs one decode per instance)")
     parser.add_argument("--workers", type=int, default=2, help="analysis threads (default 2)")
     parser.add_argument("--forward-associations", type=int, default=2, metavar="N",
                         help="concurrent associations to the PACS (default 2)")
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     config = GatewayConfig(
         ae_title=args.ae_title, host=args.host, port=args.port, forward=Destination.parse(args.forward),
         spool=Path(args.spool), policy=Policy(args.on_suspicious), trust=list(args.trust), model=args.model,
-        scan=not args.verify_only, workers=args.workers,
+        scan=not args.verify_only, remember_pixels=not args.no_pixel_memory, workers=args.workers,
         forward_associations=args.forward_associations, stable_age=args.stable_age, reports=not args.no_reports,
         tls_server=server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
         tls_client=client_context(args.tls_ca, args.tls_cert, args.tls_key) if args.forward_tls else None)

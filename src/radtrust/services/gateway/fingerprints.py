@@ -67,7 +67,9 @@ class QueueStore:
 
     def add(self, entry: Entry) -> None:
         shape = json.dumps(list(entry.shape))
-        with self.queue.transaction() as c:
+        # not fsynced: a power failure may lose the last fingerprints (those instances are then not compared with
+        # later ones), never the instances, whose rows are committed durably on their own
+        with self.queue.transaction(durable=False) as c:
             cur = c.execute(f"INSERT INTO fingerprints ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
                             (entry.name, entry.sop, entry.sha256, shape, entry.header, int(entry.deidentified),
                              int(entry.acquired), _lines_json(entry.lines)))

@@ -43,6 +43,7 @@ class GatewayConfig:
     trust: list[str] = field(default_factory=list)
     model: str | None = None
     scan: bool = True
+    remember_pixels: bool = True  # fingerprint every instance (same_pixels): costs a decode per instance
     workers: int = 2
     forward_associations: int = 2
     stable_age: float = 30.0
@@ -67,7 +68,7 @@ class Gateway:
         self.config = config
         self.spool = Spool(config.spool).create()
         self.queue = Queue(str(self.spool.db_path))
-        self.pixels = GatewayIndex(self.queue)
+        self.pixels = GatewayIndex(self.queue) if config.remember_pixels else None
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
                                    max_attempts=config.max_attempts, base_delay=config.base_delay,
@@ -245,7 +246,7 @@ class Gateway:
             record["evidence"] = notes + list(record.get("evidence") or [])
         else:
             altered = False
-        if record.get("verdict") != "error":
+        if self.pixels is not None and record.get("verdict") != "error":
             try:  # the same pixels under other UIDs: an identity swap or an edit re-sent as a new instance
                 name = f"the instance received from {row.calling_ae} at {_when(row.received_at)}"
                 evidence = {"sop_instance_uid": row.sop_uid, "evidence": list(record.get("evidence") or [])}
@@ -276,7 +277,7 @@ class Gateway:
 
 
 def _when(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def run_gateway(config: GatewayConfig, on_ready: Any = None) -> None:
