@@ -21,7 +21,8 @@ and the device serial number when either file records a de-identification (a res
 under another identity, without the serial and with shifted dates by design); images with fewer than
 :data:`MIN_VALUES` distinct values in a sparse sample (blank frames and masks repeat by construction); pairs the
 task's own comparison of copies already named; a copy converted as a whole (a lossy codec moves every block mean).
-A resumed scan compares only what it analyses. Memory: under a kilobyte per instance.
+A scan compares what it analyses, and with ``--pixel-index FILE`` also what earlier runs naming the file
+fingerprinted (:mod:`.pixel_store`; the gateway keeps one in its spool). Memory: under a kilobyte per instance.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.journal import Resumed
 from radtrust.forensics.registry import available, get_detector
 from radtrust.forensics.residuals import shared_intermediates
+from radtrust.forensics.same_pixels import Store
 from radtrust.forensics.results import (
     InstanceResult,
     SeriesResult,
@@ -337,7 +338,7 @@ class Scanner:
     def scan_groups(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
                     *, jobs: int | None = None, thumbnails: bool | Callable[[], bool] = False,
                     resume: Callable[[list[list[Path]]], Resumed] | None = None,
-                    ) -> Iterator[list[tuple[dict[str, Any], Any]]]:
+                    pixel_store: Store | None = None) -> Iterator[list[tuple[dict[str, Any], Any]]]:
         """(record, extra) pairs of each series-sized task, one list per task, in input order.
 
         ``thumbnails``: make report thumbnails (True), none (False), or ask before each task is started whether
@@ -345,11 +346,13 @@ class Scanner:
 
         The first list holds the error records of files whose header cannot be read. ``resume`` is given the
         planned tasks and returns what an earlier run of the scan already recorded (:mod:`.journal`): those
-        tasks and errors are skipped.
+        tasks and errors are skipped. ``pixel_store``: where the fingerprints of :mod:`.same_pixels` are kept (an
+        on-disk :class:`~radtrust.forensics.pixel_store.SqliteStore` to compare with earlier runs; memory by default).
         """
         from radtrust.forensics._scanwork import NONE, run_pool, scan_group, thumbnail_mode
         from radtrust.forensics.planning import plan
         from radtrust.forensics.refiled import CrossTask
+        from radtrust.forensics.same_pixels import PixelIndex
 
         planned = plan(paths)
         groups, errors = planned.tasks, planned.errors
@@ -363,7 +366,8 @@ class Scanner:
         if heatmaps_dir is not None:
             Path(heatmaps_dir).mkdir(parents=True, exist_ok=True)
         hdir = str(heatmaps_dir) if heatmaps_dir is not None else None
-        across = CrossTask(flag=self.copies == "flag", threshold=self.fusion.threshold)
+        across = CrossTask(flag=self.copies == "flag", threshold=self.fusion.threshold,
+                           pixels=PixelIndex(pixel_store) if pixel_store is not None else PixelIndex())
         workers = jobs if jobs is not None else min(len(groups), _cpu_count())
         if workers <= 1 or len(groups) <= 1:
             for g in groups:

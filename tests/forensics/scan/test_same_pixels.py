@@ -125,3 +125,24 @@ def test_an_edited_slice_filed_again_under_new_uids_is_told_with_the_edit_bounde
     ds.save_as(edited)
     recs = {Path(r["path"]).name: r for r in _scan(capsys, tmp_path, "--copies", "flag") if r["kind"] == "instance"}
     assert not any("holds these pixels" in e for e in recs["edited.dcm"]["evidence"])
+
+
+def test_a_pixel_index_compares_across_runs(tmp_path, capsys, sample_ct_files):
+    """An archive audited in parts: the second run finds the copy re-filed for another patient in the first run's
+    folder through the index file; without the file it cannot."""
+    (tmp_path / "part1").mkdir()
+    shutil.copy(sample_ct_files[3], tmp_path / "part1" / "a.dcm")
+    _refiled(sample_ct_files[3], tmp_path / "part2" / "b.dcm")
+    index = tmp_path / "pixels.sqlite"
+    _scan(capsys, tmp_path / "part1", "--copies", "flag", "--pixel-index", str(index))
+    (later,) = [r for r in _scan(capsys, tmp_path / "part2", "--copies", "flag", "--pixel-index", str(index))
+                if r["kind"] == "instance"]
+    note = " ".join(_notes(later))
+    assert f"copies: {tmp_path / 'part1' / 'a.dcm'} holds exactly these pixels under another patient" in note, note
+    assert later["verdict"] == "suspicious"
+    assert not any(_notes(r) for r in _scan(capsys, tmp_path / "part2", "--copies", "flag") if r["kind"] == "instance")
+
+    (tmp_path / "bad.sqlite").write_bytes(b"not a database" * 100)
+    assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(tmp_path / "bad.sqlite")]) == 2
+    assert "cannot open the pixel index" in capsys.readouterr().err
+    assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index), "--copies", "off"]) == 2

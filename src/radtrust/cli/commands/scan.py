@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from radtrust.cli.output import Reporter
 from radtrust.errors import UsageError
 from radtrust.forensics.journal import Resumed, resume
+from radtrust.forensics.pixel_store import SqliteStore
 from radtrust.forensics.results import FLAGGED
 
 NAME = "scan"
@@ -51,6 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="copies of one instance that disagree (same SOPInstanceUID, different pixels or header): "
                              "note them in the evidence (default), flag both as suspicious with the region marked "
                              "(archive audits), or do not compare")
+    parser.add_argument("--pixel-index", metavar="FILE",
+                        help="keep the pixel fingerprints of every instance in FILE (SQLite, created if absent) and "
+                             "compare with those of earlier runs that named it: an instance re-filed under new UIDs "
+                             "for another patient, or edited, is found across runs (an archive audited in parts)")
     parser.add_argument("--resume", action="store_true",
                         help="with --jsonl: keep FILE as a journal, appended series by series, and on a new run skip "
                              "what it already records (for whole archives; see below)")
@@ -104,6 +110,13 @@ def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink, counts: Co
         sink.flush()
 
 
+def _pixel_store(path: str) -> SqliteStore:
+    try:
+        return SqliteStore(path)
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot open the pixel index: {exc}", path) from exc
+
+
 def _resume(args: argparse.Namespace, planned: list, rep: Reporter, counts: Counter) -> Resumed:
     """Read the journal, count what it already records towards the exit status, and say what is kept."""
     done = resume(args.jsonl, planned)
@@ -135,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.format == "html":
         raise UsageError("--resume cannot build an html report (it needs every image of one run); "
                          "use --format text or jsonl")
-    for target in (args.out, args.jsonl):
+    if args.pixel_index and args.copies == "off":
+        raise UsageError("--pixel-index compares copies: it cannot go with --copies off")
+    for target in (args.out, args.jsonl, args.pixel_index):
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError("output folder does not exist", target)
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
@@ -153,11 +168,12 @@ def run(args: argparse.Namespace) -> int:
         journal.append(Journal(args.jsonl))
         return done
 
+    store = _pixel_store(args.pixel_index) if args.pixel_index else None
     try:
         # thumbnails of images not flagged only while the report still keeps them
         want = items.keeps_others if args.format == "html" else False
         groups = scanner.scan_groups(args.inputs, args.heatmaps, jobs=args.jobs, thumbnails=want,
-                                     resume=start if args.resume else None)
+                                     resume=start if args.resume else None, pixel_store=store)
         for group in groups:
             for rec, extra in group:
                 _report(rec, rep, args, sink, counts)
@@ -168,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for j in journal:
             j.close()
+        if store is not None:
+            store.close()
     if args.format == "text" and not args.quiet:
         sink.write(summary(counts) + (f" (with the records kept in {args.jsonl})" if args.resume else "") + "\n")
     if args.jsonl and not args.resume:

@@ -68,7 +68,7 @@ class Gateway:
         self.config = config
         self.spool = Spool(config.spool).create()
         self.queue = Queue(str(self.spool.db_path))
-        self.pixels = GatewayIndex(self.queue) if config.remember_pixels else None
+        self.pixels = GatewayIndex(self.spool.root / "fingerprints.sqlite") if config.remember_pixels else None
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
                                    max_attempts=config.max_attempts, base_delay=config.base_delay,
@@ -152,6 +152,8 @@ class Gateway:
         for t in self._threads:
             t.join(timeout=30)
         self.queue.close()
+        if self.pixels is not None:
+            self.pixels.store.close()
 
     def serve_forever(self, on_ready: Any = None) -> None:
         import signal

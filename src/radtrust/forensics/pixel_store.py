@@ -1,0 +1,93 @@
+"""Fingerprints kept on disk: the memory of :mod:`radtrust.forensics.same_pixels` across runs and restarts.
+
+A :class:`SqliteStore` holds every fingerprinted instance (SHA-256 of its pixels, short hashes of the attributes two
+records of one acquisition must agree on, hashes of the rows and columns of its 16 x 16 block means; no pixel or
+header value) in one SQLite file, so an instance is compared with everything fingerprinted before it: by the gateway
+since it was first started (``fingerprints.sqlite`` in its spool), and by ``radtrust scan --pixel-index FILE``
+across the runs that name the same file (an archive audited in parts, or again as it grows). About a kilobyte per
+instance. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
+compared with later ones), never anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from os import PathLike
+from typing import Any
+
+from radtrust.forensics.same_pixels import Entry
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
+    " sha256 BLOB NOT NULL, shape TEXT NOT NULL, header BLOB NOT NULL, deidentified INTEGER NOT NULL,"
+    " acquired INTEGER NOT NULL, lines TEXT)",
+    "CREATE INDEX IF NOT EXISTS fingerprints_sha ON fingerprints (sha256, shape)",
+    "CREATE TABLE IF NOT EXISTS fingerprint_rows (shape TEXT NOT NULL, row INTEGER NOT NULL, digest BLOB NOT NULL,"
+    " fingerprint INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS fingerprint_rows_key ON fingerprint_rows (shape, row, digest)",
+)
+_COLUMNS = "name, sop_uid, sha256, shape, header, deidentified, acquired, lines"
+
+
+def _lines_json(lines: Any) -> str | None:
+    if lines is None:
+        return None
+    rows, cols, rinf, cinf = lines
+    return json.dumps([[r.hex() for r in rows], [c.hex() for c in cols], rinf, cinf])
+
+
+def _entry(row: tuple) -> Entry:
+    name, sop, sha, shape, header, deid, acquired, lines = row
+    parsed = None
+    if lines:
+        rows, cols, rinf, cinf = json.loads(lines)
+        parsed = ([bytes.fromhex(r) for r in rows], [bytes.fromhex(c) for c in cols], list(rinf), list(cinf))
+    return Entry(name, sop, bytes(header), bool(deid), bool(acquired), bytes(sha), tuple(json.loads(shape)), parsed)
+
+
+class SqliteStore:
+    """:class:`~radtrust.forensics.same_pixels.Store` in one SQLite file (WAL; one connection, one lock)."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in SCHEMA:
+                self._conn.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def exact(self, sha256: bytes, shape: tuple[int, ...]) -> list[Entry]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM fingerprints WHERE sha256 = ? AND shape = ?",
+                                      (sha256, json.dumps(list(shape)))).fetchall()
+        return [_entry(r) for r in rows]
+
+    def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM fingerprints WHERE id IN (SELECT fingerprint FROM fingerprint_rows"
+                " WHERE shape = ? AND row = ? AND digest = ?)", (json.dumps(list(shape)), row, digest)).fetchall()
+        return [_entry(r) for r in rows]
+
+    def add(self, entry: Entry) -> None:
+        shape = json.dumps(list(entry.shape))
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._conn.execute(
+                    f"INSERT INTO fingerprints ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (entry.name, entry.sop, entry.sha256, shape, entry.header, int(entry.deidentified),
+                     int(entry.acquired), _lines_json(entry.lines)))
+                self._conn.executemany("INSERT INTO fingerprint_rows (shape, row, digest, fingerprint) VALUES (?,?,?,?)",
+                                       [(shape, i, h, cur.lastrowid) for i, h in entry.indexed_rows()])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
