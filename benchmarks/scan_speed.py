@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from radtrust.forensics.same_pixels import fingerprint
 from radtrust.forensics.scanner import Scanner
 from radtrust.io import assemble, load_image
 
@@ -84,6 +85,7 @@ def main() -> None:
                     except Exception:
                         pass
         per_det[det.name] = cpu(run_all, args.repeat) / len(cts)
+    fingerprints = np.mean([cpu(lambda im=im: fingerprint(im), args.repeat) for im in cts])  # scan's copies check
     xr_total = cpu(lambda: scanner.scan_image(cr2k), args.repeat)
     pic_total = cpu(lambda: scanner.scan_image(pic2k), args.repeat)
     pic_det = {}
@@ -103,6 +105,7 @@ def main() -> None:
     s12 = cpu(lambda: scanner.scan_series(twelve), 1)
     result = {"reference_s": round(ref, 4), "ct_slice_ms": round(1000 * ct_total, 1),
               "ct_slice_per_detector_ms": {k: round(1000 * v, 1) for k, v in per_det.items()},
+              "ct_slice_fingerprint_ms": round(1000 * fingerprints, 2),
               "radiograph_2k_s": round(xr_total, 3), "picture_2k_s": round(pic_total, 3),
               "picture_2k_per_detector_s": {k: round(v, 3) for k, v in pic_det.items()},
               "series_6_s": round(s6, 3), "series_12_s": round(s12, 3),
@@ -112,6 +115,7 @@ def main() -> None:
     print(f"CT slice 512x512:   {1000 * ct_total:.1f} ms CPU (target <= 100 ms) = {ct_total / ref:.2f} x reference")
     for k, v in per_det.items():
         print(f"  {k:<18} {1000 * v:.1f} ms")
+    print(f"  pixel fingerprint  {1000 * fingerprints:.1f} ms (scan --copies note|flag, outside the analysis)")
     print(f"radiograph 2048^2:  {xr_total:.3f} s CPU (target <= 1 s) = {xr_total / ref:.2f} x reference")
     print(f"8-bit picture 2048^2 (JPEG-decoded): {pic_total:.3f} s CPU (target <= 1 s) = "
           f"{pic_total / ref:.2f} x reference")
