@@ -76,3 +76,38 @@ def test_plugin_incoming_filter_refuses_broken_signature(tmp_path: Path, signed:
         assert "0xc001" in (refused.stdout + refused.stderr).lower() or refused.returncode != 0
         stored = pacs.sop_uids()
         assert len(stored) == 1
+
+
+def test_plugin_pixel_index_flags_an_instance_stored_again_for_another_patient(tmp_path: Path) -> None:
+    """With --pixel-index, an instance stored again under new UIDs for another patient is flagged with the Orthanc
+    instance it repeats named; another slice is not."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from tests.services.data import uncompressed_copy
+
+    require_orthanc(python=True)
+    swapped = uncompressed_copy(SAMPLE_CT[0], tmp_path / "swapped.dcm", study_uid=generate_uid(),
+                                series_uid=generate_uid())
+    ds = pydicom.dcmread(swapped)
+    ds.PatientName, ds.PatientID, ds.FrameOfReferenceUID = "HOLM^ANNA", "HOLM", generate_uid()
+    ds.save_as(swapped, enforce_file_format=True)
+    cfg = plugin_config("--verify-only", "--pixel-index", str(tmp_path / "pixels.sqlite"))
+    with Orthanc(tmp_path / "orthanc", cfg) as pacs:
+        first = pacs.post("/instances", SAMPLE_CT[0].read_bytes())["ID"]
+        pacs.wait_for(lambda: pacs.get(f"/radtrust/instances/{first}").get("verdict"), timeout=60)
+        ids = {"swapped": pacs.post("/instances", swapped.read_bytes())["ID"],
+               "other": pacs.post("/instances", SAMPLE_CT[1].read_bytes())["ID"]}
+
+        def results() -> dict | None:
+            got = {n: pacs.get(f"/radtrust/instances/{i}") for n, i in ids.items()}
+            return got if all(g.get("verdict") for g in got.values()) else None
+
+        got = pacs.wait_for(results, timeout=60)
+    assert got, "no verdicts"
+    assert got["swapped"]["verdict"] == "suspicious", got["swapped"]
+    note = got["swapped"]["evidence"][0]
+    assert note.startswith(f"copies: Orthanc instance {first} holds exactly these pixels under another patient"), note
+    assert "stored earlier" in note and "HOLM" not in note
+    assert got["other"]["verdict"] != "suspicious" and not any("holds" in e for e in got["other"]["evidence"])
+    assert (tmp_path / "pixels.sqlite").exists()

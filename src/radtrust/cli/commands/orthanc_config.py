@@ -22,6 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filter-incoming", action="store_true",
                         help="refuse incoming C-STOREs whose signature is broken")
     parser.add_argument("--no-results", action="store_true", help="do not store SR/SEG objects in Orthanc")
+    parser.add_argument("--pixel-index", metavar="FILE",
+                        help="keep a fingerprint of every analysed instance's pixels in FILE (SQLite, writable by "
+                             "Orthanc) and compare each new instance with them: one stored again under new UIDs for "
+                             "another patient, or edited, is flagged")
     parser.add_argument("--plugin", default=None, metavar="SO", help="path of libOrthancPython.so")
 
 
@@ -35,9 +39,11 @@ def run(args: argparse.Namespace) -> int:
     for path in [*args.trust, *([args.model] if args.model else [])]:
         if not Path(path).is_file():
             raise InputError("file not found", path)
+    if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
+        raise InputError("folder not found", args.pixel_index)
 
     cfg = orthanc_config(trust=args.trust, model=args.model, scan=not args.verify_only,
                          filter_incoming=args.filter_incoming, store_results=not args.no_results,
-                         plugin=args.plugin or PYTHON_PLUGIN)
+                         pixel_index=args.pixel_index, plugin=args.plugin or PYTHON_PLUGIN)
     print(json.dumps(cfg, indent=2))
     return 0

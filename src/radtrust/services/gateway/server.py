@@ -253,7 +253,9 @@ class Gateway:
                 name = f"the instance received from {row.calling_ae} at {_when(row.received_at)}"
                 evidence = {"sop_instance_uid": row.sop_uid, "evidence": list(record.get("evidence") or [])}
                 if self.pixels.check(evidence, row.path, name):
-                    record["evidence"], altered = evidence["evidence"], True
+                    record["evidence"] = evidence["evidence"]
+                    # a valid, trusted signature says this copy is the original: the earlier one was altered
+                    altered = altered or record.get("verdict") != "signed-authentic"
             except Exception as exc:  # noqa: BLE001 - the analysis stands; the comparison is named as not made
                 log.error("pixel fingerprint of %s failed: %s", row.sop_uid, exc)
                 record["evidence"] = [*(record.get("evidence") or []),

@@ -35,7 +35,7 @@ def python_path() -> list[str]:
 
 def orthanc_config(*, trust: list[str] | None = None, model: str | None = None, scan: bool = True,
                    filter_incoming: bool = False, store_results: bool = True, fpr: float = 0.01,
-                   plugin: str = PYTHON_PLUGIN) -> dict[str, Any]:
+                   pixel_index: str | None = None, plugin: str = PYTHON_PLUGIN) -> dict[str, Any]:
     """The configuration keys to merge into Orthanc's JSON configuration."""
     return {
         "Plugins": [plugin],
@@ -52,5 +52,6 @@ def orthanc_config(*, trust: list[str] | None = None, model: str | None = None, 
             "Fpr": fpr,
             "FilterIncoming": filter_incoming,
             "StoreResults": store_results,
+            "PixelIndex": str(Path(pixel_index).resolve()) if pixel_index else None,
         },
     }

@@ -25,15 +25,17 @@ from radtrust.services.orthanc.worker import PluginWorker  # noqa: E402
 def _register() -> PluginWorker:
     analyzer = Analyzer(_settings.get("Trust", []), model=_settings.get("Model"),
                         scan=_settings.get("Scan", True), fpr=float(_settings.get("Fpr", 0.01)))
-    worker = PluginWorker(orthanc, analyzer, store_results=_settings.get("StoreResults", True))
+    worker = PluginWorker(orthanc, analyzer, store_results=_settings.get("StoreResults", True),
+                          pixel_index=_settings.get("PixelIndex"))
     worker.start()
     orthanc.RegisterOnChangeCallback(worker.on_change)
     orthanc.RegisterRestCallback("/radtrust/instances/(.*)", worker.rest_instance)
     orthanc.RegisterRestCallback("/radtrust/studies/(.*)", worker.rest_study)
     if _settings.get("FilterIncoming", False):
         orthanc.RegisterIncomingCStoreInstanceFilter(worker.incoming_filter)
-    orthanc.LogWarning("radtrust plugin ready (scan %s, trust anchors %d, incoming filter %s)" % (
-        analyzer.scan, len(analyzer.trust), bool(_settings.get("FilterIncoming", False))))
+    orthanc.LogWarning("radtrust plugin ready (scan %s, trust anchors %d, incoming filter %s, pixel index %s)" % (
+        analyzer.scan, len(analyzer.trust), bool(_settings.get("FilterIncoming", False)),
+        _settings.get("PixelIndex") or "off"))
     return worker
 
 

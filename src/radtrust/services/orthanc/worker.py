@@ -45,8 +45,14 @@ class PluginWorker:
     """Queue + worker thread + REST answers, given the ``orthanc`` module as ``api``."""
 
     def __init__(self, api: Any, analyzer: Analyzer, *, store_results: bool = True,
-                 retry_delay: float = 2.0) -> None:
+                 retry_delay: float = 2.0, pixel_index: str | None = None) -> None:
         self.api, self.analyzer, self.store_results, self.retry_delay = api, analyzer, store_results, retry_delay
+        self.pixels = None  # radtrust.forensics.same_pixels against every instance analysed since the index began
+        if pixel_index:
+            from radtrust.forensics.pixel_store import SqliteStore
+            from radtrust.forensics.same_pixels import PixelIndex
+
+            self.pixels = PixelIndex(SqliteStore(pixel_index), seen_as="stored earlier")
         self.jobs: queue.Queue[Any] = queue.Queue()
         self.tmp = Path(tempfile.mkdtemp(prefix="radtrust-orthanc-"))
         self.thread = threading.Thread(target=self._loop, name="radtrust-orthanc", daemon=True)
@@ -108,6 +114,8 @@ class PluginWorker:
                           "evidence": [f"analysis failed: {exc}"], "heatmap": None,
                           "signature": {"status": "error", "reasons": []}}
             record["orthanc_id"] = instance_id
+            if self.pixels is not None and record.get("verdict") != "error":
+                self._compare_pixels(record, path, instance_id)
             heat = record.get("heatmap")
             record["heatmap"] = None
             if heat and Path(heat).exists():
@@ -124,6 +132,21 @@ class PluginWorker:
         finally:
             path.unlink(missing_ok=True)
         return record
+
+    def _compare_pixels(self, record: dict[str, Any], path: Path, instance_id: str) -> None:
+        """The same pixels under other UIDs (an identity swap, an edit stored again as a new instance): noted, and an
+        authentic verdict becomes suspicious (a valid signature says this one is the original)."""
+        from radtrust.forensics.same_pixels import fingerprint
+        from radtrust.io import load_image
+
+        try:
+            fp = fingerprint(load_image(path))
+            if fp is not None and self.pixels.check(record, fp, f"Orthanc instance {instance_id}"):
+                if record.get("verdict") in ("authentic", "unverified"):
+                    record["verdict"] = "suspicious"
+        except Exception as exc:  # noqa: BLE001 - the analysis stands; the comparison is named as not made
+            record["evidence"] = [*(record.get("evidence") or []),
+                                  f"copies: not compared with the pixels stored earlier ({exc})"]
 
     def instance_result(self, instance_id: str) -> dict[str, Any] | None:
         try:
