@@ -15,7 +15,8 @@ SAMPLE_CT = sorted((ROOT / "samples" / "ct").glob("ct_0*.dcm"))
 def uncompressed_copy(src: Path, dst: Path, *, sop_uid: str | None = None, study_uid: str | None = None,
                       series_uid: str | None = None, instance_number: int | None = None) -> Path:
     ds = pydicom.dcmread(src)
-    ds.decompress()
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        ds.decompress()
     ds.SOPInstanceUID = sop_uid or generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if study_uid:

@@ -88,3 +88,26 @@ def test_without_pixel_memory_no_fingerprint_is_kept(tmp_path: Path) -> None:
         assert gw.pixels is None and not (tmp_path / "spool" / "fingerprints.sqlite").exists()
     finally:
         gw.queue.close()
+
+
+def test_a_signed_original_is_not_flagged_for_an_unsigned_copy_received_before_it(tmp_path: Path) -> None:
+    """An identity-swapped copy arrives first, the signed original after it: the note is on the original, its
+    verdict stays signed-authentic (the signature says which of the two is the original)."""
+    from tests.services.data import signed_set
+
+    require_orthanc()
+    s = signed_set(tmp_path / "pki")
+    swapped = _refiled(s["unsigned"], tmp_path / "swapped.dcm", patient="HOLM^ANNA")  # the signed one's pixels
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
+                            forward=Destination("ORTHANC", "127.0.0.1", pacs.dicom_port), policy=Policy.QUARANTINE,
+                            workers=1, stable_age=60.0)
+        gw = Gateway(cfg, Analyzer([str(s["root"]), str(s["chain"])], scan=False))
+        port = gw.start()
+        try:
+            assert send(port, [swapped, s["signed"]]) == [(0x0000, "")] * 2
+            _, original = _settled(gw, 2)
+        finally:
+            gw.stop()
+    assert original.verdict == "signed-authentic" and original.state != "quarantined", original.record["evidence"]
+    assert "holds exactly these pixels under another patient" in original.record["evidence"][0]
