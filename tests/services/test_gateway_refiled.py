@@ -74,7 +74,7 @@ def test_an_instance_re_sent_under_new_uids_is_compared_by_its_pixels(tmp_path: 
     note = second.record["evidence"][0]
     assert note.startswith("copies: the instance received from MODALITY at ") and "HOLM" not in note, note
     assert "holds exactly these pixels under another patient, with other PatientName, PatientID (SOPInstanceUID " \
-           f"{first.sop_uid}, received earlier)" in note
+           f"{first.sop_uid}, seen earlier)" in note
     assert third.state == "quarantined" and third.verdict == "suspicious"
     note = third.record["evidence"][0]
     assert "holds these pixels (SOPInstanceUID" in note and "but for rows 192-239, cols 240-287" in note, note
@@ -111,3 +111,32 @@ def test_a_signed_original_is_not_flagged_for_an_unsigned_copy_received_before_i
             gw.stop()
     assert original.verdict == "signed-authentic" and original.state != "quarantined", original.record["evidence"]
     assert "holds exactly these pixels under another patient" in original.record["evidence"][0]
+
+
+def test_a_gateway_seeded_with_an_archive_scan_compares_with_the_archive(tmp_path: Path) -> None:
+    """`radtrust scan ARCHIVE --pixel-index F`, then the gateway with --pixel-index F: a slice of the archive
+    re-sent for another patient under new UIDs is quarantined with the archive's file named."""
+    import shutil
+
+    from radtrust.cli import main
+
+    require_orthanc()
+    (tmp_path / "archive").mkdir()
+    shutil.copy(SAMPLE_CT[2], tmp_path / "archive" / "slice.dcm")
+    index = tmp_path / "archive.sqlite"
+    assert main(["scan", str(tmp_path / "archive"), "--detectors", "header", "--pixel-index", str(index), "-q"]) == 0
+    swapped = _refiled(SAMPLE_CT[2], tmp_path / "swapped.dcm", patient="HOLM^ANNA")
+    with Orthanc(tmp_path / "orthanc") as pacs:
+        cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
+                            forward=Destination("ORTHANC", "127.0.0.1", pacs.dicom_port), policy=Policy.QUARANTINE,
+                            workers=1, stable_age=60.0, pixel_index=index)
+        gw = Gateway(cfg, Analyzer([], scan=False))
+        port = gw.start()
+        try:
+            assert send(port, [swapped]) == [(0x0000, "")]
+            (row,) = _settled(gw, 1)
+        finally:
+            gw.stop()
+    assert row.state == "quarantined", row.record["evidence"]
+    assert row.record["evidence"][0].startswith(f"copies: {tmp_path / 'archive' / 'slice.dcm'} holds exactly these "
+                                                "pixels under another patient")

@@ -108,6 +108,6 @@ def test_plugin_pixel_index_flags_an_instance_stored_again_for_another_patient(t
     assert got["swapped"]["verdict"] == "suspicious", got["swapped"]
     note = got["swapped"]["evidence"][0]
     assert note.startswith(f"copies: Orthanc instance {first} holds exactly these pixels under another patient"), note
-    assert "stored earlier" in note and "HOLM" not in note
+    assert "seen earlier" in note and "HOLM" not in note
     assert got["other"]["verdict"] != "suspicious" and not any("holds" in e for e in got["other"]["evidence"])
     assert (tmp_path / "pixels.sqlite").exists()

@@ -142,7 +142,6 @@ class PixelIndex:
     """Every fingerprinted instance seen so far, by pixel hash and by a few rows of block means."""
 
     store: Store = field(default_factory=MemoryStore)
-    seen_as: str = "scanned earlier"  # how the note says where the earlier instance was met
 
     def check(self, rec: dict[str, Any], fp: dict[str, Any], name: str | None = None) -> bool:
         """Add a note to ``rec`` when its pixels, or all but a few rows and columns of 16 x 16 blocks of them, were seen
@@ -164,12 +163,12 @@ class PixelIndex:
                 if not differ:
                     continue
                 note = (f"copies: {earlier.name} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                        f"{self.seen_as}): two acquisitions never share their noise, so one of the two records was "
+                        "seen earlier): two acquisitions never share their noise, so one of the two records was "
                         "altered or filed again under another identity")
             else:
                 rows, cols = _changed(earlier, entry)
                 note = (f"copies: {earlier.name} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                        f"{self.seen_as}) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols "
+                        f"seen earlier) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols "
                         f"{cols[0] * BLOCK}-{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so "
                         "one of the two was altered there")
             rec["evidence"] = [note, *rec.get("evidence", [])]

@@ -1,4 +1,5 @@
-"""The gateway's memory of pixels: a fingerprint of every instance it analysed, in ``fingerprints.sqlite`` in its spool.
+"""The gateway's memory of pixels: a fingerprint of every instance it analysed, in ``fingerprints.sqlite`` in its spool
+(or the file ``--pixel-index`` names, which an archive scan may have seeded).
 
 An identity swap or an edit re-sent under new UIDs is a new instance to the gateway: nothing ties it to the earlier
 one by UID (:mod:`.resends` covers a SOPInstanceUID received again). Its pixels do
@@ -23,7 +24,7 @@ class GatewayIndex:
 
     def __init__(self, path: str | PathLike[str]) -> None:
         self.store = SqliteStore(path)
-        self._index = PixelIndex(self.store, seen_as="received earlier")
+        self._index = PixelIndex(self.store)
         self._lock = threading.Lock()
 
     def check(self, record: dict[str, Any], path: str, name: str) -> bool:

@@ -44,6 +44,7 @@ class GatewayConfig:
     model: str | None = None
     scan: bool = True
     remember_pixels: bool = True  # fingerprint every instance (same_pixels): costs a decode per instance
+    pixel_index: Path | None = None  # where the fingerprints are kept (default: fingerprints.sqlite in the spool)
     workers: int = 2
     forward_associations: int = 2
     stable_age: float = 30.0
@@ -68,7 +69,8 @@ class Gateway:
         self.config = config
         self.spool = Spool(config.spool).create()
         self.queue = Queue(str(self.spool.db_path))
-        self.pixels = GatewayIndex(self.spool.root / "fingerprints.sqlite") if config.remember_pixels else None
+        self.pixels = (GatewayIndex(config.pixel_index or self.spool.root / "fingerprints.sqlite")
+                       if config.remember_pixels else None)
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
                                    max_attempts=config.max_attempts, base_delay=config.base_delay,

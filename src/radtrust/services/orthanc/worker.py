@@ -52,7 +52,7 @@ class PluginWorker:
             from radtrust.forensics.pixel_store import SqliteStore
             from radtrust.forensics.same_pixels import PixelIndex
 
-            self.pixels = PixelIndex(SqliteStore(pixel_index), seen_as="stored earlier")
+            self.pixels = PixelIndex(SqliteStore(pixel_index))
         self.jobs: queue.Queue[Any] = queue.Queue()
         self.tmp = Path(tempfile.mkdtemp(prefix="radtrust-orthanc-"))
         self.thread = threading.Thread(target=self._loop, name="radtrust-orthanc", daemon=True)
