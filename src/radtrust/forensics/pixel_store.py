@@ -20,12 +20,12 @@ from typing import Any
 from radtrust.forensics.same_pixels import Entry
 
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
-    " sha256 BLOB NOT NULL, shape TEXT NOT NULL, header BLOB NOT NULL, deidentified INTEGER NOT NULL,"
-    " acquired INTEGER NOT NULL, lines TEXT)",
+    ("CREATE TABLE IF NOT EXISTS fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
+     " sha256 BLOB NOT NULL, shape TEXT NOT NULL, header BLOB NOT NULL, deidentified INTEGER NOT NULL,"
+     " acquired INTEGER NOT NULL, lines TEXT)"),
     "CREATE INDEX IF NOT EXISTS fingerprints_sha ON fingerprints (sha256, shape)",
-    "CREATE TABLE IF NOT EXISTS fingerprint_rows (shape TEXT NOT NULL, row INTEGER NOT NULL, digest BLOB NOT NULL,"
-    " fingerprint INTEGER NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS fingerprint_rows (shape TEXT NOT NULL, row INTEGER NOT NULL, digest BLOB NOT NULL,"
+     " fingerprint INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS fingerprint_rows_key ON fingerprint_rows (shape, row, digest)",
 )
 _COLUMNS = "name, sop_uid, sha256, shape, header, deidentified, acquired, lines"
