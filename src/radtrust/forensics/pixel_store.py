@@ -4,8 +4,8 @@ A :class:`SqliteStore` holds every fingerprinted instance (SHA-256 of its pixels
 records of one acquisition must agree on, hashes of the rows and columns of its 16 x 16 block means; no pixel or
 header value) in one SQLite file, so an instance is compared with everything fingerprinted before it: by the gateway
 since it was first started (``fingerprints.sqlite`` in its spool), and by ``radtrust scan --pixel-index FILE``
-across the runs that name the same file (an archive audited in parts, or again as it grows). About a kilobyte per
-instance. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
+across the runs that name the same file (an archive audited in parts, or again as it grows). About 1.7 KB per
+instance on disk. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
 compared with later ones), never anything else.
 """
 
@@ -15,9 +15,8 @@ import json
 import sqlite3
 import threading
 from os import PathLike
-from typing import Any
 
-from radtrust.forensics.same_pixels import Entry
+from radtrust.forensics.same_pixels import TEMPLATE, Entry, Lines
 
 SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
@@ -31,19 +30,15 @@ SCHEMA = (
 _COLUMNS = "name, sop_uid, sha256, shape, header, deidentified, acquired, lines"
 
 
-def _lines_json(lines: Any) -> str | None:
+def _lines_json(lines: Lines | None) -> str | None:
     if lines is None:
         return None
-    rows, cols, rinf, cinf = lines
-    return json.dumps([[r.hex() for r in rows], [c.hex() for c in cols], rinf, cinf])
+    return json.dumps([lines.rows.hex(), lines.cols.hex(), lines.informative_rows.hex(), lines.informative_cols.hex()])
 
 
 def _entry(row: tuple) -> Entry:
     name, sop, sha, shape, header, deid, acquired, lines = row
-    parsed = None
-    if lines:
-        rows, cols, rinf, cinf = json.loads(lines)
-        parsed = ([bytes.fromhex(r) for r in rows], [bytes.fromhex(c) for c in cols], list(rinf), list(cinf))
+    parsed = Lines(*(bytes.fromhex(h) for h in json.loads(lines))) if lines else None
     return Entry(name, sop, bytes(header), bool(deid), bool(acquired), bytes(sha), tuple(json.loads(shape)), parsed)
 
 
@@ -73,8 +68,9 @@ class SqliteStore:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM fingerprints WHERE id IN (SELECT fingerprint FROM fingerprint_rows"
-                " WHERE shape = ? AND row = ? AND digest = ?)", (json.dumps(list(shape)), row, digest)).fetchall()
-        return [_entry(r) for r in rows]
+                " WHERE shape = ? AND row = ? AND digest = ? LIMIT ?)",
+                (json.dumps(list(shape)), row, digest, TEMPLATE + 1)).fetchall()
+        return [] if len(rows) > TEMPLATE else [_entry(r) for r in rows]
 
     def add(self, entry: Entry) -> None:
         shape = json.dumps(list(entry.shape))

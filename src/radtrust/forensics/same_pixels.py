@@ -22,7 +22,7 @@ under another identity, without the serial and with shifted dates by design); im
 :data:`MIN_VALUES` distinct values in a sparse sample (blank frames and masks repeat by construction); pairs the
 task's own comparison of copies already named; a copy converted as a whole (a lossy codec moves every block mean).
 A scan compares what it analyses, and with ``--pixel-index FILE`` also what earlier runs naming the file
-fingerprinted (:mod:`.pixel_store`; the gateway keeps one in its spool). Memory: under a kilobyte per instance.
+fingerprinted (:mod:`.pixel_store`; the gateway keeps one in its spool). Memory: about 2 KB per instance (1.7 KB on disk).
 """
 
 from __future__ import annotations
@@ -50,16 +50,40 @@ _H = 8  # bytes of SHA-256 kept per attribute
 MIN_LINES = 8  # informative rows (and columns) of 16 x 16 blocks an edited copy must share with its original ...
 SHARED = 0.5  # ... and at least this share of them
 INDEXED = 4  # rows of blocks per image looked up in the index (spread over the informative ones)
+#: more images than this sharing one row of block means: a template (burned-in text on a constant band), not noise;
+#: that row is no longer looked up (it would make every image a candidate of every other)
+TEMPLATE = 8
 #: modalities whose every image carries acquisition noise; rendered images (secondary captures, dose screens, the user
 #: interface around an ultrasound sector) repeat a template in most rows and are compared only whole
 ACQUIRED = frozenset({"CT", "MR", "CR", "DX", "MG", "XA", "RF", "PT", "NM", "IO", "PX", "RG"})
 
 
-def _lines(means: np.ndarray) -> tuple[list[bytes], list[bytes], list[bool], list[bool]]:
-    """4-byte hashes of each row and each column of block means, and which are informative (not all one value)."""
-    rows = [hashlib.sha256(r.tobytes()).digest()[:4] for r in means]
-    cols = [hashlib.sha256(np.ascontiguousarray(c).tobytes()).digest()[:4] for c in means.T]
-    return rows, cols, [bool(np.ptp(r) > 0) for r in means], [bool(np.ptp(c) > 0) for c in means.T]
+@dataclass(frozen=True)
+class Lines:
+    """4-byte hashes of each row and each column of an image's 16 x 16 block means, packed (a few hundred bytes), and
+    which rows and columns are informative (not all one value: 1, else 0)."""
+
+    rows: bytes
+    cols: bytes
+    informative_rows: bytes
+    informative_cols: bytes
+
+    @classmethod
+    def of(cls, means: np.ndarray) -> Lines:
+        return cls(b"".join(hashlib.sha256(r.tobytes()).digest()[:4] for r in means),
+                   b"".join(hashlib.sha256(np.ascontiguousarray(c).tobytes()).digest()[:4] for c in means.T),
+                   bytes(int(np.ptp(r) > 0) for r in means), bytes(int(np.ptp(c) > 0) for c in means.T))
+
+    def row(self, i: int) -> bytes:
+        return self.rows[4 * i:4 * i + 4]
+
+    def col(self, j: int) -> bytes:
+        return self.cols[4 * j:4 * j + 4]
+
+
+def _agreement(a: bytes, b: bytes, informative: bytes) -> list[bool]:
+    """Per informative line, whether the two images' hashes agree."""
+    return [a[4 * i:4 * i + 4] == b[4 * i:4 * i + 4] for i, ok in enumerate(informative) if ok]
 
 
 def fingerprint(image: Any) -> dict[str, Any] | None:
@@ -75,7 +99,7 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
     out = {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
            "deidentified": deidentified(ds), "acquired": acquired, "lines": None}
     if pixels.ndim == 2 and min(pixels.shape) >= MIN_LINES * BLOCK and acquired:
-        out["lines"] = _lines(block_means(pixels).astype(np.float32))
+        out["lines"] = Lines.of(block_means(pixels).astype(np.float32))
     return out
 
 
@@ -96,7 +120,7 @@ class Entry:
     acquired: bool
     sha256: bytes
     shape: tuple[int, ...]
-    lines: tuple[list[bytes], list[bytes], list[bool], list[bool]] | None = None
+    lines: Lines | None = None
 
     @classmethod
     def of(cls, name: str, sop: str | None, fp: dict[str, Any]) -> Entry:
@@ -107,17 +131,25 @@ class Entry:
         """The few rows of block means (number, hash) an edited copy is looked up by."""
         if self.lines is None:
             return []
-        rows, _, informative, _ = self.lines
-        picked = [i for i, ok in enumerate(informative) if ok]
-        return [(i, rows[i]) for i in picked[:: max(1, len(picked) // INDEXED)][:INDEXED]]
+        picked = [i for i, ok in enumerate(self.lines.informative_rows) if ok]
+        return [(i, self.lines.row(i)) for i in picked[:: max(1, len(picked) // INDEXED)][:INDEXED]]
 
 
 class Store(Protocol):
-    """Where the index keeps its entries: in memory for a scan, in the gateway's queue database for the gateway."""
+    """Where the index keeps its entries: in memory for one scan (:class:`MemoryStore`), in a SQLite file across runs
+    and for the gateway and the Orthanc plugin (:class:`~radtrust.forensics.pixel_store.SqliteStore`)."""
 
-    def exact(self, sha256: bytes, shape: tuple[int, ...]) -> list[Entry]: ...
-    def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]: ...
-    def add(self, entry: Entry) -> None: ...
+    def exact(self, sha256: bytes, shape: tuple[int, ...]) -> list[Entry]:
+        """The entries with exactly these pixels."""
+        ...
+
+    def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]:
+        """The entries indexed by this row of block means, none when more than :data:`TEMPLATE` share it."""
+        ...
+
+    def add(self, entry: Entry) -> None:
+        """Keep ``entry``, indexed by its pixels and :meth:`Entry.indexed_rows`."""
+        ...
 
 
 @dataclass
@@ -129,12 +161,15 @@ class MemoryStore:
         return self.seen.get((sha256, shape), [])
 
     def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]:
-        return self.rows.get((shape, row, digest), [])
+        found = self.rows.get((shape, row, digest), [])
+        return [] if len(found) > TEMPLATE else found
 
     def add(self, entry: Entry) -> None:
         self.seen.setdefault((entry.sha256, entry.shape), []).append(entry)
         for i, h in entry.indexed_rows():
-            self.rows.setdefault((entry.shape, i, h), []).append(entry)
+            found = self.rows.setdefault((entry.shape, i, h), [])
+            if len(found) <= TEMPLATE:  # one past it marks the row a template; no need to keep more
+                found.append(entry)
 
 
 @dataclass
@@ -181,15 +216,14 @@ class PixelIndex:
         """Earlier images sharing most informative rows and columns of block means with ``entry``, but not all."""
         if entry.lines is None:
             return []
-        rows, cols, rinf, cinf = entry.lines
+        lines = entry.lines
         out: dict[tuple[str, str | None], Entry] = {}
-        for i, h in enumerate(rows):
-            for earlier in self.store.by_row(entry.shape, i, h):
+        for i in range(len(lines.informative_rows)):
+            for earlier in self.store.by_row(entry.shape, i, lines.row(i)):
                 if (earlier.name, earlier.sop) in out or earlier.sha256 == entry.sha256 or earlier.lines is None:
                     continue
-                erows, ecols, _, _ = earlier.lines
-                same_r = [a == b for a, b, ok in zip(rows, erows, rinf, strict=False) if ok]
-                same_c = [a == b for a, b, ok in zip(cols, ecols, cinf, strict=False) if ok]
+                same_r = _agreement(lines.rows, earlier.lines.rows, lines.informative_rows)
+                same_c = _agreement(lines.cols, earlier.lines.cols, lines.informative_cols)
                 if min(len(same_r), len(same_c)) < MIN_LINES or all(same_r) and all(same_c):
                     continue
                 if min(np.mean(same_r), np.mean(same_c)) >= SHARED:
@@ -200,6 +234,6 @@ class PixelIndex:
 def _changed(a: Entry, b: Entry) -> tuple[tuple[int, int], tuple[int, int]]:
     """The first and last rows and columns of blocks whose means differ between two images."""
     assert a.lines is not None and b.lines is not None
-    rows = [i for i, (x, y) in enumerate(zip(a.lines[0], b.lines[0])) if x != y] or [0]
-    cols = [i for i, (x, y) in enumerate(zip(a.lines[1], b.lines[1])) if x != y] or [0]
+    rows = [i for i in range(len(a.lines.informative_rows)) if a.lines.row(i) != b.lines.row(i)] or [0]
+    cols = [j for j in range(len(a.lines.informative_cols)) if a.lines.col(j) != b.lines.col(j)] or [0]
     return (min(rows), max(rows)), (min(cols), max(cols))
