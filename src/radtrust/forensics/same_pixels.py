@@ -234,6 +234,7 @@ class PixelIndex:
 def _changed(a: Entry, b: Entry) -> tuple[tuple[int, int], tuple[int, int]]:
     """The first and last rows and columns of blocks whose means differ between two images."""
     assert a.lines is not None and b.lines is not None
-    rows = [i for i in range(len(a.lines.informative_rows)) if a.lines.row(i) != b.lines.row(i)] or [0]
-    cols = [j for j in range(len(a.lines.informative_cols)) if a.lines.col(j) != b.lines.col(j)] or [0]
+    ny, nx = len(a.lines.informative_rows), len(a.lines.informative_cols)
+    rows = [i for i in range(ny) if a.lines.row(i) != b.lines.row(i)] or [0, ny - 1]  # none: the whole height
+    cols = [j for j in range(nx) if a.lines.col(j) != b.lines.col(j)] or [0, nx - 1]
     return (min(rows), max(rows)), (min(cols), max(cols))
