@@ -152,14 +152,14 @@ def test_a_row_shared_by_many_images_is_a_template_not_a_lookup(tmp_path):
     """Burned-in text on a constant band repeats one row of block means in every image of a site: past TEMPLATE
     images that row is no longer looked up (in memory and in SQLite), while a true edited copy is still found."""
     from radtrust.forensics.pixel_store import SqliteStore
-    from radtrust.forensics.same_pixels import TEMPLATE, Entry, Lines, MemoryStore
+    from radtrust.forensics.same_pixels import COMPARED, TEMPLATE, Entry, Lines, MemoryStore
 
     rng = np.random.default_rng(1)
     shared = bytes(4)
 
     def entry(k: int, rows: bytes) -> Entry:
         lines = Lines(rows, rng.bytes(64), bytes([1] * 16), bytes([1] * 16))
-        return Entry(f"im{k}", str(k), bytes(8 * 29), False, True, rng.bytes(32), (256, 256), lines)
+        return Entry(f"im{k}", str(k), bytes(8 * len(COMPARED)), False, True, rng.bytes(32), (256, 256), lines)
 
     for store in (MemoryStore(), SqliteStore(tmp_path / "p.sqlite")):
         for k in range(TEMPLATE + 3):  # every image's first informative row is the shared one
@@ -169,7 +169,7 @@ def test_a_row_shared_by_many_images_is_a_template_not_a_lookup(tmp_path):
         original = entry(100, rows)
         store.add(original)
         index = PixelIndex(store)
-        edited = {"sha256": rng.bytes(32), "shape": (256, 256), "header": bytes(8 * 29), "deidentified": False,
+        edited = {"sha256": rng.bytes(32), "shape": (256, 256), "header": bytes(8 * len(COMPARED)), "deidentified": False,
                   "acquired": True, "lines": Lines(rows[:4] + bytes(4) + rows[8:], original.lines.cols, bytes([1] * 16),
                                                    bytes([1] * 16))}
         rec = {"path": "b", "sop_instance_uid": "200", "evidence": []}
