@@ -86,6 +86,7 @@ def test_without_pixel_memory_no_fingerprint_is_kept(tmp_path: Path) -> None:
     gw = Gateway(cfg, Analyzer([], scan=False))
     try:
         assert gw.pixels is None and not (tmp_path / "spool" / "fingerprints.sqlite").exists()
+        assert (tmp_path / "spool").stat().st_mode & 0o077 == 0  # images, results, the queue: owner-only
     finally:
         gw.queue.close()
 

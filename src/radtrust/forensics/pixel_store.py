@@ -12,6 +12,7 @@ compared with later ones), never anything else.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from os import PathLike
@@ -46,6 +47,9 @@ class SqliteStore:
     """:class:`~radtrust.forensics.same_pixels.Store` in one SQLite file (WAL; one connection, one lock)."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
+        # the attribute hashes derive from patient identifiers: owner-only, as SQLite gives its -wal and -shm files
+        # the database file's mode
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()
         with self._lock:

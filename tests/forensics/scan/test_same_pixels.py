@@ -142,6 +142,9 @@ def test_a_pixel_index_compares_across_runs(tmp_path, capsys, sample_ct_files):
     assert later["verdict"] == "suspicious"
     assert not any(_notes(r) for r in _scan(capsys, tmp_path / "part2", "--copies", "flag") if r["kind"] == "instance")
 
+    for f in tmp_path.glob("pixels.sqlite*"):  # the file and its -wal: hashes of patient identifiers, owner-only
+        assert f.stat().st_mode & 0o077 == 0, oct(f.stat().st_mode)
+
     (tmp_path / "bad.sqlite").write_bytes(b"not a database" * 100)
     assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(tmp_path / "bad.sqlite")]) == 2
     assert "cannot open the pixel index" in capsys.readouterr().err

@@ -42,7 +42,11 @@ class Spool:
         self.db_path = self.root / "queue.sqlite"
 
     def create(self) -> "Spool":
-        for d in (self.root, self.incoming, self.objects, self.quarantine, self.heatmaps, self.results):
+        try:  # it will hold images, results and the queue: owner-only (an existing folder keeps its mode)
+            self.root.mkdir(parents=True, mode=0o700)
+        except FileExistsError:
+            pass
+        for d in (self.incoming, self.objects, self.quarantine, self.heatmaps, self.results):
             d.mkdir(parents=True, exist_ok=True)
         return self
 
