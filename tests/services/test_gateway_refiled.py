@@ -15,8 +15,7 @@ from pydicom.uid import generate_uid
 from radtrust.services.analysis import Analyzer
 from radtrust.services.gateway import Destination, Gateway, GatewayConfig, Policy
 from tests.services.data import SAMPLE_CT, uncompressed_copy
-from tests.services.servers import Orthanc, require_orthanc
-from tests.services.test_gateway_policies import send
+from tests.services.servers import Orthanc, require_orthanc, send
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
