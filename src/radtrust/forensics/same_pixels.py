@@ -183,34 +183,20 @@ class PixelIndex:
         under another SOPInstanceUID (with other attributes, when all are the same); True if so. Then remember it
         (as ``name``, by default the record's path)."""
         entry = Entry.of(rec.get("path", "") if name is None else name, rec.get("sop_instance_uid"), fp)
-        found = False
-        for earlier in [*self.store.exact(entry.sha256, entry.shape), *self._edited_candidates(entry)]:
+        notes = []
+        exact = self.store.exact(entry.sha256, entry.shape)
+        for earlier in [*exact, *self._edited_candidates(entry)]:
             if earlier.sop == entry.sop or any(earlier.name in line for line in rec.get("evidence", [])):
                 continue
-            skip = DEIDENTIFIED if earlier.deidentified or entry.deidentified else ()
-            if not (earlier.acquired and entry.acquired):  # a rendered image (a test pattern) may be made twice
-                skip = (*skip, *(k for k in COMPARED if k not in PATIENT))
-            differ = [k for i, k in enumerate(COMPARED)
-                      if k not in skip and earlier.header[_H * i:_H * (i + 1)] != entry.header[_H * i:_H * (i + 1)]]
-            who = "under another patient, " if set(differ) & set(PATIENT) else ""
-            other = f"with other {', '.join(differ)} " if differ else ""
-            if earlier.sha256 == entry.sha256:
-                if not differ:
-                    continue
-                note = (f"copies: {earlier.name} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                        "seen earlier): two acquisitions never share their noise, so one of the two records was "
-                        "altered or filed again under another identity")
-            else:
-                rows, cols = _changed(earlier, entry)
-                note = (f"copies: {earlier.name} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, "
-                        f"seen earlier) but for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols "
-                        f"{cols[0] * BLOCK}-{(cols[1] + 1) * BLOCK - 1}: two acquisitions never share their noise, so "
-                        "one of the two was altered there")
-            rec["evidence"] = [note, *rec.get("evidence", [])]
-            found = True
-            break
-        self.store.add(entry)
-        return found
+            note = _note(earlier, entry)
+            if note is not None:
+                notes.append(note)
+        if notes:
+            more = f" (and {len(notes) - 1} other instance(s) seen earlier)" if len(notes) > 1 else ""
+            rec["evidence"] = [notes[0] + more, *rec.get("evidence", [])]
+        if not any(e.sop == entry.sop and e.name == entry.name for e in exact):  # a file scanned again adds nothing
+            self.store.add(entry)
+        return bool(notes)
 
     def _edited_candidates(self, entry: Entry) -> list[Entry]:
         """Earlier images sharing most informative rows and columns of block means with ``entry``, but not all."""
@@ -229,6 +215,27 @@ class PixelIndex:
                 if min(np.mean(same_r), np.mean(same_c)) >= SHARED:
                     out[(earlier.name, earlier.sop)] = earlier
         return list(out.values())
+
+
+def _note(earlier: Entry, entry: Entry) -> str | None:
+    """What the index says of ``entry`` against an earlier instance with its pixels or most of its block means."""
+    skip = DEIDENTIFIED if earlier.deidentified or entry.deidentified else ()
+    if not (earlier.acquired and entry.acquired):  # a rendered image (a test pattern) may be made twice
+        skip = (*skip, *(k for k in COMPARED if k not in PATIENT))
+    differ = [k for i, k in enumerate(COMPARED)
+              if k not in skip and earlier.header[_H * i:_H * (i + 1)] != entry.header[_H * i:_H * (i + 1)]]
+    who = "under another patient, " if set(differ) & set(PATIENT) else ""
+    other = f"with other {', '.join(differ)} " if differ else ""
+    if earlier.sha256 == entry.sha256:
+        if not differ:
+            return None  # a copy, and the records agree
+        return (f"copies: {earlier.name} holds exactly these pixels {who}{other}(SOPInstanceUID {earlier.sop}, seen "
+                "earlier): two acquisitions never share their noise, so one of the two records was altered or filed "
+                "again under another identity")
+    rows, cols = _changed(earlier, entry)
+    return (f"copies: {earlier.name} holds these pixels {who}{other}(SOPInstanceUID {earlier.sop}, seen earlier) but "
+            f"for rows {rows[0] * BLOCK}-{(rows[1] + 1) * BLOCK - 1}, cols {cols[0] * BLOCK}-{(cols[1] + 1) * BLOCK - 1}: "
+            "two acquisitions never share their noise, so one of the two was altered there")
 
 
 def _changed(a: Entry, b: Entry) -> tuple[tuple[int, int], tuple[int, int]]:

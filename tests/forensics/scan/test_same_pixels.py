@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,11 @@ def test_a_pixel_index_compares_across_runs(tmp_path, capsys, sample_ct_files):
     assert f"copies: {tmp_path / 'part1' / 'a.dcm'} holds exactly these pixels under another patient" in note, note
     assert later["verdict"] == "suspicious"
     assert not any(_notes(r) for r in _scan(capsys, tmp_path / "part2", "--copies", "flag") if r["kind"] == "instance")
+    _scan(capsys, tmp_path / "part1", "--pixel-index", str(index))  # scanned again: nothing new to keep
+    assert sqlite3.connect(index).execute("SELECT COUNT(*) FROM fingerprints").fetchone()[0] == 2
+    _refiled(sample_ct_files[3], tmp_path / "part3" / "c.dcm", name="OKAFOR^MEI", pid="P555")
+    (third,) = [r for r in _scan(capsys, tmp_path / "part3", "--pixel-index", str(index)) if r["kind"] == "instance"]
+    assert "(and 1 other instance(s) seen earlier)" in _notes(third)[0], third["evidence"]
 
     for f in tmp_path.glob("pixels.sqlite*"):  # the file and its -wal: hashes of patient identifiers, owner-only
         assert f.stat().st_mode & 0o077 == 0, oct(f.stat().st_mode)
