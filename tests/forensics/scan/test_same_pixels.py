@@ -161,7 +161,13 @@ def test_a_row_shared_by_many_images_is_a_template_not_a_lookup(tmp_path):
     """Burned-in text on a constant band repeats one row of block means in every image of a site: past TEMPLATE
     images that row is no longer looked up (in memory and in SQLite), while a true edited copy is still found."""
     from radtrust.forensics.pixel_store import SqliteStore
-    from radtrust.forensics.same_pixels import COMPARED, TEMPLATE, Entry, Lines, MemoryStore
+    from radtrust.forensics.same_pixels import (
+        COMPARED,
+        TEMPLATE,
+        Entry,
+        Lines,
+        MemoryStore,
+    )
 
     rng = np.random.default_rng(1)
     shared = bytes(4)
