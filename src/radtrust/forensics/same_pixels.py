@@ -2,11 +2,11 @@
 
 Two acquisitions never give the same pixels: the quantum noise differs in every pixel. An image whose decoded pixels
 (in modality units) equal another's is a copy of it, however it is named, and two records of one acquisition must
-agree on who was imaged, when and how (for a rendered image, which can be made twice, only who). An image that equals another but for a few rows and columns of 16 x 16
-blocks is a copy of it edited there. :mod:`.copies` pairs copies that kept their SOPInstanceUID or their place
-(frame of reference, position, orientation); a copy re-filed with every UID generated anew (an identity swap or an
-edit meant to last, an edited image exported as a new study) keeps neither. Nothing in either file alone need
-contradict it; an archive that holds both can.
+agree on who was imaged, when and how (for a rendered image, which can be made twice, only who). An image that
+equals another but for a few rows and columns of 16 x 16 blocks is a copy of it edited there. :mod:`.copies` pairs
+copies that kept their SOPInstanceUID or their place (frame of reference, position, orientation); a copy re-filed
+with every UID generated anew (an identity swap or an edit meant to last, an edited image exported as a new study)
+keeps neither. Nothing in either file alone need contradict it; an archive that holds both can.
 
 The workers return a fingerprint of each instance with a header: the SHA-256 of its pixels (float32 modality
 values), 8 bytes of a SHA-256 of each attribute of :data:`COMPARED` (values are never kept or printed) and, for a
@@ -15,14 +15,16 @@ repeats in most rows), 4-byte hashes of each row and column of its 16 x 16 block
 the instances in task order (serial and parallel scans agree) and tells a later instance, under another
 SOPInstanceUID, whose pixels equal an earlier one's with any of those attributes different, or whose block means
 equal an earlier one's in at least half (and :data:`MIN_LINES`) of the informative rows and columns but not all:
-the changed rows and columns bound the edit. The earlier record is already written. Not told: an identical copy
-that agrees on every attribute (a copy, which :mod:`.copies` reports where it can place it); the patient, the dates
-and the device serial number when either file records a de-identification (a research export carries the pixels
-under another identity, without the serial and with shifted dates by design); images with fewer than
-:data:`MIN_VALUES` distinct values in a sparse sample (blank frames and masks repeat by construction); pairs the
-task's own comparison of copies already named; a copy converted as a whole (a lossy codec moves every block mean).
-A scan compares what it analyses, and with ``--pixel-index FILE`` also what earlier runs naming the file
-fingerprinted (:mod:`.pixel_store`; the gateway keeps one in its spool). Memory: about 2 KB per instance (1.7 KB on disk).
+the changed rows and columns bound the edit. The note names the first earlier match and counts the others; the
+earlier records are already written. Not told: an identical copy that agrees on every attribute (a copy, which
+:mod:`.copies` reports where it can place it); the patient, the dates and the device serial number when either
+file records a de-identification (a research export carries the pixels under another identity, without the serial
+and with shifted dates by design); images with fewer than :data:`MIN_VALUES` distinct values in a sparse sample
+(blank frames and masks repeat by construction); pairs the task's own comparison of copies already named; a copy
+converted as a whole (a lossy codec moves every block mean). A row of block means that more than :data:`TEMPLATE`
+images share (burned-in text on a constant band) is not looked up. A scan compares what it analyses, and with
+``--pixel-index FILE`` also what earlier runs naming the file fingerprinted (:mod:`.pixel_store`; the gateway and
+the Orthanc plugin keep one too). Memory: about 2 KB per instance (1.7 KB on disk).
 """
 
 from __future__ import annotations
