@@ -109,6 +109,34 @@ for r in (json.loads(l) for l in open(sys.argv[1])):
         print(f"  {r['verdict']:<10} {r['path']}: {copies[0].split('differs: ')[-1] if copies else 'no copy differs'}")
 PY
 
+step "The same pixels under another patient: an identity swap filed as a new study, every UID new"
+# Nothing in the swapped file contradicts itself; its pixels do, against the original's: two acquisitions never share
+# their noise. The fingerprints go to a pixel index file, which later scans (or the gateway) compare against.
+radtrust simulate meta-identity-swap samples/ct --out "$OUT/archive/refiled" --seed 2 --name ct_swapped
+python - "$OUT/archive/refiled" <<'PY'
+import sys
+from pathlib import Path
+import pydicom
+from pydicom.uid import generate_uid
+study, series, frame = generate_uid(), generate_uid(), generate_uid()
+for f in sorted(Path(sys.argv[1]).rglob("*.dcm")):
+    ds = pydicom.dcmread(f)
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(f, enforce_file_format=True)
+PY
+rm -f "$OUT/archive/pixels.sqlite"
+radtrust scan samples/ct --pixel-index "$OUT/archive/pixels.sqlite" -q || true
+radtrust scan "$OUT/archive/refiled" --copies flag --pixel-index "$OUT/archive/pixels.sqlite" \
+  --jsonl "$OUT/archive/refiled.jsonl" -q || true
+python - "$OUT/archive/refiled.jsonl" <<'PY'
+import json, sys
+for r in (json.loads(l) for l in open(sys.argv[1])):
+    if r["kind"] == "instance":
+        notes = [e for e in r["evidence"] if "holds" in e and e.startswith("copies:")]
+        print(f"  {r['verdict']:<10} {r['path']}: {notes[0][:150] if notes else 'no note'}")
+PY
+
 step "Results as DICOM for the PACS: a Comprehensive SR (TID 1500) and a fractional SEG carrying the heatmaps"
 radtrust report "$OUT/scan.jsonl" --dicom "$OUT/results"
 if command -v dciodvfy >/dev/null; then
