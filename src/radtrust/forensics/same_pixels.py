@@ -98,7 +98,7 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
         return None
     header = b"".join(hashlib.sha256(attribute_text(ds, k).encode("utf-8", "replace")).digest()[:_H] for k in COMPARED)
     acquired = _acquired(ds)
-    out = {"sha256": hashlib.sha256(pixels.tobytes()).digest(), "shape": pixels.shape, "header": header,
+    out = {"sha256": hashlib.sha256(pixels.data).digest(), "shape": pixels.shape, "header": header,  # no copy
            "deidentified": deidentified(ds), "acquired": acquired, "lines": None}
     if pixels.ndim == 2 and min(pixels.shape) >= MIN_LINES * BLOCK and acquired:
         out["lines"] = Lines.of(block_means(pixels).astype(np.float32))
