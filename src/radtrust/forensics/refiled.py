@@ -14,6 +14,10 @@ What is said is what the comparison of copies says, at block resolution: the sam
 not an alteration) or most blocks the same and some changed, named to the block (one of the two was altered; with
 ``--copies flag`` an authentic verdict becomes suspicious, and so does its series). Two acquisitions or
 reconstructions at one place change every block mean and are not paired.
+
+:class:`CrossTask` also holds the scan's :class:`~radtrust.forensics.same_pixels.PixelIndex`, which compares every
+instance wherever it lies and its header too; it speaks first, and a pair it has told is not told again here (the
+same pixels under another patient are not "a copy, not an alteration").
 """
 
 from __future__ import annotations
@@ -57,14 +61,15 @@ class CrossTask:
             if extra and ("digest" in extra or "pixels" in extra):
                 extra = dict(extra)
                 found = False
-                if "digest" in extra:
-                    place, digest = extra.pop("place"), extra.pop("digest")
-                    found = self._compare(rec, place, digest)
-                    self.seen.setdefault(place, []).append(
-                        _Seen(rec["path"], rec.get("sop_instance_uid"), rec.get("series_instance_uid"), digest))
+                # the pixel index first: it also compares the headers, which the digest comparison does not
                 if "pixels" in extra and self.pixels.check(rec, extra.pop("pixels")):
                     found = True
                     self._raise(rec)
+                if "digest" in extra:
+                    place, digest = extra.pop("place"), extra.pop("digest")
+                    found = self._compare(rec, place, digest) or found
+                    self.seen.setdefault(place, []).append(
+                        _Seen(rec["path"], rec.get("sop_instance_uid"), rec.get("series_instance_uid"), digest))
                 if found:
                     altered.setdefault(rec.get("series_instance_uid"), []).append(rec.get("sop_instance_uid") or "")
                 extra = extra or None
@@ -78,6 +83,8 @@ class CrossTask:
         for earlier in self.seen.get(place, []):
             if earlier.sop == rec.get("sop_instance_uid") or earlier.series == rec.get("series_instance_uid"):
                 continue  # one instance twice, or one series: the task's own comparison of copies
+            if any(earlier.path in line for line in rec["evidence"]):
+                continue  # already told by the pixel index (the same pixels under another patient, say)
             relation = same_image(earlier.digest, digest)
             if relation is None:
                 continue

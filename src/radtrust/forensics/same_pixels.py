@@ -105,10 +105,14 @@ def fingerprint(image: Any) -> dict[str, Any] | None:
     return out
 
 
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # and its multi-frame classes .7.1-.7.4
+
+
 def _acquired(ds: Any) -> bool:
     image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
-    return (str(ds.get("Modality", "") or "").upper() in ACQUIRED and "SECONDARY" not in image_type
-            and not str(ds.get("SOPClassUID", "")).startswith("1.2.840.10008.5.1.4.1.1.7"))
+    sop_class = str(ds.get("SOPClassUID", ""))
+    secondary = sop_class == _SECONDARY_CAPTURE or sop_class.startswith(_SECONDARY_CAPTURE + ".")
+    return str(ds.get("Modality", "") or "").upper() in ACQUIRED and "SECONDARY" not in image_type and not secondary
 
 
 @dataclass

@@ -190,3 +190,28 @@ def test_a_row_shared_by_many_images_is_a_template_not_a_lookup(tmp_path):
         rec = {"path": "b", "sop_instance_uid": "200", "evidence": []}
         assert index.check(rec, edited) and "im100 holds these pixels" in rec["evidence"][0]
         assert "but for rows 16-31, cols 0-255" in rec["evidence"][0]  # no column hash changed: the whole width
+
+
+def test_a_long_series_filed_again_for_another_patient_at_its_places_is_not_called_a_copy(tmp_path, capsys):
+    """Two 100-slice series at the same places, too long for one task: the digests across tasks find the same pixels,
+    and the pixel index finds the other patient. The record must say the latter, not 'a copy, not an alteration'."""
+    from pydicom.uid import generate_uid
+
+    from tests.forensics.scan.test_copies import _ct_series
+
+    rng = np.random.default_rng(7)
+    frame = generate_uid()
+    slices = [rng.integers(900, 1200, (64, 64)) for _ in range(100)]
+    _ct_series(tmp_path / "a_original", frame, slices)
+    _ct_series(tmp_path / "b_swapped", frame, slices)
+    for f in (tmp_path / "b_swapped").glob("*.dcm"):
+        ds = pydicom.dcmread(f)
+        ds.PatientName, ds.PatientID = "HOLM^ANNA", "P7730001"
+        ds.save_as(f, enforce_file_format=True)
+    recs = [r for r in _scan(capsys, tmp_path, "--copies", "flag") if r["kind"] == "instance"]
+    swapped = [r for r in recs if "b_swapped" in r["path"]]
+    assert len(swapped) == 100
+    for r in swapped:
+        copies = [e for e in r["evidence"] if e.startswith("copies:")]
+        assert len(copies) == 1 and "holds exactly these pixels under another patient" in copies[0], copies
+        assert r["verdict"] == "suspicious"
