@@ -73,8 +73,7 @@ def main() -> None:
         path = Path(tmp) / "pixels.sqlite"
         store = SqliteStore(path)
         disk_first, disk_last = fill(PixelIndex(store), base, args.instances)
-        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        store.close()
+        store.close()  # the last connection to close checkpoints the WAL into the file
         disk = path.stat().st_size / args.instances
     result = {"instances": args.instances, "reference_ms": round(1000 * ref, 1),
               "memory_bytes_per_instance": round(memory), "disk_bytes_per_instance": round(disk),

@@ -1,4 +1,4 @@
-"""The gateway remembers pixels (radtrust.services.gateway.fingerprints): an instance re-sent under new UIDs for another
+"""The gateway remembers pixels (radtrust.forensics.pixel_store.PixelMemory): an instance re-sent under new UIDs for another
 patient, or edited, is quarantined with the earlier one named, also after a restart; another slice is not.
 
 The gateway runs in-process; the modality is a pynetdicom SCU, the PACS a real Orthanc."""

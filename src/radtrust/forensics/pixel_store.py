@@ -6,7 +6,8 @@ header value) in one SQLite file, so an instance is compared with everything fin
 since it was first started (``fingerprints.sqlite`` in its spool), and by ``radtrust scan --pixel-index FILE``
 across the runs that name the same file (an archive audited in parts, or again as it grows). About 1.7 KB per
 instance on disk. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
-compared with later ones), never anything else.
+compared with later ones), never anything else. :class:`PixelMemory` is what the gateway (``fingerprints.sqlite`` in
+its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ import os
 import sqlite3
 import threading
 from os import PathLike
+from typing import Any
 
-from radtrust.forensics.same_pixels import TEMPLATE, Entry, Lines
+from radtrust.forensics.same_pixels import (
+    TEMPLATE,
+    Entry,
+    Lines,
+    PixelIndex,
+    fingerprint,
+)
 
 SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
@@ -91,3 +99,33 @@ class SqliteStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+
+class PixelMemory:
+    """A :class:`~radtrust.forensics.same_pixels.PixelIndex` on a :class:`SqliteStore` for services that analyse one
+    file at a time on several threads (the gateway, the Orthanc plugin): one check at a time, and a failure to
+    fingerprint is named in the evidence, never raised."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.store = SqliteStore(path)
+        self._index = PixelIndex(self.store)
+        self._lock = threading.Lock()
+
+    def check_file(self, record: dict[str, Any], path: str | PathLike[str], name: str) -> bool:
+        """Fingerprint the instance at ``path`` and check it against those before it (remembered as ``name``); True
+        when ``record`` got the note. The record's verdict is the caller's to change."""
+        from radtrust.io import load_image
+
+        try:
+            fp = fingerprint(load_image(path))
+            if fp is None:
+                return False
+            with self._lock:
+                return self._index.check(record, fp, name)
+        except Exception as exc:  # noqa: BLE001 - the analysis stands; the comparison is named as not made
+            record["evidence"] = [*(record.get("evidence") or []),
+                                  f"copies: not compared with the pixels seen earlier ({exc})"]
+            return False
+
+    def close(self) -> None:
+        self.store.close()

@@ -21,7 +21,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from radtrust.services.analysis import Analyzer
-from radtrust.services.gateway.fingerprints import GatewayIndex
+from radtrust.forensics.pixel_store import PixelMemory
 from radtrust.services.gateway.forwarder import Destination, Forwarder
 from radtrust.services.gateway.policy import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, STATUS_REFUSED, Policy
 from radtrust.services.gateway.queue import Queue, Row
@@ -69,7 +69,9 @@ class Gateway:
         self.config = config
         self.spool = Spool(config.spool).create()
         self.queue = Queue(str(self.spool.db_path))
-        self.pixels = (GatewayIndex(config.pixel_index or self.spool.root / "fingerprints.sqlite")
+        # the same pixels under other UIDs (an identity swap, an edit re-sent as a new instance): radtrust.forensics.
+        # same_pixels against every instance analysed here before, or in the archive scan that seeded the file
+        self.pixels = (PixelMemory(config.pixel_index or self.spool.root / "fingerprints.sqlite")
                        if config.remember_pixels else None)
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
@@ -155,7 +157,7 @@ class Gateway:
             t.join(timeout=30)
         self.queue.close()
         if self.pixels is not None:
-            self.pixels.store.close()
+            self.pixels.close()
 
     def serve_forever(self, on_ready: Any = None) -> None:
         import signal
@@ -251,17 +253,10 @@ class Gateway:
         else:
             altered = False
         if self.pixels is not None and record.get("verdict") != "error":
-            try:  # the same pixels under other UIDs: an identity swap or an edit re-sent as a new instance
-                name = f"the instance received from {row.calling_ae} at {_when(row.received_at)}"
-                evidence = {"sop_instance_uid": row.sop_uid, "evidence": list(record.get("evidence") or [])}
-                if self.pixels.check(evidence, row.path, name):
-                    record["evidence"] = evidence["evidence"]
-                    # a valid, trusted signature says this copy is the original: the earlier one was altered
-                    altered = altered or record.get("verdict") != "signed-authentic"
-            except Exception as exc:  # noqa: BLE001 - the analysis stands; the comparison is named as not made
-                log.error("pixel fingerprint of %s failed: %s", row.sop_uid, exc)
-                record["evidence"] = [*(record.get("evidence") or []),
-                                      f"copies: not compared with the pixels received earlier ({exc})"]
+            name = f"the instance received from {row.calling_ae} at {_when(row.received_at)}"
+            if self.pixels.check_file(record, row.path, name):
+                # a valid, trusted signature says this copy is the original: the earlier one was altered
+                altered = altered or record.get("verdict") != "signed-authentic"
         if altered and record.get("verdict") in ("authentic", "unverified", "signed-authentic"):
             record["verdict"] = "suspicious"
         try:

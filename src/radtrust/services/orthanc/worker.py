@@ -49,10 +49,9 @@ class PluginWorker:
         self.api, self.analyzer, self.store_results, self.retry_delay = api, analyzer, store_results, retry_delay
         self.pixels = None  # radtrust.forensics.same_pixels against every instance analysed since the index began
         if pixel_index:
-            from radtrust.forensics.pixel_store import SqliteStore
-            from radtrust.forensics.same_pixels import PixelIndex
+            from radtrust.forensics.pixel_store import PixelMemory
 
-            self.pixels = PixelIndex(SqliteStore(pixel_index))
+            self.pixels = PixelMemory(pixel_index)
         self.jobs: queue.Queue[Any] = queue.Queue()
         self.tmp = Path(tempfile.mkdtemp(prefix="radtrust-orthanc-"))
         self.thread = threading.Thread(target=self._loop, name="radtrust-orthanc", daemon=True)
@@ -114,8 +113,10 @@ class PluginWorker:
                           "evidence": [f"analysis failed: {exc}"], "heatmap": None,
                           "signature": {"status": "error", "reasons": []}}
             record["orthanc_id"] = instance_id
-            if self.pixels is not None and record.get("verdict") != "error":
-                self._compare_pixels(record, path, instance_id)
+            if (self.pixels is not None and record.get("verdict") != "error"
+                    and self.pixels.check_file(record, path, f"Orthanc instance {instance_id}")
+                    and record.get("verdict") in ("authentic", "unverified")):  # a valid signature: the original
+                record["verdict"] = "suspicious"
             heat = record.get("heatmap")
             record["heatmap"] = None
             if heat and Path(heat).exists():
@@ -132,21 +133,6 @@ class PluginWorker:
         finally:
             path.unlink(missing_ok=True)
         return record
-
-    def _compare_pixels(self, record: dict[str, Any], path: Path, instance_id: str) -> None:
-        """The same pixels under other UIDs (an identity swap, an edit stored again as a new instance): noted, and an
-        authentic verdict becomes suspicious (a valid signature says this one is the original)."""
-        from radtrust.forensics.same_pixels import fingerprint
-        from radtrust.io import load_image
-
-        try:
-            fp = fingerprint(load_image(path))
-            if fp is not None and self.pixels.check(record, fp, f"Orthanc instance {instance_id}"):
-                if record.get("verdict") in ("authentic", "unverified"):
-                    record["verdict"] = "suspicious"
-        except Exception as exc:  # noqa: BLE001 - the analysis stands; the comparison is named as not made
-            record["evidence"] = [*(record.get("evidence") or []),
-                                  f"copies: not compared with the pixels stored earlier ({exc})"]
 
     def instance_result(self, instance_id: str) -> dict[str, Any] | None:
         try:
