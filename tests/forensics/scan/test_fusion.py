@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from radtrust.forensics.detectors.base import Finding
-from radtrust.forensics.fusion import Fusion, fuse_heatmaps, threshold_at_fpr
+from radtrust.forensics import calibration as cal
+from radtrust.forensics.fusion import Fusion, fuse_heatmaps, smoothed, threshold_at_fpr
 
 
 def _data(seed: int = 0, n: int = 600):
@@ -86,6 +87,29 @@ def test_fused_heatmap_cleans_maps_but_never_writes_into_them():
     np.testing.assert_allclose(heat, [[0.125, 0.375], [0.0625, 1.0]], atol=1e-6)  # equal weights: the mean
     np.testing.assert_array_equal(hx, keep_x)
     np.testing.assert_array_equal(hy, keep_y)
+
+
+def test_fused_heatmap_is_smoothed_in_plane_at_the_images_scale():
+    """Block-wise scatter inside an edited square averages out (its pixel AUC rises); odd sizes keep their shape,
+    a constant map stays constant, and frames of a volume are not blurred into each other."""
+    rng = np.random.default_rng(5)
+    mask = np.zeros((300, 517), bool)
+    mask[100:160, 200:270] = True
+    blocks = rng.random((300 // 4 + 1, 517 // 4 + 1)).repeat(4, 0).repeat(4, 1)[:300, :517]
+    raw = np.where(mask, 0.3 + 0.7 * blocks, 0.8 * blocks).astype(np.float32)  # inside only a little higher
+    out = smoothed(raw)
+    assert out.shape == raw.shape and out.dtype == np.float32
+    before, after = cal.roc_auc(raw.ravel(), mask.ravel().astype(int)), cal.roc_auc(out.ravel(), mask.ravel().astype(int))
+    assert after > before + 0.05 and after > 0.95
+    assert np.unravel_index(np.argmax(out), out.shape) in {(r, c) for r in range(100, 160) for c in range(200, 270)}
+    np.testing.assert_allclose(smoothed(np.full((64, 700), 0.25, np.float32)), 0.25, atol=1e-6)
+    vol = np.zeros((3, 256, 256), np.float32)
+    vol[1, 100:140, 100:140] = 1.0
+    out = smoothed(vol)
+    assert out.shape == vol.shape and not out[0].any() and not out[2].any() and out[1, 120, 120] > 0.9
+    assert 0 < out[1, 98, 120] < 1  # blurred across the square's edge within the frame
+    heat = fuse_heatmaps({"x": Finding(0.9, raw)}, Fusion.default(["x"]), shape=raw.shape)
+    np.testing.assert_allclose(heat, smoothed(raw), atol=1e-6)
 
 
 def test_a_detector_alone_beyond_anything_authentic_decides():
