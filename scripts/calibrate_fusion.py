@@ -27,11 +27,12 @@ from radtrust.forensics import calibration as cal
 
 
 def pixel_auc(bench: Path, fusion_path: Path, detectors: list[str] | None, limit: int, seed: int = 0) -> dict:
-    """Mean per-image pixel AUC of the fused heatmap against the ground-truth mask (tampered test rows)."""
+    """Mean per-image pixel AUC of the fused heatmap against the ground-truth mask (tampered test rows; the same
+    ``limit`` images every run, for history: ``scripts/pixel_auc.py`` measures a whole split)."""
+    from radtrust.benchmarking.collect import full_pixel_auc
     from radtrust.benchmarking.format import mask_path, read_labels
     from radtrust.forensics.fusion import Fusion
     from radtrust.forensics.scanner import Scanner
-    from radtrust.io import load_image, load_series
 
     scanner = Scanner(detectors, fusion=Fusion.load(fusion_path))
     rows = [r for r in read_labels(bench) if r.label == 1 and r.split == "test"]
@@ -39,21 +40,9 @@ def pixel_auc(bench: Path, fusion_path: Path, detectors: list[str] | None, limit
     rng.shuffle(rows)
     per_method: dict[str, list[float]] = {}
     for r in rows:
-        mask = np.load(mask_path(bench, r))
-        if not mask.any() or sum(len(v) for v in per_method.values()) >= limit:
+        if not np.load(mask_path(bench, r)).any() or sum(len(v) for v in per_method.values()) >= limit:
             continue
-        path = bench / r.file
-        if path.is_dir():
-            [series] = load_series(path)
-            results, _ = scanner.scan_series(series)
-            heat = np.stack([x.heatmap if x.heatmap is not None else np.zeros(im.shape, np.float32)
-                             for x, im in zip(results, series.instances)])
-        else:
-            res = scanner.scan_image(load_image(path))
-            heat = res.heatmap if res.heatmap is not None else np.zeros(mask.shape, np.float32)
-        if heat.shape != mask.shape:
-            continue
-        auc = cal.roc_auc(heat[..., ::2, ::2].ravel(), mask[..., ::2, ::2].ravel().astype(int))
+        auc = full_pixel_auc(scanner, bench, r)
         if math.isfinite(auc):
             per_method.setdefault(r.method, []).append(auc)
     allv = [a for v in per_method.values() for a in v]

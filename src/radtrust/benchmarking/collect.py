@@ -53,6 +53,34 @@ def reduce_map(arr: np.ndarray, k: int, how: str = "mean") -> np.ndarray:
     return a >= 0.5 if how == "mask" else a
 
 
+def full_pixel_auc(scanner: Any, bench: Path, row: Row) -> float:
+    """Pixel AUC of the scanner's fused heatmap, at full resolution (every second pixel and row), against the
+    item's mask: what ``radtrust scan --heatmaps`` writes, where :class:`ItemResult` keeps reduced maps. NaN
+    without a mask, a changed pixel or a map of the mask's shape."""
+    from radtrust.benchmarking.format import mask_path
+    from radtrust.benchmarking.metrics import roc_auc
+    from radtrust.forensics.fusion import fuse_heatmaps
+
+    path = Path(bench) / row.file
+    if not mask_path(bench, row).is_file():
+        return float("nan")
+    mask = np.load(mask_path(bench, row)).astype(bool)
+    if not mask.any() or mask.all():
+        return float("nan")
+    item = _load(path)
+    if path.is_dir():
+        found = scanner.series_findings(item)
+        maps = [fuse_heatmaps(f, scanner.fusion, shape=im.shape, extra=scanner.extra)
+                for f, im in zip(found.instances, item.instances)]
+        heat = np.stack([m if m is not None else np.zeros(im.shape, np.float32) for m, im in zip(maps, item.instances)])
+    else:
+        res = scanner.scan_image(item)
+        heat = res.heatmap if res.heatmap is not None else np.zeros(mask.shape, np.float32)
+    if heat.shape != mask.shape:
+        return float("nan")
+    return roc_auc(mask[..., ::2, ::2].ravel().astype(int), heat[..., ::2, ::2].ravel())
+
+
 def _load(path: Path) -> Any:
     from radtrust.io import load_image, load_series
 
