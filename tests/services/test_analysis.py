@@ -47,6 +47,26 @@ def test_unsigned_instance_is_scanned(analyzer: Analyzer, tmp_path: Path) -> Non
     assert 0.0 <= rec["score"] <= 1.0 and Path(rec["heatmap"]).is_file()
 
 
+def test_the_scan_hands_over_its_pixel_fingerprint(analyzer: Analyzer, tmp_path: Path) -> None:
+    """What the pixel memory compares comes from the scan's own decode (the file is not read again for it); a
+    verification-only analysis has none, and the memory then reads the file itself."""
+    from radtrust.forensics.pixel_store import PixelMemory
+    from radtrust.forensics.same_pixels import fingerprint
+    from radtrust.io import load_image
+
+    rec, pixels = analyzer.analyze_file(SAMPLE_CT[0])
+    assert pixels is not None and pixels == fingerprint(load_image(SAMPLE_CT[0]))
+    assert Analyzer(scan=False).analyze_file(SAMPLE_CT[0])[1] is None
+    memory = PixelMemory(tmp_path / "index.sqlite")
+    try:
+        assert not memory.check_file(rec, tmp_path / "absent.dcm", "first", pixels)  # never opened
+        again = {"evidence": []}
+        assert not memory.check_file(again, SAMPLE_CT[0], "again")  # read itself: the same instance, no note
+        assert not any("not compared" in e for e in again["evidence"])
+    finally:
+        memory.close()
+
+
 def test_without_trust_anchors_nothing_is_trusted(files: dict[str, Path]) -> None:
     rec = Analyzer(scan=False).analyze(files["signed"])
     assert rec["signature"]["status"] == "not-checked" and rec["verdict"] == "unverified"

@@ -111,13 +111,15 @@ class PixelMemory:
         self._index = PixelIndex(self.store)
         self._lock = threading.Lock()
 
-    def check_file(self, record: dict[str, Any], path: str | PathLike[str], name: str) -> bool:
-        """Fingerprint the instance at ``path`` and check it against those before it (remembered as ``name``); True
-        when ``record`` got the note. The record's verdict is the caller's to change."""
+    def check_file(self, record: dict[str, Any], path: str | PathLike[str], name: str,
+                   pixels: dict[str, Any] | None = None) -> bool:
+        """Check the instance at ``path`` against those before it (remembered as ``name``); True when ``record`` got
+        the note. ``pixels``: its fingerprint when the scan already made one, else the file is read for it. The
+        record's verdict is the caller's to change."""
         from radtrust.io import load_image
 
         try:
-            fp = fingerprint(load_image(path))
+            fp = pixels if pixels is not None else fingerprint(load_image(path))
             if fp is None:
                 return False
             with self._lock:

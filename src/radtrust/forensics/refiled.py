@@ -51,10 +51,11 @@ class CrossTask:
     threshold: float
     seen: dict[Place, list[_Seen]] = field(default_factory=dict)
     pixels: PixelIndex = field(default_factory=PixelIndex)  # the same pixels under another patient, any place
+    keep_pixels: bool = False  # leave each instance's fingerprint in its extras (for a service's own pixel memory)
 
     def amend(self, items: Items) -> Items:
         """The task's items with each instance that differs from an earlier copy told so (and its series), the
-        digests taken out of the extras."""
+        digests (and, unless ``keep_pixels``, the fingerprints) taken out of the extras."""
         altered: dict[str | None, list[str]] = {}
         out: Items = []
         for rec, extra in items:
@@ -62,9 +63,12 @@ class CrossTask:
                 extra = dict(extra)
                 found = False
                 # the pixel index first: it also compares the headers, which the digest comparison does not
-                if "pixels" in extra and self.pixels.check(rec, extra.pop("pixels")):
+                fp = extra.pop("pixels", None)
+                if fp is not None and self.pixels.check(rec, fp):
                     found = True
                     self._raise(rec)
+                if fp is not None and self.keep_pixels:
+                    extra["pixels"] = fp
                 if "digest" in extra:
                     place, digest = extra.pop("place"), extra.pop("digest")
                     found = self._compare(rec, place, digest) or found

@@ -338,7 +338,8 @@ class Scanner:
     def scan_groups(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
                     *, jobs: int | None = None, thumbnails: bool | Callable[[], bool] = False,
                     resume: Callable[[list[list[Path]]], Resumed] | None = None,
-                    pixel_store: Store | None = None) -> Iterator[list[tuple[dict[str, Any], Any]]]:
+                    pixel_store: Store | None = None, fingerprints: bool = False,
+                    ) -> Iterator[list[tuple[dict[str, Any], Any]]]:
         """(record, extra) pairs of each series-sized task, one list per task, in input order.
 
         ``thumbnails``: make report thumbnails (True), none (False), or ask before each task is started whether
@@ -348,6 +349,7 @@ class Scanner:
         planned tasks and returns what an earlier run of the scan already recorded (:mod:`.journal`): those
         tasks and errors are skipped. ``pixel_store``: where the fingerprints of :mod:`.same_pixels` are kept (an
         on-disk :class:`~radtrust.forensics.pixel_store.SqliteStore` to compare with earlier runs; memory by default).
+        ``fingerprints``: leave each instance's fingerprint in its extras (``"pixels"``) for the caller's own memory.
         """
         from radtrust.forensics._scanwork import NONE, run_pool, scan_group, thumbnail_mode
         from radtrust.forensics.planning import plan
@@ -367,7 +369,8 @@ class Scanner:
             Path(heatmaps_dir).mkdir(parents=True, exist_ok=True)
         hdir = str(heatmaps_dir) if heatmaps_dir is not None else None
         across = CrossTask(flag=self.copies == "flag", threshold=self.fusion.threshold,
-                           pixels=PixelIndex(pixel_store) if pixel_store is not None else PixelIndex())
+                           pixels=PixelIndex(pixel_store) if pixel_store is not None else PixelIndex(),
+                           keep_pixels=fingerprints)
         workers = jobs if jobs is not None else min(len(groups), _cpu_count())
         if workers <= 1 or len(groups) <= 1:
             for g in groups:
@@ -377,9 +380,11 @@ class Scanner:
             yield across.amend(items)
 
     def scan_items(self, paths: Iterable[str | os.PathLike[str]], heatmaps_dir: str | os.PathLike[str] | None = None,
-                   *, jobs: int | None = None, thumbnails: bool = False) -> Iterator[tuple[dict[str, Any], Any]]:
-        """Like :meth:`scan_paths`, with each record paired with its extras (thumbnail PNG for reports)."""
-        for items in self.scan_groups(paths, heatmaps_dir, jobs=jobs, thumbnails=thumbnails):
+                   *, jobs: int | None = None, thumbnails: bool = False,
+                   fingerprints: bool = False) -> Iterator[tuple[dict[str, Any], Any]]:
+        """Like :meth:`scan_paths`, with each record paired with its extras (thumbnail PNG for reports; the pixel
+        fingerprint with ``fingerprints``)."""
+        for items in self.scan_groups(paths, heatmaps_dir, jobs=jobs, thumbnails=thumbnails, fingerprints=fingerprints):
             yield from items
 
     def scan_paths(self, paths: Iterable[str | os.PathLike[str]],

@@ -189,7 +189,14 @@ class Analyzer:
 
     def analyze(self, path: str | Path, *, heatmaps_dir: str | Path | None = None) -> dict[str, Any]:
         """Analyse one DICOM file. Raises :class:`~radtrust.errors.Error` for unreadable input."""
+        return self.analyze_file(path, heatmaps_dir=heatmaps_dir)[0]
+
+    def analyze_file(self, path: str | Path, *, heatmaps_dir: str | Path | None = None,
+                     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """:meth:`analyze`, with the instance's pixel fingerprint (:func:`radtrust.forensics.same_pixels.fingerprint`)
+        when the scan made one, so a pixel memory need not decode the file again; None otherwise."""
         path = Path(path)
+        pixels = None
         started = time.perf_counter()
         try:
             header = _header(path)
@@ -209,7 +216,8 @@ class Analyzer:
         if decided is not None:
             record.update(verdict=decided, score=1.0 if decided == "tampered" else 0.0, evidence=evidence)
         elif self.scan:
-            record.update(self._scan(path, heatmaps_dir))
+            scanned, pixels = self._scan(path, heatmaps_dir)
+            record.update(scanned)
             record["evidence"] = evidence + list(record["evidence"])
             if flag and record["verdict"] == "authentic":
                 record["verdict"] = "suspicious"
@@ -219,16 +227,16 @@ class Analyzer:
         record["signature"] = signature
         record["credential"] = credential
         record["elapsed_s"] = round(time.perf_counter() - started, 4)
-        return record
+        return record, pixels
 
-    def _scan(self, path: Path, heatmaps_dir: str | Path | None) -> dict[str, Any]:
-        records = list(self._scanner().scan_paths([path], heatmaps_dir=heatmaps_dir))
-        for rec in records:
+    def _scan(self, path: Path, heatmaps_dir: str | Path | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        items = list(self._scanner().scan_items([path], heatmaps_dir=heatmaps_dir, fingerprints=True))
+        for rec, _ in items:
             if rec.get("kind") == "error":
                 raise Error(rec.get("message", "scan failed"), path)
-        instances = [r for r in records if r.get("kind") == "instance"]
+        instances = [(r, extra) for r, extra in items if r.get("kind") == "instance"]
         if not instances:
             raise Error("the scanner returned no result", path)
-        rec = instances[0]
+        rec, extra = instances[0]
         keep = ("score", "verdict", "detectors", "evidence", "heatmap", "modality")
-        return {k: rec[k] for k in keep if k in rec}
+        return {k: rec[k] for k in keep if k in rec}, (extra or {}).get("pixels")

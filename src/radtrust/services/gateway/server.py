@@ -238,9 +238,10 @@ class Gateway:
     def _analyse(self, row: Row, *, synchronous: bool) -> str:
         """Analyse one claimed row and apply the policy; returns the new state. Never raises."""
         try:
-            record = self.analyzer.analyze(row.path, heatmaps_dir=self.spool.heatmaps)
+            record, pixels = self.analyzer.analyze_file(row.path, heatmaps_dir=self.spool.heatmaps)
         except Exception as exc:  # fail closed: an analysis error is flagged, logged, and the server goes on
             log.error("analysis of %s failed: %s", row.sop_uid, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            pixels = None
             record = {"kind": "instance", "path": row.path, "sop_instance_uid": row.sop_uid,
                       "series_instance_uid": row.series_uid, "study_instance_uid": row.study_uid, "score": None,
                       "verdict": "error", "detectors": {}, "evidence": [f"analysis failed: {exc}"], "heatmap": None,
@@ -254,7 +255,7 @@ class Gateway:
             altered = False
         if self.pixels is not None and record.get("verdict") != "error":
             name = f"the instance received from {row.calling_ae} at {_when(row.received_at)}"
-            if self.pixels.check_file(record, row.path, name):
+            if self.pixels.check_file(record, row.path, name, pixels):
                 # a valid, trusted signature says this copy is the original: the earlier one was altered
                 altered = altered or record.get("verdict") != "signed-authentic"
         if altered and record.get("verdict") in ("authentic", "unverified", "signed-authentic"):

@@ -107,14 +107,15 @@ class PluginWorker:
         heat_dir = self.tmp / "heatmaps"
         try:
             try:
-                record = self.analyzer.analyze(path, heatmaps_dir=heat_dir)
+                record, pixels = self.analyzer.analyze_file(path, heatmaps_dir=heat_dir)
             except Exception as exc:  # fail closed: an analysis error is a flagged result, not a crash
+                pixels = None
                 record = {"kind": "instance", "verdict": "error", "score": None, "detectors": {},
                           "evidence": [f"analysis failed: {exc}"], "heatmap": None,
                           "signature": {"status": "error", "reasons": []}}
             record["orthanc_id"] = instance_id
             if (self.pixels is not None and record.get("verdict") != "error"
-                    and self.pixels.check_file(record, path, f"Orthanc instance {instance_id}")
+                    and self.pixels.check_file(record, path, f"Orthanc instance {instance_id}", pixels)
                     and record.get("verdict") in ("authentic", "unverified")):  # a valid signature: the original
                 record["verdict"] = "suspicious"
             heat = record.get("heatmap")
