@@ -113,10 +113,13 @@ def test_a_signed_original_is_not_flagged_for_an_unsigned_copy_received_before_i
     assert "holds exactly these pixels under another patient" in original.record["evidence"][0]
 
 
-def test_a_gateway_seeded_with_an_archive_scan_compares_with_the_archive(tmp_path: Path) -> None:
+@pytest.mark.parametrize("aged", [False, True])
+def test_a_gateway_seeded_with_an_archive_scan_compares_with_the_archive(tmp_path: Path, aged: bool) -> None:
     """`radtrust scan ARCHIVE --pixel-index F`, then the gateway with --pixel-index F: a slice of the archive
-    re-sent for another patient under new UIDs is quarantined with the archive's file named."""
+    re-sent for another patient under new UIDs is quarantined with the archive's file named; with a retention
+    period of 30 days and the archive scanned 40 days ago, the gateway has forgotten it and forwards the copy."""
     import shutil
+    import sqlite3
 
     from radtrust.cli import main
 
@@ -125,11 +128,14 @@ def test_a_gateway_seeded_with_an_archive_scan_compares_with_the_archive(tmp_pat
     shutil.copy(SAMPLE_CT[2], tmp_path / "archive" / "slice.dcm")
     index = tmp_path / "archive.sqlite"
     assert main(["scan", str(tmp_path / "archive"), "--detectors", "header", "--pixel-index", str(index), "-q"]) == 0
+    if aged:
+        with sqlite3.connect(index) as conn:
+            conn.execute("UPDATE fingerprints SET created = created - 40 * 86400")
     swapped = _refiled(SAMPLE_CT[2], tmp_path / "swapped.dcm", patient="HOLM^ANNA")
     with Orthanc(tmp_path / "orthanc") as pacs:
         cfg = GatewayConfig(ae_title="RADTRUST", host="127.0.0.1", port=0, spool=tmp_path / "spool",
                             forward=Destination("ORTHANC", "127.0.0.1", pacs.dicom_port), policy=Policy.QUARANTINE,
-                            workers=1, stable_age=60.0, pixel_index=index)
+                            workers=1, stable_age=60.0, pixel_index=index, pixel_memory_days=30)
         gw = Gateway(cfg, Analyzer([], scan=False))
         port = gw.start()
         try:
@@ -137,6 +143,9 @@ def test_a_gateway_seeded_with_an_archive_scan_compares_with_the_archive(tmp_pat
             (row,) = _settled(gw, 1)
         finally:
             gw.stop()
+    if aged:
+        assert row.state != "quarantined" and not any("holds" in e for e in row.record["evidence"]), row.record
+        return
     assert row.state == "quarantined", row.record["evidence"]
     assert row.record["evidence"][0].startswith(f"copies: {tmp_path / 'archive' / 'slice.dcm'} holds exactly these "
                                                 "pixels under another patient")

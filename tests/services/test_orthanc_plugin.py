@@ -92,7 +92,8 @@ def test_plugin_pixel_index_flags_an_instance_stored_again_for_another_patient(t
     ds = pydicom.dcmread(swapped)
     ds.PatientName, ds.PatientID, ds.FrameOfReferenceUID = "HOLM^ANNA", "HOLM", generate_uid()
     ds.save_as(swapped, enforce_file_format=True)
-    cfg = plugin_config("--verify-only", "--pixel-index", str(tmp_path / "pixels.sqlite"))
+    cfg = plugin_config("--verify-only", "--pixel-index", str(tmp_path / "pixels.sqlite"), "--pixel-memory-days", "30")
+    assert cfg["RadTrust"]["PixelIndexDays"] == 30
     with Orthanc(tmp_path / "orthanc", cfg) as pacs:
         first = pacs.post("/instances", SAMPLE_CT[0].read_bytes())["ID"]
         pacs.wait_for(lambda: pacs.get(f"/radtrust/instances/{first}").get("verdict"), timeout=60)
@@ -110,4 +111,8 @@ def test_plugin_pixel_index_flags_an_instance_stored_again_for_another_patient(t
     assert note.startswith(f"copies: Orthanc instance {first} holds exactly these pixels under another patient"), note
     assert "seen earlier" in note and "HOLM" not in note
     assert got["other"]["verdict"] != "suspicious" and not any("holds" in e for e in got["other"]["evidence"])
-    assert (tmp_path / "pixels.sqlite").exists()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "pixels.sqlite") as conn:  # dated, for the 30 days it keeps them
+        dated = conn.execute("SELECT COUNT(*) FROM fingerprints WHERE created > strftime('%s','now') - 3600").fetchone()
+    assert dated[0] == 3

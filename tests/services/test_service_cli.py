@@ -18,6 +18,10 @@ from radtrust.cli import main
     ["gateway", "status"],
     ["gateway", "status", "--spool", "NOWHERE"],
     ["orthanc-config", "--trust", "NOWHERE/ca.pem"],
+    ["orthanc-config", "--pixel-memory-days", "30"],
+    ["orthanc-config", "--pixel-index", "SPOOL.sqlite", "--pixel-memory-days", "0"],
+    ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--no-pixel-memory", "--pixel-memory-days", "9"],
+    ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-memory-days", "-1"],
 ])
 def test_bad_usage_exits_2_with_one_line(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     argv = [a.replace("SPOOL", str(tmp_path / "spool")).replace("NOWHERE", str(tmp_path / "none")) for a in argv]

@@ -7,15 +7,19 @@ since it was first started (``fingerprints.sqlite`` in its spool), and by ``radt
 across the runs that name the same file (an archive audited in parts, or again as it grows). About 1.7 KB per
 instance on disk. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
 compared with later ones), never anything else. :class:`PixelMemory` is what the gateway (``fingerprints.sqlite`` in
-its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use.
+its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use; it can forget what it saw more than
+a number of days ago (a retention period, which bounds the file and what a correction re-sent later is compared with).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import sqlite3
 import threading
+import time
 from os import PathLike
 from typing import Any
 
@@ -36,6 +40,16 @@ SCHEMA = (
      " fingerprint INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS fingerprint_rows_key ON fingerprint_rows (shape, row, digest)",
 )
+# Added after the first files were written: when each fingerprint was added (seconds since the epoch), and the index
+# that lets a fingerprint's rows be removed with it. Files made before get them on opening.
+MIGRATIONS = (
+    ("created", "ALTER TABLE fingerprints ADD COLUMN created REAL"),
+)
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS fingerprints_created ON fingerprints (created)",
+    "CREATE INDEX IF NOT EXISTS fingerprint_rows_owner ON fingerprint_rows (fingerprint)",
+)
+log = logging.getLogger(__name__)
 _COLUMNS = "name, sop_uid, sha256, shape, header, deidentified, acquired, lines"
 
 
@@ -63,8 +77,23 @@ class SqliteStore:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in SCHEMA:
-                self._conn.execute(statement)
+            self._conn.execute("BEGIN IMMEDIATE")  # two processes opening one new or old file: one migrates it
+            try:
+                for statement in SCHEMA:
+                    self._conn.execute(statement)
+                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(fingerprints)")}
+                for column, statement in MIGRATIONS:
+                    if column not in columns:
+                        self._conn.execute(statement)
+                        # fingerprints of unknown age count from now: a retention period keeps them one period more
+                        self._conn.execute(f"UPDATE fingerprints SET {column} = ? WHERE {column} IS NULL",
+                                           (time.time(),))
+                for statement in INDEXES:
+                    self._conn.execute(statement)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -90,9 +119,9 @@ class SqliteStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 cur = self._conn.execute(
-                    f"INSERT INTO fingerprints ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO fingerprints ({_COLUMNS}, created) VALUES (?,?,?,?,?,?,?,?,?)",
                     (entry.name, entry.sop, entry.sha256, shape, entry.header, int(entry.deidentified),
-                     int(entry.acquired), _lines_json(entry.lines)))
+                     int(entry.acquired), _lines_json(entry.lines), time.time()))
                 self._conn.executemany("INSERT INTO fingerprint_rows (shape, row, digest, fingerprint) VALUES (?,?,?,?)",
                                        [(shape, i, h, cur.lastrowid) for i, h in entry.indexed_rows()])
             except BaseException:
@@ -100,16 +129,53 @@ class SqliteStore:
                 raise
             self._conn.execute("COMMIT")
 
+    def prune(self, before: float) -> int:
+        """Forget the fingerprints added before ``before`` (seconds since the epoch) with their rows; how many."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM fingerprint_rows WHERE fingerprint IN"
+                                   " (SELECT id FROM fingerprints WHERE created < ?)", (before,))
+                gone = self._conn.execute("DELETE FROM fingerprints WHERE created < ?", (before,)).rowcount
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return gone
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM fingerprints").fetchone()[0])
+
 
 class PixelMemory:
     """A :class:`~radtrust.forensics.same_pixels.PixelIndex` on a :class:`SqliteStore` for services that analyse one
     file at a time on several threads (the gateway, the Orthanc plugin): one check at a time, and a failure to
     fingerprint is named in the evidence, never raised."""
 
-    def __init__(self, path: str | PathLike[str]) -> None:
+    PRUNE_EVERY = 3600.0  # seconds between two passes over the retention period
+
+    def __init__(self, path: str | PathLike[str], keep_days: float | None = None) -> None:
+        if keep_days is not None and not keep_days > 0:
+            raise ValueError("the retention period must be a positive number of days")
         self.store = SqliteStore(path)
         self._index = PixelIndex(self.store)
         self._lock = threading.Lock()
+        self.keep_days = keep_days
+        self._pruned_at = -math.inf
+        self.prune()
+
+    def prune(self, now: float | None = None) -> int:
+        """Forget what was seen more than ``keep_days`` before ``now`` (nothing without a retention period)."""
+        if self.keep_days is None:
+            return 0
+        now = time.time() if now is None else now
+        with self._lock:
+            self._pruned_at = time.monotonic()
+            gone = self.store.prune(now - self.keep_days * 86400.0)
+        if gone:
+            log.info("pixel memory: forgot %d fingerprint(s) older than %g days", gone, self.keep_days)
+        return gone
 
     def check_file(self, record: dict[str, Any], path: str | PathLike[str], name: str,
                    pixels: dict[str, Any] | None = None) -> bool:
@@ -118,6 +184,8 @@ class PixelMemory:
         record's verdict is the caller's to change."""
         from radtrust.io import load_image
 
+        if self.keep_days is not None and time.monotonic() - self._pruned_at > self.PRUNE_EVERY:
+            self.prune()
         try:
             fp = pixels if pixels is not None else fingerprint(load_image(path))
             if fp is None:

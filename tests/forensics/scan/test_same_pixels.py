@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pydicom
 from pydicom.uid import generate_uid
 
@@ -215,3 +216,50 @@ def test_a_long_series_filed_again_for_another_patient_at_its_places_is_not_call
         copies = [e for e in r["evidence"] if e.startswith("copies:")]
         assert len(copies) == 1 and "holds exactly these pixels under another patient" in copies[0], copies
         assert r["verdict"] == "suspicious"
+
+
+def test_a_retention_period_forgets_old_fingerprints_and_old_files_are_migrated(tmp_path):
+    """A pixel memory with a retention period forgets what it saw before it (its block rows too, so the row lookup
+    cannot name a forgotten instance), keeps what is newer, and an index file written before fingerprints were dated
+    gets the column on opening, its fingerprints counted from then."""
+    import time
+
+    from radtrust.forensics.pixel_store import PixelMemory, SqliteStore
+
+    class _Image:
+        def __init__(self, pixels, patient):
+            self.pixels, self.dataset = pixels, pydicom.Dataset()
+            self.dataset.PatientName, self.dataset.PatientID, self.dataset.Modality = patient, patient, "CT"
+
+    rng = np.random.default_rng(2)
+    old_px, new_px = (rng.integers(0, 4000, (256, 256)).astype(np.float32) for _ in range(2))
+    path = tmp_path / "memory.sqlite"
+    memory = PixelMemory(path, keep_days=30)
+    for sop, px in (("1", old_px), ("2", new_px)):
+        assert not memory.check_file({"sop_instance_uid": sop, "evidence": []}, "unused", f"first {sop}",
+                                     fingerprint(_Image(px, "A")))
+    with sqlite3.connect(path) as conn:  # the first one was seen 40 days ago
+        conn.execute("UPDATE fingerprints SET created = created - 40 * 86400 WHERE sop_uid = '1'")
+    assert memory.prune() == 1 and len(memory.store) == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(DISTINCT fingerprint) FROM fingerprint_rows").fetchone()[0] == 1
+    edited = old_px.copy()
+    edited[100:120, 100:120] += 50
+    for sop, px, told in (("3", edited, False), ("4", new_px, True)):  # an edit of the forgotten one; the kept one
+        rec = {"sop_instance_uid": sop, "evidence": []}
+        assert memory.check_file(rec, "unused", f"again {sop}", fingerprint(_Image(px, "B"))) is told, rec
+    memory.close()
+    with pytest.raises(ValueError):
+        PixelMemory(tmp_path / "other.sqlite", keep_days=0)
+
+    legacy = tmp_path / "legacy.sqlite"
+    with sqlite3.connect(legacy) as conn:  # the schema as session 11 wrote it, one fingerprint in it
+        conn.execute("CREATE TABLE fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
+                     " sha256 BLOB NOT NULL, shape TEXT NOT NULL, header BLOB NOT NULL, deidentified INTEGER NOT NULL,"
+                     " acquired INTEGER NOT NULL, lines TEXT)")
+        conn.execute("INSERT INTO fingerprints (name, sop_uid, sha256, shape, header, deidentified, acquired)"
+                     " VALUES ('x', '9', x'00', '[2, 2]', x'00', 0, 1)")
+    before = time.time()
+    store = SqliteStore(legacy)
+    assert len(store) == 1 and store.prune(before - 1) == 0 and store.prune(time.time() + 1) == 1
+    store.close()

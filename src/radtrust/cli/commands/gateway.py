@@ -41,6 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pixel-index", metavar="FILE",
                         help="keep the fingerprints in FILE instead of the spool: one seeded by `radtrust scan "
                              "ARCHIVE --pixel-index FILE`, so instances are compared with the archive too")
+    parser.add_argument("--pixel-memory-days", type=float, metavar="DAYS",
+                        help="forget fingerprints older than DAYS (checked hourly; default: keep them all, about "
+                             "1.7 KB per instance)")
     parser.add_argument("--workers", type=int, default=2, help="analysis threads (default 2)")
     parser.add_argument("--forward-associations", type=int, default=2, metavar="N",
                         help="concurrent associations to the PACS (default 2)")
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--pixel-index and --no-pixel-memory contradict each other")
     if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
         raise UsageError("folder not found", args.pixel_index)
+    if args.pixel_memory_days is not None and (args.no_pixel_memory or not args.pixel_memory_days > 0):
+        raise UsageError("--pixel-memory-days needs a positive number of days and the pixel memory on")
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     if args.forward_tls and not args.tls_ca:
@@ -113,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         ae_title=args.ae_title, host=args.host, port=args.port, forward=Destination.parse(args.forward),
         spool=Path(args.spool), policy=Policy(args.on_suspicious), trust=list(args.trust), model=args.model,
         scan=not args.verify_only, remember_pixels=not args.no_pixel_memory,
-        pixel_index=Path(args.pixel_index) if args.pixel_index else None, workers=args.workers,
+        pixel_index=Path(args.pixel_index) if args.pixel_index else None, pixel_memory_days=args.pixel_memory_days,
+        workers=args.workers,
         forward_associations=args.forward_associations, stable_age=args.stable_age, reports=not args.no_reports,
         tls_server=server_context(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
         tls_client=client_context(args.tls_ca, args.tls_cert, args.tls_key) if args.forward_tls else None)

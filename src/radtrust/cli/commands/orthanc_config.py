@@ -26,13 +26,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="keep a fingerprint of every analysed instance's pixels in FILE (SQLite, writable by "
                              "Orthanc) and compare each new instance with them: one stored again under new UIDs for "
                              "another patient, or edited, is flagged")
+    parser.add_argument("--pixel-memory-days", type=float, metavar="DAYS",
+                        help="forget fingerprints older than DAYS (with --pixel-index; default: keep them all)")
     parser.add_argument("--plugin", default=None, metavar="SO", help="path of libOrthancPython.so")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from radtrust.errors import InputError
+    from radtrust.errors import InputError, UsageError
     from radtrust.services.orthanc import orthanc_config
     from radtrust.services.orthanc.config import PYTHON_PLUGIN
 
@@ -41,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("file not found", path)
     if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
         raise InputError("folder not found", args.pixel_index)
+    if args.pixel_memory_days is not None and (not args.pixel_index or not args.pixel_memory_days > 0):
+        raise UsageError("--pixel-memory-days needs --pixel-index and a positive number of days")
 
     cfg = orthanc_config(trust=args.trust, model=args.model, scan=not args.verify_only,
                          filter_incoming=args.filter_incoming, store_results=not args.no_results,
-                         pixel_index=args.pixel_index, plugin=args.plugin or PYTHON_PLUGIN)
+                         pixel_index=args.pixel_index, pixel_memory_days=args.pixel_memory_days,
+                         plugin=args.plugin or PYTHON_PLUGIN)
     print(json.dumps(cfg, indent=2))
     return 0

@@ -45,6 +45,7 @@ class GatewayConfig:
     scan: bool = True
     remember_pixels: bool = True  # fingerprint every instance (same_pixels): costs a decode per instance
     pixel_index: Path | None = None  # where the fingerprints are kept (default: fingerprints.sqlite in the spool)
+    pixel_memory_days: float | None = None  # forget fingerprints older than this (default: never)
     workers: int = 2
     forward_associations: int = 2
     stable_age: float = 30.0
@@ -71,8 +72,8 @@ class Gateway:
         self.queue = Queue(str(self.spool.db_path))
         # the same pixels under other UIDs (an identity swap, an edit re-sent as a new instance): radtrust.forensics.
         # same_pixels against every instance analysed here before, or in the archive scan that seeded the file
-        self.pixels = (PixelMemory(config.pixel_index or self.spool.root / "fingerprints.sqlite")
-                       if config.remember_pixels else None)
+        self.pixels = (PixelMemory(config.pixel_index or self.spool.root / "fingerprints.sqlite",
+                                   keep_days=config.pixel_memory_days) if config.remember_pixels else None)
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
                                    max_attempts=config.max_attempts, base_delay=config.base_delay,

@@ -35,7 +35,8 @@ def python_path() -> list[str]:
 
 def orthanc_config(*, trust: list[str] | None = None, model: str | None = None, scan: bool = True,
                    filter_incoming: bool = False, store_results: bool = True, fpr: float = 0.01,
-                   pixel_index: str | None = None, plugin: str = PYTHON_PLUGIN) -> dict[str, Any]:
+                   pixel_index: str | None = None, pixel_memory_days: float | None = None,
+                   plugin: str = PYTHON_PLUGIN) -> dict[str, Any]:
     """The configuration keys to merge into Orthanc's JSON configuration."""
     return {
         "Plugins": [plugin],
@@ -53,5 +54,6 @@ def orthanc_config(*, trust: list[str] | None = None, model: str | None = None, 
             "FilterIncoming": filter_incoming,
             "StoreResults": store_results,
             "PixelIndex": str(Path(pixel_index).resolve()) if pixel_index else None,
+            "PixelIndexDays": pixel_memory_days,
         },
     }

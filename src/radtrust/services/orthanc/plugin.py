@@ -26,7 +26,7 @@ def _register() -> PluginWorker:
     analyzer = Analyzer(_settings.get("Trust", []), model=_settings.get("Model"),
                         scan=_settings.get("Scan", True), fpr=float(_settings.get("Fpr", 0.01)))
     worker = PluginWorker(orthanc, analyzer, store_results=_settings.get("StoreResults", True),
-                          pixel_index=_settings.get("PixelIndex"))
+                          pixel_index=_settings.get("PixelIndex"), pixel_memory_days=_settings.get("PixelIndexDays"))
     worker.start()
     orthanc.RegisterOnChangeCallback(worker.on_change)
     orthanc.RegisterRestCallback("/radtrust/instances/(.*)", worker.rest_instance)

@@ -45,13 +45,14 @@ class PluginWorker:
     """Queue + worker thread + REST answers, given the ``orthanc`` module as ``api``."""
 
     def __init__(self, api: Any, analyzer: Analyzer, *, store_results: bool = True,
-                 retry_delay: float = 2.0, pixel_index: str | None = None) -> None:
+                 retry_delay: float = 2.0, pixel_index: str | None = None,
+                 pixel_memory_days: float | None = None) -> None:
         self.api, self.analyzer, self.store_results, self.retry_delay = api, analyzer, store_results, retry_delay
         self.pixels = None  # radtrust.forensics.same_pixels against every instance analysed since the index began
         if pixel_index:
             from radtrust.forensics.pixel_store import PixelMemory
 
-            self.pixels = PixelMemory(pixel_index)
+            self.pixels = PixelMemory(pixel_index, keep_days=pixel_memory_days)
         self.jobs: queue.Queue[Any] = queue.Queue()
         self.tmp = Path(tempfile.mkdtemp(prefix="radtrust-orthanc-"))
         self.thread = threading.Thread(target=self._loop, name="radtrust-orthanc", daemon=True)
