@@ -19,12 +19,16 @@ from radtrust.cli import main
     ["gateway", "status", "--spool", "NOWHERE"],
     ["orthanc-config", "--trust", "NOWHERE/ca.pem"],
     ["orthanc-config", "--pixel-memory-days", "30"],
+    ["orthanc-config", "--pixel-index", "NOTDB"],
+    ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-index", "NOTDB"],
     ["orthanc-config", "--pixel-index", "SPOOL.sqlite", "--pixel-memory-days", "0"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--no-pixel-memory", "--pixel-memory-days", "9"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-memory-days", "-1"],
 ])
 def test_bad_usage_exits_2_with_one_line(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    argv = [a.replace("SPOOL", str(tmp_path / "spool")).replace("NOWHERE", str(tmp_path / "none")) for a in argv]
+    (tmp_path / "garbage.sqlite").write_bytes(b"not a database" * 100)
+    argv = [a.replace("SPOOL", str(tmp_path / "spool")).replace("NOWHERE", str(tmp_path / "none"))
+            .replace("NOTDB", str(tmp_path / "garbage.sqlite")) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("radtrust: error:")

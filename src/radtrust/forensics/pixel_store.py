@@ -13,6 +13,7 @@ a number of days ago (a retention period, which bounds the file and what a corre
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ import time
 from os import PathLike
 from typing import Any
 
+from radtrust.errors import InputError
 from radtrust.forensics.same_pixels import (
     TEMPLATE,
     Entry,
@@ -65,16 +67,47 @@ def _entry(row: tuple) -> Entry:
     return Entry(name, sop, bytes(header), bool(deid), bool(acquired), bytes(sha), tuple(json.loads(shape)), parsed)
 
 
+def check_index(path: str | PathLike[str]) -> None:
+    """Raise :class:`~radtrust.errors.InputError` when an existing file at ``path`` is not a pixel index (read only:
+    nothing is written, a file this user cannot read is left to its owner to open)."""
+    if not os.path.isfile(path) or not os.path.getsize(path) or not os.access(path, os.R_OK):
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)) as conn:
+            _refuse_foreign(conn)
+    except sqlite3.Error as exc:
+        raise InputError(f"not a pixel index: {exc}", path) from exc
+
+
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """Raise when the database holds tables and no fingerprints: another program's, to be left as it is."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables - {"sqlite_sequence"} and "fingerprints" not in tables:
+        raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(tables)[:3])})")
+
+
 class SqliteStore:
-    """:class:`~radtrust.forensics.same_pixels.Store` in one SQLite file (WAL; one connection, one lock)."""
+    """:class:`~radtrust.forensics.same_pixels.Store` in one SQLite file (WAL; one connection, one lock). A file that
+    cannot be opened or is not such an index is an :class:`~radtrust.errors.InputError` naming it."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
         # the attribute hashes derive from patient identifiers: owner-only, as SQLite gives its -wal and -shm files
         # the database file's mode
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(f"cannot open the pixel index: {getattr(exc, 'strerror', None) or exc}", path) from exc
         self._lock = threading.Lock()
+        try:
+            self._prepare()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise InputError(f"not a pixel index: {exc}", path) from exc
+
+    def _prepare(self) -> None:
         with self._lock:
+            _refuse_foreign(self._conn)  # before anything is written: not even switched to WAL
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")  # two processes opening one new or old file: one migrates it

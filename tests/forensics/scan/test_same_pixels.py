@@ -154,7 +154,14 @@ def test_a_pixel_index_compares_across_runs(tmp_path, capsys, sample_ct_files):
 
     (tmp_path / "bad.sqlite").write_bytes(b"not a database" * 100)
     assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(tmp_path / "bad.sqlite")]) == 2
-    assert "cannot open the pixel index" in capsys.readouterr().err
+    assert "bad.sqlite: not a pixel index: file is not a database" in capsys.readouterr().err
+    other = tmp_path / "queue.sqlite"  # another program's database is refused, not given our tables
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE queue (id INTEGER)")
+    before = other.read_bytes()
+    assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(other)]) == 2
+    assert "not a pixel index: it holds other tables (queue)" in capsys.readouterr().err
+    assert other.read_bytes() == before
     assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index), "--copies", "off"]) == 2
 
 

@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--pixel-index and --no-pixel-memory contradict each other")
     if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
         raise UsageError("folder not found", args.pixel_index)
+    if args.pixel_index:  # a file that is not a pixel index is refused before the spool is made
+        from radtrust.forensics.pixel_store import SqliteStore
+
+        SqliteStore(args.pixel_index).close()
     if args.pixel_memory_days is not None and (args.no_pixel_memory or not args.pixel_memory_days > 0):
         raise UsageError("--pixel-memory-days needs a positive number of days and the pixel memory on")
     if bool(args.tls_cert) != bool(args.tls_key):

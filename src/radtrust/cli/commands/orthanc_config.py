@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("file not found", path)
     if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
         raise InputError("folder not found", args.pixel_index)
+    if args.pixel_index:
+        from radtrust.forensics.pixel_store import check_index  # read only: Orthanc, not this user, writes it
+
+        check_index(args.pixel_index)
     if args.pixel_memory_days is not None and (not args.pixel_index or not args.pixel_memory_days > 0):
         raise UsageError("--pixel-memory-days needs --pixel-index and a positive number of days")
 

@@ -110,13 +110,6 @@ def _report(rec: dict, rep: Reporter, args: argparse.Namespace, sink, counts: Co
         sink.flush()
 
 
-def _pixel_store(path: str) -> SqliteStore:
-    try:
-        return SqliteStore(path)
-    except sqlite3.Error as exc:
-        raise UsageError(f"cannot open the pixel index: {exc}", path) from exc
-
-
 def _resume(args: argparse.Namespace, planned: list, rep: Reporter, counts: Counter) -> Resumed:
     """Read the journal, count what it already records towards the exit status, and say what is kept."""
     done = resume(args.jsonl, planned)
@@ -168,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         journal.append(Journal(args.jsonl))
         return done
 
-    store = _pixel_store(args.pixel_index) if args.pixel_index else None
+    store = SqliteStore(args.pixel_index) if args.pixel_index else None
     try:
         # thumbnails of images not flagged only while the report still keeps them
         want = items.keeps_others if args.format == "html" else False
