@@ -217,9 +217,9 @@ class PixelMemory:
         record's verdict is the caller's to change."""
         from radtrust.io import load_image
 
-        if self.keep_days is not None and time.monotonic() - self._pruned_at > self.PRUNE_EVERY:
-            self.prune()
         try:
+            if self.keep_days is not None and time.monotonic() - self._pruned_at > self.PRUNE_EVERY:
+                self.prune()
             fp = pixels if pixels is not None else fingerprint(load_image(path))
             if fp is None:
                 return False

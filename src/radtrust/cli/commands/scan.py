@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
