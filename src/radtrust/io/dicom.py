@@ -9,6 +9,7 @@ sequence surfaces here rather than in the middle of a detector.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,47 @@ def _check_transfer_syntax(ds: Any, path: Path) -> None:
         raise UnsupportedSyntax(f"unknown transfer syntax UID {uid}", path)
 
 
+_UNDEFINED = 0xFFFFFFFF
+
+
+def _check_raw(raw: Any, path: Path) -> None:
+    """What pydicom reads leniently from an element still in its raw form: a declared length past the end of the file,
+    and a defined-length sequence whose items are not items or run past it (garbage read as metadata otherwise)."""
+    length, value = getattr(raw, "length", None), getattr(raw, "value", None)
+    if length is None or not isinstance(value, (bytes, bytearray)) or length == _UNDEFINED:
+        return
+    if len(value) < length:
+        from pydicom.datadict import dictionary_description
+
+        try:
+            name = f"{dictionary_description(raw.tag)} {raw.tag}"
+        except KeyError:
+            name = f"element {raw.tag}"
+        raise InvalidDicom(f"{name} declares {length} bytes but the file ends after {len(value)} "
+                           "(truncated, or a corrupt length)", path)
+    if raw.VR != "SQ" or getattr(raw, "is_undefined_length", False):
+        return
+    order = "<" if getattr(raw, "is_little_endian", True) else ">"
+    pos = 0
+    while pos < len(value):
+        if pos + 8 > len(value):
+            raise InvalidDicom(f"sequence {raw.tag} ends inside an item header", path)
+        group, element, size = struct.unpack_from(f"{order}HHI", value, pos)
+        if (group, element) != (0xFFFE, 0xE000):
+            raise InvalidDicom(f"sequence {raw.tag} holds ({group:04X},{element:04X}) where an item must be", path)
+        if size == _UNDEFINED:  # an item of undefined length: pydicom finds its delimiter
+            return
+        pos += 8 + size
+    if pos != len(value):
+        raise InvalidDicom(f"an item of sequence {raw.tag} runs past the sequence's end", path)
+
+
 def _walk(ds: Any, path: Path, max_depth: int, depth: int) -> None:
     """Convert every element (pydicom converts lazily) and bound the sequence depth."""
     if depth > max_depth:
         raise InvalidDicom(f"sequences nested deeper than {max_depth} levels", path)
     for tag in list(ds.keys()):
+        _check_raw(ds.get_item(tag), path)
         try:
             elem = ds[tag]
         except Exception as exc:
