@@ -208,6 +208,48 @@ def dicomdir_named(base: Path, out: Path) -> Path:
     return out.parent / "fileset" / "DICOMDIR"
 
 
+def _sequence_with_item(base: Path, out: Path, patch: Callable[[bytearray, int], None]) -> Path:
+    """The base file with one defined-length sequence holding one item, whose first item header ``patch`` breaks."""
+    ds = pydicom.dcmread(base)
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99RT", "test"
+    ds.ProcedureCodeSequence = Sequence([item])
+    _write(ds, out)
+    data = bytearray(out.read_bytes())
+    at = data.index(b"\x08\x00\x32\x10SQ") + 12  # explicit VR: tag, 'SQ', 2 reserved, 4-byte length
+    assert data[at:at + 4] == b"\xfe\xff\x00\xe0"  # defined length, so pydicom reads it leniently
+    patch(data, at)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def item_tag_garbage(base: Path, out: Path) -> Path:
+    return _sequence_with_item(base, out, lambda d, at: d.__setitem__(slice(at, at + 4), b"\x12\x34\x56\x78"))
+
+
+def item_longer_than_sequence(base: Path, out: Path) -> Path:
+    return _sequence_with_item(base, out, lambda d, at: d.__setitem__(slice(at + 4, at + 8),
+                                                                      struct.pack("<I", 0x7FFFFFF0)))
+
+
+def pixel_length_past_end(base: Path, out: Path) -> Path:
+    data = bytearray(base.read_bytes())
+    at = data.rindex(b"\xe0\x7f\x10\x00")
+    data[at + 8:at + 12] = struct.pack("<I", 0x7FFFFFFE)  # the pixels all there, the length a lie
+    out.write_bytes(bytes(data))
+    return out
+
+
+def rescale_not_a_number(base: Path, out: Path) -> Path:
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    ds = pydicom.dcmread(base)
+    tag = Tag(0x00281053)
+    ds._dict[tag] = RawDataElement(tag, "DS", 4, b"abc ", 0, False, True)  # what a broken writer leaves
+    return _write(ds, out)
+
+
 def broken_png(base: Path, out: Path) -> Path:
     png = out.with_suffix(".png")
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
@@ -239,6 +281,10 @@ CASES: dict[str, tuple[Builder, str]] = {
     "missing-pixel-data": (missing_pixel_data, "no Pixel Data"),
     "sequences-1000-deep": (deep_sequences, "nested"),
     "garbage-in-sequence": (garbage_in_sequence, ""),
+    "sequence-item-tag-garbage": (item_tag_garbage, "where an item must be"),
+    "sequence-item-past-its-end": (item_longer_than_sequence, "runs past the sequence's end"),
+    "pixel-data-length-past-end-of-file": (pixel_length_past_end, "declares 2147483646 bytes"),
+    "rescale-slope-not-a-number": (rescale_not_a_number, "RescaleSlope is not a finite number"),
     "unknown-transfer-syntax-uid": (unknown_transfer_syntax, "transfer syntax"),
     "native-data-labelled-rle": (syntax_says_rle, ""),
     "corrupt-jpeg2000-codestream": (corrupt_jpeg2000, "pixel data"),

@@ -407,6 +407,11 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
     limits = limits or Limits.from_env()
     if is_dicomdir(ds):
         raise InvalidDicom("a DICOMDIR (media directory), not an image", path)
+    for keyword in ("RescaleSlope", "RescaleIntercept"):  # pydicom keeps a malformed DS as text, numpy then fails
+        value = ds.get(keyword)
+        number = _float(ds, keyword)
+        if value not in (None, "") and (number is None or not np.isfinite(number)):
+            raise InvalidDicom(f"{keyword} is not a finite number ({str(value)[:40]!r})", path)
     stored = decode_pixels(ds, path or Path("<dataset>"), limits)
     pixels, rescale, notes = to_modality_units(ds, stored)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"
