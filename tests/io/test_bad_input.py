@@ -407,3 +407,19 @@ def test_randomly_damaged_files_never_crash_scan(base_file: Path, tmp_path: Path
         else:
             assert lines == [], (i, lines)
         assert path.read_bytes() == data
+
+
+def test_a_pipe_is_refused_by_name_and_skipped_in_folders(base_file: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A named pipe would block the read forever: named, it is an error; in a folder walk it is not a file."""
+    import os
+    import shutil
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(base_file, folder / "good.dcm")
+    os.mkfifo(folder / "pipe.dcm")
+    assert main(["info", str(folder / "pipe.dcm")]) == 2
+    assert capsys.readouterr().err.strip().endswith("pipe.dcm: not a regular file")
+    assert main(["info", str(folder)]) == 0
+    assert "pipe.dcm" not in capsys.readouterr().out

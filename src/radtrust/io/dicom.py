@@ -9,6 +9,7 @@ sequence surfaces here rather than in the middle of a detector.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -41,9 +42,14 @@ def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, 
     limits = limits or Limits.from_env()
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise InvalidDicom(f"cannot read: {exc.strerror or exc}", path) from None
+    if not stat.S_ISREG(info.st_mode):  # a pipe or a device would block the read or never end
+        raise InvalidDicom("not a regular file", path)
+    if not os.access(path, os.R_OK):
+        raise InvalidDicom("cannot read: permission denied", path)
+    size = info.st_size
     if size == 0:
         raise InvalidDicom("empty file (0 bytes)", path)
     try:

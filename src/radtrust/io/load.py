@@ -32,6 +32,8 @@ def load_image(path: str | os.PathLike[str], *, limits: Limits | None = None) ->
         raise InputError("is a folder; use iter_images() or load_series() for folders", path)
     if not path.exists():
         raise InputError("no such file", path)
+    if not path.is_file():  # a pipe or a device would block the read or never end
+        raise InputError("not a regular file", path)
     if is_nifti(path):
         return load_nifti(path, limits=limits)
     if path.suffix.lower() in FORMATS:
@@ -50,7 +52,9 @@ def iter_files(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
                     if (name.startswith(".") or name.upper() in SKIPPED_NAMES
                             or Path(name).suffix.lower() in SKIPPED_SUFFIXES):
                         continue
-                    yield Path(root) / name
+                    found = Path(root) / name
+                    if found.is_file() or found.is_symlink():  # not pipes, sockets, devices; a broken link is named
+                        yield found
         else:
             yield path
 
