@@ -14,6 +14,7 @@ from radtrust.errors import UsageError
 from radtrust.forensics.journal import Resumed, resume
 from radtrust.forensics.pixel_store import SqliteStore
 from radtrust.forensics.results import FLAGGED
+from radtrust.io.atomic import refuse_overwrite
 
 NAME = "scan"
 HELP = "detect tampering: one calibrated verdict per image and series, with heatmaps and evidence"
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     for target in (args.out, args.jsonl, args.pixel_index):
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError("output folder does not exist", target)
+    refuse_overwrite([args.out, args.jsonl, args.pixel_index], args.inputs)
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
     fusion = Fusion.load(args.fusion) if args.fusion else None
     scanner = Scanner(detectors, model=args.model, trust=args.trust, fpr=args.fpr, fusion=fusion, copies=args.copies)

@@ -79,6 +79,10 @@ def plan_outputs(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLik
     outs = [o for _, o in pairs]
     if len(set(outs)) != len(outs):
         raise UsageError("two inputs would be written to the same output path; sign folders separately")
+    if not in_place:  # --out inside or over the inputs must not replace them: that is what --in-place says
+        from radtrust.io.atomic import refuse_overwrite
+
+        refuse_overwrite(outs, [src for src, _ in pairs], option="--out")
     return pairs
 
 
