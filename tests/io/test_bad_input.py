@@ -423,3 +423,16 @@ def test_a_pipe_is_refused_by_name_and_skipped_in_folders(base_file: Path, tmp_p
     assert capsys.readouterr().err.strip().endswith("pipe.dcm: not a regular file")
     assert main(["info", str(folder)]) == 0
     assert "pipe.dcm" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["info"], ["scan"]])
+def test_an_empty_folder_is_an_error_not_a_clean_result(command: list[str], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.txt").write_text("only a note")  # skipped by the walk: nothing to read either
+    for folder in ("empty", "notes"):
+        assert main([*command, str(tmp_path / folder)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].endswith("no files to read in this folder (hidden files, reports, keys and "
+                                                 "masks are skipped)"), err

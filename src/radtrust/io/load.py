@@ -42,10 +42,16 @@ def load_image(path: str | os.PathLike[str], *, limits: Limits | None = None) ->
 
 
 def iter_files(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Files named or found under folders (recursively, sorted), skipping hidden files and DICOMDIRs."""
+    """Files named or found under folders (recursively, sorted), skipping hidden files and DICOMDIRs.
+
+    A folder that cannot be read, or holds no file to try, is an :class:`~radtrust.errors.InputError` (a mistyped
+    folder must not pass as a clean, empty result)."""
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise InputError("cannot read this folder: permission denied", path)
+            found_any = False
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
@@ -54,7 +60,11 @@ def iter_files(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
                         continue
                     found = Path(root) / name
                     if found.is_file() or found.is_symlink():  # not pipes, sockets, devices; a broken link is named
+                        found_any = True
                         yield found
+            if not found_any:
+                raise InputError("no files to read in this folder (hidden files, reports, keys and masks are "
+                                 "skipped)", path)
         else:
             yield path
 
