@@ -34,10 +34,14 @@ def load_crls(path: str | os.PathLike[str]) -> list[x509.CertificateRevocationLi
     try:
         if b"-----BEGIN" in data:
             marker = b"-----BEGIN X509 CRL-----"
-            return [x509.load_pem_x509_crl(marker + part) for part in data.split(marker)[1:]]
-        return [x509.load_der_x509_crl(data)]
+            crls = [x509.load_pem_x509_crl(marker + part) for part in data.split(marker)[1:]]
+        else:
+            crls = [x509.load_der_x509_crl(data)]
     except ValueError as exc:
         raise InputError(f"not a CRL file ({exc})", path) from None
+    if not crls:  # a certificate or a key given as --crl: revocation would silently go unchecked
+        raise InputError("no CRL in this file (PEM without an X509 CRL block)", path)
+    return crls
 
 
 def describe(cert: x509.Certificate) -> str:
