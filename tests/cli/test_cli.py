@@ -118,3 +118,14 @@ def test_library_warnings_only_with_verbose(sample_ct_files: list[Path], tmp_pat
     truncated.write_bytes(bad.read_bytes()[:600])
     failed = run("scan", str(truncated))
     assert failed.returncode == 2 and len(failed.stderr.splitlines()) == 1 and str(truncated) in failed.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["scan"], "radtrust: error: scan: the following arguments are required: INPUT (see radtrust scan --help)"),
+    (["scan", "x.dcm", "--format", "pdf"], "radtrust: error: scan: argument --format: invalid choice"),
+    (["nosuchcommand"], "radtrust: error: argument COMMAND: invalid choice"),
+])
+def test_usage_errors_are_one_line_exit_2(argv, expected, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(expected), err

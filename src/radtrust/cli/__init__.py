@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from radtrust import __version__
 from radtrust.errors import Error
@@ -57,8 +58,16 @@ def _commands() -> list[_Command]:
     return sorted(found, key=lambda c: c.name)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (``radtrust: error: scan: ... (see radtrust scan --help)``)."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        self.exit(EXIT_BAD_INPUT, f"radtrust: error: {where}{' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def _verbosity() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                         help="more detail; tracebacks for errors")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -77,7 +86,7 @@ def _selected(argv: Sequence[str] | None, names: set[str]) -> str | None:
 def build_parser(argv: Sequence[str] | None = (), *, load_all: bool = False) -> argparse.ArgumentParser:
     """The parser. Only the command named in ``argv`` is imported and configured, unless ``load_all``."""
     common = _verbosity()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="radtrust",
         description="Protect medical images against tampering: sign, verify, scan, simulate.",
         epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error or bad input.",
