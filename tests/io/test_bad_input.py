@@ -288,7 +288,7 @@ CASES: dict[str, tuple[Builder, str]] = {
     "unknown-transfer-syntax-uid": (unknown_transfer_syntax, "transfer syntax"),
     "native-data-labelled-rle": (syntax_says_rle, ""),
     "corrupt-jpeg2000-codestream": (corrupt_jpeg2000, "pixel data"),
-    "truncated-jpeg2000": (truncated_jpeg2000, ""),
+    "truncated-jpeg2000": (truncated_jpeg2000, "truncated"),
     "dicomdir-named-explicitly": (dicomdir_named, "DICOMDIR"),
     "broken-png": (broken_png, "cannot read as png"),
     "broken-nifti": (broken_nifti, "cannot read as NIfTI"),

@@ -53,8 +53,8 @@ def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, 
     if size == 0:
         raise InvalidDicom("empty file (0 bytes)", path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
                 ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
             except InvalidDicomError:
@@ -62,6 +62,10 @@ def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, 
                 ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
                 if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
                     raise InvalidDicom("not a DICOM file (no preamble, no DICOM header)", path) from None
+            if any("End of file reached before delimiter" in str(w.message) for w in caught):
+                # pydicom then returns what it could read (often nothing) as if the file ended there
+                raise InvalidDicom("truncated file: it ends inside an element of undefined length (encapsulated "
+                                   "Pixel Data or a sequence)", path)
             _check_transfer_syntax(ds, path)
             _walk(ds, path, limits.max_sequence_depth, 0)
     except RecursionError:
