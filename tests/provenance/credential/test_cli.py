@@ -134,3 +134,125 @@ def test_derive_refuses_tampered_parent_exit_1(dev, signed, tmp_path, capsys):
     assert main(["derive", "transcode", str(tmp_path / "t.dcm"), "--to", "rle", *_key(dev),
                  "--out", str(tmp_path / "o")]) == 1
     assert "refused" in capsys.readouterr().out and not (tmp_path / "o" / "t.dcm").exists()
+
+
+# --- bad input found by the audit (REPORT_A) --------------------------------------------------------------------
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radtrust: error: "), err
+    return err[0]
+
+
+def test_credential_show_exits_1_on_an_invalid_credential(dev, signed, tmp_path, capsys):
+    import pydicom
+
+    from radtrust.provenance.credential.store import PRIVATE_GROUP
+
+    ds = pydicom.dcmread(signed / "ct_01.dcm")
+    elem = next(e for e in ds if e.tag.group == PRIVATE_GROUP and e.VR in ("OB", "UN"))
+    value = bytearray(elem.value)
+    value[len(value) // 2] ^= 0xFF
+    elem.value = bytes(value)
+    ds.save_as(tmp_path / "flipped.dcm")
+    capsys.readouterr()
+    assert main(["credential", "show", str(tmp_path / "flipped.dcm")]) == 1
+    assert "content credential invalid" in capsys.readouterr().out
+    assert main(["credential", "show", str(signed / "ct_02.dcm")]) == 0
+
+
+def _rle(path, frames_claimed=1, rows=32, cols=32):
+    """A one-frame RLE image whose header may claim more frames or a larger size than it holds."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.7", generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.Modality = "Test^RLE", "RLE1", "OT"
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 32, 32, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = np.arange(32 * 32, dtype=np.uint16).tobytes()
+    ds.compress(RLELossless, generate_instance_uid=False)
+    ds.NumberOfFrames, ds.Rows, ds.Columns = frames_claimed, rows, cols
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _truncated(src, path):
+    data = src.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _without_pixels(src, path):
+    import pydicom
+
+    ds = pydicom.dcmread(src)
+    del ds.PixelData
+    ds.save_as(path)
+    return path
+
+
+def _rows_as_text(src, path):
+    import pydicom
+    from pydicom.dataelem import DataElement
+
+    ds = pydicom.dcmread(src)
+    ds[0x00280010] = DataElement(0x00280010, "LO", "abc")
+    ds.save_as(path)
+    return path
+
+
+BROKEN = {  # name -> (builder, what the one-line error may say)
+    "truncated": (lambda src, p: _truncated(src, p), ("truncated", "no Pixel Data")),
+    "no-pixel-data": (lambda src, p: _without_pixels(src, p), ("no Pixel Data",)),
+    "rows-as-text": (lambda src, p: _rows_as_text(src, p), ("Rows is not an integer",)),
+    "more-frames-than-held": (lambda src, p: _rle(p, frames_claimed=3), ("pixel data",)),
+    "huge-header-over-tiny-rle": (lambda src, p: _rle(p, frames_claimed=4, rows=65535, cols=65535),
+                                  ("RADTRUST_MAX_PIXEL_BYTES",)),
+}
+
+
+@pytest.mark.parametrize("operation", [["transcode", "--to", "explicit-le"], ["transcode", "--to", "j2k"],
+                                       ["compress"], ["crop", "--box", "0,0,10,10"]])
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_derive_refuses_broken_pixel_data(dev, sample_ct_files, case, operation, tmp_path, capsys):
+    build, expected = BROKEN[case]
+    src = build(sample_ct_files[0], tmp_path / f"{case}.dcm")
+    before = src.read_bytes()
+    assert main(["derive", *operation, str(src), *_key(dev), "--out", str(tmp_path / "o")]) == 2
+    line = _one_error_line(capsys)
+    assert str(src) in line and any(e in line for e in expected), line
+    assert not (tmp_path / "o").exists() and src.read_bytes() == before
+
+
+@pytest.mark.parametrize("ratio", ["nan", "inf", "1e9", "1", "-3"])
+def test_derive_compress_refuses_an_unusable_ratio(dev, sample_ct_files, ratio, tmp_path, capsys):
+    assert main(["derive", "compress", str(sample_ct_files[0]), *_key(dev), "--ratio", ratio,
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "compression ratio must be above 1 and at most 1000" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("secret, expected", [("missing", "cannot read the UID secret"),
+                                              ("folder", "cannot read the UID secret"),
+                                              ("empty", "the UID secret file is empty")])
+def test_derive_anonymize_refuses_a_bad_uid_secret_file(dev, sample_ct_files, secret, expected, tmp_path, capsys):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty").write_bytes(b"")
+    assert main(["derive", "anonymize", str(sample_ct_files[0]), *_key(dev), "--uid-secret-file",
+                 str(tmp_path / secret), "--out", str(tmp_path / "o")]) == 2
+    assert f"{tmp_path / secret}: {expected}" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_derive_out_that_is_a_file_is_one_line(dev, sample_ct_files, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["derive", "anonymize", str(sample_ct_files[0]), *_key(dev), "--out", str(tmp_path / "afile")]) == 2
+    assert "afile" in _one_error_line(capsys)
+    assert (tmp_path / "afile").read_text() == "x"

@@ -6,6 +6,8 @@ import json
 import os
 import stat
 
+import pytest
+
 from radtrust.cli import main
 from tests.provenance.signatures.conftest import dcmsign_verify
 
@@ -131,3 +133,113 @@ def test_a_picture_is_named_as_such_not_as_malformed_dicom(pki, samples_dir, tmp
     assert main(["verify", str(picture), "--trust", str(pki.root)]) == 2
     assert "not a DICOM file (a JPEG picture)" in capsys.readouterr().err
     assert picture.read_bytes() == before and not (tmp_path / "s" / "4d98e1de.jpg").exists()
+
+
+# --- bad input found by the audit (REPORT_A): one line on stderr, exit 2, nothing written, inputs untouched ---
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radtrust: error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\xff\xfe\x00\x01", "not a text file"),
+    (b"", "lists no attributes to sign"),
+    (b"# only a comment\n\n", "lists no attributes to sign"),
+    (b"PixelData\nNotAKeyword\n", "line 2: unknown attribute 'NotAKeyword'"),
+])
+def test_sign_refuses_a_bad_tags_file_naming_it(pki, content, expected, tmp_path, capsys):
+    from tests.provenance.signatures.conftest import CT
+
+    tags = tmp_path / "tags.txt"
+    tags.write_bytes(content)
+    rc = main(["sign", str(CT), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert), "--tags", str(tags),
+               "--out", str(tmp_path / "o")])
+    assert rc == 2
+    line = _one_error_line(capsys)
+    assert str(tags) in line and expected in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_password_files_that_are_not_text_or_empty(pki, tmp_path, capsys):
+    from tests.provenance.signatures.conftest import CT
+
+    binary, empty = tmp_path / "binary", tmp_path / "empty"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    empty.write_bytes(b"")
+    assert main(["sign", str(CT), "--key", str(pki.signer_p12), "--password-file", str(binary),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert f"{binary}: password file is not UTF-8 text" in _one_error_line(capsys)
+    assert main(["keys", "init", str(tmp_path / "k"), "--p12-password-file", str(binary)]) == 2
+    assert "not UTF-8 text" in _one_error_line(capsys)
+    assert main(["keys", "init", str(tmp_path / "k"), "--p12-password-file", str(empty)]) == 2
+    assert f"{empty}: empty password" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "k").exists()
+
+
+def test_keys_init_refuses_an_empty_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["keys", "init", ""]) == 2
+    assert "empty path" in _one_error_line(capsys)
+    assert not os.listdir(tmp_path)  # no PKI in the current folder
+
+
+def test_sign_refuses_a_tsa_that_is_no_http_url(pki, tmp_path, capsys):
+    from tests.provenance.signatures.conftest import CT
+
+    assert main(["sign", str(CT), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert), "--tsa", "notaurl",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "TSA URL must be http:// or https://, not 'notaurl'" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("credential", [[], ["--no-credential"]])
+def test_an_unknown_transfer_syntax_is_refused_out_and_in_place(pki, credential, tmp_path, capsys):
+    import pydicom
+
+    from tests.provenance.signatures.conftest import CR
+
+    ds = pydicom.dcmread(CR)  # Explicit VR LE body under a file meta that names no transfer syntax
+    ds.file_meta.TransferSyntaxUID = "1.2.3.4.5.6"
+    src = tmp_path / "ts_unknown.dcm"
+    ds.save_as(src)
+    before = src.read_bytes()
+    key = ["--key", str(pki.signer_key), "--cert", str(pki.signer_cert), *credential]
+    assert main(["sign", str(src), *key, "--out", str(tmp_path / "o")]) == 2
+    assert f"{src}: unknown transfer syntax UID 1.2.3.4.5.6" in _one_error_line(capsys)
+    assert main(["sign", str(src), *key, "--in-place"]) == 2
+    _one_error_line(capsys)
+    assert src.read_bytes() == before and not (tmp_path / "o").exists()
+
+
+def test_jobs_must_be_at_least_one(pki, tmp_path, capsys):
+    from tests.provenance.signatures.conftest import CT
+
+    assert main(["sign", str(CT), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert), "--jobs", "0",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--jobs must be at least 1" in _one_error_line(capsys)
+    assert main(["verify", str(CT), "--trust", str(pki.root), "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_text_file_is_named_not_dicom(pki, tmp_path, capsys):
+    text = tmp_path / "notes.dcm"
+    text.write_text("hello world, this is not an image\n")
+    assert main(["sign", str(text), "--key", str(pki.signer_key), "--cert", str(pki.signer_cert),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert _one_error_line(capsys) == f"radtrust: error: {text}: not a DICOM file (no DICM preamble, no DICOM header)"
+    assert main(["verify", str(text), "--trust", str(pki.root)]) == 2
+    assert "not a DICOM file (no DICM preamble" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("policy", [b'{"all_of": 5}', b'{"all_of": [{"coverage": [null, 5, {"a": 1}]}]}',
+                                    b"\xff\xfe\x00\x01", b"[" * 100_000 + b"]" * 100_000])
+def test_verify_refuses_a_malformed_policy_file(pki, policy, tmp_path, capsys):
+    from tests.provenance.signatures.conftest import CT
+
+    p = tmp_path / "policy.json"
+    p.write_bytes(policy)
+    assert main(["verify", str(CT), "--trust", str(pki.root), "--policy", str(p)]) == 2
+    assert str(p) in _one_error_line(capsys)

@@ -49,9 +49,14 @@ def test_policy_file_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ['{"mac_algorithm": ["SHA256"]}', '{"mac_algorithms": ["CRC32"]}',
-                                 '{"coverage": ["NotAKeyword"]}', '[1, 2]', 'not json'])
+                                 '{"coverage": ["NotAKeyword"]}', '[1, 2]', 'not json',
+                                 # shapes a fuzzer found raising TypeError / AttributeError / RecursionError
+                                 '{"all_of": 5}', '{"any_of": [1]}', '{"all_of": [{"coverage": [null, 5, {"a": 1}]}]}',
+                                 '{"coverage": "PixelData"}', '{"mac_algorithms": [256]}',
+                                 '[' * 100_000 + ']' * 100_000, b"\xff\xfe\x00\x01"])
 def test_bad_policy_files_are_bad_input(bad, tmp_path):
     p = tmp_path / "p.json"
-    p.write_text(bad)
-    with pytest.raises(InputError):
+    p.write_bytes(bad if isinstance(bad, bytes) else bad.encode())
+    with pytest.raises(InputError) as info:
         load_policy(p)
+    assert info.value.path == str(p) and "\n" not in str(info.value)

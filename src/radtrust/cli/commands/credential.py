@@ -23,7 +23,8 @@ DICOM file and travels through any lossless transcoding. See docs/credential-for
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("show", help="print the credential history of files (verified when --trust is given)")
+    p = sub.add_parser("show", help="print the credential history of files (verified when --trust is given; "
+                                    "exit 1 if a credential is invalid or untrusted)")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     add_trust_options(p, required=False)
     add_format_option(p)
@@ -86,8 +87,8 @@ def _check(args: argparse.Namespace, *, require: bool) -> int:
     for path, outcome in outcomes:
         report = outcome.to_json()
         report["reasons"] = report["reasons"] + notes.get(path, [])
-        if report["status"] != "valid" and require:
-            rep.fail()
+        if report["status"] != "valid" and (require or report["status"] != "absent"):
+            rep.fail()  # show: an invalid or untrusted credential fails too; only verify requires one
         show_history = args.subcommand == "show" or walk_chain or report["status"] != "valid"
         rep.record({"kind": "credential", "path": path, "credential": report},
                    _report_text(path, report, history=show_history, trusted=kwargs["trust"] is not None))
@@ -101,8 +102,7 @@ def _issue(args: argparse.Namespace) -> int:
     rep = Reporter(fmt=args.format, quiet=args.quiet)
     signer, tsa = load_signer(args), timestamper(args)
     for src, dst in plan_outputs(args.inputs, args.out, in_place=False):
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the output folder is made by the atomic write
             bundle = issue_file(src, signer, out=dst, action=args.action, sidecar=args.sidecar, timestamper=tsa)
         except (Error, ValueError) as exc:
             rep.error(exc if isinstance(exc, Error) else Error(str(exc), src), str(src))
@@ -120,11 +120,10 @@ def _export(args: argparse.Namespace) -> int:
 
     rep = Reporter(fmt=args.format, quiet=args.quiet)
     signer = load_signer(args)
+    timestamper(args)  # a --tsa that is no http(s) URL is refused before any file is read
     for path in iter_files(args.inputs):
         target = (Path(args.out) / (path.name + ".c2pa")) if args.out else Path(str(path) + ".c2pa")
         try:
-            if args.out:
-                target.parent.mkdir(parents=True, exist_ok=True)
             export_c2pa(path, target, signer, tsa_url=args.tsa)
         except VerificationError as exc:
             rep.fail()

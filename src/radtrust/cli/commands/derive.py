@@ -8,7 +8,7 @@ from pathlib import Path
 
 from radtrust.cli.commands._credential_args import add_signer_options, load_signer, timestamper
 from radtrust.cli.output import Reporter, add_format_option
-from radtrust.errors import Error, VerificationError
+from radtrust.errors import Error, InputError, VerificationError
 
 NAME = "derive"
 HELP = "derive an image (anonymize, transcode, crop, compress) and issue a credential that references its parent"
@@ -49,9 +49,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--ratio", type=float, default=10.0, help="target compression ratio (default 10)")
 
 
+def _secret(path: str) -> bytes:
+    try:
+        secret = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the UID secret: {exc.strerror or exc}", path) from None
+    if not secret.strip():
+        raise InputError("the UID secret file is empty", path)
+    return secret
+
+
 def _options(args: argparse.Namespace) -> dict[str, object]:
     if args.operation == "anonymize":
-        secret = Path(args.uid_secret_file).read_bytes() if args.uid_secret_file else os.urandom(32)
+        secret = _secret(args.uid_secret_file) if args.uid_secret_file else os.urandom(32)
         return {"secret": secret, "pseudonym": args.pseudonym}
     if args.operation == "transcode":
         return {"target": args.to}
@@ -59,7 +69,9 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         from radtrust.provenance.derive.crop import parse_box
 
         return {"box": parse_box(args.box)}
-    return {"ratio": args.ratio}
+    from radtrust.provenance.derive.compress import check_ratio
+
+    return {"ratio": check_ratio(args.ratio)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = plan_outputs(args.inputs, args.out, in_place=False)
     signer, options, tsa = load_signer(args), _options(args), timestamper(args)
     for src, dst in pairs:
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the output folder is made by the atomic write, so a refused input leaves nothing behind
             bundle = derive_file(src, args.operation, signer, out=dst, sidecar=args.sidecar, timestamper=tsa,
                                  **options)
         except VerificationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from radtrust.errors import UsageError
+from radtrust.errors import InputError, UsageError
 from radtrust.provenance.signatures.keys import read_password
 from radtrust.provenance.signatures.pki import WARNING, init_dev_pki
 
@@ -27,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     if args.keys_command != "init":
         raise UsageError("use: radtrust keys init DIR")
     password = read_password(env=args.p12_password_env, file=args.p12_password_file)
+    if password == b"":
+        if args.p12_password_file:
+            raise InputError("empty password: signer.p12 would not be protected", args.p12_password_file)
+        raise UsageError(f"environment variable {args.p12_password_env} is empty: signer.p12 would not be protected")
     pki = init_dev_pki(args.directory, args.algorithm, p12_password=password, force=args.force)
     if not args.quiet:
         print(f"{WARNING}\nwrote {pki.directory}/: root-ca.pem (trust anchor), chain.pem, signer.key + signer.pem"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from radtrust.cli.commands._keyopts import add_key_options, signer_spec
 from radtrust.cli.output import Reporter, add_format_option
-from radtrust.errors import Error, InputError
+from radtrust.errors import Error, InputError, UsageError
 from radtrust.provenance.signatures._elements import parse_tag
 from radtrust.provenance.signatures.batch import default_jobs, map_files, plan_outputs
 from radtrust.provenance.signatures.mac_stream import MAC_ALGORITHMS
@@ -48,13 +48,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _read_tags(path: str) -> list[int]:
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_bytes().decode("utf-8").splitlines()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
-    return [parse_tag(line.split("#")[0]) for line in lines if line.split("#")[0].strip()]
+    except UnicodeDecodeError:
+        raise InputError("not a text file (one keyword or gggg,eeee a line)", path) from None
+    tags = []
+    for number, line in enumerate(lines, 1):
+        text = line.split("#")[0]
+        if text.strip():
+            try:
+                tags.append(parse_tag(text))
+            except UsageError as exc:
+                raise InputError(f"line {number}: {exc.message}", path) from None
+    if not tags:
+        raise InputError("lists no attributes to sign", path)
+    return tags
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     rep = Reporter(fmt=args.format, quiet=args.quiet)
     spec = signer_spec(args)
     pairs = plan_outputs(args.inputs, args.out, args.in_place)

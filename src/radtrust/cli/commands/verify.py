@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give at least one INPUT")
     if not args.trust:
         raise UsageError("give at least one --trust CA certificate")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     from radtrust.io import iter_files
 
     rep = Reporter(fmt=args.format, quiet=args.quiet)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from radtrust.config import Limits
-from radtrust.errors import InvalidDicom
+from radtrust.errors import InvalidDicom, UnsupportedSyntax
 
 BINDING_VERSION = 1
 HASH_ALG = "sha-256"
@@ -195,9 +195,15 @@ def canonical_frames(ds: Any, path: Path, *, limits: Limits | None = None) -> tu
 
     Decoding goes through :func:`radtrust.io.dicom.decode_pixels` (pydicom + pylibjpeg).
     """
+    from pydicom.uid import UID
+
     from radtrust.io.dicom import decode_pixels
 
     limits = limits or Limits.from_env()
+    meta = getattr(ds, "file_meta", None)
+    tsuid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if tsuid is not None and not UID(str(tsuid)).is_transfer_syntax:
+        raise UnsupportedSyntax(f"cannot decode pixel data in transfer syntax {tsuid} (unknown to pydicom)", path)
     stored = decode_pixels(ds, path, limits)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1))

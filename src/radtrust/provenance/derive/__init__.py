@@ -29,6 +29,8 @@ class Operation:
     run: Callable[..., dict[str, Any]]
     describe: Callable[[dict[str, Any]], str]
     needs_path: bool = False  # the operation decodes pixels itself and names the file in its errors
+    #: pydicom re-encodes the pixels, unchecked: decode them first the strict way (size limit, frames, header)
+    reencodes: bool = False
 
 
 def _operations() -> dict[str, Operation]:
@@ -42,12 +44,13 @@ def _operations() -> dict[str, Operation]:
                                lambda p: f"{p['profile']}: {p['removed']} removed, {p['emptied']} emptied, "
                                          f"{p['uids_replaced']} UIDs replaced"),
         "transcode": Operation("transcode", "transcoded", transcode,
-                               lambda p: f"lossless re-encoding {p['from']} -> {p['to']}"),
+                               lambda p: f"lossless re-encoding {p['from']} -> {p['to']}", reencodes=True),
         "crop": Operation("crop", "cropped", crop,
                           lambda p: "cropped to {height}x{width} at row {row}, column {col}".format(**p["box"]),
                           needs_path=True),
         "compress": Operation("compress", "lossy-compressed", compress,
-                              lambda p: f"lossy JPEG 2000, ratio {p['ratio']:g}:1 (target {p['target_ratio']:g}:1)"),
+                              lambda p: f"lossy JPEG 2000, ratio {p['ratio']:g}:1 (target {p['target_ratio']:g}:1)",
+                              reencodes=True),
     }
 
 
@@ -71,6 +74,11 @@ def derive_dataset(ds: Any, operation: str, signer: Any, *, path: str | os.PathL
     store.remove(ds)
     if op.needs_path:
         options["path"] = Path(path) if path else None
+    if op.reencodes:
+        from radtrust.config import Limits
+        from radtrust.io.dicom import decode_pixels
+
+        decode_pixels(ds, Path(path) if path else Path("<dataset>"), Limits.from_env())
     try:
         params = op.run(ds, **options)
     except (ValueError, RuntimeError, NotImplementedError) as exc:  # pydicom/pylibjpeg encoder errors

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from radtrust.errors import UsageError
 from radtrust.provenance.derive.derived import mark_derived
 
 JPEG2000 = "1.2.840.10008.1.2.4.91"
+MAX_RATIO = 1000.0  # beyond this the "image" is a few header bytes
+
+
+def check_ratio(ratio: float) -> float:
+    """``ratio`` if it is a usable target compression ratio (above 1, at most :data:`MAX_RATIO`), else UsageError."""
+    if not (1 < ratio <= MAX_RATIO):  # also refuses nan
+        raise UsageError(f"the compression ratio must be above 1 and at most {MAX_RATIO:g}, not {ratio:g}")
+    return ratio
 
 
 def compress(ds: Any, *, ratio: float = 10.0) -> dict[str, Any]:
     from pydicom.uid import UID
 
-    if ratio <= 1:
-        raise ValueError("the compression ratio must be above 1")
+    check_ratio(ratio)
     before = str(ds.file_meta.TransferSyntaxUID)
     if UID(before).is_compressed:
         ds.decompress(generate_instance_uid=False)

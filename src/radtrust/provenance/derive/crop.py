@@ -27,15 +27,16 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
 
 def crop(ds: Any, *, box: tuple[int, int, int, int], path: Path | None = None) -> dict[str, Any]:
     from radtrust.config import Limits
-    from radtrust.io.dicom import decode_pixels
+    from radtrust.io.dicom import decode_pixels, pixel_layout
 
     row, col, height, width = box
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    if row < 0 or col < 0 or height <= 0 or width <= 0 or row + height > rows or col + width > cols:
-        raise UsageError(f"crop box {box} does not fit in the {rows}x{cols} image", path)
     if "PerFrameFunctionalGroupsSequence" in ds:
         raise UsageError("cropping enhanced multi-frame objects (per-frame geometry) is not supported", path)
-    stored = decode_pixels(ds, path or Path("<dataset>"), Limits.from_env())
+    where, limits = path or Path("<dataset>"), Limits.from_env()
+    _, rows, cols, _, _ = pixel_layout(ds, where, limits)  # Rows and Columns checked, the size limited
+    if row < 0 or col < 0 or height <= 0 or width <= 0 or row + height > rows or col + width > cols:
+        raise UsageError(f"crop box {box} does not fit in the {rows}x{cols} image", path)
+    stored = decode_pixels(ds, where, limits)
     cropped = np.ascontiguousarray(stored[..., row:row + height, col:col + width])
     source = mark_derived(ds, f"Cropped to rows {row}-{row + height - 1}, columns {col}-{col + width - 1}")
     if "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds and "PixelSpacing" in ds:

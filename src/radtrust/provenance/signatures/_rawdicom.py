@@ -11,6 +11,7 @@ Serialisation writes sequences and items with undefined lengths, values verbatim
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,6 +230,19 @@ def _picture_kind(head: bytes) -> str | None:
     return next((kind for magic, kind in _PICTURES if head.startswith(magic)), None)
 
 
+def _known_syntax(ts: str) -> bool:
+    """A standard transfer syntax (one newer than pydicom included) or a private one pydicom knows."""
+    import warnings
+
+    from pydicom.uid import UID
+
+    if re.fullmatch(r"1\.2\.840\.10008\.1\.2(\.(0|[1-9][0-9]*))*", ts):  # the standard's transfer syntax branch
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a malformed UID is just an unknown one
+        return UID(ts).is_transfer_syntax
+
+
 def parse(data: bytes, path: Path | str = "<bytes>") -> DicomFile:
     """Parse a DICOM Part 10 file (or a bare Explicit/Implicit VR LE dataset) without converting values."""
     buf = memoryview(data)
@@ -252,10 +266,15 @@ def parse(data: bytes, path: Path | str = "<bytes>") -> DicomFile:
         kind = _picture_kind(bytes(buf[:8]))
         if kind:
             raise InvalidDicom(f"not a DICOM file (a {kind} picture)", path)
+        if not pos and _U16.unpack_from(buf, 0)[0] > 0x0008:
+            # a bare dataset starts with file meta (0002) or identifying (0008) elements; text does not
+            raise InvalidDicom("not a DICOM file (no DICM preamble, no DICOM header)", path)
         vr = bytes(buf[meta_end + 4:meta_end + 6])
         ts = EXPLICIT_VR_LE if vr.isalpha() and vr.isupper() else IMPLICIT_VR_LE
     if ts == BIG_ENDIAN or ts in DEFLATED:
         raise UnsupportedSyntax(f"cannot sign or verify transfer syntax {ts} (convert it with dcmconv +te first)", path)
+    if not _known_syntax(ts):  # how its dataset is encoded is anybody's guess
+        raise UnsupportedSyntax(f"unknown transfer syntax UID {ts}", path)
     explicit = ts != IMPLICIT_VR_LE
     ds, _ = _Parser(buf, explicit, path).dataset(meta_end, len(buf))
     return DicomFile(head=bytes(buf[:meta_end]), transfer_syntax=ts, dataset=ds, explicit=explicit)

@@ -137,9 +137,12 @@ def read_password(*, env: str | None = None, file: str | os.PathLike[str] | None
         return value.encode()
     if file:
         try:
-            return Path(file).read_text().splitlines()[0].encode() if Path(file).stat().st_size else b""
+            lines = Path(file).read_bytes().decode("utf-8").splitlines()
         except OSError as exc:
             raise InputError(f"cannot read password file: {exc.strerror or exc}", file) from None
+        except UnicodeDecodeError:
+            raise InputError("password file is not UTF-8 text", file) from None
+        return lines[0].encode() if lines else b""
     if prompt:
         return getpass.getpass(prompt).encode()
     return None

@@ -129,6 +129,8 @@ class DevPki:
 def init_dev_pki(directory: str | os.PathLike[str], algorithm: str = "rsa", *, p12_password: bytes | None = None,
                  now: dt.datetime | None = None, force: bool = False) -> DevPki:
     """Create root CA, intermediate CA, modality signer, TSA and CRLs in ``directory`` (all files 0600)."""
+    if not str(directory).strip():  # Path("") is the current folder
+        raise UsageError("the PKI folder is an empty path")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     pki = DevPki(d)

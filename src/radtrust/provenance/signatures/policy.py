@@ -219,17 +219,17 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         raise UsageError(f"unknown policy keys: {', '.join(sorted(unknown))}")
     parts: list[Policy] = []
     if "all_of" in d:
-        parts.append(AllOf([policy_from_dict(x) for x in d["all_of"]]))
+        parts.append(AllOf([policy_from_dict(x) for x in _list_of(d, "all_of", dict, "objects")]))
     if "any_of" in d:
-        parts.append(AnyOf([policy_from_dict(x) for x in d["any_of"]]))
+        parts.append(AnyOf([policy_from_dict(x) for x in _list_of(d, "any_of", dict, "objects")]))
     if "mac_algorithms" in d:
-        names = tuple(str(n).upper() for n in d["mac_algorithms"])
+        names = tuple(n.upper() for n in _list_of(d, "mac_algorithms", str, "strings"))
         valid = {a.dicom_name for a in MAC_ALGORITHMS.values()}
         if set(names) - valid:
             raise UsageError(f"unknown MAC algorithms in policy: {', '.join(sorted(set(names) - valid))}")
         parts.append(AllowedMacs(names))
     if "coverage" in d:
-        for k in d["coverage"]:
+        for k in _list_of(d, "coverage", str, "strings"):
             parse_tag(k)
         parts.append(RequireCoverage(tuple(d["coverage"])))
     if d.get("require_timestamp"):
@@ -243,20 +243,34 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
     return parts[0] if len(parts) == 1 else AllOf(parts)
 
 
+def _list_of(d: dict[str, Any], key: str, kind: type, what: str) -> list[Any]:
+    """``d[key]`` checked to be a list of ``kind`` (a policy file is input: its shape is not trusted)."""
+    value = d[key]
+    if not isinstance(value, list) or not all(isinstance(x, kind) for x in value):
+        raise UsageError(f"policy key {key!r} must be a list of {what}")
+    return value
+
+
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """A policy from a JSON file (see ``radtrust verify --print-policy`` for the default as JSON)."""
     try:
-        d = json.loads(Path(path).read_text())
+        d = json.loads(Path(path).read_bytes().decode("utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read policy: {exc.strerror or exc}", path) from None
+    except UnicodeDecodeError:
+        raise InputError("policy is not UTF-8 text (a JSON file)", path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"policy is not valid JSON: {exc}", path) from None
+    except RecursionError:
+        raise InputError("policy is nested too deeply", path) from None
     if not isinstance(d, dict):
         raise InputError("policy must be a JSON object", path)
     try:
         return policy_from_dict(d)
     except UsageError as exc:
         raise InputError(exc.message, path) from None
+    except RecursionError:
+        raise InputError("policy is nested too deeply", path) from None
 
 
 def covered_keywords(tags: Iterable[int]) -> list[str]:

@@ -99,6 +99,8 @@ def sign_item(item: Item, signer: Signer, *, transfer_syntax: str, mac: str = "s
             raise UsageError("attributes cannot be signed (excluded by PS3.15 or of VR UN): "
                              + ", ".join(keyword(t) for t in bad))
         signed = [t for t in item.elements if t in wanted]
+    if not signed:
+        raise UsageError("nothing to sign: no attributes given or none signable")
     missing = prof.missing(item.elements, signed)
     if missing:
         raise UsageError(f"profile '{prof.name}' requires signing " + ", ".join(keyword(t) for t in missing))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from radtrust.errors import InputError, VerificationError
+from radtrust.errors import InputError, UsageError, VerificationError
 from radtrust.provenance.signatures.trust import TIME_STAMPING, describe, validate_chain
 
 _HASH_OIDS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384",
@@ -44,6 +44,16 @@ class TsaClient:
     url: str
     hash_name: str = "sha256"
     timeout: float = 15.0
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.url)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"the TSA URL must be http:// or https://, not {self.url!r}")
 
     def __call__(self, data: bytes) -> bytes:
         return self.stamp(data)
