@@ -283,6 +283,8 @@ def parse(data: bytes, path: Path | str = "<bytes>") -> DicomFile:
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes; unreadable or empty files raise InvalidDicom naming the file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a pipe would block the read forever, a folder cannot be read
+        raise InvalidDicom("not a regular file", path)
     try:
         data = path.read_bytes()
     except OSError as exc:
