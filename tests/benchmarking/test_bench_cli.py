@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
+from radtrust.benchmarking.format import mask_path, read_labels
 from radtrust.cli import main
 from tests.simulation.test_dataset import _pictures
 
@@ -36,3 +40,27 @@ def test_bench_cli_writes_report(tmp_path, sample_cr_file):
 def test_bench_bad_folder(tmp_path, capsys):
     assert main(["bench", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "labels.csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--fpr", "0"], ["--fpr", "5"], ["--jobs", "0"]])
+def test_bench_rejects_what_scan_rejects(tmp_path, capsys, option):
+    assert main(["bench", str(tmp_path), "--out", str(tmp_path / "r"), *option]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"radtrust: error: {option[0]} must be")
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_names_each_item_it_could_not_read(tmp_path, capsys):
+    pics = _pictures(tmp_path / "pics", n=4)
+    bench = tmp_path / "bench"
+    assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(bench), "--per-image", "2",
+                 "--seed", "1", "--split-by", "series", "--methods", "retouch,copy-move"]) == 0
+    rows = [r for r in read_labels(bench) if r.label == 1]
+    (bench / rows[0].file).write_bytes(b"garbage")
+    np.save(mask_path(bench, rows[1]), np.zeros((3, 3), bool))
+    capsys.readouterr()
+    assert main(["bench", str(bench), "--out", str(tmp_path / "r"), "--jobs", "1", "-q",
+                 "--detectors", "noise-residual,header"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("radtrust: error: ") for line in err), err
+    assert str(bench / rows[0].file) in err[0] and str(mask_path(bench, rows[1])) in err[1]

@@ -145,3 +145,18 @@ def test_shipped_fusion_is_reported_per_method():
     assert per["X"]["auc"] == 1.0 and per["X"]["tpr_at_threshold"] == 1.0
     assert per["Y"]["tpr_at_threshold"] == 0.0 and per["Y"]["n_tampered"] == 10
     assert rep["shipped_fusion"]["false_alarm_rate_at_threshold"] == 0.0
+
+
+def test_a_train_split_without_both_classes_is_an_input_error():
+    only_authentic = [r for r in _results() if r.row.label == 0]
+    with pytest.raises(InputError, match="both authentic"):
+        evaluate(only_authentic, fpr=0.05)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage", b"file,label,method,split\n\"xr/a_v0.dcm,0,,train\n"])
+def test_labels_that_are_not_utf8_csv_are_an_input_error(tmp_path, content):
+    _bench(tmp_path)
+    (tmp_path / "labels.csv").write_bytes(content)
+    with pytest.raises(InputError) as exc:
+        read_labels(tmp_path)
+    assert exc.value.path == str(tmp_path / "labels.csv")

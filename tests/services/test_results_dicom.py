@@ -111,8 +111,87 @@ def test_report_cli_from_scan_jsonl(sample_ct_files: list[Path], tmp_path: Path,
 
 def test_report_cli_bad_input_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"kind": "instance"}\nnot json\n')
+    bad.write_text('{"kind": "error", "path": "x.dcm", "message": "not DICOM"}\nnot json\n')
     assert main(["report", str(bad), "--dicom", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0] and "line 2" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def _one_record(src: Path, heatmap: Path | None = None, **changes) -> dict:
+    ds = pydicom.dcmread(src, stop_before_pixels=True)
+    rec = {"kind": "instance", "path": str(src), "sop_instance_uid": ds.SOPInstanceUID,
+           "series_instance_uid": ds.SeriesInstanceUID, "modality": ds.Modality, "score": 0.07,
+           "verdict": "authentic", "detectors": {"noise-residual": 0.0016}, "evidence": ["noise-residual: fine"],
+           "heatmap": str(heatmap) if heatmap else None}
+    rec.update(changes)
+    return rec
+
+
+def _one_error_line(capsys: pytest.CaptureFixture, *names: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radtrust: error: ") and "Traceback" not in err[0], err
+    assert all(n in err[0] for n in names), err
+    return err[0]
+
+
+@pytest.mark.parametrize("line", [
+    b"\xff\xfe\x00garbage\n", b"[" * 100_000 + b"]" * 100_000 + b"\n",
+    {"detectors": "x", "evidence": 5}, {"path": None}, {"score": "high"}, b"SCORE_NAN", {"verdict": "weird"},
+    {"kind": "zzz"}, {"signature": "valid"}])
+@pytest.mark.parametrize("outputs", [["--dicom"], ["--html"], ["--html", "--dicom"]])
+def test_report_cli_a_bad_record_is_one_line_and_nothing_is_written(
+        sample_ct_files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture, line, outputs) -> None:
+    good = json.dumps(_one_record(sample_ct_files[0])).encode() + b"\n"
+    if isinstance(line, dict):
+        line = json.dumps(_one_record(sample_ct_files[1], **line)).encode() + b"\n"
+    elif line == b"SCORE_NAN":
+        line = json.dumps(_one_record(sample_ct_files[1], score=float("nan"))).encode() + b"\n"
+    jsonl = tmp_path / "scan.jsonl"
+    jsonl.write_bytes(good + line)
+    args = {"--dicom": str(tmp_path / "out"), "--html": str(tmp_path / "r.html")}
+    assert main(["report", str(jsonl), *[a for o in outputs for a in (o, args[o])]]) == 2
+    _one_error_line(capsys, str(jsonl))
+    assert not (tmp_path / "out").exists() and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("heat", [np.full((512, 512), np.nan, np.float32), np.ones((512, 512), np.int64),
+                                  np.full((512, 512), 0.5, np.float32)[:3, :3]])
+@pytest.mark.parametrize("outputs", [["--dicom"], ["--html"]])
+def test_report_cli_a_heatmap_that_is_not_one_is_an_input_error(
+        sample_ct_files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture, heat, outputs) -> None:
+    np.save(tmp_path / "h.npy", heat)
+    jsonl = tmp_path / "scan.jsonl"
+    jsonl.write_text(json.dumps(_one_record(sample_ct_files[0], tmp_path / "h.npy")) + "\n")
+    out = tmp_path / "out"
+    assert main(["report", str(jsonl), outputs[0], str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert "h.npy" in line or str(sample_ct_files[0]) in line  # the SEG names the image whose map does not fit
+    assert not out.exists()
+
+
+def test_report_cli_writes_nothing_when_one_output_fails(sample_ct_files: list[Path], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """--dicom needs every source: a missing one is an error before the HTML report is written, not after."""
+    jsonl = tmp_path / "scan.jsonl"
+    jsonl.write_text(json.dumps(_one_record(sample_ct_files[0])) + "\n"
+                     + json.dumps(_one_record(sample_ct_files[1], path=str(tmp_path / "gone.dcm"))) + "\n")
+    assert main(["report", str(jsonl), "--html", str(tmp_path / "r.html"), "--dicom", str(tmp_path / "out")]) == 2
+    _one_error_line(capsys, "gone.dcm")
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "out").exists()
+    text = tmp_path / "text.dcm"  # there, but not an image: for --html too an error, not a card
+    text.write_text("not dicom")
+    jsonl.write_text(json.dumps(_one_record(sample_ct_files[0], path=str(text))) + "\n")
+    assert main(["report", str(jsonl), "--html", str(tmp_path / "r.html")]) == 2
+    _one_error_line(capsys, str(text))
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_cli_refuses_to_replace_its_input(sample_ct_files: list[Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    jsonl = tmp_path / "scan.jsonl"
+    jsonl.write_text(json.dumps(_one_record(sample_ct_files[0])) + "\n")
+    before = jsonl.read_bytes()
+    assert main(["report", str(jsonl), "--html", str(jsonl)]) == 2
+    _one_error_line(capsys, str(jsonl), "--html")
+    assert jsonl.read_bytes() == before

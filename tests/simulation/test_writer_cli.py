@@ -102,3 +102,70 @@ def test_antiforensics_parse():
     assert AntiForensics.parse("synth,resample") == AntiForensics(noise="synth", resample=True)
     with pytest.raises(ValueError):
         AntiForensics.parse("magic")
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radtrust: error: ") and "Traceback" not in err[0], err
+    return err[0]
+
+
+@pytest.mark.parametrize("option", [["--per-image", "-1"], ["--per-image", "0"], ["--test-fraction", "2"],
+                                    ["--test-fraction", "-1"], ["--slab", "0"], ["--methods", ""],
+                                    ["--methods", ","], ["--max-2d", "0"]])
+def test_cli_dataset_rejects_option_values_that_make_no_benchmark(tmp_path, sample_cr_file, capsys, option):
+    assert main(["simulate", "dataset", "--authentic", str(sample_cr_file), "--out", str(tmp_path / "b"),
+                 *option]) == 2
+    assert option[0] in _one_line(capsys)
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("option", [["--size", "-3"], ["--size", "0"], ["--name", "../../escape"],
+                                    ["--name", "sub/x"], ["--name", ".."]])
+def test_cli_method_rejects_a_bad_size_or_a_name_outside_out(tmp_path, sample_cr_file, capsys, option):
+    out = tmp_path / "a" / "b"
+    assert main(["simulate", "copy-move", str(sample_cr_file), "--out", str(out), *option]) == 2
+    assert option[0] in _one_line(capsys)
+    assert not (tmp_path / "a").exists()
+
+
+def test_cli_method_never_replaces_its_input(tmp_path, sample_cr_file, samples_dir, capsys):
+    src = tmp_path / "RG1_crop.dcm"
+    src.write_bytes(sample_cr_file.read_bytes())
+    assert main(["simulate", "meta-kvp-change", str(src), "--out", str(tmp_path), "--name", "RG1_crop"]) == 2
+    assert str(src) in _one_line(capsys)
+    assert src.read_bytes() == sample_cr_file.read_bytes() and sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+    series = tmp_path / "ct"  # a series folder written over the input series folder
+    series.mkdir()
+    for f in sorted((samples_dir / "ct").glob("*.dcm")):
+        (series / f.name).write_bytes(f.read_bytes())
+    before = {p.name: p.read_bytes() for p in series.iterdir()}
+    assert main(["simulate", "meta-kvp-change", str(series), "--out", str(tmp_path), "--name", "ct"]) == 2
+    _one_line(capsys)
+    assert {p.name: p.read_bytes() for p in series.iterdir()} == before
+
+
+def test_cli_method_rejects_a_non_numeric_rescale_slope(tmp_path, sample_cr_file, capsys):
+    import pydicom
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    ds = pydicom.dcmread(sample_cr_file)
+    ds._dict[Tag(0x00281053)] = RawDataElement(Tag(0x00281053), "DS", 4, b"abc ", 0, False, True)  # as found
+    ds.save_as(tmp_path / "bad.dcm")
+    assert main(["simulate", "copy-move", str(tmp_path / "bad.dcm"), "--out", str(tmp_path / "o")]) == 2
+    assert "bad.dcm" in _one_line(capsys) and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("content", [b"garbage", b"", None, "object", "wrong"])
+def test_train_inpainter_from_data_that_is_not_patches(tmp_path, capsys, content):
+    data = tmp_path / "d.npz"
+    if content == "object":
+        np.savez(data, ct=np.array([{"a": 1}], dtype=object), xr=np.zeros((1, 64, 64), np.float16))
+    elif content == "wrong":
+        np.savez(data, mean=np.zeros(3))
+    elif content is not None:
+        data.write_bytes(content)
+    assert main(["simulate", "train-inpainter", "--out", str(tmp_path / "w.pt"), "--steps", "1",
+                 "--from-data", str(data)]) == 2
+    assert str(data) in _one_line(capsys) and not (tmp_path / "w.pt").exists()

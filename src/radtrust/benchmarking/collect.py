@@ -126,7 +126,7 @@ def analyze_item(scanner: Any, bench: Path, row: Row, path: Path | None = None) 
             if mask is not None and mask.any():
                 res.mask = reduce_map(mask, k, "mask")
     except Error as exc:
-        res.error = str(exc)
+        res.error = str(exc) if exc.path else f"{path}: {exc}"  # "PATH: problem", as the CLI prints it
     return res
 
 

@@ -92,8 +92,14 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
     path = bench / "labels.csv"
     if not path.is_file():
         raise InputError("not a benchmark folder: labels.csv is missing", bench)
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    except UnicodeDecodeError:
+        raise InputError("labels.csv is not UTF-8 text", path) from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"labels.csv lacks column(s) {', '.join(missing)}", path)
@@ -106,6 +112,8 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
             rows.append(Row(file=rec["file"], label=label, method=rec.get("method") or "", split=rec.get("split") or "",
                             modality=rec.get("modality") or "", patient=rec.get("patient") or "",
                             source=rec.get("source") or "", variant=rec.get("variant") or ""))
+    except csv.Error as exc:
+        raise InputError(f"labels.csv is not CSV: {exc}", path) from None
     _check(rows, path)
     if check_files:
         for r in rows:

@@ -133,6 +133,9 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
     test = [r for r in ok if r.row.split == "test"]
     if not train or not test:
         raise InputError("the benchmark needs both a train and a test split")
+    if {r.row.label for r in train} != {0, 1}:
+        raise InputError("the benchmark's train split needs both authentic (label 0) and tampered (label 1) "
+                         "images that could be read")
     fusion = fit(train, names, fpr)
     y = np.array([r.row.label for r in test])
     p = probabilities(fusion, test)

@@ -331,8 +331,10 @@ class Fusion:
     @classmethod
     def from_json(cls, text: str) -> Fusion:
         d = json.loads(text)
-        if d.get("format") != FORMAT:
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} document")
+        if not isinstance(d["names"], list) or not all(isinstance(n, str) for n in d["names"]):
+            raise ValueError("'names' is not a list of detector names")
         return cls(tuple(d["names"]), np.asarray(d["weights"], float), float(d["bias"]), np.asarray(d["fill"], float),
                    float(d["threshold"]), float(d["tampered_threshold"]), float(d["fpr"]), dict(d.get("info", {})),
                    np.array([np.nan if v is None else float(v) for v in d.get("solo") or [None] * len(d["names"])]))
@@ -352,7 +354,9 @@ class Fusion:
             else:
                 text = Path(path).read_text()
             return cls.from_json(text)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except RecursionError:
+            raise InputError("cannot read fusion parameters: nested too deeply", path or DEFAULT_RESOURCE) from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"cannot read fusion parameters: {exc}", path or DEFAULT_RESOURCE) from None
 
 

@@ -61,10 +61,23 @@ def _lines_json(lines: Lines | None) -> str | None:
     return json.dumps([lines.rows.hex(), lines.cols.hex(), lines.informative_rows.hex(), lines.informative_cols.hex()])
 
 
-def _entry(row: tuple) -> Entry:
+def _entry(row: tuple) -> Entry | None:
+    """The index row as an :class:`Entry`; None for a row damaged since it was written (not what :meth:`add` wrote)."""
     name, sop, sha, shape, header, deid, acquired, lines = row
-    parsed = Lines(*(bytes.fromhex(h) for h in json.loads(lines))) if lines else None
-    return Entry(name, sop, bytes(header), bool(deid), bool(acquired), bytes(sha), tuple(json.loads(shape)), parsed)
+    try:
+        parsed = None
+        if lines:
+            hexes = json.loads(lines)
+            if not isinstance(hexes, list) or len(hexes) != 4 or not all(isinstance(h, str) for h in hexes):
+                return None
+            parsed = Lines(*(bytes.fromhex(h) for h in hexes))
+        dims = json.loads(shape)
+        if (not isinstance(dims, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in dims)
+                or not isinstance(name, str) or not isinstance(sop, (str, type(None)))):
+            return None
+        return Entry(name, sop, bytes(header), bool(deid), bool(acquired), bytes(sha), tuple(dims), parsed)
+    except (ValueError, TypeError, RecursionError):  # not JSON, not hex, not bytes
+        return None
 
 
 def check_index(path: str | PathLike[str]) -> None:
@@ -99,6 +112,7 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise InputError(f"cannot open the pixel index: {getattr(exc, 'strerror', None) or exc}", path) from exc
         self._lock = threading.Lock()
+        self._path, self._warned = os.fspath(path), False
         try:
             self._prepare()
         except sqlite3.Error as exc:
@@ -136,7 +150,15 @@ class SqliteStore:
         with self._lock:
             rows = self._conn.execute(f"SELECT {_COLUMNS} FROM fingerprints WHERE sha256 = ? AND shape = ?",
                                       (sha256, json.dumps(list(shape)))).fetchall()
-        return [_entry(r) for r in rows]
+        return self._entries(rows)
+
+    def _entries(self, rows: list[tuple]) -> list[Entry]:
+        """The rows' entries; a damaged row is left out (that copy is not compared) and named once in the log."""
+        entries = [_entry(r) for r in rows]
+        if None in entries and not self._warned:
+            self._warned = True
+            log.warning("%s: damaged fingerprint row(s) skipped (not what radtrust wrote)", self._path)
+        return [e for e in entries if e is not None]
 
     def by_row(self, shape: tuple[int, ...], row: int, digest: bytes) -> list[Entry]:
         with self._lock:
@@ -144,7 +166,7 @@ class SqliteStore:
                 f"SELECT {_COLUMNS} FROM fingerprints WHERE id IN (SELECT fingerprint FROM fingerprint_rows"
                 " WHERE shape = ? AND row = ? AND digest = ? LIMIT ?)",
                 (json.dumps(list(shape)), row, digest, TEMPLATE + 1)).fetchall()
-        return [] if len(rows) > TEMPLATE else [_entry(r) for r in rows]
+        return [] if len(rows) > TEMPLATE else self._entries(rows)
 
     def add(self, entry: Entry) -> None:
         shape = json.dumps(list(entry.shape))

@@ -106,11 +106,32 @@ class ReportItems:
         return iter(self.items)
 
 
+def load_heatmap(path: str) -> np.ndarray:
+    """A heatmap file as ``scan --heatmaps`` writes it (a 2D or 3D array of floats in [0, 1]); anything else is an
+    :class:`~radtrust.errors.InputError` naming the file."""
+    from radtrust.errors import InputError
+
+    try:
+        heat = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - missing, a folder, not .npy, object arrays: all one answer
+        raise InputError(f"heatmap not readable: {exc}", path) from None
+    if not isinstance(heat, np.ndarray) or heat.ndim not in (2, 3) or not np.issubdtype(heat.dtype, np.floating):
+        raise InputError(f"not a heatmap: {getattr(heat, 'ndim', '?')}D {getattr(heat, 'dtype', type(heat))} array, "
+                         "expected a 2D or 3D array of probabilities", path)
+    if not np.all(np.isfinite(heat)) or heat.min(initial=0.0) < 0 or heat.max(initial=0.0) > 1:
+        raise InputError("not a heatmap: values are not probabilities (NaN, infinite or outside 0..1)", path)
+    return heat
+
+
 def report_items(records: Iterable[dict[str, Any]]) -> ReportItems:
     """The HTML report's items for scan records read back (a ``--jsonl`` file or a ``--resume`` journal): each
     thumbnail made again from the file the record names, with the heatmap file it names when it still exists; only
-    for the images whose thumbnail the report keeps. A file that can no longer be read gets its card without one."""
-    from radtrust.errors import Error
+    for the images whose thumbnail the report keeps. A file gone since the scan leaves its card without one, saying
+    so; a file that is there but cannot be read as the image or heatmap it was is an
+    :class:`~radtrust.errors.InputError`."""
+    from pathlib import Path
+
+    from radtrust.errors import InputError
     from radtrust.forensics.results import NO_SIGNATURE
     from radtrust.io import load_image
 
@@ -123,13 +144,19 @@ def report_items(records: Iterable[dict[str, Any]]) -> ReportItems:
                    NO_SIGNATURE.detail)
         extra: dict[str, Any] = {"signature": sig, "thumbnail": None}
         if items.keeps(rec):
-            try:
-                image = load_image(rec["path"])
-                heat = np.load(rec["heatmap"], allow_pickle=False) if rec.get("heatmap") else None
-                extra["thumbnail"] = thumbnail_png(image, heat if heat is None or heat.shape == image.shape else None)
-            except (Error, OSError, ValueError) as exc:  # a card all the same, saying why it has no picture
-                rec = {**rec, "evidence": [*rec.get("evidence", []), f"report: no thumbnail ({exc})"]}
+            gone = [p for p in (rec["path"], rec.get("heatmap")) if p and not Path(p).exists()]
+            if gone:  # a card all the same, saying why it has no picture
+                rec = {**rec, "evidence": [*rec.get("evidence", []), f"report: no thumbnail ({gone[0]}: no such file)"]}
                 extra["thumbnail"] = b""
+            else:
+                try:
+                    image = load_image(rec["path"])
+                except (OSError, ValueError) as exc:
+                    raise InputError(f"cannot read the image for its thumbnail: {exc}", rec["path"]) from None
+                heat = load_heatmap(rec["heatmap"]) if rec.get("heatmap") else None
+                if heat is not None and heat.shape != image.shape:
+                    raise InputError(f"heatmap is {heat.shape}, the image {rec['path']} is {image.shape}", rec["heatmap"])
+                extra["thumbnail"] = thumbnail_png(image, heat)
         items.add(rec, extra)
     return items
 

@@ -422,6 +422,8 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
         number = _float(ds, keyword)
         if value not in (None, "") and (number is None or not np.isfinite(number)):
             raise InvalidDicom(f"{keyword} is not a finite number ({str(value)[:40]!r})", path)
+        if value not in (None, "") and not isinstance(value, (str, bytes)) and hasattr(value, "__len__"):
+            raise InvalidDicom(f"{keyword} holds {len(value)} values where the standard allows one", path)
     stored = decode_pixels(ds, path or Path("<dataset>"), limits)
     pixels, rescale, notes = to_modality_units(ds, stored)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"

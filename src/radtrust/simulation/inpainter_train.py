@@ -97,12 +97,37 @@ def prepare(paths: Iterable[str | Path], *, seed: int = 0, n_ct: int = 600, n_xr
     return {"ct": ct_cubes(ct, n_ct, rng), "xr": xr_patches(two_d, n_xr, rng)}
 
 
+def read_patches(path: str | Path) -> dict[str, np.ndarray]:
+    """The training patches ``--prepare-only`` wrote (an NPZ with ``ct`` cubes and ``xr`` patches); anything else is
+    an :class:`InputError` naming the file."""
+    shapes = {"ct": (CUBE,) * 3, "xr": (PATCH, PATCH)}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in shapes if k in z.files}
+    except Exception as exc:  # noqa: BLE001 - missing, a folder, not an NPZ, object arrays, a damaged member
+        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InputError(f"not training patches written by --prepare-only: {problem}", path) from None
+    for key, shape in shapes.items():
+        arr = data.get(key)
+        if arr is None or arr.ndim != len(shape) + 1 or arr.shape[1:] != shape or not np.issubdtype(arr.dtype, np.floating):
+            found = "missing" if arr is None else f"{arr.dtype} {arr.shape}"
+            raise InputError(f"not training patches written by --prepare-only: '{key}' should be floats of shape "
+                             f"(N, {', '.join(map(str, shape))}), found {found}", path)
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"training patches '{key}' hold NaN or infinite values", path)
+    if not len(data["ct"]) and not len(data["xr"]):
+        raise InputError("no training patches in this file", path)
+    return data
+
+
 def train_cli(args: argparse.Namespace, rep: Any) -> int:
+    from radtrust.io.atomic import refuse_overwrite
     from radtrust.simulation.inpainter import _torch_net
 
+    refuse_overwrite([args.out, getattr(args, "prepare_only", None)],
+                     [*(args.authentic or []), *([args.from_data] if getattr(args, "from_data", None) else [])])
     if getattr(args, "from_data", None):
-        with np.load(args.from_data) as z:
-            data = {k: z[k] for k in z.files}
+        data = read_patches(args.from_data)
     else:
         if not args.authentic:
             raise InputError("give --authentic PATH... (or --from-data NPZ)")

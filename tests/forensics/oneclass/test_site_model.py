@@ -155,3 +155,38 @@ def test_cli_refuses_a_newer_model(tmp_path: Path, capsys: pytest.CaptureFixture
         zf.writestr("__meta__.npy", buf.getvalue())
     assert main(["model", "info", str(path)]) == 2
     assert "format version 99 is newer" in capsys.readouterr().err
+
+
+def _rewritten(src: Path, dst: Path, edit) -> Path:
+    """A copy of the model file with its metadata and arrays changed by ``edit(meta, arrays)``."""
+    from radtrust.forensics.oneclass import model_file
+
+    meta, arrays = model_file.load(src)
+    edit(meta, arrays)
+    model_file.save(dst, {k: v for k, v in meta.items() if k not in ("format", "format_version")}, arrays)
+    return dst
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m, a: a["groups/0/2d/means"].fill(np.nan),                        # all-NaN means
+    lambda m, a: m.update(features_2d=m["features_2d"][:-1]),                # a feature list the arrays do not match
+    lambda m, a: m["groups"][0].update(dims=["2d", "3d", "4d"]),             # dims that do not exist
+    lambda m, a: m["groups"][0].update(dims=["3d"]),                         # 3d without 2d
+    lambda m, a: a.update({"groups/0/2d/center": np.zeros(3)}),              # arrays of another feature count
+], ids=["nan-means", "feature-list", "dims-4d", "dims-3d-only", "center-size"])
+def test_a_damaged_model_is_a_one_line_error_in_model_info_and_scan(
+        edit, ct_model: Path, tmp_path: Path, sample_ct_files: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _rewritten(ct_model, tmp_path / "bad.npz", edit)
+    for argv in (["model", "info", str(bad)], ["scan", str(sample_ct_files[5]), "--model", str(bad)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"radtrust: error: {bad}: "), err
+
+
+def test_cli_train_never_replaces_an_input(tmp_path: Path, sample_ct_files: list[Path],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.dcm"
+    src.write_bytes(sample_ct_files[0].read_bytes())
+    assert main(["train", "--authentic", str(src), "--out", str(src)]) == 2
+    assert "--out would replace an input" in capsys.readouterr().err
+    assert src.read_bytes() == sample_ct_files[0].read_bytes()

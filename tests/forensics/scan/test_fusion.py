@@ -138,3 +138,16 @@ def test_one_odd_authentic_image_does_not_silence_a_detector():
     p = f.probability(X)
     assert (p[y == 1] > f.threshold).all()
     assert ((p > f.threshold) & (y == 0)).sum() <= 0.01 * n_auth
+
+
+@pytest.mark.parametrize("text", ["[1,2,3]", "null", "[" * 100000 + "]" * 100000, '"x"', "{}",
+                                  '{"format": "%s", "names": 5}'])
+def test_a_damaged_fusion_file_is_a_one_line_input_error(tmp_path, text):
+    from radtrust.errors import InputError
+    from radtrust.forensics.fusion import FORMAT
+
+    path = tmp_path / "f.json"
+    path.write_text(text.replace("%s", FORMAT))
+    with pytest.raises(InputError) as exc:
+        Fusion.load(path)
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)

@@ -270,3 +270,21 @@ def test_a_retention_period_forgets_old_fingerprints_and_old_files_are_migrated(
     store = SqliteStore(legacy)
     assert len(store) == 1 and store.prune(before - 1) == 0 and store.prune(time.time() + 1) == 1
     store.close()
+
+
+@pytest.mark.parametrize("damage", ["lines = '{{{'", "lines = '[1, 2]'", "lines = '[\"zz\", \"\", \"\", \"\"]'",
+                                    "shape = 'zz'", "shape = '[\"a\"]'"])
+def test_a_damaged_index_row_is_skipped_not_a_traceback(tmp_path, capsys, sample_ct_files, damage):
+    """A row changed by hand (or by a disk) since radtrust wrote it: that copy is not compared, the scan goes on."""
+    (tmp_path / "part1").mkdir()
+    shutil.copy(sample_ct_files[3], tmp_path / "part1" / "a.dcm")
+    _refiled(sample_ct_files[3], tmp_path / "part2" / "b.dcm")
+    index = tmp_path / "pixels.sqlite"
+    _scan(capsys, tmp_path / "part1", "--copies", "flag", "--pixel-index", str(index))
+    with sqlite3.connect(index) as conn:
+        conn.execute(f"UPDATE fingerprints SET {damage}")
+    conn.close()
+    assert main(["scan", str(tmp_path / "part2"), "--copies", "flag", "--pixel-index", str(index),
+                 "--format", "jsonl", "--detectors", "header"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "damaged fingerprint row" in err

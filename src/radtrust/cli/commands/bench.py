@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from radtrust.cli.output import Reporter
+from radtrust.errors import UsageError
 
 NAME = "bench"
 HELP = "measure the detectors on a benchmark folder: AUC, TPR at FPR, localisation, leave-one-method-out"
@@ -35,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from radtrust.benchmarking.report import write_report
     from radtrust.benchmarking.runner import run_benchmark
 
+    if not 0.0 < args.fpr < 1.0:
+        raise UsageError(f"--fpr must be between 0 and 1, not {args.fpr}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError("--out must be a folder (the report's report.json and report.html go there)", args.out)
     rep = Reporter(quiet=args.quiet)
 
     def progress(stage: str, i: int, n: int) -> None:
@@ -56,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         lines += [f"robustness {k}: AUC {v['auc']} ({v['auc_change']:+})" for k, v in r["robustness"].items()
                   if isinstance(v, dict) and v.get("auc_change") is not None]
     rep.record(r, "\n".join(lines))
+    for item in result.results:  # the items left out of the figures: one line each, as scan reports a bad file
+        if item.error:
+            print(f"radtrust: error: {item.error}", file=sys.stderr, flush=True)
     return 2 if r["errors"] else 0
 
 

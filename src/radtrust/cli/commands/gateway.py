@@ -71,6 +71,8 @@ def _status(args: argparse.Namespace) -> int:
     spool = args.status_spool or args.spool
     if not spool:
         raise UsageError("gateway status needs --spool DIR")
+    if args.recent < 0:
+        raise UsageError(f"--recent must be 0 or more, not {args.recent}")
     s = gateway_status(spool, recent=args.recent)
     Reporter(fmt=args.format, quiet=args.quiet).record(s, format_status(s))
     return 0
@@ -104,6 +106,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("the gateway needs --forward AET@HOST:PORT and --spool DIR")
     if len(args.ae_title) > 16 or not args.ae_title.strip():
         raise UsageError(f"--ae-title must be 1 to 16 characters, not {args.ae_title!r}")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be 0 to 65535, not {args.port}")
+    forward = Destination.parse(args.forward)
+    if not 1 <= forward.port <= 65535:
+        raise UsageError(f"--forward port must be 1 to 65535, not {forward.port}")
+    for option, value in (("--workers", args.workers), ("--forward-associations", args.forward_associations)):
+        if value < 1:
+            raise UsageError(f"{option} must be at least 1, not {value}")
+    if not 0 <= args.stable_age < float("inf"):
+        raise UsageError(f"--stable-age must be a number of seconds, 0 or more, not {args.stable_age}")
+    if Path(args.spool).exists() and not Path(args.spool).is_dir():
+        raise UsageError("--spool must be a folder (the gateway's queue, quarantine and results go there)", args.spool)
     if args.pixel_index and args.no_pixel_memory:
         raise UsageError("--pixel-index and --no-pixel-memory contradict each other")
     if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
@@ -119,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if args.forward_tls and not args.tls_ca:
         raise UsageError("--forward-tls needs --tls-ca to verify the PACS")
     config = GatewayConfig(
-        ae_title=args.ae_title, host=args.host, port=args.port, forward=Destination.parse(args.forward),
+        ae_title=args.ae_title, host=args.host, port=args.port, forward=forward,
         spool=Path(args.spool), policy=Policy(args.on_suspicious), trust=list(args.trust), model=args.model,
         scan=not args.verify_only, remember_pixels=not args.no_pixel_memory,
         pixel_index=Path(args.pixel_index) if args.pixel_index else None, pixel_memory_days=args.pixel_memory_days,

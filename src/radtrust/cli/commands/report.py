@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ DESCRIPTION = HELP + """
   radtrust report archive.jsonl --html report.html   # e.g. the journal of scan --jsonl FILE --resume
 
 One Comprehensive SR (TID 1500, private coding scheme 99RADTRUST) per study, referencing the source
-instances, and one fractional Segmentation per series with heatmaps. The source files named in the
-records must still be readable. Every object passes dciodvfy. --html writes the report scan --format html
-would have written (flagged images first, thumbnails made again from the files and the heatmaps the scan
-wrote), which a resumed scan cannot write itself."""
+instances, and one fractional Segmentation per series with heatmaps. For --dicom the source files and
+heatmaps named in the records must still be readable. Every object passes dciodvfy. --html writes the
+report scan --format html would have written (flagged images first, thumbnails made again from the files
+and the heatmaps the scan wrote), which a resumed scan cannot write itself; an image or heatmap gone since
+the scan leaves its card without a thumbnail, one that is there but unreadable is an error. Every record
+is checked and every output made before anything is written."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,16 +47,63 @@ def _resolve(value: str | None, base: Path) -> str | None:
     return str(base / p) if (base / p).exists() else str(p)
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text_or_none(rec: dict[str, Any], *keys: str) -> str | None:
+    return next((f"'{k}' is not text" for k in keys if not isinstance(rec.get(k), (str, type(None)))), None)
+
+
+def _problem(rec: dict[str, Any]) -> str | None:
+    """What makes ``rec`` not a record of radtrust scan (the fields the report reads), or None."""
+    from radtrust.forensics.results import VERDICTS
+
+    kind = rec.get("kind")
+    if kind not in ("instance", "series", "error"):
+        return f"kind {kind!r} is not a scan record's (instance, series or error)"
+    if kind == "error":
+        return _text_or_none(rec, "path") or (None if isinstance(rec.get("message"), str) else "'message' is not text")
+    if kind == "instance" and (not isinstance(rec.get("path"), str) or not rec["path"]):
+        return "'path' is not a file name"
+    if problem := _text_or_none(rec, "sop_instance_uid", "series_instance_uid", "modality", "heatmap"):
+        return problem
+    if rec.get("verdict") not in VERDICTS:
+        return f"verdict {rec.get('verdict')!r} is not one of {', '.join(VERDICTS)}"
+    if not _finite(rec.get("score")):
+        return f"score {rec.get('score')!r} is not a finite number"
+    detectors = rec.get("detectors")
+    if not isinstance(detectors, dict) or not all(v is None or _finite(v) for v in detectors.values()):
+        return "'detectors' is not an object of detector scores"
+    evidence = rec.get("evidence")
+    if not isinstance(evidence, list) or not all(isinstance(e, str) for e in evidence):
+        return "'evidence' is not a list of sentences"
+    for key in ("signature", "credential"):
+        value = rec.get(key)
+        if value is not None and (not isinstance(value, dict) or _text_or_none(value, "status")
+                                  or not isinstance(value.get("reasons") or [], list)):
+            return f"'{key}' is not an object with a text 'status' and a list of 'reasons'"
+    if kind == "series":
+        if not isinstance(rec.get("instances"), int) or isinstance(rec["instances"], bool):
+            return "'instances' is not a number of instances"
+        suspicious = rec.get("suspicious_instances")
+        if not isinstance(suspicious, list) or not all(isinstance(u, str) for u in suspicious):
+            return "'suspicious_instances' is not a list of UIDs"
+    return None
+
+
 def read_records(source: str) -> list[dict[str, Any]]:
-    """Records of a scan jsonl; relative paths resolve against the cwd, else the file's folder."""
-    if source == "-":
-        lines, base = sys.stdin.read().splitlines(), Path.cwd()
-    else:
-        try:
-            lines = Path(source).read_text().splitlines()
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", source) from None
-        base = Path(source).resolve().parent
+    """Records of a scan jsonl; relative paths resolve against the cwd, else the file's folder.
+    A line that is not a scan record is an :class:`InputError` naming the file and the line."""
+    try:
+        if source == "-":
+            lines, base = sys.stdin.read().splitlines(), Path.cwd()
+        else:
+            lines, base = Path(source).read_text(encoding="utf-8").splitlines(), Path(source).resolve().parent
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text (is this radtrust scan --format jsonl output?)", source) from None
     records = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -62,8 +112,12 @@ def read_records(source: str) -> list[dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"line {n} is not JSON ({exc.msg})", source) from None
+        except RecursionError:
+            raise InputError(f"line {n} is nested too deeply to be a scan record", source) from None
         if not isinstance(rec, dict):
             raise InputError(f"line {n} is not a JSON object", source)
+        if problem := _problem(rec):
+            raise InputError(f"line {n} is not a scan record: {problem}", source)
         rec["path"] = _resolve(rec.get("path"), base)
         rec["heatmap"] = _resolve(rec.get("heatmap"), base)
         records.append(rec)
@@ -79,17 +133,24 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to write: give --dicom DIR, --html FILE or both")
     if args.dicom and Path(args.dicom).exists() and not Path(args.dicom).is_dir():
         raise UsageError(f"--dicom must be a directory: {args.dicom}")
-    records = read_records(args.results)
-    rep = Reporter(fmt=args.format, quiet=args.quiet)
-    if args.html:
-        from radtrust.forensics.report import render_html, report_items
-        from radtrust.io.atomic import write_atomic
+    from radtrust.io.atomic import refuse_overwrite, write_atomic
 
-        write_atomic(args.html, render_html(report_items(records)))
+    records = read_records(args.results)
+    named = [p for r in records if r.get("kind") == "instance" for p in (r.get("path"), r.get("heatmap")) if p]
+    refuse_overwrite([args.html], [*([] if args.results == "-" else [args.results]), *named], option="--html")
+    rep = Reporter(fmt=args.format, quiet=args.quiet)
+    page = objects = None
+    if args.html:  # every output is made before any is written: a bad record leaves nothing half-written
+        from radtrust.forensics.report import render_html, report_items
+
+        page = render_html(report_items(records))
+    if args.dicom:
+        objects = objects_from_records(records, seg=not args.no_seg)
+    if page is not None:
+        write_atomic(args.html, page)
         rep.record({"kind": "html-report", "path": str(args.html)}, f"{args.html}  HTML report")
-    if not args.dicom:
+    if objects is None:
         return rep.exit_code()
-    objects = objects_from_records(records, seg=not args.no_seg)
     for ds, path in zip(objects, write_objects(objects, args.dicom)):
         rep.record({"kind": "dicom-result", "path": str(path), "modality": ds.Modality,
                     "sop_instance_uid": ds.SOPInstanceUID, "study_instance_uid": ds.StudyInstanceUID},

@@ -98,6 +98,21 @@ def _methods(text: str) -> list[str] | None:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
+def _check_dataset(args: argparse.Namespace) -> None:
+    """The dataset options that would make an empty or lopsided benchmark (or none at all)."""
+    if args.per_image < 1:
+        raise UsageError(f"--per-image must be at least 1, not {args.per_image}")
+    if args.slab < 1:
+        raise UsageError(f"--slab must be at least 1, not {args.slab}")
+    if not 0.0 < args.test_fraction < 1.0:
+        raise UsageError(f"--test-fraction must be between 0 and 1, not {args.test_fraction}")
+    for option, value in (("--max-2d", args.max_2d), ("--max-side", args.max_side)):
+        if value is not None and value < 1:
+            raise UsageError(f"{option} must be at least 1, not {value}")
+    if args.methods not in ("all", "holdout", "pixels") and not _methods(args.methods):
+        raise UsageError(f"--methods names no method: {args.methods!r}")
+
+
 def run(args: argparse.Namespace) -> int:
     rep = Reporter(quiet=args.quiet)
     cmd = getattr(args, "sim_command", None)
@@ -114,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "dataset":
         from radtrust.simulation.dataset import build, iter_summary
 
+        _check_dataset(args)
         rows = build(args.authentic, args.out, methods=_methods(args.methods), per_image=args.per_image,
                      seed=args.seed, split_by=args.split_by, slab=args.slab, max_2d=args.max_2d,
                      test_fraction=args.test_fraction, syntax=args.syntax, max_side=args.max_side)
@@ -123,9 +139,21 @@ def run(args: argparse.Namespace) -> int:
         from radtrust.simulation.inpainter_train import train_cli
 
         return train_cli(args, rep)
+    from radtrust.io.atomic import refuse_overwrite
     from radtrust.simulation import AntiForensics, load_target, simulate, write_result
 
+    if args.name is not None and (not args.name.strip() or args.name in (".", "..")
+                                  or any(c in args.name for c in "/\\\0")):
+        raise UsageError(f"--name must be a plain file name (no folder, no '..'), not {args.name!r}")
+    if args.size is not None and not args.size > 0:
+        raise UsageError(f"--size must be a positive size in mm, not {args.size}")
     target = load_target(args.input)
+    name = args.name or f"{target.name}_{args.sim_method}"
+    inputs = [args.input, *([args.donor] if args.donor else [])]
+    image = args.out / (f"{name}.dcm" if target.pixels.ndim == 2 else name)
+    refuse_overwrite([image, args.out / f"{name}.mask.npy", args.out / f"{name}.json"], inputs, option="--out/--name")
+    if any(Path(p).resolve().is_relative_to(image.resolve()) for p in inputs):  # a series folder written over its input
+        raise UsageError("--out/--name would replace an input file; write it elsewhere", image)
     donor = load_target(args.donor) if args.donor else None
     try:
         af = AntiForensics.parse(args.antiforensics)
@@ -139,7 +167,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(exc.message, args.input) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    name = args.name or f"{target.name}_{args.sim_method}"
     paths = write_result(result, target, args.out, name, seed=args.seed, syntax=args.syntax, new_uids=args.new_uids)
     rep.record({k: str(v) for k, v in paths.items()},
                f"{args.sim_method}: wrote {paths['image']} (mask {paths['mask'].name}, {int(result.mask.sum())} "

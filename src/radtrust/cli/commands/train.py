@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from radtrust.errors import UsageError
     from radtrust.forensics.oneclass import TrainOptions, train
     from radtrust.forensics.oneclass.groups import parse_group_by
+    from radtrust.io.atomic import refuse_overwrite
 
     if args.epochs < 1:
         raise UsageError("--epochs must be at least 1")
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.max_windows < 16:
         raise UsageError("--max-windows must be at least 16")
+    refuse_overwrite([args.out], args.authentic, option="--out")  # the model never replaces a training image
     opts = TrainOptions(group_by=parse_group_by(args.group_by), epochs=args.epochs, seed=args.seed,
                         max_windows=args.max_windows, jobs=args.jobs)
     progress = None if args.quiet else (lambda msg: print(f"radtrust train: {msg}", file=sys.stderr, flush=True))

@@ -103,4 +103,35 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nda
         raise ModelFileError(
             f"model file format version {version} is newer than this radtrust reads (up to {FORMAT_VERSION}); "
             "upgrade radtrust or retrain the model with this version", path)
+    _check_content(meta, arrays, path)
     return meta, arrays
+
+
+def _check_content(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
+    """What a model's statistics must be before a scan relies on them: numbers, never NaN (infinite bin edges are
+    fine), and per group the dimensions ("2d", or "2d" and "3d") with as many features as the feature list names."""
+    for name, arr in sorted(arrays.items()):
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise ModelFileError(f"damaged model file: array {name} holds {arr.dtype}, not numbers", path)
+        if np.issubdtype(arr.dtype, np.inexact) and np.isnan(arr).any():
+            raise ModelFileError(f"damaged model file: array {name} holds NaN", path)
+    if "groups" not in meta:
+        return
+    from radtrust.forensics.oneclass.features import FEATURES_2D, FEATURES_Z
+
+    if meta.get("features_2d") != list(FEATURES_2D) or meta.get("features_z") != list(FEATURES_Z):
+        raise ModelFileError("model's feature list is not the one this radtrust computes; retrain the model", path)
+    sizes = {"2d": len(FEATURES_2D), "3d": len(FEATURES_2D) + len(FEATURES_Z)}
+    groups = meta["groups"]
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise ModelFileError("damaged model file: 'groups' is not a list of groups", path)
+    for i, g in enumerate(groups):
+        dims = g.get("dims")
+        if not isinstance(dims, list) or "2d" not in dims or not set(dims) <= set(sizes) or len(set(dims)) != len(dims):
+            raise ModelFileError(f"damaged model file: group {i} has dims {dims!r} (2d, or 2d and 3d)", path)
+        for dim in dims:
+            center = arrays.get(f"groups/{i}/{dim}/center")
+            if center is None or center.shape != (sizes[dim],):
+                found = "none" if center is None else center.shape
+                raise ModelFileError(f"damaged model file: group {i} {dim} has arrays for {found} features, its "
+                                     f"feature list {sizes[dim]}", path)

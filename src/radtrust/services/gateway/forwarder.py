@@ -40,7 +40,7 @@ class Destination:
     def parse(cls, text: str) -> "Destination":
         aet, sep, rest = text.partition("@")
         host, sep2, port = rest.rpartition(":")
-        if not sep or not sep2 or not aet or not host or not port.isdigit() or len(aet) > 16:
+        if not sep or not sep2 or not aet or not host or not (port.isascii() and port.isdigit()) or len(aet) > 16:
             raise UsageError(f"--forward must look like AET@HOST:PORT, not {text!r}")
         return cls(aet, host, int(port))
 

@@ -19,7 +19,7 @@ def release(spool_dir: str | Path, sop_uids: list[str]) -> list[dict[str, Any]]:
     spool = Spool(spool_dir)
     if not spool.db_path.exists():
         raise InputError("no gateway spool here (queue.sqlite missing)", spool_dir)
-    q = Queue(str(spool.db_path))
+    q = Queue(str(spool.db_path), create=False)
     out = []
     try:
         for uid in sop_uids:

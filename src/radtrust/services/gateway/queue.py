@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 SCHEMA = """
@@ -82,22 +83,60 @@ class Row:
         return json.loads(self.result) if self.result else {}
 
 
-class Queue:
-    """Thread-safe access to the queue database (one connection, one lock)."""
+def _check_queue(conn: sqlite3.Connection, *, existing: bool) -> None:
+    """Raise ``sqlite3.DatabaseError`` unless the database is a gateway queue (or, unless ``existing``, empty):
+    garbage, another program's tables and a table of that name with other columns are left as they are."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "instances" not in tables:
+        if existing or tables - {"sqlite_sequence"}:
+            raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(tables)[:3])})" if tables
+                                        else "it holds no queue")
+        return
+    missing = set(COLUMNS) - {r[1] for r in conn.execute("PRAGMA table_info(instances)")}
+    if missing:
+        raise sqlite3.DatabaseError(f"its instances table lacks {', '.join(sorted(missing)[:3])}")
 
-    def __init__(self, path: str) -> None:
+
+class Queue:
+    """Thread-safe access to the queue database (one connection, one lock). ``readonly`` (``gateway status``)
+    opens an existing queue without writing anything to it; ``create=False`` refuses a file that holds no queue yet
+    (an empty one) instead of making one. A file that cannot be opened or is not a gateway queue
+    is an :class:`~radtrust.errors.InputError` naming it, and is left untouched."""
+
+    def __init__(self, path: str, *, readonly: bool = False, create: bool = True) -> None:
+        from radtrust.errors import InputError
+
         self._path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._readonly = readonly
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(SCHEMA)
-            have = {r[1] for r in self._conn.execute("PRAGMA table_info(instances)")}
-            if "digest" not in have:  # queues made before digests were kept
-                self._conn.execute("ALTER TABLE instances ADD COLUMN digest TEXT")
+        if Path(path).is_dir():
+            raise InputError("is a folder, not a gateway queue", path)
+        try:
+            self._conn = self._connect()
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open the gateway queue: {exc}", path) from None
+        try:
+            with self._lock:
+                _check_queue(self._conn, existing=readonly or not create)  # before anything is written: not even WAL
+                if readonly:
+                    return
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.executescript(SCHEMA)
+                have = {r[1] for r in self._conn.execute("PRAGMA table_info(instances)")}
+                if "digest" not in have:  # queues made before digests were kept
+                    self._conn.execute("ALTER TABLE instances ADD COLUMN digest TEXT")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise InputError(f"not a gateway queue: {exc}", path) from None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._readonly:
+            return sqlite3.connect(f"{Path(self._path).resolve().as_uri()}?mode=ro", uri=True,
+                                   check_same_thread=False, isolation_level=None, timeout=30)
+        return sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
 
     def close(self) -> None:
         with self._lock:
@@ -109,7 +148,7 @@ class Queue:
         """A per-thread read connection: WAL readers see committed rows and never wait for a writer's fsync."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
+            conn = self._connect()
             self._local.conn = conn
             with self._lock:
                 self._readers.append(conn)

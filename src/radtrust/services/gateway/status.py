@@ -29,7 +29,7 @@ def gateway_status(spool_dir: str | Path, *, recent: int = 20, now: float | None
     if not spool.db_path.exists():
         raise InputError("no gateway spool here (queue.sqlite missing)", spool_dir)
     now = time.time() if now is None else now
-    q = Queue(str(spool.db_path))
+    q = Queue(str(spool.db_path), readonly=True)  # a status never creates or alters anything
     try:
         counts = q.counts()
         pending = q.rows("WHERE state IN ('received', 'analysing', 'ready', 'sending')", limit=100000)

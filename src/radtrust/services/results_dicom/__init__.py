@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 def _read_header(path: str) -> Dataset:
     from pydicom import dcmread
 
+    if not Path(path).is_file():  # a folder, a FIFO (dcmread would wait on it forever), nothing at all
+        raise InputError("source instance not readable: no such file" if not Path(path).exists()
+                         else "source instance not readable: not a regular file", path)
     try:
         return dcmread(path, stop_before_pixels=True)
     except Exception as exc:
@@ -35,10 +38,9 @@ def _read_header(path: str) -> Dataset:
 
 
 def _load_heatmap(path: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise InputError(f"heatmap not readable: {exc}", path) from exc
+    from radtrust.forensics.report import load_heatmap
+
+    return load_heatmap(path)
 
 
 def objects_from_records(records: Iterable[Mapping[str, Any]], *, sources: Mapping[str, Dataset] | None = None,
