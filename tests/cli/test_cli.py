@@ -129,3 +129,14 @@ def test_usage_errors_are_one_line_exit_2(argv, expected, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(expected), err
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(sample_ct_files, tmp_path, capsys) -> None:
+    """Whatever command meets it: an OSError from the file system is one line naming the path, exit 2."""
+    blocker = tmp_path / "f"
+    blocker.write_text("a file")
+    assert main(["scan", str(sample_ct_files[0]), "--heatmaps", str(blocker)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"radtrust: error: {blocker}: a file is in the way where a folder is needed"]
+    assert main(["keys", "init", str(blocker / "sub")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

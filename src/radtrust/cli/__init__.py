@@ -153,6 +153,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # a place that cannot be read or written (a file where a folder is needed, no permission)
+        if args.verbose:
+            logging.getLogger("radtrust").exception("error")
+        where = f"{exc.filename}: " if exc.filename else ""
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            why = "a file is in the way where a folder is needed"
+        print(f"radtrust: error: {where}{why}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def entry() -> None:
