@@ -191,6 +191,15 @@ def corrupt_jpeg2000(base: Path, out: Path) -> Path:
     return out
 
 
+def jpeg2000_size_bomb(base: Path, out: Path) -> Path:
+    """The sample's JPEG 2000 codestream with its SIZ segment claiming 60000 x 60000 (the decoder would allocate it)."""
+    data = bytearray((Path(__file__).parents[2] / "samples" / "ct" / "ct_01.dcm").read_bytes())
+    at = data.index(b"\xff\x4f\xff\x51")
+    data[at + 8:at + 16] = struct.pack(">II", 60000, 60000)
+    out.write_bytes(bytes(data))
+    return out
+
+
 def truncated_jpeg2000(base: Path, out: Path) -> Path:
     data = (Path(__file__).parents[2] / "samples" / "ct" / "ct_01.dcm").read_bytes()
     out.write_bytes(data[: len(data) - 60_000])
@@ -289,6 +298,7 @@ CASES: dict[str, tuple[Builder, str]] = {
     "native-data-labelled-rle": (syntax_says_rle, ""),
     "corrupt-jpeg2000-codestream": (corrupt_jpeg2000, "pixel data"),
     "truncated-jpeg2000": (truncated_jpeg2000, "truncated"),
+    "jpeg2000-claiming-60000x60000": (jpeg2000_size_bomb, "codestream is 60000x60000, the header says 512x512"),
     "dicomdir-named-explicitly": (dicomdir_named, "DICOMDIR"),
     "broken-png": (broken_png, "cannot read as png"),
     "broken-nifti": (broken_nifti, "cannot read as NIfTI"),

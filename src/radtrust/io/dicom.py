@@ -311,6 +311,8 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
         actual = len(ds.PixelData)
         if actual < expected:
             raise CorruptPixelData(f"Pixel Data has {actual} bytes, the header needs {expected}", path)
+    if "PixelData" in ds and tsuid is not None and str(tsuid) in JPEG2000_SYNTAXES:
+        _check_j2k_sizes(ds.PixelData, rows, cols, path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -337,6 +339,24 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
     if tuple(arr.shape) != expected_shape:
         raise CorruptPixelData(f"decoded shape {arr.shape} differs from the header's {expected_shape}", path)
     return arr
+
+
+JPEG2000_SYNTAXES = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92",
+                     "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
+                     "1.2.840.10008.1.2.4.203"}
+_SOC_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, image and tile size: a marker pair coded data cannot hold
+
+
+def _check_j2k_sizes(data: bytes, rows: int, cols: int, path: Path) -> None:
+    """Each JPEG 2000 codestream's own size (its SIZ segment) against the header's, before the decoder allocates it:
+    a codestream that claims 60,000 x 60,000 behind a 512 x 512 header would otherwise cost gigabytes first."""
+    at = data.find(_SOC_SIZ)
+    while at >= 0 and at + 22 <= len(data):
+        xsiz, ysiz, x0, y0 = struct.unpack_from(">IIII", data, at + 8)  # after SOC, SIZ, Lsiz, Rsiz
+        width, height = xsiz - x0, ysiz - y0
+        if (width, height) != (cols, rows):
+            raise CorruptPixelData(f"a JPEG 2000 codestream is {width}x{height}, the header says {cols}x{rows}", path)
+        at = data.find(_SOC_SIZ, at + 4)
 
 
 def _frames_one_fragment_each(ds: Any, frames: int) -> np.ndarray | None:
