@@ -140,3 +140,11 @@ def test_an_output_folder_that_is_a_file_is_one_line(sample_ct_files, tmp_path, 
         f"radtrust: error: {blocker}: a file is in the way where a folder is needed"]
     assert main(["keys", "init", str(blocker / "sub")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_empty_option_values_are_not_defaults(sample_ct_files, capsys) -> None:
+    """An empty --at is not 'now' and an empty --detectors is not 'all': a script's empty variable, said as such."""
+    assert main(["scan", str(sample_ct_files[0]), "--detectors", ",,"]) == 2
+    assert "--detectors names no detector" in capsys.readouterr().err
+    assert main(["verify", "--trust", str(sample_ct_files[0]), "--at", "", str(sample_ct_files[0])]) == 2
+    assert "--at is empty" in capsys.readouterr().err

@@ -19,6 +19,8 @@ from radtrust.cli import main
     ["gateway", "status", "--spool", "NOWHERE"],
     ["orthanc-config", "--trust", "NOWHERE/ca.pem"],
     ["orthanc-config", "--pixel-memory-days", "30"],
+    ["orthanc-config", "--trust", "NOTDB"],  # not a certificate: said now, not when Orthanc loads the plugin
+    ["orthanc-config", "--plugin", "NOWHERE/libOrthancPython.so"],
     ["orthanc-config", "--pixel-index", "NOTDB"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-index", "NOTDB"],
     ["orthanc-config", "--pixel-index", "SPOOL.sqlite", "--pixel-memory-days", "0"],
@@ -46,8 +48,9 @@ def test_bad_usage_exits_2_with_one_line(argv: list[str], tmp_path: Path, capsys
 def test_orthanc_config_is_generated_from_code(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from radtrust.services.orthanc.worker import USER_CONTENT_TYPES, USER_METADATA
 
-    ca = tmp_path / "ca.pem"
-    ca.write_text("placeholder")
+    from radtrust.provenance.signatures.pki import init_dev_pki
+
+    ca = init_dev_pki(tmp_path / "pki", "ecdsa").root
     assert main(["orthanc-config", "--trust", str(ca), "--filter-incoming"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert Path(cfg["PythonScript"]).is_file() and cfg["PythonScript"].endswith("services/orthanc/plugin.py")

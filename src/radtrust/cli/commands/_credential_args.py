@@ -50,6 +50,8 @@ def load_trust(args: argparse.Namespace) -> dict[str, Any]:
     from radtrust.provenance.credential.trust import load_certificates, load_crls
 
     at = None
+    if getattr(args, "at", None) is not None and not args.at.strip():
+        raise UsageError("--at is empty: give an ISO time, or leave it out to verify as of now")
     if getattr(args, "at", None):
         try:
             at = datetime.fromisoformat(args.at)

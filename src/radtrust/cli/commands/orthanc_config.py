@@ -38,9 +38,18 @@ def run(args: argparse.Namespace) -> int:
     from radtrust.services.orthanc import orthanc_config
     from radtrust.services.orthanc.config import PYTHON_PLUGIN
 
-    for path in [*args.trust, *([args.model] if args.model else [])]:
+    for path in [*args.trust, *([args.model] if args.model else []), *([args.plugin] if args.plugin else [])]:
         if not Path(path).is_file():
             raise InputError("file not found", path)
+    if args.trust:  # what the plugin would fail on at Orthanc's start, said now
+        from radtrust.provenance.signatures import load_certificates
+
+        for path in args.trust:
+            load_certificates(path)
+    if args.model:
+        from radtrust.forensics.oneclass.model import SiteModel
+
+        SiteModel.load(args.model)
     if args.pixel_index and not Path(args.pixel_index).resolve().parent.is_dir():
         raise InputError("folder not found", args.pixel_index)
     if args.pixel_index:

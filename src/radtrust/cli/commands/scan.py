@@ -147,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError("output folder does not exist", target)
     refuse_overwrite([args.out, args.jsonl, args.pixel_index], args.inputs)
-    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors is not None else None
+    if detectors == []:
+        raise UsageError("--detectors names no detector (leave it out to run them all)")
     fusion = Fusion.load(args.fusion) if args.fusion else None
     scanner = Scanner(detectors, model=args.model, trust=args.trust, fpr=args.fpr, fusion=fusion, copies=args.copies)
 

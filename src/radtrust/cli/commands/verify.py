@@ -60,8 +60,10 @@ def _text(r: VerificationResult) -> str:
 
 
 def _at(text: str | None) -> dt.datetime | None:
-    if not text:
+    if text is None:
         return None
+    if not text.strip():  # not "now": a script whose time variable came out empty
+        raise UsageError("--at is empty: give an ISO time, or leave it out to verify as of now")
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
