@@ -95,3 +95,46 @@ def test_provenance_verdict_table(sig: str, cred: str, verdict: str | None, flag
     got, evidence, flagged = provenance_verdict({"status": sig, "reasons": ["r"]}, {"status": cred, "reasons": ["r"]})
     assert (got, flagged) == (verdict, flag)
     assert bool(evidence) == (verdict is not None or flag)
+
+
+def test_a_memory_decoding_apart_agrees_and_dies_with_its_gateway(tmp_path: Path) -> None:
+    """Verifying only, the gateway's pixel memory decodes in a process of its own (the JPEG 2000 decoders hold the
+    GIL): the same answers as in-process, and that process does not outlive a gateway killed with -9."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from radtrust.forensics.pixel_store import PixelMemory
+
+    memory = PixelMemory(tmp_path / "index.sqlite", decode_apart=True)
+    try:
+        first = {"sop_instance_uid": "1", "evidence": []}
+        assert not memory.check_file(first, SAMPLE_CT[0], "first")
+        again = {"sop_instance_uid": "2", "evidence": []}  # the same pixels under another UID, same attributes
+        assert not memory.check_file(again, SAMPLE_CT[0], "again") and not again["evidence"]
+        broken = {"sop_instance_uid": "3", "evidence": []}
+        assert not memory.check_file(broken, tmp_path / "absent.dcm", "broken")
+        assert "not compared with the pixels seen earlier" in broken["evidence"][0]  # named, never raised
+    finally:
+        memory.close()
+
+    code = ("import sys, time\nfrom radtrust.forensics.pixel_store import PixelMemory\n"
+            "m = PixelMemory(sys.argv[1], decode_apart=True)\nm._decoder.submit(int, 1).result()\n"
+            "print(list(m._decoder._processes)[0], flush=True)\ntime.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "other.sqlite")], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the decoding process outlived its parent")

@@ -210,10 +210,19 @@ class PixelMemory:
 
     PRUNE_EVERY = 3600.0  # seconds between two passes over the retention period
 
-    def __init__(self, path: str | PathLike[str], keep_days: float | None = None) -> None:
+    def __init__(self, path: str | PathLike[str], keep_days: float | None = None, *, decode_apart: bool = False) -> None:
         if keep_days is not None and not keep_days > 0:
             raise ValueError("the retention period must be a positive number of days")
         self.store = SqliteStore(path)
+        # decode_apart: files are decoded for their fingerprint in a process of their own. The JPEG 2000 decoders hold
+        # the GIL, so on a threaded server (the gateway verifying only) the decode otherwise stops the network threads.
+        self._decoder: Any = None
+        if decode_apart:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._decoder = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_exit_with, initargs=(os.getpid(),))
         self._index = PixelIndex(self.store)
         self._lock = threading.Lock()
         self.keep_days = keep_days
@@ -242,7 +251,12 @@ class PixelMemory:
         try:
             if self.keep_days is not None and time.monotonic() - self._pruned_at > self.PRUNE_EVERY:
                 self.prune()
-            fp = pixels if pixels is not None else fingerprint(load_image(path))
+            if pixels is not None:
+                fp = pixels
+            elif self._decoder is not None:
+                fp = self._decoder.submit(_fingerprint_file, os.fspath(path)).result()
+            else:
+                fp = fingerprint(load_image(path))
             if fp is None:
                 return False
             with self._lock:
@@ -253,4 +267,24 @@ class PixelMemory:
             return False
 
     def close(self) -> None:
+        if self._decoder is not None:
+            self._decoder.shutdown(cancel_futures=True)
         self.store.close()
+
+
+def _exit_with(parent: int) -> None:
+    """In the decoding process: exit when the process that started it is gone (a gateway killed with -9 would
+    otherwise leave it behind)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="radtrust-parent-watch", daemon=True).start()
+
+
+def _fingerprint_file(path: str) -> dict[str, Any] | None:
+    """The fingerprint of the file at ``path`` (run in :class:`PixelMemory`'s decoding process)."""
+    from radtrust.io import load_image
+
+    return fingerprint(load_image(path))

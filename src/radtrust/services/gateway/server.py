@@ -72,8 +72,10 @@ class Gateway:
         self.queue = Queue(str(self.spool.db_path))
         # the same pixels under other UIDs (an identity swap, an edit re-sent as a new instance): radtrust.forensics.
         # same_pixels against every instance analysed here before, or in the archive scan that seeded the file
+        # verifying only, nothing else decodes the pixels: the memory decodes them in a process of its own
         self.pixels = (PixelMemory(config.pixel_index or self.spool.root / "fingerprints.sqlite",
-                                   keep_days=config.pixel_memory_days) if config.remember_pixels else None)
+                                   keep_days=config.pixel_memory_days, decode_apart=not config.scan)
+                       if config.remember_pixels else None)
         self.analyzer = analyzer or Analyzer(config.trust, model=config.model, scan=config.scan)
         self.forwarder = Forwarder(self.queue, config.forward, calling_ae=config.ae_title, tls=config.tls_client,
                                    max_attempts=config.max_attempts, base_delay=config.base_delay,
