@@ -1,0 +1,138 @@
+"""Every command that reads image files meets the same hostile inputs: exit 2, one line naming the file, no
+traceback, the input byte for byte as it was and nothing written. A command added later belongs in COMMANDS.
+
+The inputs are the kinds session 12's audit found commands mishandling: a pipe (the read blocked forever), an empty
+folder ("0 instances", exit 0), lying lengths and garbage sequence items (read leniently and called authentic), a
+JPEG 2000 size bomb (gigabytes before the error), text and empty files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from radtrust.cli import main
+from radtrust.provenance.signatures.pki import init_dev_pki
+from tests.conftest import SAMPLES
+
+CT = SAMPLES / "ct" / "ct_01.dcm"  # JPEG 2000 lossless
+
+
+def _raw(out: Path) -> bytearray:
+    ds = pydicom.dcmread(CT)
+    ds.decompress()
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99RT", "test"
+    ds.ProcedureCodeSequence = Sequence([item])
+    ds.save_as(out, enforce_file_format=True)
+    return bytearray(out.read_bytes())
+
+
+def pipe(out: Path) -> Path:
+    os.mkfifo(out)
+    return out
+
+
+def empty_folder(out: Path) -> Path:
+    out.mkdir()
+    return out
+
+
+def empty_file(out: Path) -> Path:
+    out.write_bytes(b"")
+    return out
+
+
+def text_file(out: Path) -> Path:
+    out.write_text("patient notes, not an image\n" * 20)
+    return out
+
+
+def pixel_length_past_end(out: Path) -> Path:
+    data = _raw(out)
+    at = data.rindex(b"\xe0\x7f\x10\x00")
+    data[at + 8:at + 12] = struct.pack("<I", 0x7FFFFFFE)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def sequence_item_garbage(out: Path) -> Path:
+    data = _raw(out)
+    at = data.index(b"\x08\x00\x32\x10SQ") + 12
+    data[at:at + 4] = b"\x12\x34\x56\x78"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def jpeg2000_size_bomb(out: Path) -> Path:
+    data = bytearray(CT.read_bytes())
+    at = data.index(b"\xff\x4f\xff\x51")
+    data[at + 8:at + 16] = struct.pack(">II", 60000, 60000)
+    out.write_bytes(bytes(data))
+    return out
+
+
+INPUTS: dict[str, Callable[[Path], Path]] = {
+    "pipe": pipe, "empty-folder": empty_folder, "empty-file": empty_file, "text-file": text_file,
+    "pixel-length-past-end": pixel_length_past_end, "sequence-item-garbage": sequence_item_garbage,
+    "jpeg2000-size-bomb": jpeg2000_size_bomb,
+}
+# Which inputs a command reads far enough to meet: verify, sign and unsign read the bytes (PS3.15) and never decode
+# the pixels, so a codestream's claimed size is not theirs to judge.
+DECODES = {"info", "scan", "train", "simulate", "derive"}
+COMMANDS: dict[str, list[str]] = {
+    "info": ["info", "IN"],
+    "scan": ["scan", "IN", "--format", "jsonl", "--out", "OUT/r.jsonl"],
+    "verify": ["verify", "--trust", "ROOT", "IN"],
+    "sign": ["sign", "KEYS", "--out", "OUT", "IN"],
+    "unsign": ["unsign", "--all", "--out", "OUT", "IN"],
+    "credential": ["credential", "show", "IN"],
+    "derive": ["derive", "transcode", "--to", "explicit-le", "KEYS", "--out", "OUT", "IN"],
+    "train": ["train", "--authentic", "IN", "--out", "OUT/model.npz"],
+    "simulate": ["simulate", "copy-move", "IN", "--out", "OUT"],
+}
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory):
+    return init_dev_pki(tmp_path_factory.mktemp("pki"), "ecdsa")
+
+
+def _digest(path: Path) -> str:
+    if path.is_dir() or not path.is_file():
+        return str(sorted(os.listdir(path))) if path.is_dir() else "not a regular file"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("kind", sorted(INPUTS))
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_hostile_input(command: str, kind: str, pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if kind == "jpeg2000-size-bomb" and command not in DECODES:
+        pytest.skip("reads the bytes, never decodes the pixels")
+    target = INPUTS[kind](tmp_path / f"{kind}.dcm")
+    before = _digest(target)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv: list[str] = []
+    for arg in COMMANDS[command]:
+        if arg == "KEYS":
+            argv += ["--key", str(pki.signer_key), "--cert", str(pki.signer_cert)]
+        else:
+            argv.append(arg.replace("IN", str(target)).replace("OUT", str(out)).replace("ROOT", str(pki.root)))
+    code = main(argv)
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("radtrust: error:")]
+    assert code == 2, captured
+    assert len(errors) == 1 and str(target) in errors[0], captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert _digest(target) == before
+    # nothing written but a scan's report, which records the error (a batch reports its bad files: by design)
+    assert not any(p.is_file() and p.name != "r.jsonl" for p in out.rglob("*")), sorted(out.rglob("*"))
