@@ -12,29 +12,35 @@ measures localisation on maps reduced to 128 px; this is the map a user gets.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from radtrust.benchmarking.format import Row, mask_path, read_labels
 
-def _one(job: tuple[str, int, str | None]) -> tuple[str, float]:
-    from radtrust.benchmarking.collect import full_pixel_auc
-    from radtrust.benchmarking.format import read_labels
+
+@functools.cache
+def _scanner(fusion: str | None) -> Any:
+    """One scanner per worker process, not one per image."""
     from radtrust.forensics.fusion import Fusion
     from radtrust.forensics.scanner import Scanner
 
-    bench, index, fusion = job
-    row = read_labels(bench)[index]
-    scanner = Scanner(fusion=Fusion.load(fusion) if fusion else None)
-    return row.method, full_pixel_auc(scanner, Path(bench), row)
+    return Scanner(fusion=Fusion.load(fusion) if fusion else None)
+
+
+def _one(job: tuple[str, Row, str | None]) -> tuple[str, float]:
+    from radtrust.benchmarking.collect import full_pixel_auc
+
+    bench, row, fusion = job
+    return row.method, full_pixel_auc(_scanner(fusion), Path(bench), row)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from radtrust.benchmarking.format import mask_path, read_labels
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bench", type=Path)
     ap.add_argument("--split", choices=["test", "train", "all"], default="test")
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
     rows = read_labels(args.bench)
-    jobs = [(str(args.bench), i, args.fusion) for i, r in enumerate(rows)
+    jobs = [(str(args.bench), r, args.fusion) for r in rows
             if r.label == 1 and args.split in ("all", r.split) and np.load(mask_path(args.bench, r)).any()]
     per: dict[str, list[float]] = {}
     with ProcessPoolExecutor(max(1, args.jobs)) as pool:

@@ -21,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from os import PathLike
 from typing import Any
 
@@ -124,8 +125,7 @@ class SqliteStore:
             _refuse_foreign(self._conn)  # before anything is written: not even switched to WAL
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("BEGIN IMMEDIATE")  # two processes opening one new or old file: one migrates it
-            try:
+            with self._transaction():  # two processes opening one new or old file: one migrates it
                 for statement in SCHEMA:
                     self._conn.execute(statement)
                 columns = {row[1] for row in self._conn.execute("PRAGMA table_info(fingerprints)")}
@@ -137,10 +137,17 @@ class SqliteStore:
                                            (time.time(),))
                 for statement in INDEXES:
                     self._conn.execute(statement)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """A write transaction on the connection (the caller holds the lock)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -170,33 +177,20 @@ class SqliteStore:
 
     def add(self, entry: Entry) -> None:
         shape = json.dumps(list(entry.shape))
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._conn.execute(
-                    f"INSERT INTO fingerprints ({_COLUMNS}, created) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (entry.name, entry.sop, entry.sha256, shape, entry.header, int(entry.deidentified),
-                     int(entry.acquired), _lines_json(entry.lines), time.time()))
-                self._conn.executemany("INSERT INTO fingerprint_rows (shape, row, digest, fingerprint) VALUES (?,?,?,?)",
-                                       [(shape, i, h, cur.lastrowid) for i, h in entry.indexed_rows()])
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, self._transaction():
+            cur = self._conn.execute(
+                f"INSERT INTO fingerprints ({_COLUMNS}, created) VALUES (?,?,?,?,?,?,?,?,?)",
+                (entry.name, entry.sop, entry.sha256, shape, entry.header, int(entry.deidentified),
+                 int(entry.acquired), _lines_json(entry.lines), time.time()))
+            self._conn.executemany("INSERT INTO fingerprint_rows (shape, row, digest, fingerprint) VALUES (?,?,?,?)",
+                                   [(shape, i, h, cur.lastrowid) for i, h in entry.indexed_rows()])
 
     def prune(self, before: float) -> int:
         """Forget the fingerprints added before ``before`` (seconds since the epoch) with their rows; how many."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("DELETE FROM fingerprint_rows WHERE fingerprint IN"
-                                   " (SELECT id FROM fingerprints WHERE created < ?)", (before,))
-                gone = self._conn.execute("DELETE FROM fingerprints WHERE created < ?", (before,)).rowcount
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-        return gone
+        with self._lock, self._transaction():
+            self._conn.execute("DELETE FROM fingerprint_rows WHERE fingerprint IN"
+                               " (SELECT id FROM fingerprints WHERE created < ?)", (before,))
+            return self._conn.execute("DELETE FROM fingerprints WHERE created < ?", (before,)).rowcount
 
     def __len__(self) -> int:
         with self._lock:
@@ -246,8 +240,6 @@ class PixelMemory:
         """Check the instance at ``path`` against those before it (remembered as ``name``); True when ``record`` got
         the note. ``pixels``: its fingerprint when the scan already made one, else the file is read for it. The
         record's verdict is the caller's to change."""
-        from radtrust.io import load_image
-
         try:
             if self.keep_days is not None and time.monotonic() - self._pruned_at > self.PRUNE_EVERY:
                 self.prune()
@@ -256,7 +248,7 @@ class PixelMemory:
             elif self._decoder is not None:
                 fp = self._decoder.submit(_fingerprint_file, os.fspath(path)).result()
             else:
-                fp = fingerprint(load_image(path))
+                fp = _fingerprint_file(os.fspath(path))
             if fp is None:
                 return False
             with self._lock:
@@ -284,7 +276,7 @@ def _exit_with(parent: int) -> None:
 
 
 def _fingerprint_file(path: str) -> dict[str, Any] | None:
-    """The fingerprint of the file at ``path`` (run in :class:`PixelMemory`'s decoding process)."""
+    """The fingerprint of the file at ``path`` (in :class:`PixelMemory`'s decoding process when it has one)."""
     from radtrust.io import load_image
 
     return fingerprint(load_image(path))

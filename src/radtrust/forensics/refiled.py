@@ -63,12 +63,10 @@ class CrossTask:
                 extra = dict(extra)
                 found = False
                 # the pixel index first: it also compares the headers, which the digest comparison does not
-                fp = extra.pop("pixels", None)
+                fp = extra.get("pixels") if self.keep_pixels else extra.pop("pixels", None)
                 if fp is not None and self.pixels.check(rec, fp):
                     found = True
                     self._raise(rec)
-                if fp is not None and self.keep_pixels:
-                    extra["pixels"] = fp
                 if "digest" in extra:
                     place, digest = extra.pop("place"), extra.pop("digest")
                     found = self._compare(rec, place, digest) or found

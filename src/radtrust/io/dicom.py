@@ -304,6 +304,8 @@ def pixel_layout(ds: Any, path: Path, limits: Limits) -> tuple[int, int, int, in
 
 def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
     """Stored values as an array (frames, rows, cols) or (rows, cols), checked against the header."""
+    from pydicom.uid import JPEG2000TransferSyntaxes  # JPEG 2000 and HTJ2K
+
     frames, rows, cols, samples, bits = pixel_layout(ds, path, limits)
     tsuid = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
     if "PixelData" in ds and tsuid is not None and not tsuid.is_compressed:
@@ -311,7 +313,7 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
         actual = len(ds.PixelData)
         if actual < expected:
             raise CorruptPixelData(f"Pixel Data has {actual} bytes, the header needs {expected}", path)
-    if "PixelData" in ds and tsuid is not None and str(tsuid) in JPEG2000_SYNTAXES:
+    if "PixelData" in ds and tsuid is not None and tsuid in JPEG2000TransferSyntaxes:
         _check_j2k_sizes(ds.PixelData, rows, cols, path)
     try:
         with warnings.catch_warnings():
@@ -341,9 +343,6 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
     return arr
 
 
-JPEG2000_SYNTAXES = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92",
-                     "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
-                     "1.2.840.10008.1.2.4.203"}
 _SOC_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, image and tile size: a marker pair coded data cannot hold
 
 
