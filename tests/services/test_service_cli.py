@@ -24,6 +24,8 @@ from radtrust.cli import main
     ["orthanc-config", "--pixel-index", "NOTDB"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-index", "NOTDB"],
     ["orthanc-config", "--pixel-index", "SPOOL.sqlite", "--pixel-memory-days", "0"],
+    ["orthanc-config", "--pixel-index", "KEYLESS"],  # an index whose key file is lost cannot be compared with
+    ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-index", "KEYLESS"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--no-pixel-memory", "--pixel-memory-days", "9"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--pixel-memory-days", "-1"],
     ["gateway", "--forward", "PACS@127.0.0.1:104", "--spool", "SPOOL", "--port", "-1"],
@@ -36,9 +38,14 @@ from radtrust.cli import main
     ["gateway", "status", "--spool", "SPOOL", "--recent", "-1"],
 ])
 def test_bad_usage_exits_2_with_one_line(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from radtrust.forensics.pixel_store import SqliteStore
+
     (tmp_path / "garbage.sqlite").write_bytes(b"not a database" * 100)
+    SqliteStore(tmp_path / "keyless.sqlite").close()
+    (tmp_path / "keyless.sqlite.key").unlink()
     argv = [a.replace("SPOOL", str(tmp_path / "spool")).replace("NOWHERE", str(tmp_path / "none"))
-            .replace("NOTDB", str(tmp_path / "garbage.sqlite")) for a in argv]
+            .replace("NOTDB", str(tmp_path / "garbage.sqlite")).replace("KEYLESS", str(tmp_path / "keyless.sqlite"))
+            for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("radtrust: error:")

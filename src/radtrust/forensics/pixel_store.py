@@ -5,7 +5,11 @@ records of one acquisition must agree on, hashes of the rows and columns of its 
 header value) in one SQLite file, so an instance is compared with everything fingerprinted before it: by the gateway
 since it was first started (``fingerprints.sqlite`` in its spool), and by ``radtrust scan --pixel-index FILE``
 across the runs that name the same file (an archive audited in parts, or again as it grows). About 1.7 KB per
-instance on disk. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
+instance on disk. The attribute hashes derive from patient identifiers (a birth date or a seven-digit patient ID is
+found again from an 8-byte SHA-256 by trying them all), so the file keeps them keyed: an HMAC-SHA-256 with a random
+key of its own, kept beside it in ``FILE.key`` (owner-only, never in the database): the index alone gives away no
+identifier. Files written before are keyed on opening. An index whose key file is missing or another's is refused:
+its hashes could not be compared, and every copy would read as filed under another patient. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
 compared with later ones), never anything else. :class:`PixelMemory` is what the gateway (``fingerprints.sqlite`` in
 its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use; it can forget what it saw more than
 a number of days ago (a retention period, which bounds the file and what a correction re-sent later is compared with).
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import logging
 import math
 import os
@@ -27,6 +32,7 @@ from typing import Any
 
 from radtrust.errors import InputError
 from radtrust.forensics.same_pixels import (
+    _H,
     TEMPLATE,
     Entry,
     Lines,
@@ -42,6 +48,7 @@ SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS fingerprint_rows (shape TEXT NOT NULL, row INTEGER NOT NULL, digest BLOB NOT NULL,"
      " fingerprint INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS fingerprint_rows_key ON fingerprint_rows (shape, row, digest)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 # Added after the first files were written: when each fingerprint was added (seconds since the epoch), and the index
 # that lets a fingerprint's rows be removed with it. Files made before get them on opening.
@@ -53,6 +60,8 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS fingerprint_rows_owner ON fingerprint_rows (fingerprint)",
 )
 log = logging.getLogger(__name__)
+KEY_SUFFIX = ".key"
+_KEY_CHECK = b"radtrust pixel index key check"
 _COLUMNS = "name, sop_uid, sha256, shape, header, deidentified, acquired, lines"
 
 
@@ -89,8 +98,79 @@ def check_index(path: str | PathLike[str]) -> None:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)) as conn:
             _refuse_foreign(conn)
+            keyed = _key_check(conn) is not None
     except sqlite3.Error as exc:
         raise InputError(f"not a pixel index: {exc}", path) from exc
+    key_path = os.fspath(path) + KEY_SUFFIX
+    if keyed and not os.path.lexists(key_path):
+        raise InputError(_MISSING_KEY.format(key=key_path), path)
+
+
+_MISSING_KEY = ("its key file {key} is missing: the hashes in the index cannot be compared without it (restore it, or "
+                "start a new index)")
+
+
+def _key_check(conn: sqlite3.Connection) -> str | None:
+    """The key check value the index keeps (None: not keyed yet, as files written before session 13)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
+    return None if row is None else str(row[0])
+
+
+class AttributeKey:
+    """The HMAC-SHA-256 key an index file's attribute hashes are sealed with (:mod:`cryptography`)."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives import hashes, hmac
+
+        self._proto = hmac.HMAC(key, hashes.SHA256())
+        self.check = self._mac(_KEY_CHECK).hex()[:32]
+
+    def _mac(self, data: bytes) -> bytes:
+        h = self._proto.copy()
+        h.update(data)
+        return h.finalize()
+
+    def seal(self, header: bytes) -> bytes:
+        """Each attribute's hash keyed, with its position (equal values of two attributes do not show either)."""
+        return b"".join(self._mac(bytes([i]) + header[i:i + _H])[:_H] for i in range(0, len(header), _H))
+
+    @classmethod
+    def for_index(cls, index: str, create: bool) -> AttributeKey:
+        """The key in ``index`` + :data:`KEY_SUFFIX`, made (owner-only, atomically: two processes opening a new index
+        get the same) when ``create`` and there is none."""
+        path = index + KEY_SUFFIX
+        if create and not os.path.lexists(path):
+            tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                with os.fdopen(fd, "w", encoding="ascii") as fh:
+                    fh.write(secrets.token_hex(32) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            except OSError as exc:
+                raise InputError(f"cannot write the key file {path}: {exc.strerror or exc}", index) from exc
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        try:
+            with open(path, encoding="ascii") as fh:
+                text = fh.read(200).strip()
+        except FileNotFoundError:
+            raise InputError(_MISSING_KEY.format(key=path), index) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read its key file {path}: {getattr(exc, 'strerror', None) or exc}", index) from exc
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise InputError(f"its key file {path} is not a radtrust key file (64 hex digits)", index)
+        return cls(key)
 
 
 def _refuse_foreign(conn: sqlite3.Connection) -> None:
@@ -119,6 +199,9 @@ class SqliteStore:
         except sqlite3.Error as exc:
             self._conn.close()
             raise InputError(f"not a pixel index: {exc}", path) from exc
+        except InputError:
+            self._conn.close()
+            raise
 
     def _prepare(self) -> None:
         with self._lock:
@@ -137,6 +220,24 @@ class SqliteStore:
                                            (time.time(),))
                 for statement in INDEXES:
                     self._conn.execute(statement)
+                self._key = self._keyed()
+
+    def _keyed(self) -> AttributeKey:
+        """The index's key; an index without one (new, or written before session 13) gets one, its hashes sealed."""
+        check = _key_check(self._conn)
+        key = AttributeKey.for_index(self._path, create=check is None)
+        if check is None:
+            rows = self._conn.execute("SELECT id, header FROM fingerprints").fetchall()
+            self._conn.executemany("UPDATE fingerprints SET header = ? WHERE id = ?",
+                                   [(key.seal(bytes(h)), i) for i, h in rows])
+            self._conn.execute("INSERT INTO meta (name, value) VALUES ('key_check', ?)", (key.check,))
+        elif check != key.check:
+            raise InputError(f"its key file {self._path}{KEY_SUFFIX} does not belong to it (restore the right one, or "
+                             "start a new index)", self._path)
+        return key
+
+    def seal(self, header: bytes) -> bytes:
+        return self._key.seal(header)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -157,6 +157,10 @@ class Store(Protocol):
         """Keep ``entry``, indexed by its pixels and :meth:`Entry.indexed_rows`."""
         ...
 
+    def seal(self, header: bytes) -> bytes:
+        """The attribute hashes as the store keeps and compares them (keyed on disk, as they are in memory)."""
+        ...
+
 
 @dataclass
 class MemoryStore:
@@ -177,6 +181,9 @@ class MemoryStore:
             if len(found) <= TEMPLATE:  # one past it marks the row a template; no need to keep more
                 found.append(entry)
 
+    def seal(self, header: bytes) -> bytes:
+        return header  # never written
+
 
 @dataclass
 class PixelIndex:
@@ -189,6 +196,7 @@ class PixelIndex:
         under another SOPInstanceUID (with other attributes, when all are the same); True if so. Then remember it
         (as ``name``, by default the record's path)."""
         entry = Entry.of(rec.get("path", "") if name is None else name, rec.get("sop_instance_uid"), fp)
+        entry.header = self.store.seal(entry.header)
         notes = []
         exact = self.store.exact(entry.sha256, entry.shape)
         for earlier in [*exact, *self._edited_candidates(entry)]:

@@ -288,3 +288,67 @@ def test_a_damaged_index_row_is_skipped_not_a_traceback(tmp_path, capsys, sample
                  "--format", "jsonl", "--detectors", "header"]) == 0
     err = capsys.readouterr().err
     assert "Traceback" not in err and "damaged fingerprint row" in err
+
+
+def test_an_index_file_keeps_its_attribute_hashes_keyed_and_its_key_apart(tmp_path, capsys, sample_ct_files):
+    """A birth date or a patient ID is found again from a plain 8-byte hash by trying them all: the index file keeps
+    the attribute hashes keyed by a key of its own in FILE.key (owner-only), so the file alone holds no hash of the
+    patient's ID; without its key file, or with another's, it is refused in one line; a file written before keys is
+    keyed on opening and still finds its copies."""
+    import hashlib
+
+    from radtrust.forensics.copies import attribute_text
+    from radtrust.forensics.pixel_store import SqliteStore
+
+    (tmp_path / "part1").mkdir()
+    shutil.copy(sample_ct_files[3], tmp_path / "part1" / "a.dcm")
+    _refiled(sample_ct_files[3], tmp_path / "part2" / "b.dcm")
+    index, key = tmp_path / "pixels.sqlite", tmp_path / "pixels.sqlite.key"
+    _scan(capsys, tmp_path / "part1", "--copies", "flag", "--pixel-index", str(index))
+    assert key.is_file() and key.stat().st_mode & 0o077 == 0, oct(key.stat().st_mode)
+    ds = pydicom.dcmread(sample_ct_files[3])
+    plain = hashlib.sha256(attribute_text(ds, "PatientID").encode()).digest()[:8]
+    with sqlite3.connect(index) as conn:
+        (header,) = conn.execute("SELECT header FROM fingerprints").fetchone()
+    assert plain not in bytes(header) and plain not in index.read_bytes()
+
+    def later_notes(*extra: str) -> list[str]:
+        recs = _scan(capsys, tmp_path / "part2", "--copies", "flag", "--pixel-index", str(index), *extra)
+        return [n for r in recs if r["kind"] == "instance" for n in _notes(r)]
+
+    saved = key.read_bytes()
+    key.unlink()
+    assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"radtrust: error: {index}: its key file {key} is missing: the hashes in the index cannot be "
+                   "compared without it (restore it, or start a new index)"), err
+    assert not key.exists()  # not made anew over an index keyed with the lost one
+    key.write_text("ab" * 32 + "\n")
+    assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index)]) == 2
+    assert "does not belong to it" in capsys.readouterr().err
+    key.write_text("not a key")
+    assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index)]) == 2
+    assert "is not a radtrust key file (64 hex digits)" in capsys.readouterr().err
+    key.write_bytes(saved)
+    assert any("under another patient" in n for n in later_notes())
+
+    legacy = tmp_path / "legacy.sqlite"  # as session 12 wrote it: plain hashes, no key file
+    _scan(capsys, tmp_path / "part1", "--copies", "flag", "--pixel-index", str(legacy))
+    legacy_key = tmp_path / "legacy.sqlite.key"
+    plain_header = fingerprint(load_image(sample_ct_files[3]))["header"]
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("UPDATE fingerprints SET header = ?", (plain_header,))
+        conn.execute("DROP TABLE meta")
+    legacy_key.unlink()
+    store = SqliteStore(legacy)
+    sealed = store.seal(plain_header)
+    store.close()
+    with sqlite3.connect(legacy) as conn:
+        assert bytes(conn.execute("SELECT header FROM fingerprints").fetchone()[0]) == sealed != plain_header
+    assert legacy_key.stat().st_mode & 0o077 == 0
+    # the migrated file compares as before: a copy whose records agree is no note, one for another patient is
+    _refiled(sample_ct_files[3], tmp_path / "part3" / "c.dcm", name=str(ds.PatientName), pid=str(ds.PatientID))
+    recs = _scan(capsys, tmp_path / "part3", "--copies", "flag", "--pixel-index", str(legacy))
+    assert not [n for r in recs if r["kind"] == "instance" for n in _notes(r)], recs
+    index, key = legacy, legacy_key
+    assert any("under another patient" in n for n in later_notes())
