@@ -136,3 +136,73 @@ def test_hostile_input(command: str, kind: str, pki, tmp_path: Path, capsys: pyt
     assert _digest(target) == before
     # nothing written but a scan's report, which records the error (a batch reports its bad files: by design)
     assert not any(p.is_file() and p.name != "r.jsonl" for p in out.rglob("*")), sorted(out.rglob("*"))
+
+
+# -- side files: what an option names (keys, certificates, CRLs, policies, models, fusions, tag and password files,
+# pixel indexes, a report's records) meets the same treatment: one line naming it, exit 2, nothing written.
+
+def binary_garbage(out: Path) -> Path:
+    out.write_bytes(bytes(range(256)) * 8 + b"\xff\xfe\x00")
+    return out
+
+
+def missing(out: Path) -> Path:
+    return out
+
+
+SIDE_INPUTS: dict[str, Callable[[Path], Path]] = {
+    "pipe": pipe, "folder": empty_folder, "empty-file": empty_file, "text-file": text_file,
+    "binary-garbage": binary_garbage, "missing": missing,
+}
+# The image is a good one; SIDE is the hostile file.
+SIDE_COMMANDS: dict[str, list[str]] = {
+    "scan --model": ["scan", "CT", "--model", "SIDE", "--out", "OUT/r.txt"],
+    "scan --fusion": ["scan", "CT", "--fusion", "SIDE", "--out", "OUT/r.txt"],
+    "scan --trust": ["scan", "CT", "--trust", "SIDE", "--out", "OUT/r.txt"],
+    "scan --pixel-index": ["scan", "CT", "--pixel-index", "SIDE", "--out", "OUT/r.txt"],
+    "verify --trust": ["verify", "--trust", "SIDE", "CT"],
+    "verify --intermediate": ["verify", "--trust", "ROOT", "--intermediate", "SIDE", "CT"],
+    "verify --crl": ["verify", "--trust", "ROOT", "--crl", "SIDE", "CT"],
+    "verify --policy": ["verify", "--trust", "ROOT", "--policy", "SIDE", "CT"],
+    "sign --key": ["sign", "--key", "SIDE", "--cert", "CERT", "--out", "OUT", "CT"],
+    "sign --cert": ["sign", "--key", "KEY", "--cert", "SIDE", "--out", "OUT", "CT"],
+    "sign --tags": ["sign", "--key", "KEY", "--cert", "CERT", "--tags", "SIDE", "--out", "OUT", "CT"],
+    "sign --password-file": ["sign", "--key", "KEY", "--cert", "CERT", "--password-file", "SIDE", "--out", "OUT", "CT"],
+    "report": ["report", "SIDE", "--html", "OUT/r.html"],
+    "orthanc-config --trust": ["orthanc-config", "--trust", "SIDE"],
+    "orthanc-config --model": ["orthanc-config", "--model", "SIDE"],
+}
+# Which side files a kind does not make hostile: an empty or missing pixel index is a new one; the password file of
+# a key that is not encrypted is not read.
+NOT_HOSTILE = {("scan --pixel-index", "empty-file"), ("scan --pixel-index", "missing"), ("sign --password-file", "empty-file"),
+               ("sign --password-file", "text-file"), ("sign --password-file", "binary-garbage")}
+
+
+@pytest.mark.parametrize("kind", sorted(SIDE_INPUTS))
+@pytest.mark.parametrize("command", sorted(SIDE_COMMANDS))
+def test_hostile_side_file(command: str, kind: str, pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if (command, kind) in NOT_HOSTILE:
+        pytest.skip("not hostile to this option")
+    side = SIDE_INPUTS[kind](tmp_path / f"{kind}.side")
+    image = tmp_path / "ct.dcm"
+    image.write_bytes(CT.read_bytes())
+    before, image_before = _digest(side), _digest(image)
+    out = tmp_path / "out"
+    out.mkdir()
+    subst = {"SIDE": str(side), "CT": str(image), "OUT": str(out), "ROOT": str(pki.root),
+             "KEY": str(pki.signer_key), "CERT": str(pki.signer_cert)}
+    argv = []
+    for arg in SIDE_COMMANDS[command]:
+        for k, v in subst.items():
+            arg = arg.replace(k, v)
+        argv.append(arg)
+    code = main(argv)
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("radtrust: error:")]
+    assert code == 2, captured
+    assert len(errors) == 1 and str(side) in errors[0], captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert _digest(side) == before and _digest(image) == image_before
+    assert not any(p.is_file() for p in out.rglob("*")), sorted(out.rglob("*"))
+    if kind == "missing":
+        assert not side.exists()

@@ -38,7 +38,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -352,8 +351,12 @@ class Fusion:
             if path is None:
                 text = resources.files("radtrust.data").joinpath(DEFAULT_RESOURCE).read_text()
             else:
-                text = Path(path).read_text()
+                from radtrust.io.files import read_side_file
+
+                text = read_side_file(path).decode("utf-8")
             return cls.from_json(text)
+        except InputError:
+            raise
         except RecursionError:
             raise InputError("cannot read fusion parameters: nested too deeply", path or DEFAULT_RESOURCE) from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

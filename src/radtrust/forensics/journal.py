@@ -29,6 +29,7 @@ from typing import Any, Self
 
 from radtrust.errors import UsageError
 from radtrust.io.atomic import write_atomic
+from radtrust.io.files import read_side_file
 
 KINDS = ("instance", "series", "error")
 
@@ -43,7 +44,7 @@ def _lines(records: Iterable[dict[str, Any]]) -> str:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The journal's complete records (a torn last line dropped); UsageError for anything not a scan record."""
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    text = read_side_file(path, limit=None).decode("utf-8", errors="replace")
     lines = text.split("\n")
     lines.pop()  # "" after the last newline, or a torn last line
     records = []

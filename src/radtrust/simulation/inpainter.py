@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from radtrust.errors import NotApplicable, UsageError
+from radtrust.io.files import read_side_file
 from radtrust.simulation import antiforensics as afm
 from radtrust.simulation._ops import bbox_slices, radius_mm
 from radtrust.simulation.anatomy import body_mask, ct_lungs, radiograph_fields
@@ -62,7 +63,7 @@ def load_models(path: str | Path | None = None) -> dict[str, Any]:
                 raise UsageError("no in-painter weights shipped; train them: radtrust simulate train-inpainter")
             blob = ref.read_bytes()
         else:
-            blob = Path(path).read_bytes()
+            blob = read_side_file(path)
         _MODELS[key] = net.load_models(blob)[0]
     return _MODELS[key]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from radtrust.cli.commands._credential_args import add_signer_options, load_signer, timestamper
 from radtrust.cli.output import Reporter, add_format_option
 from radtrust.errors import Error, InputError, VerificationError
+from radtrust.io.files import read_side_file
 
 NAME = "derive"
 HELP = "derive an image (anonymize, transcode, crop, compress) and issue a credential that references its parent"
@@ -50,10 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _secret(path: str) -> bytes:
-    try:
-        secret = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the UID secret: {exc.strerror or exc}", path) from None
+    secret = read_side_file(path, what="the UID secret")
     if not secret.strip():
         raise InputError("the UID secret file is empty", path)
     return secret

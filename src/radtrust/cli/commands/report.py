@@ -11,6 +11,7 @@ from typing import Any
 
 from radtrust.cli.output import Reporter, add_format_option
 from radtrust.errors import InputError, UsageError
+from radtrust.io.files import read_side_file
 
 NAME = "report"
 HELP = ("write a scan result (radtrust scan --format jsonl) as DICOM: Comprehensive SR and fractional SEG; "
@@ -99,7 +100,8 @@ def read_records(source: str) -> list[dict[str, Any]]:
         if source == "-":
             lines, base = sys.stdin.read().splitlines(), Path.cwd()
         else:
-            lines, base = Path(source).read_text(encoding="utf-8").splitlines(), Path(source).resolve().parent
+            lines = read_side_file(source, limit=None).decode("utf-8").splitlines()
+            base = Path(source).resolve().parent
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", source) from None
     except UnicodeDecodeError:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from radtrust.cli.commands._keyopts import add_key_options, signer_spec
 from radtrust.cli.output import Reporter, add_format_option
 from radtrust.errors import Error, InputError, UsageError
+from radtrust.io.files import read_side_file
+from radtrust.provenance.credential.ps315 import credential_sign_job
 from radtrust.provenance.signatures._elements import parse_tag
 from radtrust.provenance.signatures.batch import default_jobs, map_files, plan_outputs
 from radtrust.provenance.signatures.mac_stream import MAC_ALGORITHMS
 from radtrust.provenance.signatures.profiles import PROFILES
 from radtrust.provenance.signatures.sign import describe_created, sign_job
 from radtrust.provenance.signatures.timestamp import TsaClient
-from radtrust.provenance.credential.ps315 import credential_sign_job
 
 NAME = "sign"
 HELP = "sign DICOM files with PS3.15 digital signatures (verifiable by DCMTK dcmsign)"
@@ -48,9 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _read_tags(path: str) -> list[int]:
     try:
-        lines = Path(path).read_bytes().decode("utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+        lines = read_side_file(path).decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise InputError("not a text file (one keyword or gggg,eeee a line)", path) from None
     tags = []

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from radtrust.io.atomic import write_atomic
+from radtrust.io.files import read_side_file
 
 PRIVATE_GROUP = 0x0099
 PRIVATE_CREATOR = "RADTRUST CREDENTIAL 1"
@@ -133,4 +134,4 @@ def read_sidecar(path: str | os.PathLike[str]) -> Bundle | None:
         target = sidecar_path(path)
     if not target.exists():
         return None
-    return Bundle.from_bytes(target.read_bytes())
+    return Bundle.from_bytes(read_side_file(target))

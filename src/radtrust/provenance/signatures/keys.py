@@ -11,7 +11,6 @@ import getpass
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from radtrust.errors import InputError, UsageError
+from radtrust.io.files import read_side_file
 from radtrust.provenance.signatures.mac_stream import MacAlgorithm
 
 
@@ -137,9 +137,7 @@ def read_password(*, env: str | None = None, file: str | os.PathLike[str] | None
         return value.encode()
     if file:
         try:
-            lines = Path(file).read_bytes().decode("utf-8").splitlines()
-        except OSError as exc:
-            raise InputError(f"cannot read password file: {exc.strerror or exc}", file) from None
+            lines = read_side_file(file, what="password file").decode("utf-8").splitlines()
         except UnicodeDecodeError:
             raise InputError("password file is not UTF-8 text", file) from None
         return lines[0].encode() if lines else b""
@@ -150,10 +148,7 @@ def read_password(*, env: str | None = None, file: str | os.PathLike[str] | None
 
 def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
     """Every certificate in a PEM bundle or a single DER certificate."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    data = read_side_file(path)
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)
@@ -191,10 +186,7 @@ def load_signer(key: str | os.PathLike[str], cert: str | os.PathLike[str] | None
     certificate = load_certificates(cert)[0] if cert else None
     if str(key).startswith("pkcs11:"):
         return _load_pkcs11(str(key), certificate, extra, password)
-    try:
-        data = Path(key).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", key) from None
+    data = read_side_file(key)
     if str(key).lower().endswith((".p12", ".pfx")):
         try:
             pk, c, more = pkcs12.load_key_and_certificates(data, password)

@@ -15,10 +15,10 @@ import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from radtrust.errors import InputError, UsageError
+from radtrust.io.files import read_side_file
 from radtrust.provenance.signatures._elements import keyword, parse_tag
 from radtrust.provenance.signatures.mac_stream import MAC_ALGORITHMS
 
@@ -254,9 +254,7 @@ def _list_of(d: dict[str, Any], key: str, kind: type, what: str) -> list[Any]:
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """A policy from a JSON file (see ``radtrust verify --print-policy`` for the default as JSON)."""
     try:
-        d = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read policy: {exc.strerror or exc}", path) from None
+        d = json.loads(read_side_file(path, what="policy").decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError("policy is not UTF-8 text (a JSON file)", path) from None
     except json.JSONDecodeError as exc:

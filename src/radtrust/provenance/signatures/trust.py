@@ -12,12 +12,12 @@ import datetime as dt
 import functools
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from radtrust.errors import InputError, VerificationError
+from radtrust.io.files import read_side_file
 
 _KNOWN_CRITICAL = {ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE,
                    ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.CERTIFICATE_POLICIES,
@@ -27,10 +27,7 @@ MAX_DEPTH = 8
 
 def load_crls(path: str | os.PathLike[str]) -> list[x509.CertificateRevocationList]:
     """Every CRL in a PEM file (several allowed) or one DER CRL."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    data = read_side_file(path)
     try:
         if b"-----BEGIN" in data:
             marker = b"-----BEGIN X509 CRL-----"
