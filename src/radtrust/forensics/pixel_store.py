@@ -5,11 +5,10 @@ records of one acquisition must agree on, hashes of the rows and columns of its 
 header value) in one SQLite file, so an instance is compared with everything fingerprinted before it: by the gateway
 since it was first started (``fingerprints.sqlite`` in its spool), and by ``radtrust scan --pixel-index FILE``
 across the runs that name the same file (an archive audited in parts, or again as it grows). About 1.7 KB per
-instance on disk. The attribute hashes derive from patient identifiers (a birth date or a seven-digit patient ID is
-found again from an 8-byte SHA-256 by trying them all), so the file keeps them keyed: an HMAC-SHA-256 with a random
-key of its own, kept beside it in ``FILE.key`` (owner-only, never in the database): the index alone gives away no
-identifier. Files written before are keyed on opening. An index whose key file is missing or another's is refused:
-its hashes could not be compared, and every copy would read as filed under another patient. Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
+instance on disk. The file alone tells no identifier: its attribute hashes are keyed and the names instances are
+remembered by encrypted, with a key of its own in ``FILE.key`` (:mod:`radtrust.forensics.index_key`); files written
+before are keyed on opening, and an index whose key file is missing or another's is refused (its hashes could not be
+compared, and every copy would read as filed under another patient). Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
 compared with later ones), never anything else. :class:`PixelMemory` is what the gateway (``fingerprints.sqlite`` in
 its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use; it can forget what it saw more than
 a number of days ago (a retention period, which bounds the file and what a correction re-sent later is compared with).
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import logging
 import math
 import os
@@ -31,8 +29,8 @@ from os import PathLike
 from typing import Any
 
 from radtrust.errors import InputError
+from radtrust.forensics.index_key import IndexKey, key_file, missing_key
 from radtrust.forensics.same_pixels import (
-    _H,
     TEMPLATE,
     Entry,
     Lines,
@@ -54,15 +52,14 @@ SCHEMA = (
 # that lets a fingerprint's rows be removed with it. Files made before get them on opening.
 MIGRATIONS = (
     ("created", "ALTER TABLE fingerprints ADD COLUMN created REAL"),
+    ("names", "ALTER TABLE fingerprints ADD COLUMN names BLOB"),  # name and SOPInstanceUID, encrypted (session 13)
 )
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS fingerprints_created ON fingerprints (created)",
     "CREATE INDEX IF NOT EXISTS fingerprint_rows_owner ON fingerprint_rows (fingerprint)",
 )
 log = logging.getLogger(__name__)
-KEY_SUFFIX = ".key"
-_KEY_CHECK = b"radtrust pixel index key check"
-_COLUMNS = "name, sop_uid, sha256, shape, header, deidentified, acquired, lines"
+_COLUMNS = "names, sha256, shape, header, deidentified, acquired, lines"
 
 
 def _lines_json(lines: Lines | None) -> str | None:
@@ -71,9 +68,13 @@ def _lines_json(lines: Lines | None) -> str | None:
     return json.dumps([lines.rows.hex(), lines.cols.hex(), lines.informative_rows.hex(), lines.informative_cols.hex()])
 
 
-def _entry(row: tuple) -> Entry | None:
+def _entry(row: tuple, key: IndexKey) -> Entry | None:
     """The index row as an :class:`Entry`; None for a row damaged since it was written (not what :meth:`add` wrote)."""
-    name, sop, sha, shape, header, deid, acquired, lines = row
+    names, sha, shape, header, deid, acquired, lines = row
+    opened = key.decrypt_names(bytes(names)) if isinstance(names, bytes) else None
+    if opened is None:
+        return None
+    name, sop = opened
     try:
         parsed = None
         if lines:
@@ -82,8 +83,7 @@ def _entry(row: tuple) -> Entry | None:
                 return None
             parsed = Lines(*(bytes.fromhex(h) for h in hexes))
         dims = json.loads(shape)
-        if (not isinstance(dims, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in dims)
-                or not isinstance(name, str) or not isinstance(sop, (str, type(None)))):
+        if not isinstance(dims, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in dims):
             return None
         return Entry(name, sop, bytes(header), bool(deid), bool(acquired), bytes(sha), tuple(dims), parsed)
     except (ValueError, TypeError, RecursionError):  # not JSON, not hex, not bytes
@@ -101,13 +101,8 @@ def check_index(path: str | PathLike[str]) -> None:
             keyed = _key_check(conn) is not None
     except sqlite3.Error as exc:
         raise InputError(f"not a pixel index: {exc}", path) from exc
-    key_path = os.fspath(path) + KEY_SUFFIX
-    if keyed and not os.path.lexists(key_path):
-        raise InputError(_MISSING_KEY.format(key=key_path), path)
-
-
-_MISSING_KEY = ("its key file {key} is missing: the hashes in the index cannot be compared without it (restore it, or "
-                "start a new index)")
+    if keyed and not os.path.lexists(key_file(path)):
+        raise missing_key(path)
 
 
 def _key_check(conn: sqlite3.Connection) -> str | None:
@@ -117,60 +112,6 @@ def _key_check(conn: sqlite3.Connection) -> str | None:
         return None
     row = conn.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
     return None if row is None else str(row[0])
-
-
-class AttributeKey:
-    """The HMAC-SHA-256 key an index file's attribute hashes are sealed with (:mod:`cryptography`)."""
-
-    def __init__(self, key: bytes) -> None:
-        from cryptography.hazmat.primitives import hashes, hmac
-
-        self._proto = hmac.HMAC(key, hashes.SHA256())
-        self.check = self._mac(_KEY_CHECK).hex()[:32]
-
-    def _mac(self, data: bytes) -> bytes:
-        h = self._proto.copy()
-        h.update(data)
-        return h.finalize()
-
-    def seal(self, header: bytes) -> bytes:
-        """Each attribute's hash keyed, with its position (equal values of two attributes do not show either)."""
-        return b"".join(self._mac(bytes([i]) + header[i:i + _H])[:_H] for i in range(0, len(header), _H))
-
-    @classmethod
-    def for_index(cls, index: str, create: bool) -> AttributeKey:
-        """The key in ``index`` + :data:`KEY_SUFFIX`, made (owner-only, atomically: two processes opening a new index
-        get the same) when ``create`` and there is none."""
-        path = index + KEY_SUFFIX
-        if create and not os.path.lexists(path):
-            tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-            try:
-                fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-                with os.fdopen(fd, "w", encoding="ascii") as fh:
-                    fh.write(secrets.token_hex(32) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, path)
-            except OSError as exc:
-                raise InputError(f"cannot write the key file {path}: {exc.strerror or exc}", index) from exc
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        try:
-            with open(path, encoding="ascii") as fh:
-                text = fh.read(200).strip()
-        except FileNotFoundError:
-            raise InputError(_MISSING_KEY.format(key=path), index) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read its key file {path}: {getattr(exc, 'strerror', None) or exc}", index) from exc
-        try:
-            key = bytes.fromhex(text)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise InputError(f"its key file {path} is not a radtrust key file (64 hex digits)", index)
-        return cls(key)
 
 
 def _refuse_foreign(conn: sqlite3.Connection) -> None:
@@ -222,18 +163,22 @@ class SqliteStore:
                     self._conn.execute(statement)
                 self._key = self._keyed()
 
-    def _keyed(self) -> AttributeKey:
-        """The index's key; an index without one (new, or written before session 13) gets one, its hashes sealed."""
+    def _keyed(self) -> IndexKey:
+        """The index's key. An index without one (new, or written before session 13) gets one, its hashes sealed and
+        its names encrypted."""
         check = _key_check(self._conn)
-        key = AttributeKey.for_index(self._path, create=check is None)
+        key = IndexKey.for_index(self._path, create=check is None)
         if check is None:
             rows = self._conn.execute("SELECT id, header FROM fingerprints").fetchall()
             self._conn.executemany("UPDATE fingerprints SET header = ? WHERE id = ?",
                                    [(key.seal(bytes(h)), i) for i, h in rows])
             self._conn.execute("INSERT INTO meta (name, value) VALUES ('key_check', ?)", (key.check,))
         elif check != key.check:
-            raise InputError(f"its key file {self._path}{KEY_SUFFIX} does not belong to it (restore the right one, or "
+            raise InputError(f"its key file {key_file(self._path)} does not belong to it (restore the right one, or "
                              "start a new index)", self._path)
+        rows = self._conn.execute("SELECT id, name, sop_uid FROM fingerprints WHERE names IS NULL").fetchall()
+        self._conn.executemany("UPDATE fingerprints SET names = ?, name = '', sop_uid = NULL WHERE id = ?",
+                               [(key.encrypt_names(str(n), None if s is None else str(s)), i) for i, n, s in rows])
         return key
 
     def seal(self, header: bytes) -> bytes:
@@ -262,7 +207,7 @@ class SqliteStore:
 
     def _entries(self, rows: list[tuple]) -> list[Entry]:
         """The rows' entries; a damaged row is left out (that copy is not compared) and named once in the log."""
-        entries = [_entry(r) for r in rows]
+        entries = [_entry(r, self._key) for r in rows]
         if None in entries and not self._warned:
             self._warned = True
             log.warning("%s: damaged fingerprint row(s) skipped (not what radtrust wrote)", self._path)
@@ -280,9 +225,9 @@ class SqliteStore:
         shape = json.dumps(list(entry.shape))
         with self._lock, self._transaction():
             cur = self._conn.execute(
-                f"INSERT INTO fingerprints ({_COLUMNS}, created) VALUES (?,?,?,?,?,?,?,?,?)",
-                (entry.name, entry.sop, entry.sha256, shape, entry.header, int(entry.deidentified),
-                 int(entry.acquired), _lines_json(entry.lines), time.time()))
+                f"INSERT INTO fingerprints (name, {_COLUMNS}, created) VALUES ('',?,?,?,?,?,?,?,?)",
+                (self._key.encrypt_names(entry.name, entry.sop), entry.sha256, shape, entry.header,
+                 int(entry.deidentified), int(entry.acquired), _lines_json(entry.lines), time.time()))
             self._conn.executemany("INSERT INTO fingerprint_rows (shape, row, digest, fingerprint) VALUES (?,?,?,?)",
                                    [(shape, i, h, cur.lastrowid) for i, h in entry.indexed_rows()])
 

@@ -246,7 +246,7 @@ def test_a_retention_period_forgets_old_fingerprints_and_old_files_are_migrated(
         assert not memory.check_file({"sop_instance_uid": sop, "evidence": []}, "unused", f"first {sop}",
                                      fingerprint(_Image(px, "A")))
     with sqlite3.connect(path) as conn:  # the first one was seen 40 days ago
-        conn.execute("UPDATE fingerprints SET created = created - 40 * 86400 WHERE sop_uid = '1'")
+        conn.execute("UPDATE fingerprints SET created = created - 40 * 86400 WHERE id = (SELECT MIN(id) FROM fingerprints)")
     assert memory.prune() == 1 and len(memory.store) == 1
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(DISTINCT fingerprint) FROM fingerprint_rows").fetchone()[0] == 1
@@ -273,7 +273,7 @@ def test_a_retention_period_forgets_old_fingerprints_and_old_files_are_migrated(
 
 
 @pytest.mark.parametrize("damage", ["lines = '{{{'", "lines = '[1, 2]'", "lines = '[\"zz\", \"\", \"\", \"\"]'",
-                                    "shape = 'zz'", "shape = '[\"a\"]'"])
+                                    "shape = 'zz'", "shape = '[\"a\"]'", "names = x'00'", "names = 'text'"])
 def test_a_damaged_index_row_is_skipped_not_a_traceback(tmp_path, capsys, sample_ct_files, damage):
     """A row changed by hand (or by a disk) since radtrust wrote it: that copy is not compared, the scan goes on."""
     (tmp_path / "part1").mkdir()
@@ -291,10 +291,10 @@ def test_a_damaged_index_row_is_skipped_not_a_traceback(tmp_path, capsys, sample
 
 
 def test_an_index_file_keeps_its_attribute_hashes_keyed_and_its_key_apart(tmp_path, capsys, sample_ct_files):
-    """A birth date or a patient ID is found again from a plain 8-byte hash by trying them all: the index file keeps
-    the attribute hashes keyed by a key of its own in FILE.key (owner-only), so the file alone holds no hash of the
-    patient's ID; without its key file, or with another's, it is refused in one line; a file written before keys is
-    keyed on opening and still finds its copies."""
+    """A birth date or a patient ID is found again from a plain 8-byte hash by trying them all, and a path often holds
+    the patient's name: the index file keeps the attribute hashes keyed and the names (path, SOPInstanceUID) encrypted
+    with a key of its own in FILE.key (owner-only), so the file alone holds neither; without its key file, or with
+    another's, it is refused in one line; a file written before keys is keyed on opening and still finds its copies."""
     import hashlib
 
     from radtrust.forensics.copies import attribute_text
@@ -311,6 +311,9 @@ def test_an_index_file_keeps_its_attribute_hashes_keyed_and_its_key_apart(tmp_pa
     with sqlite3.connect(index) as conn:
         (header,) = conn.execute("SELECT header FROM fingerprints").fetchone()
     assert plain not in bytes(header) and plain not in index.read_bytes()
+    sop = str(ds.SOPInstanceUID).encode()
+    for f in tmp_path.glob("pixels.sqlite*"):  # the database, its -wal: no path, no UID in the clear
+        assert b"part1" not in f.read_bytes() and sop not in f.read_bytes(), f
 
     def later_notes(*extra: str) -> list[str]:
         recs = _scan(capsys, tmp_path / "part2", "--copies", "flag", "--pixel-index", str(index), *extra)
@@ -320,8 +323,8 @@ def test_an_index_file_keeps_its_attribute_hashes_keyed_and_its_key_apart(tmp_pa
     key.unlink()
     assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"radtrust: error: {index}: its key file {key} is missing: the hashes in the index cannot be "
-                   "compared without it (restore it, or start a new index)"), err
+    assert err == (f"radtrust: error: {index}: its key file {key} is missing: the index cannot be read without it "
+                   "(restore it, or start a new index)"), err
     assert not key.exists()  # not made anew over an index keyed with the lost one
     key.write_text("ab" * 32 + "\n")
     assert main(["scan", str(tmp_path / "part2"), "--pixel-index", str(index)]) == 2
@@ -336,19 +339,22 @@ def test_an_index_file_keeps_its_attribute_hashes_keyed_and_its_key_apart(tmp_pa
     _scan(capsys, tmp_path / "part1", "--copies", "flag", "--pixel-index", str(legacy))
     legacy_key = tmp_path / "legacy.sqlite.key"
     plain_header = fingerprint(load_image(sample_ct_files[3]))["header"]
-    with sqlite3.connect(legacy) as conn:
-        conn.execute("UPDATE fingerprints SET header = ?", (plain_header,))
+    with sqlite3.connect(legacy) as conn:  # session 12's rows: plain hashes, the path and UID in the clear
+        conn.execute("UPDATE fingerprints SET header = ?, names = NULL, name = ?, sop_uid = ?",
+                     (plain_header, str(tmp_path / "part1" / "a.dcm"), str(ds.SOPInstanceUID)))
         conn.execute("DROP TABLE meta")
     legacy_key.unlink()
     store = SqliteStore(legacy)
     sealed = store.seal(plain_header)
     store.close()
     with sqlite3.connect(legacy) as conn:
-        assert bytes(conn.execute("SELECT header FROM fingerprints").fetchone()[0]) == sealed != plain_header
+        header_now, name_now, sop_now = conn.execute("SELECT header, name, sop_uid FROM fingerprints").fetchone()
+    assert bytes(header_now) == sealed != plain_header and name_now == "" and sop_now is None
     assert legacy_key.stat().st_mode & 0o077 == 0
     # the migrated file compares as before: a copy whose records agree is no note, one for another patient is
     _refiled(sample_ct_files[3], tmp_path / "part3" / "c.dcm", name=str(ds.PatientName), pid=str(ds.PatientID))
     recs = _scan(capsys, tmp_path / "part3", "--copies", "flag", "--pixel-index", str(legacy))
     assert not [n for r in recs if r["kind"] == "instance" for n in _notes(r)], recs
     index, key = legacy, legacy_key
-    assert any("under another patient" in n for n in later_notes())
+    assert any(f"{tmp_path / 'part1' / 'a.dcm'} holds exactly these pixels under another patient" in n
+               for n in later_notes())
