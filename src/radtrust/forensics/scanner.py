@@ -25,6 +25,7 @@ from radtrust.forensics.copies import CopyFinding
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.journal import Resumed
+from radtrust.forensics.limits import verdict_limits
 from radtrust.forensics.registry import available, get_detector
 from radtrust.forensics.residuals import shared_intermediates
 from radtrust.forensics.same_pixels import Store
@@ -194,6 +195,8 @@ class Scanner:
             verdict, score = "tampered", 1.0
         elif flag and copy.altered and verdict == "authentic":  # one copy was altered: which, unknown
             verdict, score = "suspicious", max(score, float(np.nextafter(self.fusion.threshold, 1.0)))
+        if verdict == "authentic" and (limit := verdict_limits(image, findings, [d.name for d in self.detectors])):
+            evidence.append(limit)
         if copy is not None:
             evidence.extend(copy.evidence)
         for name in sorted(findings, key=lambda n: -push.get(n, 0.0)):

@@ -12,6 +12,7 @@ from pathlib import Path
 from radtrust.cli.output import Reporter
 from radtrust.errors import UsageError
 from radtrust.forensics.journal import Resumed, resume
+from radtrust.forensics.limits import PREFIX as LIMITS
 from radtrust.forensics.pixel_store import SqliteStore
 from radtrust.forensics.results import FLAGGED
 from radtrust.io.atomic import refuse_overwrite
@@ -74,7 +75,8 @@ def _text(rec: dict, verbose: int) -> str:
                 f"{rec['instances']} instances, {len(rec['suspicious_instances'])} flagged)")
     else:
         head = f"{rec['verdict']:<16} {rec['score']:.3f}  {rec['path']}"
-    shown = rec["evidence"] if verbose or rec["verdict"] in ("suspicious", "tampered") else rec["evidence"][:0]
+    shown = (rec["evidence"] if verbose or rec["verdict"] in ("suspicious", "tampered")
+             else [e for e in rec["evidence"] if e.startswith(LIMITS)])  # what an authentic verdict cannot vouch for
     limit = None if verbose else 6
     lines = [head] + [f"  - {e}" for e in shown[:limit]]
     if limit is not None and len(shown) > limit:

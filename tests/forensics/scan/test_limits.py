@@ -1,0 +1,64 @@
+"""An authentic verdict says what it cannot vouch for (radtrust.forensics.limits): a lossy-compressed image, a JPEG
+file and an 8-bit picture with no JPEG lattice carry one "limits of this verdict" line, first after any signature;
+a lossless CT slice, a picture whose lattice is read and a flagged image do not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+from radtrust.benchmarking.robustness import transform
+from radtrust.cli import main
+from tests.conftest import SAMPLES
+
+PICTURE = SAMPLES / "picture" / "4d98e1de.jpg"
+
+
+def _records(capsys, *paths: Path) -> dict[str, dict]:
+    main(["scan", *map(str, paths), "--format", "jsonl", "-q"])
+    return {Path(o["path"]).name: o for o in map(json.loads, capsys.readouterr().out.splitlines())
+            if o["kind"] == "instance"}
+
+
+def _limits(rec: dict) -> list[str]:
+    return [e for e in rec["evidence"] if e.startswith("limits of this verdict: ")]
+
+
+def test_authentic_verdicts_say_where_the_detectors_could_not_look(tmp_path, capsys, sample_ct_files):
+    lossy = transform(sample_ct_files[0], tmp_path / "lossy.dcm", "j2k-lossy")
+    grey = np.asarray(PILImage.open(PICTURE).convert("L"))
+    lattice = tmp_path / "lattice.png"  # the JPEG picture's decoded pixels, stored losslessly: its lattice is read
+    PILImage.fromarray(grey).save(lattice)
+    resized = tmp_path / "resized.png"  # the same picture resized since: no lattice left
+    PILImage.fromarray(grey).resize((grey.shape[1] * 3 // 4, grey.shape[0] * 3 // 4), PILImage.BICUBIC).save(resized)
+    edited = grey.copy()  # an edit after the last compression: flagged, so no limits line
+    h, w = edited.shape
+    edited[h // 3:h // 3 + 96, w // 3:w // 3 + 96] = np.clip(
+        edited[h // 3:h // 3 + 96, w // 3:w // 3 + 96].astype(float) * 0.8 + 20, 0, 255).astype(np.uint8)
+    flagged = tmp_path / "edited.png"
+    PILImage.fromarray(edited).save(flagged)
+
+    recs = _records(capsys, sample_ct_files[0], lossy, PICTURE, lattice, resized, flagged)
+    assert recs["lossy.dcm"]["verdict"] == "authentic"
+    (line,) = _limits(recs["lossy.dcm"])
+    assert "irreversible 9-7 wavelet" in line and "rests mainly on the header" in line
+    assert recs["lossy.dcm"]["evidence"][0] == line
+    assert "a JPEG file" in _limits(recs[PICTURE.name])[0]
+    assert "no JPEG compression lattice could be read" in _limits(recs["resized.png"])[0]
+    assert "jpeg-grid" in recs["lattice.png"]["detectors"] and not _limits(recs["lattice.png"])
+    assert not _limits(recs[sample_ct_files[0].name])
+    assert recs["edited.png"]["verdict"] in ("suspicious", "tampered") and not _limits(recs["edited.png"])
+
+
+def test_the_text_report_shows_the_limits_line_under_an_authentic_verdict(tmp_path, capsys, sample_ct_files):
+    lossy = transform(sample_ct_files[0], tmp_path / "lossy.dcm", "j2k-lossy")
+    assert main(["scan", str(lossy), str(sample_ct_files[0])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.endswith("lossy.dcm"))
+    assert lines[at].startswith("authentic") and lines[at + 1].startswith("  - limits of this verdict: stored lossy")
+    assert not lines[at + 2].startswith("  - ")  # that line only, not the detectors' evidence
+    clean = next(i for i, line in enumerate(lines) if line.endswith(sample_ct_files[0].name))
+    assert not lines[clean + 1].startswith("  - ")
