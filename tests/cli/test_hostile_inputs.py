@@ -87,7 +87,7 @@ INPUTS: dict[str, Callable[[Path], Path]] = {
 }
 # Which inputs a command reads far enough to meet: verify, sign and unsign read the bytes (PS3.15) and never decode
 # the pixels, so a codestream's claimed size is not theirs to judge.
-DECODES = {"info", "scan", "train", "simulate", "derive"}
+DECODES = {"info", "scan", "train", "simulate", "derive", "calibrate"}
 COMMANDS: dict[str, list[str]] = {
     "info": ["info", "IN"],
     "scan": ["scan", "IN", "--format", "jsonl", "--out", "OUT/r.jsonl"],
@@ -98,6 +98,7 @@ COMMANDS: dict[str, list[str]] = {
     "derive": ["derive", "transcode", "--to", "explicit-le", "KEYS", "--out", "OUT", "IN"],
     "train": ["train", "--authentic", "IN", "--out", "OUT/model.npz"],
     "simulate": ["simulate", "copy-move", "IN", "--out", "OUT"],
+    "calibrate": ["calibrate", "--authentic", "IN", "--out", "OUT/site.json", "--fpr", "0.5"],
 }
 
 
