@@ -7,11 +7,13 @@ since it was first started (``fingerprints.sqlite`` in its spool), and by ``radt
 across the runs that name the same file (an archive audited in parts, or again as it grows). About 1.7 KB per
 instance on disk. The file alone tells no identifier: its attribute hashes are keyed and the names instances are
 remembered by encrypted, with a key of its own in ``FILE.key`` (:mod:`radtrust.forensics.index_key`); files written
-before are keyed on opening, and an index whose key file is missing or another's is refused (its hashes could not be
-compared, and every copy would read as filed under another patient). Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then not
-compared with later ones), never anything else. :class:`PixelMemory` is what the gateway (``fingerprints.sqlite`` in
-its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use; it can forget what it saw more than
-a number of days ago (a retention period, which bounds the file and what a correction re-sent later is compared with).
+before are keyed on opening (SQLite's secure delete overwrites what they held in the clear), and an index whose key
+file is missing or another's is refused (its hashes could not be compared, and every copy would read as filed under
+another patient). Writes are not fsynced: a power failure may lose the last fingerprints (those instances are then
+not compared with later ones), never anything else. :class:`PixelMemory` is what the gateway (``fingerprints.sqlite``
+in its spool, or the file its ``--pixel-index`` names) and the Orthanc plugin use; it can forget what it saw more than
+a number of days ago (a retention period, which bounds the file and what a correction re-sent later is compared with;
+forgotten rows are overwritten, not only unlinked).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS fingerprint_rows_key ON fingerprint_rows (shape, row, digest)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
-# Added after the first files were written: when each fingerprint was added (seconds since the epoch), and the index
-# that lets a fingerprint's rows be removed with it. Files made before get them on opening.
+# Added after the first files were written: when each fingerprint was added (seconds since the epoch), its name and
+# SOPInstanceUID encrypted (the plain columns are emptied), and the index that lets a fingerprint's rows be removed with
+# it. Files made before get them on opening.
 MIGRATIONS = (
     ("created", "ALTER TABLE fingerprints ADD COLUMN created REAL"),
     ("names", "ALTER TABLE fingerprints ADD COLUMN names BLOB"),  # name and SOPInstanceUID, encrypted (session 13)
@@ -149,6 +152,8 @@ class SqliteStore:
             _refuse_foreign(self._conn)  # before anything is written: not even switched to WAL
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # what is deleted or replaced is overwritten: the plain names of files keyed on opening, forgotten rows
+            self._conn.execute("PRAGMA secure_delete=ON")
             with self._transaction():  # two processes opening one new or old file: one migrates it
                 for statement in SCHEMA:
                     self._conn.execute(statement)
@@ -156,12 +161,13 @@ class SqliteStore:
                 for column, statement in MIGRATIONS:
                     if column not in columns:
                         self._conn.execute(statement)
-                        # fingerprints of unknown age count from now: a retention period keeps them one period more
-                        self._conn.execute(f"UPDATE fingerprints SET {column} = ? WHERE {column} IS NULL",
-                                           (time.time(),))
+                if "created" not in columns:  # fingerprints of unknown age count from now: kept one period more
+                    self._conn.execute("UPDATE fingerprints SET created = ? WHERE created IS NULL", (time.time(),))
                 for statement in INDEXES:
                     self._conn.execute(statement)
                 self._key = self._keyed()
+            if self._migrated:  # the old pages leave the write-ahead log for the overwritten database file
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _keyed(self) -> IndexKey:
         """The index's key. An index without one (new, or written before session 13) gets one, its hashes sealed and
@@ -179,6 +185,7 @@ class SqliteStore:
         rows = self._conn.execute("SELECT id, name, sop_uid FROM fingerprints WHERE names IS NULL").fetchall()
         self._conn.executemany("UPDATE fingerprints SET names = ?, name = '', sop_uid = NULL WHERE id = ?",
                                [(key.encrypt_names(str(n), None if s is None else str(s)), i) for i, n, s in rows])
+        self._migrated = bool(rows) or check is None
         return key
 
     def seal(self, header: bytes) -> bytes:

@@ -358,3 +358,30 @@ def test_an_index_file_keeps_its_attribute_hashes_keyed_and_its_key_apart(tmp_pa
     index, key = legacy, legacy_key
     assert any(f"{tmp_path / 'part1' / 'a.dcm'} holds exactly these pixels under another patient" in n
                for n in later_notes())
+
+
+def test_an_index_written_before_keys_is_keyed_on_opening_and_keeps_no_name_in_the_clear(tmp_path):
+    """A session-12 index (no key, no created or names columns, paths and UIDs in the clear): on opening, every row
+    still reads with its name, and no name is left in the file or its log (SQLite's secure delete; without it some
+    old records stay in freed space)."""
+    import os
+
+    from radtrust.forensics.pixel_store import SqliteStore
+
+    legacy = tmp_path / "legacy.sqlite"
+    shas = [os.urandom(32) for _ in range(50)]
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("CREATE TABLE fingerprints (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, sop_uid TEXT,"
+                     " sha256 BLOB NOT NULL, shape TEXT NOT NULL, header BLOB NOT NULL, deidentified INTEGER NOT NULL,"
+                     " acquired INTEGER NOT NULL, lines TEXT)")
+        conn.executemany("INSERT INTO fingerprints (name, sop_uid, sha256, shape, header, deidentified, acquired)"
+                         " VALUES (?, ?, ?, '[512, 512]', ?, 0, 1)",
+                         [(f"/archive/DOE^JOHN_{i:03d}/slice.dcm", f"1.2.3.{i}", sha, os.urandom(8 * 24))
+                          for i, sha in enumerate(shas)])
+    conn.close()
+    store = SqliteStore(legacy)
+    assert [(e.name, e.sop) for sha in shas for e in store.exact(sha, (512, 512))] == \
+        [(f"/archive/DOE^JOHN_{i:03d}/slice.dcm", f"1.2.3.{i}") for i in range(50)]
+    store.close()
+    for f in tmp_path.glob("legacy.sqlite*"):
+        assert b"DOE^JOHN" not in f.read_bytes() and b"1.2.3.7" not in f.read_bytes(), f
