@@ -9,7 +9,7 @@ import stat
 
 from radtrust.errors import InputError
 
-MAX_SIDE_FILE = 64 * 1024 * 1024  # no key, policy or record file of ours is near this; /dev/zero-like files are
+MAX_SIDE_FILE = 64 * 1024 * 1024  # far above any key, certificate, CRL, policy or fusion file: a larger one is not one
 
 
 def check_regular(path: str | os.PathLike[str], what: str = "") -> int:
