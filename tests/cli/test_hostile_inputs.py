@@ -113,6 +113,15 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _refused_naming(path: Path, code: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 and one error line naming ``path``, no traceback."""
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("radtrust: error:")]
+    assert code == 2, captured
+    assert len(errors) == 1 and str(path) in errors[0], captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
 @pytest.mark.parametrize("kind", sorted(INPUTS))
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_hostile_input(command: str, kind: str, pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,12 +137,7 @@ def test_hostile_input(command: str, kind: str, pki, tmp_path: Path, capsys: pyt
             argv += ["--key", str(pki.signer_key), "--cert", str(pki.signer_cert)]
         else:
             argv.append(arg.replace("IN", str(target)).replace("OUT", str(out)).replace("ROOT", str(pki.root)))
-    code = main(argv)
-    captured = capsys.readouterr()
-    errors = [line for line in captured.err.splitlines() if line.startswith("radtrust: error:")]
-    assert code == 2, captured
-    assert len(errors) == 1 and str(target) in errors[0], captured.err
-    assert "Traceback" not in captured.err + captured.out
+    _refused_naming(target, main(argv), capsys)
     assert _digest(target) == before
     # nothing written but a scan's report, which records the error (a batch reports its bad files: by design)
     assert not any(p.is_file() and p.name != "r.jsonl" for p in out.rglob("*")), sorted(out.rglob("*"))
@@ -197,12 +201,7 @@ def test_hostile_side_file(command: str, kind: str, pki, tmp_path: Path, capsys:
         for k, v in subst.items():
             arg = arg.replace(k, v)
         argv.append(arg)
-    code = main(argv)
-    captured = capsys.readouterr()
-    errors = [line for line in captured.err.splitlines() if line.startswith("radtrust: error:")]
-    assert code == 2, captured
-    assert len(errors) == 1 and str(side) in errors[0], captured.err
-    assert "Traceback" not in captured.err + captured.out
+    _refused_naming(side, main(argv), capsys)
     assert _digest(side) == before and _digest(image) == image_before
     assert not any(p.is_file() for p in out.rglob("*")), sorted(out.rglob("*"))
     if kind == "missing":
