@@ -160,3 +160,24 @@ def test_labels_that_are_not_utf8_csv_are_an_input_error(tmp_path, content):
     with pytest.raises(InputError) as exc:
         read_labels(tmp_path)
     assert exc.value.path == str(tmp_path / "labels.csv")
+
+
+def test_figures_per_evidence_class():
+    """Pictures whose JPEG lattice jpeg-grid read, pictures without one and CT are summed apart (the classes whose
+    figures differ most), for the refitted and the shipped fusion."""
+    from radtrust.benchmarking import runner
+
+    results = _results()
+    for i, r in enumerate(results):
+        r.eight_bit = True
+        if i % 2:  # half the pictures: jpeg-grid judged them
+            r.scores["jpeg-grid"] = 0.01
+    shipped = runner.fit([r for r in results if r.row.split == "train"], ["a", "b"], 0.05)
+    rep, _, _ = evaluate(results, fpr=0.05, lomo=False, shipped=shipped)
+    per = rep["in_distribution"]["per_evidence_class"]
+    assert set(per) == {"picture, JPEG lattice read", "picture, no JPEG lattice"}
+    assert sum(v["n_tampered"] + v["n_authentic"] for v in per.values()) == 30
+    ship = rep["shipped_fusion"]["per_evidence_class"]["picture, no JPEG lattice"]
+    assert ship["tpr_at_threshold"] == 1.0 and ship["false_alarm_rate_at_threshold"] == 0.0
+    assert runner.evidence_class(ItemResult(Row("ct/s_v0", 0, "", "test", "CT"))) == "CT"
+    assert runner.evidence_class(ItemResult(Row("xr/p.dcm", 0, "", "test", "CR"))) == "radiograph, 12-16 bit"

@@ -38,6 +38,7 @@ class ItemResult:
     seconds: float = 0.0
     slices: int = 1
     error: str | None = None
+    eight_bit: bool = False  # a 2D picture of at most 256 grey levels (radtrust.forensics.limits)
 
 
 def reduce_factor(shape: tuple[int, ...]) -> int:
@@ -113,6 +114,9 @@ def analyze_item(scanner: Any, bench: Path, row: Row, path: Path | None = None) 
                 if all(f is not None and f.heatmap is not None and f.heatmap.shape == shape[1:] for f in per):
                     res.maps[name] = reduce_map(np.stack([f.heatmap for f in per]), k).astype(np.float16)
         else:
+            from radtrust.forensics.limits import eight_bit_picture
+
+            res.eight_bit = eight_bit_picture(obj)
             findings = scanner.analyze(obj)
             res.seconds = time.perf_counter() - t0
             shape = obj.shape

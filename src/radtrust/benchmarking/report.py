@@ -144,6 +144,9 @@ def render_html(result: BenchResult, bench: Path) -> str:
     parts.append(_table("overall", {"all": ind["overall"]}, COLS))
     parts.append(_table("per method", ind["per_method"], COLS))
     parts.append(_table("per modality", ind["per_modality"], COLS))
+    if ind.get("per_evidence_class"):
+        parts.append(_table("per evidence class (is the JPEG lattice most picture edits are found by there?)",
+                            ind["per_evidence_class"], COLS))
     parts.append(_table("per anti-forensic variant", ind["per_variant"], COLS))
     loc = ind["localisation"]
     parts.append(f"<h3>Localisation</h3><p>pixel AUC {_fmt(loc.get('pixel_auc'))}, F1 {_fmt(loc.get('f1'))}, "

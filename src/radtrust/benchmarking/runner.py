@@ -111,6 +111,17 @@ def localisation(fusion: Any, train: Sequence[ItemResult], test: Sequence[ItemRe
             "map_threshold": round(thr, 3), "n_images": len(te)}
 
 
+def evidence_class(r: ItemResult) -> str:
+    """``CT``, ``picture, JPEG lattice read``, ``picture, no JPEG lattice`` (8-bit radiographs, by whether jpeg-grid
+    judged them) or another modality: the classes whose figures differ most (docs/verdict.md, session 13)."""
+    mod = r.row.modality.upper()
+    if mod not in RADIOGRAPH:
+        return mod
+    if "jpeg-grid" in r.scores:
+        return "picture, JPEG lattice read"
+    return "picture, no JPEG lattice" if r.eight_bit else "radiograph, 12-16 bit"
+
+
 def _subset_summary(y: np.ndarray, p: np.ndarray, keep: np.ndarray) -> dict[str, Any]:
     return metrics.summary(y[keep], p[keep])
 
@@ -148,10 +159,13 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
                                                           "weights": [round(float(w), 4) for w in fusion.weights],
                                                           "threshold": round(float(fusion.threshold), 4)}}
     modality = np.array(["radiograph" if r.row.modality.upper() in RADIOGRAPH else r.row.modality.upper() for r in test])
+    kind = np.array([evidence_class(r) for r in test])
     rep["in_distribution"] = {
         "overall": metrics.summary(y, p),
         "per_method": {m: _subset_summary(y, p, auth | _of_method(test, m)) for m in methods},
         "per_modality": {mod: _subset_summary(y, p, modality == mod) for mod in sorted(set(modality))},
+        # what most picture edits are found by is there or not (radtrust.forensics.limits): the figures apart
+        "per_evidence_class": {k: _subset_summary(y, p, kind == k) for k in sorted(set(kind))},
         "per_variant": {v: _subset_summary(y, p, auth | np.array([r.row.variant == v for r in test]))
                         for v in sorted({r.row.variant for r in test if r.row.label == 1})},
         "false_alarm_rate_at_threshold": _rate_at(p, auth, fusion.threshold),
@@ -191,6 +205,12 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
         ps = probabilities(shipped, test)
         rep["shipped_fusion"] = {**metrics.summary(y, ps),
                                  "false_alarm_rate_at_threshold": _rate_at(ps, auth, shipped.threshold),
+                                 "per_evidence_class": {k: {**_subset_summary(y, ps, kind == k),
+                                                            "tpr_at_threshold": _rate_at(ps, ~auth & (kind == k),
+                                                                                         shipped.threshold),
+                                                            "false_alarm_rate_at_threshold": _rate_at(
+                                                                ps, auth & (kind == k), shipped.threshold)}
+                                                        for k in sorted(set(kind))},
                                  # per method with no refit: what a deployment sees of a method (held-out methods
                                  # above all, `radtrust simulate dataset --methods holdout`)
                                  "per_method": {m: {**_subset_summary(y, ps, auth | _of_method(test, m)),

@@ -33,13 +33,13 @@ def verdict_limits(image: Image, judged: Collection[str], available: Collection[
         return (f"{PREFIX}{reason}: that coder erased the fine noise, and any JPEG lattice, by which most pixel edits "
                 "are found, so an edit made before it is rarely found; this verdict rests mainly on the header, "
                 "signatures and copies")
-    if LATTICE in available and LATTICE not in judged and _eight_bit(image):
+    if LATTICE in available and LATTICE not in judged and eight_bit_picture(image):
         return (f"{PREFIX}no JPEG compression lattice could be read in this 8-bit picture (never JPEG-compressed, "
                 "or resized or filtered since): most edits in pictures are found by that lattice, few without it")
     return None
 
 
-def _eight_bit(image: Image) -> bool:
+def eight_bit_picture(image: Image) -> bool:
     """A single 2D picture of at most 256 grey levels (a sparse sample says so cheaply)."""
     px = np.asarray(image.pixels)
     return px.ndim == 2 and min(px.shape) >= 64 and np.unique(px[::7, ::7]).size <= 256
