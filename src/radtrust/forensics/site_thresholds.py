@@ -47,6 +47,6 @@ def site_fusion(base: Fusion, scores: Sequence[float], fpr: float, margin: float
     info.update(margin=m, authentic_probabilities=[round(float(v), 6) for v in np.sort(p)],
                 site_calibration={"scores": int(p.size), "fpr": fpr, "margin": m, "site_model": model is not None,
                                   "base_threshold": base.threshold,
-                                  "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                                  "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
     fused = Fusion(base.names, base.weights, base.bias, base.fill, t, tt, fpr, info, base.solo)
     return SiteCalibration(fused, int(p.size), base.threshold, int(np.sum(p > base.threshold)))
