@@ -430,7 +430,7 @@ def test_a_pipe_is_refused_by_name_and_skipped_in_folders(base_file: Path, tmp_p
     shutil.copy(base_file, folder / "good.dcm")
     os.mkfifo(folder / "pipe.dcm")
     assert main(["info", str(folder / "pipe.dcm")]) == 2
-    assert capsys.readouterr().err.strip().endswith("pipe.dcm: not a regular file")
+    assert capsys.readouterr().err.strip().endswith("pipe.dcm: not a regular file (a pipe or a device)")
     assert main(["info", str(folder)]) == 0
     assert "pipe.dcm" not in capsys.readouterr().out
 

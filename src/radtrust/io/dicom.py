@@ -9,7 +9,6 @@ sequence surfaces here rather than in the middle of a detector.
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from radtrust.config import Limits
 from radtrust.errors import CorruptPixelData, InvalidDicom, TooLarge, UnsupportedSyntax
+from radtrust.io.files import check_regular
 from radtrust.io.image import Acquisition, Geometry, Image
 
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -41,15 +41,9 @@ def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, 
 
     limits = limits or Limits.from_env()
     path = Path(path)
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise InvalidDicom(f"cannot read: {exc.strerror or exc}", path) from None
-    if not stat.S_ISREG(info.st_mode):  # a pipe or a device would block the read or never end
-        raise InvalidDicom("not a regular file", path)
+    size = check_regular(path, error=InvalidDicom)  # a pipe or a device would block the read or never end
     if not os.access(path, os.R_OK):
         raise InvalidDicom("cannot read: permission denied", path)
-    size = info.st_size
     if size == 0:
         raise InvalidDicom("empty file (0 bytes)", path)
     try:

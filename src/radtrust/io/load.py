@@ -14,6 +14,7 @@ from pathlib import Path
 from radtrust.config import Limits
 from radtrust.errors import Error, InputError
 from radtrust.io.dicom import load_dicom
+from radtrust.io.files import check_regular
 from radtrust.io.image import Image
 from radtrust.io.nifti import is_nifti, load_nifti
 from radtrust.io.raster import FORMATS, load_raster
@@ -30,10 +31,7 @@ def load_image(path: str | os.PathLike[str], *, limits: Limits | None = None) ->
     path = Path(path)
     if path.is_dir():
         raise InputError("is a folder; use iter_images() or load_series() for folders", path)
-    if not path.exists():
-        raise InputError("no such file", path)
-    if not path.is_file():  # a pipe or a device would block the read or never end
-        raise InputError("not a regular file", path)
+    check_regular(path)  # a pipe or a device would block the read or never end
     if is_nifti(path):
         return load_nifti(path, limits=limits)
     if path.suffix.lower() in FORMATS:

@@ -32,4 +32,4 @@ def test_a_pipe_named_to_sign_or_verify_is_refused_not_waited_on(pki, tmp_path, 
                   str(pipe)]):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == [f"radtrust: error: {pipe}: not a regular file"], err
+        assert err == [f"radtrust: error: {pipe}: not a regular file (a pipe or a device)"], err

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from radtrust.errors import InvalidDicom, UnsupportedSyntax
+from radtrust.io.files import check_regular
 
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_VR_LE = "1.2.840.10008.1.2"
@@ -283,8 +284,7 @@ def parse(data: bytes, path: Path | str = "<bytes>") -> DicomFile:
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes; unreadable or empty files raise InvalidDicom naming the file."""
     path = Path(path)
-    if path.exists() and not path.is_file():  # a pipe would block the read forever, a folder cannot be read
-        raise InvalidDicom("not a regular file", path)
+    check_regular(path, error=InvalidDicom)  # a pipe would block the read forever, a folder cannot be read
     try:
         data = path.read_bytes()
     except OSError as exc:
