@@ -165,13 +165,13 @@ class SqliteStore:
                     self._conn.execute("UPDATE fingerprints SET created = ? WHERE created IS NULL", (time.time(),))
                 for statement in INDEXES:
                     self._conn.execute(statement)
-                self._key = self._keyed()
-            if self._migrated:  # the old pages leave the write-ahead log for the overwritten database file
+                self._key, rewritten = self._keyed()
+            if rewritten:  # the old pages leave the write-ahead log for the overwritten database file
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _keyed(self) -> IndexKey:
-        """The index's key. An index without one (new, or written before session 13) gets one, its hashes sealed and
-        its names encrypted."""
+    def _keyed(self) -> tuple[IndexKey, bool]:
+        """The index's key, and whether rows were rewritten for it. An index without one (new, or written before
+        session 13) gets one, its hashes sealed and its names encrypted."""
         check = _key_check(self._conn)
         key = IndexKey.for_index(self._path, create=check is None)
         if check is None:
@@ -185,8 +185,7 @@ class SqliteStore:
         rows = self._conn.execute("SELECT id, name, sop_uid FROM fingerprints WHERE names IS NULL").fetchall()
         self._conn.executemany("UPDATE fingerprints SET names = ?, name = '', sop_uid = NULL WHERE id = ?",
                                [(key.encrypt_names(str(n), None if s is None else str(s)), i) for i, n, s in rows])
-        self._migrated = bool(rows) or check is None
-        return key
+        return key, bool(rows) or check is None
 
     def seal(self, header: bytes) -> bytes:
         return self._key.seal(header)
