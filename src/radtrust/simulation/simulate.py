@@ -38,17 +38,25 @@ def simulate(method: str, target: Target, rng: np.random.Generator | int, *, don
     return result
 
 
+def result_paths(out_dir: Path, name: str, ndim: int) -> dict[str, Path]:
+    """Where :func:`write_result` puts ``name``: a ``.dcm`` file (2D) or a series folder, its mask and its sidecar."""
+    out_dir = Path(out_dir)
+    return {"image": out_dir / (f"{name}.dcm" if ndim == 2 else name), "mask": out_dir / f"{name}.mask.npy",
+            "sidecar": out_dir / f"{name}.json"}
+
+
 def write_result(result: Tampered, target: Target, out_dir: Path, name: str, *, seed: int | None,
                  syntax: str = "keep", new_uids: bool = False, mask_path: Path | None = None,
                  sidecar_path: Path | None = None) -> dict[str, Path]:
     """Write ``name`` (``.dcm`` file or series folder), ``name.mask.npy`` and ``name.json`` under ``out_dir``."""
     out_dir = Path(out_dir)
-    image_path = out_dir / (f"{name}.dcm" if result.pixels.ndim == 2 else name)
+    planned = result_paths(out_dir, name, result.pixels.ndim)
+    image_path = planned["image"]
     uids = [uid(seed, name, i) for i in range(len(result.datasets))] + [uid(seed, name, "series")] if new_uids else None
     writer.write_dicom(result.datasets, result.pixels, image_path, syntax=syntax, new_uids=uids)
-    mask_path = mask_path or out_dir / f"{name}.mask.npy"
+    mask_path = mask_path or planned["mask"]
     writer.write_npy(result.mask, mask_path)
-    sidecar_path = sidecar_path or out_dir / f"{name}.json"
+    sidecar_path = sidecar_path or planned["sidecar"]
     rel = lambda p: str(Path(p).relative_to(out_dir)) if Path(p).is_relative_to(out_dir) else str(p)  # noqa: E731
     writer.write_json(writer.sidecar(result.method, result.params, seed=seed, source=target.source,
                                      mask_file=rel(mask_path), image_file=rel(image_path)), sidecar_path)

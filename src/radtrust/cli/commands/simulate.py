@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         return train_cli(args, rep)
     from radtrust.io.atomic import refuse_overwrite
     from radtrust.simulation import AntiForensics, load_target, simulate, write_result
+    from radtrust.simulation.simulate import result_paths
 
     if args.name is not None and (not args.name.strip() or args.name in (".", "..")
                                   or any(c in args.name for c in "/\\\0")):
@@ -150,8 +151,9 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(args.input)
     name = args.name or f"{target.name}_{args.sim_method}"
     inputs = [args.input, *([args.donor] if args.donor else [])]
-    image = args.out / (f"{name}.dcm" if target.pixels.ndim == 2 else name)
-    refuse_overwrite([image, args.out / f"{name}.mask.npy", args.out / f"{name}.json"], inputs, option="--out/--name")
+    planned = result_paths(args.out, name, target.pixels.ndim)
+    image = planned["image"]
+    refuse_overwrite(planned.values(), inputs, option="--out/--name")
     if any(Path(p).resolve().is_relative_to(image.resolve()) for p in inputs):  # a series folder written over its input
         raise UsageError("--out/--name would replace an input file; write it elsewhere", image)
     donor = load_target(args.donor) if args.donor else None
