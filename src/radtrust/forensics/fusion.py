@@ -36,7 +36,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +95,13 @@ def _with_margin(threshold: float, margin: float) -> float:
     """The threshold moved up by ``margin`` log-odds (kept below 1)."""
     t = min(max(threshold, EPS), 1.0 - 1e-9)
     return float(min(sigmoid(math.log(t / (1.0 - t)) + margin), 1.0 - 1e-9))
+
+
+def verdict_thresholds(authentic: np.ndarray, fpr: float, margin: float) -> tuple[float, float]:
+    """The ``suspicious`` and ``tampered`` thresholds: at most ``fpr`` (and ``fpr / 10``) of the ``authentic`` scores
+    above each, moved up by ``margin`` log-odds."""
+    t = _with_margin(threshold_at_fpr(authentic, fpr), margin)
+    return t, max(t, _with_margin(threshold_at_fpr(authentic, fpr / 10.0), margin))
 
 
 def _auc(score: np.ndarray, y: np.ndarray) -> float:
@@ -199,8 +206,7 @@ class Fusion:
         p_auth = fusion._fused(auth)
         rest = p_auth[~over]
         budget = max(fpr * auth.shape[0] - int(over.sum()), 0.0) / max(rest.size, 1)
-        fusion.threshold = _with_margin(threshold_at_fpr(rest, budget), margin)
-        fusion.tampered_threshold = max(fusion.threshold, _with_margin(threshold_at_fpr(rest, budget / 10.0), margin))
+        fusion.threshold, fusion.tampered_threshold = verdict_thresholds(rest, budget, margin)
         fusion.info = {"fitted": True, "n_tampered": int(y.sum()), "n_authentic_fit": int((1 - y).sum()),
                        "n_authentic_threshold": int(auth.shape[0]), "l2": l2, "margin": margin,
                        "min_weight": min_weight,
@@ -311,11 +317,8 @@ class Fusion:
         auth = self.info.get("authentic_probabilities")
         if not auth:
             raise ValueError("this fusion keeps no authentic scores; refit it to change --fpr")
-        p = np.asarray(auth, dtype=float)
-        m = float(self.info.get("margin", 0.0))
-        t = _with_margin(threshold_at_fpr(p, fpr), m)
-        return Fusion(self.names, self.weights, self.bias, self.fill, t,
-                      max(t, _with_margin(threshold_at_fpr(p, fpr / 10), m)), fpr, dict(self.info), self.solo)
+        t, tt = verdict_thresholds(np.asarray(auth, dtype=float), fpr, float(self.info.get("margin", 0.0)))
+        return replace(self, threshold=t, tampered_threshold=tt, fpr=fpr, info=dict(self.info))
 
     # ----------------------------------------------------------------------------------------- persistence
     def to_json(self) -> str:

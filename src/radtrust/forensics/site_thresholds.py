@@ -9,13 +9,14 @@ solo levels stay: they were fitted on simulated edits the site does not have.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from radtrust.forensics.fusion import MARGIN, Fusion, _with_margin, threshold_at_fpr
+from radtrust.forensics.fusion import MARGIN, Fusion, verdict_thresholds
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,11 @@ def site_fusion(base: Fusion, scores: Sequence[float], fpr: float, margin: float
     if p.size == 0 or not np.all(np.isfinite(p)):
         raise ValueError("site calibration needs finite authentic scores")
     m = float(base.info.get("margin", MARGIN)) if margin is None else float(margin)
-    t = _with_margin(threshold_at_fpr(p, fpr), m)
-    tt = max(t, _with_margin(threshold_at_fpr(p, fpr / 10), m))
+    t, tt = verdict_thresholds(p, fpr, m)
     info = {k: v for k, v in base.info.items() if k != "authentic_probabilities"}
     info.update(margin=m, authentic_probabilities=[round(float(v), 6) for v in np.sort(p)],
                 site_calibration={"scores": int(p.size), "fpr": fpr, "margin": m, "site_model": model is not None,
                                   "base_threshold": base.threshold,
                                   "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    fused = Fusion(base.names, base.weights, base.bias, base.fill, t, tt, fpr, info, base.solo)
+    fused = dataclasses.replace(base, threshold=t, tampered_threshold=tt, fpr=fpr, info=info)
     return SiteCalibration(fused, int(p.size), base.threshold, int(np.sum(p > base.threshold)))
