@@ -50,16 +50,30 @@ def pixel_auc(bench: Path, fusion_path: Path, detectors: list[str] | None, limit
             "per_method": {m: float(np.mean(v)) for m, v in per_method.items()}}
 
 
-def shipped_figures(bench: list, authentic: list) -> dict:
-    """The fusion radtrust ships, on the same vectors, as it is (no refit): false alarms on the authentic images and
-    the benchmark's tampered rows over its threshold (each row by its scan score, series or most suspicious image)."""
+def shipped_figures(bench: list, authentic: list, shipped=None) -> dict:  # noqa: ANN001 - Fusion
+    """The fusion radtrust ships (or ``shipped``), on the same vectors, as it is (no refit): false alarms on the
+    authentic images and the benchmark's tampered rows over its threshold (each row by its scan score, series or
+    most suspicious image)."""
     from radtrust.forensics.fusion import Fusion
 
-    shipped = Fusion.load()
+    shipped = shipped or Fusion.load()
     tampered = [v for v in bench if v.label == 1]
     flagged = sum(cal.scan_score(shipped, v) > shipped.threshold for v in tampered)
     return {"false_alarms": cal.false_alarms(shipped, authentic), "tampered": len(tampered), "flagged": int(flagged),
             "threshold": shipped.threshold}
+
+
+def joined_fusion(names: list[str], bench: list, authentic: list):  # noqa: ANN201 - Fusion
+    """The shipped fusion with ``names`` appended, each set from its scores on every authentic row (the authentic
+    inputs and the benchmark's authentic rows, series and instances)."""
+    from radtrust.forensics.fusion import Fusion
+
+    fusion = Fusion.load()
+    rows = [d for v in [*authentic, *(b for b in bench if b.label == 0)] for d in [v.series, *v.instances]]
+    for name in names:
+        fusion = fusion.joined(name, np.array([d.get(name, math.nan) for d in rows], dtype=float))
+    fusion.info["command_joined"] = "scripts/calibrate_fusion.py " + " ".join(sys.argv[1:])
+    return fusion
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, help="write the measurements as JSON")
     ap.add_argument("--detectors", help="comma-separated detectors (default: all registered but the site model)")
     ap.add_argument("--fpr", type=float, default=0.01)
+    ap.add_argument("--join", help="comma-separated detectors to append to the shipped fusion (Fusion.joined) "
+                                   "instead of refitting it; --out receives the shipped fusion with them")
     ap.add_argument("--margins", default="1.0,1.25,1.5,2.0,3.0",
                     help="threshold margins (log-odds) to try, smallest first: the first whose false-alarm rate on "
                          "authentic sources held out of the fit is <= --fpr is used")
@@ -114,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         fusion.info["heldout_false_alarm_rate"] = tried[-1]["rate"]
     report["fusion"] = {"names": list(fusion.names), "weights": fusion.weights.tolist(), "bias": fusion.bias,
                         "threshold": fusion.threshold, "tampered_threshold": fusion.tampered_threshold}
+    if args.join:
+        fusion = joined_fusion(args.join.split(","), bench_v, auth_v)
+        report["joined"] = fusion.info["joined"]
     if args.out:
         fusion.save(args.out)
         if args.pixel_images:
             report["pixel"] = pixel_auc(args.bench, args.out, detectors, args.pixel_images)
-    report["shipped"] = shipped_figures(bench_v, auth_v)
+    report["shipped"] = shipped_figures(bench_v, auth_v, fusion if args.join else None)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, indent=1))
@@ -136,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if "pixel" in report:
         print(f"pixel AUC (mean per image): {report['pixel']['mean_pixel_auc']:.3f} over {report['pixel']['images']}")
     shipped = report["shipped"]
-    print(f"shipped fusion (not refitted): false alarms {shipped['false_alarms']['false_alarms']}/"
+    print(f"shipped fusion{' with ' + args.join + ' joined' if args.join else ''} (not refitted): false alarms {shipped['false_alarms']['false_alarms']}/"
           f"{shipped['false_alarms']['images']} authentic images, {shipped['flagged']}/{shipped['tampered']} "
           f"benchmark edits flagged at its threshold {shipped['threshold']:.4f}")
     print(f"fusion: {dict(zip(fusion.names, np.round(fusion.weights, 3)))} bias {fusion.bias:.3f} "

@@ -213,6 +213,29 @@ class Fusion:
                        "authentic_probabilities": [round(float(v), 6) for v in np.sort(p_auth)]}
         return fusion
 
+    def joined(self, name: str, authentic: np.ndarray, *, min_weight: float = 0.25) -> Fusion:
+        """This fusion with one more detector, leaving every fitted weight and threshold as it is.
+
+        For a detector made after the fit: it joins at the weight floor that :meth:`fit` gives a detector the
+        training methods never exercised (``min_weight`` of the largest weight), its neutral fill and solo level
+        from its scores on authentic images (``authentic``, NaN where it did not apply) as :meth:`fit` sets them.
+        Authentic scores at or under the fill push nothing, so the authentic probabilities and the thresholds
+        set on them hold while the new detector stays as quiet on them; the caller checks that it does.
+        """
+        if name in self.names:
+            raise ValueError(f"{name!r} is already in this fusion")
+        scores = np.asarray(authentic, dtype=float).reshape(-1, 1)
+        seen = np.isfinite(scores)
+        fill = float(np.median(logit(scores[seen]))) if seen.any() else 0.0
+        solo, _ = self._solo_levels(scores, self.fpr, float(self.info.get("margin", MARGIN)))
+        weight = min_weight * float(self.weights.max()) if self.weights.size else 1.0
+        info = dict(self.info)
+        info["joined"] = [*info.get("joined", []),
+                          {"name": name, "weight": round(weight, 6), "authentic_scores": int(seen.sum()),
+                           "authentic_max": round(float(scores[seen].max()), 6) if seen.any() else None}]
+        return replace(self, names=(*self.names, name), weights=np.append(self.weights, weight),
+                       fill=np.append(self.fill, fill), solo=np.append(self.solo, solo[0]), info=info)
+
     @staticmethod
     def _solo_levels(auth: np.ndarray, fpr: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
         """Per detector, the authentic (1 - fpr / 2) quantile plus the margin (at least 0.5), and which authentic

@@ -20,6 +20,7 @@ DETECTORS: dict[str, str] = {
     "jpeg-grid": "radtrust.forensics.detectors.jpeg_grid:JpegGridDetector",
     "jpeg-double": "radtrust.forensics.detectors.jpeg_double:DoubleJpegDetector",
     "noise-free": "radtrust.forensics.detectors.noise_free:NoiseFreeRegionDetector",
+    "region-comb": "radtrust.forensics.detectors.region_comb:RegionCombDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 

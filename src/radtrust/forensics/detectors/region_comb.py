@@ -1,0 +1,207 @@
+"""Combs in a region's histogram: part of a CT image scaled by a gain (or any tone curve) and rounded again.
+
+Integer data multiplied by a gain g and rounded back to integers leave a comb in their histogram: g > 1 leaves
+single values empty (one in every g / (g - 1)), g < 1 puts two input values on one output value (one in every
+g / (1 - g)); a curve (a gamma, a "levels" stretch) does the same wherever its slope is away from 1 (Popescu & Farid,
+"Statistical tools for digital forensics", IH 2004; Stamm & Liu, "Forensic detection of image manipulation using
+statistical intrinsic fingerprints", IEEE TIFS 5, 2010, for contrast changes). The physics detector reads such a comb
+in the whole image's histogram; an editor who raises or lowers the contrast of one region (a nodule made fainter or
+brighter, a margin sharpened, a brightness/contrast tool on a selection) leaves it only there, whatever made the
+edit.
+
+Test: CT reconstructions are rounded once to the stored integer grid, so a region's histogram is locally smooth at
+the scale of one value, but for fine structure the whole image shares (a vendor's own rescaling leaves gaps or
+steps everywhere). Per tile of 32 x 32 px x 8 slices (64 x 64 px on a single slice), stepped by half a tile, the
+stored-value histogram over its central 99% is divided by the whole image's fine structure (its histogram over its
+own Gaussian envelope; values where that ratio is under 0.5 or over 2, a vendor's gaps or the side of a padding
+pile-up, are not judged). Each value is judged against its two neighbours: where the three hold ``n >= 16`` voxels
+and the histogram is locally linear, its count is Binomial(n, 1/3). An *emptied* value (count 0, probability
+(2/3)^n) or a *doubled* one (a share that improbable, P <= 0.001) is a hit; the tile's evidence is -log of the
+Poisson tail of its number of hits given the sum of the judged values' own hit probabilities, for the better of the
+two kinds (less log 2). No envelope is fitted per tile, so a steep flank or a trough between two tissues cannot pass
+for a comb. The image's evidence is the best tile's less the log of the number of tiles judged (a Bonferroni bound),
+and the score a logistic of it, 0.5 at 12. Authentic CT (``../shared/data/ct``, the samples, pydicom's and
+pydicom-data's CT, whole series and single slices) reaches 7 at most.
+
+Only CT applies (stored integer values; radiographs rendered in 8 bits and pictures carry combs of their own from
+windowing and JPEG decoding, as ``physics`` notes). Tiles with fewer than 24 judged values or 2,000 voxels on them
+are skipped. Blind to edits smaller than a tile (about 24 mm on a 0.75 mm grid), to tissue too uniform for 16
+voxels on three adjacent values (low-noise phantoms and heads, partly), to gains near 1 whose comb is shallower
+than emptied or doubled values (gains of 0.85-1.2 on data with structure of its own), and to an editor who adds
+noise after the gain but before the rounding: the rounding that makes the comb then happens on noisy values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage, stats
+
+from radtrust.errors import NotApplicable
+from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.residuals import logistic
+from radtrust.io.dicom import not_hounsfield
+
+_MIN_VALUES = 24              # values judged per tile
+_MIN_VOXELS = 2000            # voxels on the judged values per tile
+_MIN_TRIO = 16                # a value is judged where it and its two neighbours hold this many (empty: P 0.0015)
+_HIT = 1e-3                   # a doubled value: its share of the three this improbable for a smooth histogram
+_MAX_RANGE = 8192             # stored values read per image (the densest range beyond it)
+_WINDOW = 512                 # values judged per tile (its central 99%)
+_CENTER, _WIDTH = 12.0, 1.5   # score link on the image's log-evidence
+
+
+def stored_values(pixels: np.ndarray, rescale: tuple[float, float] | None) -> np.ndarray:
+    """The stored integers behind modality values (``(value - intercept) / slope``); NotApplicable when the
+    values are not integers in stored units (resampled or float data: nothing was rounded to read)."""
+    slope, intercept = rescale if rescale else (1.0, 0.0)
+    if not slope:
+        raise NotApplicable("rescale slope 0")
+    x = (np.asarray(pixels, dtype=np.float64) - intercept) / slope
+    v = np.rint(x)
+    sample = slice(None, None, max(1, x.size // 200_000))
+    if np.abs(x.ravel()[sample] - v.ravel()[sample]).max() > 1e-3:
+        raise NotApplicable("pixel values are not integers in stored units (nothing rounded to read)")
+    return v.astype(np.int64)
+
+
+def fine_structure(v: np.ndarray) -> tuple[np.ndarray, int]:
+    """The whole image's histogram over its envelope (1 where too sparse to tell; NaN where under half or over twice
+    it: a vendor's own gaps, the side of a pile-up) over the values read, and the first of them."""
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= _MAX_RANGE:  # keep the densest _MAX_RANGE values (CT: air to dense bone fits)
+        q = np.quantile(v.ravel()[:: max(1, v.size // 200_000)], [0.005, 0.995])
+        lo = max(lo, int((q[0] + q[1]) / 2) - _MAX_RANGE // 2)
+        hi = lo + _MAX_RANGE - 1
+    inside = (v >= lo) & (v <= hi)
+    counts = np.bincount((v[inside] - lo).ravel(), minlength=hi - lo + 1).astype(float)
+    env = ndimage.gaussian_filter1d(counts, 4.0, mode="constant")  # the envelope of the whole image
+    fine = np.where(env >= 50.0, counts / np.maximum(env, 1e-9), 1.0)
+    # not judged in any region: values the image never holds where its envelope expects them (a vendor's gaps),
+    # and values whose share is far from the envelope's (beside a pile-up of padding or a floor, which the
+    # envelope smears over its neighbours)
+    fine[(fine < 0.5) | (fine > 2.0)] = np.nan
+    return fine, lo
+
+
+def tile_windows(v: np.ndarray, lo: int, width: int, cell: int, depth: int):  # noqa: ANN201 - generator
+    """Per slab of ``depth`` slices (stepped by half of it): the value histograms (tiles, width) of tiles of
+    2 x 2 cells of ``cell`` px stepped by one cell, and each tile's (first slice, row, col)."""
+    z, h, w = v.shape
+    ny, nx = h // cell, w // cell
+    if ny < 2 or nx < 2:
+        raise NotApplicable(f"image smaller than {2 * cell} px")
+    cell_id = (np.arange(ny)[:, None] * nx + np.arange(nx)[None, :]).repeat(cell, 0).repeat(cell, 1)
+    yy, xx = np.meshgrid(np.arange(ny - 1) * cell, np.arange(nx - 1) * cell, indexing="ij")
+    for z0 in (range(0, z - depth + 1, max(1, depth // 2)) if z > depth else [0]):
+        block = v[z0:z0 + depth, : ny * cell, : nx * cell] - lo
+        ok = (block >= 0) & (block < width)
+        ids = np.broadcast_to(cell_id, block.shape)[ok].astype(np.int64) * width + block[ok]
+        cells = np.bincount(ids, minlength=ny * nx * width).reshape(ny, nx, width).astype(np.float32)
+        tiles = cells[:-1, :-1] + cells[1:, :-1] + cells[:-1, 1:] + cells[1:, 1:]
+        where = np.stack([np.full(yy.size, z0), yy.ravel(), xx.ravel()], axis=1)
+        yield tiles.reshape(-1, width), where
+
+
+def comb_evidence(hists: np.ndarray, fine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile (row of ``hists``): -log p of its emptied or doubled values (NaN where not judged), and how many
+    values were emptied or doubled.
+
+    Each histogram is cut to its central 99% (at most _WINDOW values), divided by the image's fine structure,
+    and every value is judged against its two neighbours (its share of the three, binomial where the histogram is
+    locally linear): no envelope to fit, so a steep flank or a trough between two tissues cannot pass for a comb, and a curve whose
+    slope varies (a gamma, a "levels" stretch) counts like a constant gain. All tiles are worked at once."""
+    n_tiles, n_values = hists.shape
+    total = hists.sum(axis=1)
+    cdf = np.cumsum(hists, axis=1)
+    first = (cdf < 0.005 * total[:, None]).sum(axis=1)
+    stop = np.minimum((cdf < 0.995 * total[:, None]).sum(axis=1) + 1, first + _WINDOW)
+    width = int(max(3, (stop - first).max()))
+    idx = np.minimum(first[:, None] + np.arange(width)[None, :], n_values - 1)
+    f = fine[idx]
+    inside = (idx < stop[:, None]) & np.isfinite(f)
+    c = np.where(inside, np.take_along_axis(hists, idx, axis=1) / np.where(inside, f, 1.0), 0.0)
+    c = np.rint(c)
+    left = np.pad(c, ((0, 0), (1, 0)))[:, :-1]
+    right = np.pad(c, ((0, 0), (0, 1)))[:, 1:]
+    trio = left + c + right  # where the density is locally linear, c is Binomial(trio, 1/3)
+    judged = inside & (trio >= _MIN_TRIO)
+    judged &= np.pad(inside, ((0, 0), (1, 0)))[:, :-1] & np.pad(inside, ((0, 0), (0, 1)))[:, 1:]
+    judged[:, 0] = False  # the extremes: whatever clipped or padded the data
+    judged[np.arange(n_tiles), np.clip(stop - first - 1, 0, width - 1)] = False
+    n = np.where(judged, trio, 0.0)
+    # a gain or curve steeper than 1 empties single values; flatter than 1, it puts two inputs on one value.
+    # A value is a hit when its share of the trio is that improbable (P <= _HIT); hits are counted against the
+    # number a smooth histogram would give (each value's own hit probability, summed)
+    emptied = judged & (c == 0)
+    p_empty = np.where(judged, (2.0 / 3.0) ** n, 0.0)
+    crit = stats.binom.isf(_HIT, n, 1.0 / 3.0) + 1.0
+    doubled = judged & (c >= crit)
+    p_doubled = np.where(judged, stats.binom.sf(crit - 1.0, n, 1.0 / 3.0), 0.0)
+    evidence = np.full(n_tiles, np.nan)
+    found = np.zeros(n_tiles, int)
+    ok = (judged.sum(axis=1) >= _MIN_VALUES) & ((c * judged).sum(axis=1) >= _MIN_VOXELS)
+    tests = [((emptied * 1.0).sum(axis=1), p_empty.sum(axis=1)), ((doubled * 1.0).sum(axis=1), p_doubled.sum(axis=1))]
+    for k, expected in tests:
+        tail = np.where(k > 0, -stats.poisson.logsf(np.maximum(k - 1, 0), np.maximum(expected, 1e-300)), 0.0)
+        tail -= math.log(2.0)  # the better of two tests
+        better = ok & ~(tail <= np.nan_to_num(evidence, nan=-np.inf))
+        evidence = np.where(better, tail, evidence)
+        found = np.where(better, k, found)
+    return evidence, found
+
+
+class RegionCombDetector(Detector):
+    """A comb in the histogram of one region of a CT image (see module docstring)."""
+
+    name = "region-comb"
+    version = "1"
+    scope = Scope(modalities=frozenset({"CT"}))
+
+    def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
+        self._check(image)
+        v = stored_values(image.pixels, image.rescale)
+        return self._analyse(v if v.ndim == 3 else v[None], image.pixels.ndim == 3 and v.shape[0] > 1)
+
+    def run_series(self, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
+        if not series.is_volume():
+            raise NotApplicable("region-comb needs a stackable series for 3D analysis")
+        for im in series.instances[:1]:
+            self._check(im)
+        v = np.stack([stored_values(im.pixels, im.rescale) for im in series.instances])
+        return self._analyse(v, True)
+
+    @staticmethod
+    def _check(image) -> None:  # noqa: ANN001
+        if image.dataset is not None and (reason := not_hounsfield(image.dataset)):
+            raise NotApplicable(reason)
+
+    def _analyse(self, v: np.ndarray, volume: bool) -> Finding:
+        cell, depth = (16, 8) if volume and v.shape[0] >= 4 else (32, 1)
+        fine, lo = fine_structure(v)
+        parts = [(*comb_evidence(h, fine), w) for h, w in tile_windows(v, lo, fine.size, cell, depth)]
+        evidence, found, where = (np.concatenate(p) for p in zip(*parts, strict=True))
+        judged = np.isfinite(evidence)
+        if not judged.any():
+            raise NotApplicable("no region with enough voxels spread over enough values to read a histogram comb")
+        tiles = int(judged.sum())
+        best = int(np.nanargmax(evidence))
+        stat = float(evidence[best]) - math.log(tiles)
+        score = logistic(stat, _CENTER, _WIDTH)
+        heat = np.zeros(v.shape, np.float32)
+        for i in np.flatnonzero(judged & (evidence - math.log(tiles) > 0)):
+            z0, y0, x0 = where[i]
+            region = heat[z0:z0 + depth, y0:y0 + 2 * cell, x0:x0 + 2 * cell]
+            np.maximum(region, logistic(float(evidence[i]) - math.log(tiles), _CENTER, _WIDTH), out=region)
+        z0, y0, x0 = (int(t) for t in where[best])
+        place = (f"slices {z0}-{min(z0 + depth, v.shape[0]) - 1}, " if volume else "") + \
+            f"rows {y0}-{y0 + 2 * cell - 1}, cols {x0}-{x0 + 2 * cell - 1}"
+        if score >= 0.5:
+            text = (f"the histogram of the region at {place} has {int(found[best])} values emptied or doubled "
+                    f"between full neighbours (log-evidence {stat:.1f} over {tiles} regions), which the rest of the "
+                    "image does not: its values were scaled (a contrast or tone change) and rounded again")
+        else:
+            text = (f"no region's histogram has a comb of its own (strongest at {place}, log-evidence "
+                    f"{stat:.1f} over {tiles} regions)")
+        return Finding(score, heat if volume else heat[0], (text,))

@@ -1,0 +1,115 @@
+"""Known answers for the region-comb detector: a region whose contrast was scaled and rounded again is found in
+place, for gains above and below 1 and for a curve; untouched CT (synthetic, the samples, every series in
+../shared/data/ct, single slices too), a whole image rescaled the same way, a vendor's own gaps and an edit
+whose noise was added before the rounding stay quiet."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from radtrust.errors import NotApplicable
+from radtrust.forensics.detectors.region_comb import RegionCombDetector, stored_values
+from radtrust.io import load_image, load_series
+
+from .conftest import make_image, phantom
+
+CENTRE, RADIUS = (256, 200), 48
+
+
+def _volume(rng: np.random.Generator, slices: int = 8) -> np.ndarray:
+    return np.stack([phantom(rng) for _ in range(slices)])
+
+
+def _ball() -> np.ndarray:
+    yy, xx = np.ogrid[:512, :512]
+    return (yy - CENTRE[0]) ** 2 + (xx - CENTRE[1]) ** 2 <= RADIUS ** 2
+
+
+def _scaled(x: np.ndarray, region: np.ndarray, curve) -> np.ndarray:  # noqa: ANN001 - a function of the values
+    y = x.copy()
+    y[..., region] = np.rint(curve(x[..., region]))
+    return y
+
+
+@pytest.mark.parametrize("gain", [1.3, 0.75])
+def test_a_region_scaled_and_rounded_is_found_in_place(rng, gain):
+    x = _volume(rng)
+    mean = float(x[..., _ball()].mean())
+    f = RegionCombDetector().run(make_image(_scaled(x, _ball(), lambda v: mean + gain * (v - mean))))
+    assert f.score > 0.9, f.evidence
+    assert f.heatmap.shape == x.shape
+    _, y, xx = np.unravel_index(int(np.argmax(f.heatmap)), f.heatmap.shape)
+    assert abs(y - CENTRE[0]) < RADIUS + 32 and abs(xx - CENTRE[1]) < RADIUS + 32
+    assert "emptied or doubled" in f.evidence[0] and "scaled" in f.evidence[0]
+
+
+def test_a_curve_steeper_than_one_leaves_gaps(rng):
+    """A gamma curve: the local gain varies with the value, so no single period, but single empty values."""
+    x = _volume(rng)
+    lo, hi = np.percentile(x[..., _ball()], [1, 99])
+    f = RegionCombDetector().run(make_image(_scaled(
+        x, _ball(), lambda v: np.where((v >= lo) & (v <= hi), lo + (hi - lo) * np.clip((v - lo) / (hi - lo), 0, 1) ** 1.4, v))))
+    assert f.score > 0.9, f.evidence
+
+
+def test_untouched_and_uniformly_rescaled_volumes_are_quiet(rng):
+    """A whole image rescaled has its comb everywhere: that is the physics detector's (global) finding, not a region's."""
+    x = _volume(rng)
+    det = RegionCombDetector()
+    assert det.run(make_image(x)).score < 0.05
+    everywhere = np.rint(40 + 1.3 * (x - 40))
+    f = det.run(make_image(everywhere))
+    assert f.score < 0.05, f.evidence
+    assert "no region" in f.evidence[0]
+
+
+def test_noise_added_before_the_rounding_hides_the_comb(rng):
+    """The documented blind spot: the rounding that makes the comb happens on noisy values."""
+    x = _volume(rng)
+    noise = np.random.default_rng(3).normal(0, 4.0, x[..., _ball()].shape)
+    f = RegionCombDetector().run(make_image(_scaled(x, _ball(), lambda v: 40 + 1.3 * (v - 40) + noise)))
+    assert f.score < 0.5, f.evidence
+
+
+def test_values_that_were_never_rounded_are_not_judged(rng):
+    with pytest.raises(NotApplicable, match="not integers"):
+        RegionCombDetector().run(make_image(_volume(rng) + 0.25))
+
+
+def test_stored_values_undo_the_rescale():
+    hu = np.array([[-1024.0, 0.0], [40.5, 1000.0]])
+    assert stored_values(hu, (0.5, -1024.0)).tolist() == [[0, 2048], [2129, 4048]]
+
+
+def test_authentic_ct_is_quiet(shared_data, sample_ct_files):
+    det = RegionCombDetector()
+    series = [s for s in load_series([shared_data / "ct"]) if s.is_volume() and (s.modality or "") == "CT"]
+    series += load_series(sample_ct_files)
+    assert len(series) >= 4
+    for s in series:
+        assert det.run_series(s).score < 0.05, (s.instances[0].path, det.run_series(s).evidence)
+        for image in s.instances[::5]:  # single slices: 64 x 64 px regions
+            assert det.run(image).score < 0.05, (image.path, det.run(image).evidence)
+
+
+def test_contrast_raised_in_a_region_of_real_ct(sample_ct_files):
+    """Six real Siemens slices: a 48 px disc's contrast raised by 1.4 about its mean, as a brightness/contrast tool
+    on a selection does, is found there."""
+    [series] = load_series(sample_ct_files)
+    region = _ball()
+    images = []
+    for im in series.instances:
+        mean = float(im.pixels[region].mean())
+        images.append(dataclasses.replace(im, pixels=_scaled(im.pixels, region, lambda v, m=mean: m + 1.4 * (v - m))))
+    f = RegionCombDetector().run_series(dataclasses.replace(series, instances=tuple(images)))
+    assert f.score > 0.9, f.evidence
+    assert float(f.heatmap[:, region].max()) > 0.5
+
+
+def test_a_real_slice_is_judged_alone(sample_ct_files):
+    image = load_image(sample_ct_files[0])
+    f = RegionCombDetector().run(image)
+    assert f.heatmap.shape == image.pixels.shape and f.score < 0.05
