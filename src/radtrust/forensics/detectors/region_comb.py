@@ -25,7 +25,8 @@ pydicom-data's CT, whole series and single slices) reaches 7 at most.
 
 Only CT applies (stored integer values; radiographs rendered in 8 bits and pictures carry combs of their own from
 windowing and JPEG decoding, as ``physics`` notes). Tiles with fewer than 24 judged values or 2,000 voxels on them
-are skipped. Blind to edits smaller than a tile (about 24 mm on a 0.75 mm grid), to tissue too uniform for 16
+are skipped, and images stored lossy-compressed are not judged (a codec flattens tissue into plateaus: the
+pydicom-data head CT compressed irreversibly, and its decompressed copy, score 1.0 otherwise). Blind to edits smaller than a tile (about 24 mm on a 0.75 mm grid), to tissue too uniform for 16
 voxels on three adjacent values (low-noise phantoms and heads, partly), to gains near 1 whose comb is shallower
 than emptied or doubled values (gains of 0.85-1.2 on data with structure of its own), and to an editor who adds
 noise after the gain but before the rounding: the rounding that makes the comb then happens on noisy values.
@@ -38,10 +39,11 @@ import math
 import numpy as np
 from scipy import ndimage, stats
 
-from radtrust.errors import NotApplicable
+from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.residuals import logistic
 from radtrust.io.dicom import not_hounsfield
+from radtrust.io.lossy import lossy_reason
 
 _MIN_VALUES = 24              # values judged per tile
 _MIN_VOXELS = 2000            # voxels on the judged values per tile
@@ -137,7 +139,7 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray) -> tuple[np.ndarray, np.n
     emptied = judged & (c == 0)
     p_empty = np.where(judged, (2.0 / 3.0) ** n, 0.0)
     crit = stats.binom.isf(_HIT, n, 1.0 / 3.0) + 1.0
-    doubled = judged & (c >= crit)
+    doubled = judged & (c >= crit) & (c <= 1.5 * (left + right))  # a gain >= 0.5 doubles; a plateau spikes higher
     p_doubled = np.where(judged, stats.binom.sf(crit - 1.0, n, 1.0 / 3.0), 0.0)
     evidence = np.full(n_tiles, np.nan)
     found = np.zeros(n_tiles, int)
@@ -167,7 +169,7 @@ class RegionCombDetector(Detector):
     def run_series(self, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
         if not series.is_volume():
             raise NotApplicable("region-comb needs a stackable series for 3D analysis")
-        for im in series.instances[:1]:
+        for im in series.instances:
             self._check(im)
         v = np.stack([stored_values(im.pixels, im.rescale) for im in series.instances])
         return self._analyse(v, True)
@@ -176,6 +178,8 @@ class RegionCombDetector(Detector):
     def _check(image) -> None:  # noqa: ANN001
         if image.dataset is not None and (reason := not_hounsfield(image.dataset)):
             raise NotApplicable(reason)
+        if reason := lossy_reason(image):  # a lossy codec flattens tissue into plateaus: values a histogram spikes on
+            raise EvidenceLost(f"{reason}: its plateaus and rounding leave the histogram uneven, so no comb is judged")
 
     def _analyse(self, v: np.ndarray, volume: bool) -> Finding:
         cell, depth = (16, 8) if volume and v.shape[0] >= 4 else (32, 1)
