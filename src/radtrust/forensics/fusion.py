@@ -233,8 +233,11 @@ class Fusion:
         info["joined"] = [*info.get("joined", []),
                           {"name": name, "weight": round(weight, 6), "authentic_scores": int(seen.sum()),
                            "authentic_max": round(float(scores[seen].max()), 6) if seen.any() else None}]
+        # the bias takes back the new term at its fill, so an unremarkable image (or one it does not apply to) keeps
+        # the probability it had
         return replace(self, names=(*self.names, name), weights=np.append(self.weights, weight),
-                       fill=np.append(self.fill, fill), solo=np.append(self.solo, solo[0]), info=info)
+                       bias=self.bias - weight * fill, fill=np.append(self.fill, fill),
+                       solo=np.append(self.solo, solo[0]), info=info)
 
     @staticmethod
     def _solo_levels(auth: np.ndarray, fpr: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
