@@ -66,7 +66,7 @@ def stored_values(pixels: np.ndarray, rescale: tuple[float, float] | None) -> np
     sample = slice(None, None, max(1, x.size // 200_000))
     if np.abs(x.ravel()[sample] - v.ravel()[sample]).max() > 1e-3:
         raise NotApplicable("pixel values are not integers in stored units (nothing rounded to read)")
-    return v.astype(np.int64)
+    return v.astype(np.int32)
 
 
 def fine_structure(v: np.ndarray) -> tuple[np.ndarray, int]:
@@ -117,7 +117,7 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray) -> tuple[np.ndarray, np.n
     slope varies (a gamma, a "levels" stretch) counts like a constant gain. All tiles are worked at once."""
     n_tiles, n_values = hists.shape
     total = hists.sum(axis=1)
-    cdf = np.cumsum(hists, axis=1)
+    cdf = np.cumsum(hists, axis=1, dtype=np.float32)
     first = (cdf < 0.005 * total[:, None]).sum(axis=1)
     stop = np.minimum((cdf < 0.995 * total[:, None]).sum(axis=1) + 1, first + _WINDOW)
     width = int(max(3, (stop - first).max()))
@@ -139,9 +139,13 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray) -> tuple[np.ndarray, np.n
     # number a smooth histogram would give (each value's own hit probability, summed)
     emptied = judged & (c == 0)
     p_empty = np.where(judged, (2.0 / 3.0) ** n, 0.0)
-    crit = stats.binom.isf(_HIT, n, 1.0 / 3.0) + 1.0
+    sizes, where = np.unique(n[judged], return_inverse=True)  # a few hundred trio sizes: binomial tails once each
+    crit_of = stats.binom.isf(_HIT, sizes, 1.0 / 3.0) + 1.0
+    crit = np.full(n.shape, np.inf)
+    crit[judged] = crit_of[where]
     doubled = judged & (c >= crit) & (c <= 1.5 * (left + right))  # a gain >= 0.5 doubles; a plateau spikes higher
-    p_doubled = np.where(judged, stats.binom.sf(crit - 1.0, n, 1.0 / 3.0), 0.0)
+    p_doubled = np.zeros(n.shape)
+    p_doubled[judged] = stats.binom.sf(crit_of - 1.0, sizes, 1.0 / 3.0)[where]
     evidence = np.full(n_tiles, np.nan)
     found = np.zeros(n_tiles, int)
     ok = (judged.sum(axis=1) >= _MIN_VALUES) & ((c * judged).sum(axis=1) >= _MIN_VOXELS)
