@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from radtrust.errors import NotApplicable
-from radtrust.forensics.detectors.region_comb import RegionCombDetector, stored_values
+from radtrust.forensics.detectors.region_comb import RegionCombDetector, stored_values, tile_windows
 from radtrust.io import load_image, load_series
 
 from .conftest import make_image, phantom
@@ -113,3 +113,10 @@ def test_a_real_slice_is_judged_alone(sample_ct_files):
     image = load_image(sample_ct_files[0])
     f = RegionCombDetector().run(image)
     assert f.heatmap.shape == image.pixels.shape and f.score < 0.05
+
+
+@pytest.mark.parametrize("slices", [8, 20, 21, 23])
+def test_every_slice_is_in_some_region(slices):
+    v = np.zeros((slices, 64, 64), np.int32)
+    starts = {int(w[0, 0]) for _, w in tile_windows(v, 0, 4, 16, 8)}
+    assert max(starts) + 8 == slices and min(starts) == 0

@@ -36,6 +36,7 @@ noise after the gain but before the rounding: the rounding that makes the comb t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage, stats
@@ -97,7 +98,8 @@ def tile_windows(v: np.ndarray, lo: int, width: int, cell: int, depth: int):  # 
         raise NotApplicable(f"image smaller than {2 * cell} px")
     cell_id = (np.arange(ny)[:, None] * nx + np.arange(nx)[None, :]).repeat(cell, 0).repeat(cell, 1)
     yy, xx = np.meshgrid(np.arange(ny - 1) * cell, np.arange(nx - 1) * cell, indexing="ij")
-    for z0 in (range(0, z - depth + 1, max(1, depth // 2)) if z > depth else [0]):
+    starts = sorted({*range(0, z - depth + 1, max(1, depth // 2)), z - depth}) if z > depth else [0]  # the last too
+    for z0 in starts:
         block = v[z0:z0 + depth, : ny * cell, : nx * cell] - lo
         ok = (block >= 0) & (block < width)
         ids = np.broadcast_to(cell_id, block.shape)[ok].astype(np.int64) * width + block[ok]
@@ -169,7 +171,8 @@ class RegionCombDetector(Detector):
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         self._check(image)
         v = stored_values(image.pixels, image.rescale)
-        return self._analyse(v if v.ndim == 3 else v[None], image.pixels.ndim == 3 and v.shape[0] > 1)
+        finding = self._analyse(v if v.ndim == 3 else v[None], v.ndim == 3 and v.shape[0] > 1)
+        return replace(finding, heatmap=finding.heatmap.reshape(image.pixels.shape))
 
     def run_series(self, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
         if not series.is_volume():
@@ -213,4 +216,4 @@ class RegionCombDetector(Detector):
         else:
             text = (f"no region's histogram has a comb of its own (strongest at {place}, log-evidence "
                     f"{stat:.1f} over {tiles} regions)")
-        return Finding(score, heat if volume else heat[0], (text,))
+        return Finding(score, heat, (text,))
