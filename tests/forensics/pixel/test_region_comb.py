@@ -118,5 +118,5 @@ def test_a_real_slice_is_judged_alone(sample_ct_files):
 @pytest.mark.parametrize("slices", [8, 20, 21, 23])
 def test_every_slice_is_in_some_region(slices):
     v = np.zeros((slices, 64, 64), np.int32)
-    starts = {int(w[0, 0]) for _, w in tile_windows(v, 0, 4, 16, 8)}
+    starts = {int(w[0, 0]) for _, w in tile_windows(v, v == 0, 0, 4, 16, 8)}
     assert max(starts) + 8 == slices and min(starts) == 0

@@ -26,7 +26,8 @@ pydicom-data's CT) reaches 9 at most (one GE head slice judged alone; whole seri
 
 Only CT applies (stored integer values; radiographs rendered in 8 bits and pictures carry combs of their own from
 windowing and JPEG decoding, as ``physics`` notes). Tiles with fewer than 24 judged values or 2,000 voxels on them
-are skipped, and images stored lossy-compressed are not judged (a codec flattens tissue into plateaus: the
+are skipped, voxels under -1050 HU (padding, outside the reconstructed field: on a lossy-coded head CT they hold a
+periodic pattern) are not read, and images stored lossy-compressed are not judged (a codec flattens tissue into plateaus: the
 pydicom-data head CT compressed irreversibly, and its decompressed copy, score 1.0 otherwise). Blind to edits smaller than a tile (about 24 mm on a 0.75 mm grid), to tissue too uniform for 16
 voxels on three adjacent values (low-noise phantoms and heads, partly), to gains near 1 whose comb is shallower
 than emptied or doubled values (gains of 0.85-1.2 on data with structure of its own), and to an editor who adds
@@ -53,6 +54,7 @@ _MIN_TRIO = 16                # a value is judged where it and its two neighbour
 _HIT = 1e-3                   # a doubled value: its share of the three this improbable for a smooth histogram
 _MAX_RANGE = 8192             # stored values read per image (the densest range beyond it)
 _WINDOW = 512                 # values judged per tile (its central 99%)
+_AIR = -1050.0                # HU: voxels below air's value (padding, outside the reconstructed field) are not read
 _CENTER, _WIDTH = 14.0, 1.5   # score link on the image's log-evidence: authentic CT reaches 9 (a GE head slice alone)
 
 
@@ -70,9 +72,12 @@ def stored_values(pixels: np.ndarray, rescale: tuple[float, float] | None) -> np
     return v.astype(np.int32)
 
 
-def fine_structure(v: np.ndarray) -> tuple[np.ndarray, int]:
+def fine_structure(v: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
     """The whole image's histogram over its envelope (1 where too sparse to tell; NaN where under half or over twice
     it: a vendor's own gaps, the side of a pile-up) over the values read, and the first of them."""
+    v = v[valid]
+    if v.size == 0:
+        raise NotApplicable("no voxel at or above the air's value")
     lo, hi = int(v.min()), int(v.max())
     if hi - lo >= _MAX_RANGE:  # keep the densest _MAX_RANGE values (CT: air to dense bone fits)
         q = np.quantile(v.ravel()[:: max(1, v.size // 200_000)], [0.005, 0.995])
@@ -89,7 +94,8 @@ def fine_structure(v: np.ndarray) -> tuple[np.ndarray, int]:
     return fine, lo
 
 
-def tile_windows(v: np.ndarray, lo: int, width: int, cell: int, depth: int):  # noqa: ANN201 - generator
+def tile_windows(v: np.ndarray, valid: np.ndarray, lo: int, width: int, cell: int,  # noqa: ANN201 - generator
+                 depth: int):
     """Per slab of ``depth`` slices (stepped by half of it): the value histograms (tiles, width) of tiles of
     2 x 2 cells of ``cell`` px stepped by one cell, and each tile's (first slice, row, col)."""
     z, h, w = v.shape
@@ -101,7 +107,7 @@ def tile_windows(v: np.ndarray, lo: int, width: int, cell: int, depth: int):  # 
     starts = sorted({*range(0, z - depth + 1, max(1, depth // 2)), z - depth}) if z > depth else [0]  # the last too
     for z0 in starts:
         block = v[z0:z0 + depth, : ny * cell, : nx * cell] - lo
-        ok = (block >= 0) & (block < width)
+        ok = (block >= 0) & (block < width) & valid[z0:z0 + depth, : ny * cell, : nx * cell]
         ids = np.broadcast_to(cell_id, block.shape)[ok].astype(np.int64) * width + block[ok]
         cells = np.bincount(ids, minlength=ny * nx * width).reshape(ny, nx, width).astype(np.float32)
         tiles = cells[:-1, :-1] + cells[1:, :-1] + cells[:-1, 1:] + cells[1:, 1:]
@@ -171,7 +177,9 @@ class RegionCombDetector(Detector):
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         self._check(image)
         v = stored_values(image.pixels, image.rescale)
-        finding = self._analyse(v if v.ndim == 3 else v[None], v.ndim == 3 and v.shape[0] > 1)
+        hu = np.asarray(image.pixels)
+        finding = self._analyse(v if v.ndim == 3 else v[None], (hu if hu.ndim == 3 else hu[None]) >= _AIR,
+                                v.ndim == 3 and v.shape[0] > 1)
         return replace(finding, heatmap=finding.heatmap.reshape(image.pixels.shape))
 
     def run_series(self, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
@@ -180,7 +188,7 @@ class RegionCombDetector(Detector):
         for im in series.instances:
             self._check(im)
         v = np.stack([stored_values(im.pixels, im.rescale) for im in series.instances])
-        return self._analyse(v, True)
+        return self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True)
 
     @staticmethod
     def _check(image) -> None:  # noqa: ANN001
@@ -189,10 +197,10 @@ class RegionCombDetector(Detector):
         if reason := lossy_reason(image):  # a lossy codec flattens tissue into plateaus: values a histogram spikes on
             raise EvidenceLost(f"{reason}: its plateaus and rounding leave the histogram uneven, so no comb is judged")
 
-    def _analyse(self, v: np.ndarray, volume: bool) -> Finding:
+    def _analyse(self, v: np.ndarray, valid: np.ndarray, volume: bool) -> Finding:
         cell, depth = (16, 8) if volume and v.shape[0] >= 4 else (32, 1)
-        fine, lo = fine_structure(v)
-        parts = [(*comb_evidence(h, fine), w) for h, w in tile_windows(v, lo, fine.size, cell, depth)]
+        fine, lo = fine_structure(v, valid)
+        parts = [(*comb_evidence(h, fine), w) for h, w in tile_windows(v, valid, lo, fine.size, cell, depth)]
         evidence, found, where = (np.concatenate(p) for p in zip(*parts, strict=True))
         judged = np.isfinite(evidence)
         if not judged.any():
