@@ -71,6 +71,8 @@ def joined_fusion(names: list[str], bench: list, authentic: list):  # noqa: ANN2
     fusion = Fusion.load()
     rows = [d for v in [*authentic, *(b for b in bench if b.label == 0)] for d in [v.series, *v.instances]]
     for name in names:
+        if name in fusion.names:  # joined before: join again with these scores
+            fusion = fusion.without(name)
         fusion = fusion.joined(name, np.array([d.get(name, math.nan) for d in rows], dtype=float))
     fusion.info["command_joined"] = "scripts/calibrate_fusion.py " + " ".join(sys.argv[1:])
     return fusion

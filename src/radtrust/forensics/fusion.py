@@ -239,6 +239,20 @@ class Fusion:
                        bias=self.bias - weight * fill, fill=np.append(self.fill, fill),
                        solo=np.append(self.solo, solo[0]), info=info)
 
+    def without(self, name: str) -> Fusion:
+        """This fusion without a detector :meth:`joined` to it (its share of the bias returned), to join it again
+        with new scores. Fitted detectors are not removed this way: that needs a refit."""
+        joined = [e for e in self.info.get("joined", []) if e.get("name") == name]
+        if name not in self.names or not joined:
+            raise ValueError(f"{name!r} was not joined to this fusion")
+        j = self.names.index(name)
+        keep = [i for i in range(len(self.names)) if i != j]
+        info = dict(self.info)
+        info["joined"] = [e for e in info["joined"] if e.get("name") != name]
+        return replace(self, names=tuple(self.names[i] for i in keep), weights=self.weights[keep],
+                       bias=self.bias + float(self.weights[j] * self.fill[j]), fill=self.fill[keep],
+                       solo=self.solo[keep], info=info)
+
     @staticmethod
     def _solo_levels(auth: np.ndarray, fpr: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
         """Per detector, the authentic (1 - fpr / 2) quantile plus the margin (at least 0.5), and which authentic

@@ -151,3 +151,27 @@ def test_a_damaged_fusion_file_is_a_one_line_input_error(tmp_path, text):
     with pytest.raises(InputError) as exc:
         Fusion.load(path)
     assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_detector_joined_later_keeps_every_other_probability_and_can_decide_alone():
+    """Fusion.joined: at the weight floor, neutral at its authentic median, the bias taking back its fill, so rows it
+    says nothing about (missing, or at the authentic level) keep their probability; strong evidence alone is over the
+    threshold; joined twice is refused, and `without` undoes it exactly."""
+    X, y = _data()
+    f = Fusion.fit(X, y, ["a", "b", "c"])
+    authentic = np.r_[np.zeros(300), np.full(100, np.nan), np.full(5, 0.004)]
+    g = f.joined("d", authentic)
+    assert g.names == ("a", "b", "c", "d") and g.threshold == f.threshold
+    assert g.weights[-1] == pytest.approx(0.25 * f.weights.max())
+    quiet = np.c_[X, np.zeros(len(X))]
+    assert np.allclose(g.probability(np.c_[X, np.full(len(X), np.nan)]), f.probability(X))
+    assert np.allclose(g.probability(quiet), f.probability(X))
+    unremarkable = np.array([[np.nan, np.nan, np.nan, 0.99]])
+    assert g.probability(unremarkable)[0] > g.threshold > f.probability(unremarkable[:, :3])[0]
+    assert g.info["joined"][0]["name"] == "d"
+    with pytest.raises(ValueError, match="already"):
+        g.joined("d", authentic)
+    back = g.without("d")
+    assert back.names == f.names and back.bias == pytest.approx(f.bias) and np.allclose(back.weights, f.weights)
+    with pytest.raises(ValueError, match="not joined"):
+        f.without("a")
