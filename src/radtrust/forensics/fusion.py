@@ -28,6 +28,9 @@ scatter is noise, and edits are regions, not pixels.
 
 Detectors unknown to a fitted fusion are reported but not fused, unless the caller names them (a site model
 the user asked for), in which case they join as calibrated evidence: weight 1 on their log-odds, neutral at 0.5.
+A detector made after the fit joins a fitted fusion with :meth:`Fusion.joined` (at the weight floor, neutral at its
+authentic median, with its own solo level; every other weight and the thresholds unchanged), as ``region-comb``
+joined session 6's shipped fusion (``scripts/calibrate_fusion.py --join``).
 """
 
 from __future__ import annotations
