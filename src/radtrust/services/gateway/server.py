@@ -249,7 +249,9 @@ class Gateway:
                       "series_instance_uid": row.series_uid, "study_instance_uid": row.study_uid, "score": None,
                       "verdict": "error", "detectors": {}, "evidence": [f"analysis failed: {exc}"], "heatmap": None,
                       "signature": {"status": "error", "reasons": []}}
-        others = [r for r in self.queue.find(row.sop_uid) if r.sha256 != row.sha256]
+        # copies received before this one (a copy received after it is compared with this one in its own turn: with
+        # later ones too, a re-encoding analysed after an edited copy arrived was quarantined for the edit)
+        others = [r for r in self.queue.find(row.sop_uid) if r.sha256 != row.sha256 and r.id < row.id]
         if others:
             notes, altered = compare_with_earlier(row.path, [Earlier(r.path, self.queue.digest(r.id),
                                                                      r.record.get("header")) for r in others])
