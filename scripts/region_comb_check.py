@@ -7,7 +7,7 @@ None of these edits is the benchmark's: each authentic series (the chest NIfTI c
 turn, a gain about the region's mean (x0.6-0.85 or x1.2-1.5), a gamma curve over the region's own range (0.6-0.85 or
 1.2-1.6), a "levels" stretch of the soft-tissue window only (-100..200 HU by 0.7 or 1.3), a gain in a box rather than a
 ball, and two edits no comb should reveal: an offset by a fraction (x + 7.3) and a gain with 3 HU of noise added
-before the rounding. Regions are balls of 10-30 mm radius (boxes of 30-60 px over 4-12 slices) inside the body, with a hard
+before the rounding. Regions are balls of 10-30 mm radius (boxes of 31-61 px over 5-13 slices) inside the body, with a hard
 or a 2 mm soft edge. Prints, per kind, how many were flagged (score over 0.5) and how many of those were placed
 inside the edit, and the authentic series' scores.
 """
