@@ -21,7 +21,7 @@ Poisson tail of its number of hits given the sum of the judged values' own hit p
 two kinds (less log 2). No envelope is fitted per tile, so a steep flank or a trough between two tissues cannot pass
 for a comb. The image's evidence is the best tile's less the log of the number of tiles judged (a Bonferroni bound),
 and the score a logistic of it, 0.5 at 14. Authentic CT (``../shared/data/ct``, the samples, pydicom's and
-pydicom-data's CT) reaches 9 at most (one GE head slice judged alone; whole series under 7); the edits of
+pydicom-data's CT) reaches 7.9 at most (a Philips phantom slice judged alone; whole series under 7); the edits of
 ``scripts/region_comb_check.py`` mostly exceed 20.
 
 Only CT applies (stored integer values; radiographs rendered in 8 bits and pictures carry combs of their own from
@@ -55,7 +55,7 @@ _HIT = 1e-3                   # a doubled value: its share of the three this imp
 _MAX_RANGE = 8192             # stored values read per image (the densest range beyond it)
 _WINDOW = 512                 # values judged per tile (its central 99%)
 _AIR = -1050.0                # HU: voxels below air's value (padding, outside the reconstructed field) are not read
-_CENTER, _WIDTH = 14.0, 1.5   # score link on the image's log-evidence: authentic CT reaches 9 (a GE head slice alone)
+_CENTER, _WIDTH = 14.0, 1.5   # score link on the image's log-evidence: authentic CT reaches 7.9 (one slice alone)
 
 
 def stored_values(pixels: np.ndarray, rescale: tuple[float, float] | None) -> np.ndarray:
