@@ -4,7 +4,7 @@
     .venv/bin/python scripts/region_comb_check.py ../shared/data/ct --per-kind 8
 
 None of these edits is the benchmark's: each authentic series (the chest NIfTI cut into 32-slice slabs) gets, in
-turn, a gain about the region's mean (x0.6-0.85 or x1.2-1.5), a gamma curve over the region's own range (0.6-0.85 or
+turn, a gain about the region's mean (x0.6-0.85 or x1.2-1.5; and near 1, x0.88-0.95 or x1.05-1.15), a gamma curve over the region's own range (0.6-0.85 or
 1.2-1.6), a "levels" stretch of the soft-tissue window only (-100..200 HU by 0.7 or 1.3), a gain in a box rather than a
 ball, and two edits no comb should reveal: an offset by a fraction (x + 7.3) and a gain with 3 HU of noise added
 before the rounding. Regions are balls of 10-30 mm radius (boxes of 31-61 px over 5-13 slices) inside the body, with a hard
@@ -26,7 +26,8 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.region_comb import RegionCombDetector
 from radtrust.io import Series, load_image, load_series
 
-KINDS = ("gain", "gamma", "levels", "gain-box", "offset (no comb expected)", "gain+noise (no comb expected)")
+KINDS = ("gain", "gain near 1", "gamma", "levels", "gain-box", "offset (no comb expected)",
+         "gain+noise (no comb expected)")
 
 
 def volumes(root: Path) -> list[tuple[str, Series]]:
@@ -68,7 +69,9 @@ def edited(v: np.ndarray, w: np.ndarray, kind: str, rng: np.random.Generator) ->
     x = v.astype(np.float64)
     inside = w > 0.5
     mean = float(x[inside].mean())
-    if kind in ("gain", "gain-box", "gain+noise (no comb expected)"):
+    if kind == "gain near 1":
+        new = mean + (rng.uniform(0.88, 0.95) if rng.random() < 0.5 else rng.uniform(1.05, 1.15)) * (x - mean)
+    elif kind in ("gain", "gain-box", "gain+noise (no comb expected)"):
         g = rng.uniform(0.6, 0.85) if rng.random() < 0.5 else rng.uniform(1.2, 1.5)
         new = mean + g * (x - mean)
         if kind.startswith("gain+noise"):
