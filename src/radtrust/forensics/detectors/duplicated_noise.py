@@ -23,21 +23,38 @@ patient (:func:`~radtrust.forensics.detectors.physics.body_mask`, grown by two h
 table's honeycomb and rails repeat by construction, and in a resampled series their residual matched at
 displacements just beyond the exclusion radius (an authentic abdomen slice reached 0.66 with 29 matches).
 
-Limitation: a copy that was resampled, rotated or lossy-compressed after pasting no longer matches sign
-for sign; the spectral and noise-residual detectors cover those traces.
+A second, coarse scale (:mod:`radtrust.forensics.band_signs`, since version 2) hashes a band-passed image the
+same way, for copies whose finest noise a lossy codec removed after the paste (JPEG, irreversible JPEG 2000):
+the fine scale found 1 of 7 development copy-moves after JPEG 2000 10:1 and none after a JPEG resave, the coarse
+one most of them (figures in docs/detectors.md). Each scale has its own link; the score is the larger, and a
+displacement the fine scale reported is not reported again.
+
+Limitation: a copy that was resampled or rotated on the way no longer matches sign for sign at either scale;
+the spectral, noise-free and noise-residual detectors cover those traces.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from radtrust.errors import NotApplicable
+from radtrust.forensics.band_signs import SIGMAS, band, band_signs
+from radtrust.forensics.band_signs import STEP as COARSE_STEP
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import body_mask
-from radtrust.forensics.residuals import dilate, frames, highpass, image_class, logistic, valid_mask
+from radtrust.forensics.residuals import (
+    dilate,
+    frames,
+    highpass,
+    image_class,
+    logistic,
+    valid_mask,
+)
 
 HASH_BLOCK = 6
 EXTENT_WINDOW = 7  # pixels: the residual correlation that marks a copy's extent
@@ -54,7 +71,7 @@ def residual_signs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sign_hashes(r)
 
 
-def _block_reduce_shift(a: np.ndarray, block: int, op) -> np.ndarray:  # noqa: ANN001 - ufunc
+def _block_reduce_shift(a: np.ndarray, block: int, op) -> np.ndarray:
     """op-accumulate a over the block x block window starting at each position (edge windows truncated)."""
     ny, nx = a.shape
     row = a.copy()
@@ -162,70 +179,114 @@ def vote_displacements(
     return out
 
 
+@dataclass(frozen=True)
+class _Scale:
+    """One scale of the search: how planes are hashed, what marks a copy's extent, how votes become a score."""
+
+    name: str
+    hashes: Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray]]
+    residual: Callable[[np.ndarray], np.ndarray]
+    links: dict[str, tuple[float, float]]
+    what: str  # what matched, for the evidence
+    margin: int = 0  # pixels the marked extent is eroded by in-plane (the band-pass spreads a copy's edge)
+
+
+#: the fine scale: logistic link on log2(votes at the best displacement), per image class. Authentic CT and
+#: radiographs collect at most ~15 chance votes; 8-bit pictures from papers (text, arrows, JPEG) up to ~26; a
+#: lossless 32x32 copy collects ~700.
+FINE = _Scale("fine", lambda p, klass: residual_signs(p), highpass,
+              {"ct": (math.log2(24.0), 0.4), "radiograph": (math.log2(24.0), 0.4), "picture": (math.log2(40.0), 0.4)},
+              "noise residual")
+#: the coarse scale (:mod:`radtrust.forensics.band_signs`), for copies whose fine noise a lossy codec removed.
+#: Authentic images of the development and held-out benchmarks, as stored and after JPEG 2000 10:1 or a JPEG
+#: resave, collect at most 25 chance votes (CT) and 23 (pictures); copy-moves after those codecs 46-8,600
+#: (median about 450). Centres at 4x and 3x the authentic maxima.
+COARSE = _Scale("coarse", lambda p, klass: band_signs(p, klass == "picture"), band,
+                {"ct": (math.log2(100.0), 0.4), "radiograph": (math.log2(100.0), 0.4),
+                 "picture": (math.log2(64.0), 0.4)},
+                "band-passed content (noise grain and anatomy, what a lossy codec keeps)", margin=int(SIGMAS[1]))
+SCALES = (FINE, COARSE)
+
+
 class DuplicatedNoiseDetector(Detector):
     """Copy-move / copied-noise detection by residual sign-hash matching (see module docstring)."""
 
     name = "duplicated-noise"
-    version = "1"
+    version = "2"
     scope = Scope()
 
-    #: logistic link on log2(votes at the best displacement), per image class. Authentic CT and radiographs
-    #: collect at most ~15 chance votes; 8-bit pictures from papers (text, arrows, JPEG) up to ~26; a
-    #: lossless 32x32 copy collects ~700.
-    links = {"ct": (math.log2(24.0), 0.4), "radiograph": (math.log2(24.0), 0.4), "picture": (math.log2(40.0), 0.4)}
-
-    def run(self, image) -> Finding:  # noqa: ANN001 - Image
+    def run(self, image) -> Finding:
         klass = image_class(image.modality, image.source_format, image.bits_stored)
         return self._analyse(np.asarray(image.pixels, dtype=np.float32), klass)
 
-    def run_series(self, series) -> Finding:  # noqa: ANN001 - Series
+    def run_series(self, series) -> Finding:
         if not series.is_volume():
             raise NotApplicable("duplicated-noise needs a stackable series for 3D analysis")
         return self._analyse(series.volume().astype(np.float32), image_class(series.modality, "dicom", None))
 
     def _analyse(self, pixels: np.ndarray, klass: str = "ct") -> Finding:
-        link = self.links[klass]
         planes = list(frames(pixels))
         shape2 = planes[0].shape
         if min(shape2) < 4 * HASH_BLOCK:
             raise NotApplicable(f"duplicated-noise needs at least {4 * HASH_BLOCK} px per side, got {shape2}")
-        hashed = [residual_signs(p) for p in planes]
-        if klass == "ct":  # the table, rails and other objects outside the patient repeat by construction
-            hashed = [(h, u & dilate(body_mask(p)[0], 2 * HASH_BLOCK))
-                      for (h, u), p in zip(hashed, planes, strict=True)]
+        scales = SCALES if min(shape2) >= 4 * HASH_BLOCK * COARSE_STEP else (FINE,)
+        # the table, rails and other objects outside the patient repeat by construction
+        body = [dilate(body_mask(p)[0], 2 * HASH_BLOCK) for p in planes] if klass == "ct" else None
         heat = np.zeros(pixels.shape, np.float32)
-        if pixels.ndim == 2:
-            best, evidence = self._vote(hashed[0][0], hashed[0][1], heat, None, link, pixels)
-        else:
-            # slabs of SLAB slices (overlapping by a third) bound the memory of the sort on long series
-            best, evidence = 0, []
-            starts = range(0, max(1, len(planes) - SLAB // 3), SLAB - SLAB // 3) if len(planes) > SLAB else [0]
-            for z0 in starts:
-                part = hashed[z0 : z0 + SLAB]
-                b, ev = self._vote(np.stack([h for h, _ in part]), np.stack([u for _, u in part]),
-                                   heat[z0 : z0 + SLAB], z0, link, pixels[z0 : z0 + SLAB])
-                best = max(best, b)
-                evidence.extend(e for e in ev if e not in evidence)
-        score = logistic(math.log2(max(best, 1)), *link)
+        score, evidence, chance = 0.0, [], []
+        seen: set[tuple[int, ...]] = set()  # displacements reported at a finer scale: not repeated
+        for scale in scales:
+            hashed = [scale.hashes(p, klass) for p in planes]
+            if body is not None:
+                hashed = [(h, u & b) for (h, u), b in zip(hashed, body, strict=True)]
+            best, found = self._scale(scale, hashed, pixels, heat, klass, seen)
+            score = max(score, logistic(math.log2(max(best, 1)), *scale.links[klass]))
+            evidence.extend(e for e in found if e not in evidence)
+            chance.append(f"{best} at the {scale.name} scale")
+            del hashed  # a series' hashes are large: one scale's at a time
         if not evidence:
-            evidence.append(f"no duplicated noise found (best displacement has {best} chance matches)")
+            evidence.append(f"no duplicated noise or content found (chance matches at the best displacement: "
+                            f"{', '.join(chance)})")
         return Finding(score=score, heatmap=heat, evidence=tuple(evidence))
 
+    def _scale(self, scale: _Scale, hashed: list[tuple[np.ndarray, np.ndarray]], pixels: np.ndarray,
+               heat: np.ndarray, klass: str, seen: set[tuple[int, ...]]) -> tuple[int, list[str]]:
+        """Vote one scale over the plane or the series' slabs; paint copies into ``heat``; best votes, evidence."""
+        if pixels.ndim == 2:
+            return self._vote(scale, hashed[0][0], hashed[0][1], heat, None, klass, pixels, seen)
+        # slabs of SLAB slices (overlapping by a third) bound the memory of the sort on long series
+        best, evidence = 0, []
+        n = len(hashed)
+        starts = range(0, max(1, n - SLAB // 3), SLAB - SLAB // 3) if n > SLAB else [0]
+        for z0 in starts:
+            part = hashed[z0 : z0 + SLAB]
+            b, ev = self._vote(scale, np.stack([h for h, _ in part]), np.stack([u for _, u in part]),
+                               heat[z0 : z0 + SLAB], z0, klass, pixels[z0 : z0 + SLAB], seen)
+            best = max(best, b)
+            evidence.extend(e for e in ev if e not in evidence)
+        return best, evidence
+
     def _vote(
-        self, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None, link: tuple[float, float],
-        pixels: np.ndarray,
+        self, scale: _Scale, hashes: np.ndarray, usable: np.ndarray, heat: np.ndarray, z0: int | None, klass: str,
+        pixels: np.ndarray, seen: set[tuple[int, ...]],
     ) -> tuple[int, list[str]]:
         """Vote within one plane or slab; paint both copies into ``heat`` (a view); return best votes, evidence."""
+        link = scale.links[klass]
         peaks = vote_displacements(hashes, usable, min_votes=4)
         evidence = []
         residual = None
         for votes, d in peaks:
-            if logistic(math.log2(votes), *link) < 0.5:
+            if logistic(math.log2(votes), *link) < 0.5 or d in seen:
                 continue
+            seen.add(d)
             a, _ = matched_pairs(hashes, usable, d)
             if residual is None:  # only for an image with a copy: authentic scans never get here
-                residual = np.stack([highpass(p) for p in frames(pixels)]).reshape(pixels.shape)
+                residual = np.stack([scale.residual(p) for p in frames(pixels)]).reshape(pixels.shape)
             extent = copy_extent(residual, d, a)
+            if scale.margin:
+                inplane = np.zeros((3,) * residual.ndim, bool)
+                inplane[(1,) * (residual.ndim - 2)] = True
+                extent = tuple(ndimage.binary_erosion(e, inplane, iterations=scale.margin) for e in extent)
             strength = np.float32(min(1.0, votes / 200.0))
             for region in extent:
                 np.maximum(heat, np.where(region, strength, np.float32(0.0)), out=heat)
@@ -238,8 +299,9 @@ class DuplicatedNoiseDetector(Detector):
             where = ", ".join(f"{n} {int(l)}-{int(h)}" for n, l, h in zip(axes, lo, hi, strict=True))
             shift = ", ".join(f"{n} {v:+d}" for n, v in zip(axes, d, strict=True))
             evidence.append(
-                f"noise residual at {where} repeats at displacement ({shift}): {votes} positions match sign "
-                f"for sign, which authentic noise never does (copy-move or copied noise; source and target marked)"
+                f"{scale.what} at {where} repeats at displacement ({shift}): {votes} positions match sign "
+                f"for sign, which an authentic image never does (copy-move or copied noise; source and target "
+                f"marked)"
             )
         return (peaks[0][0] if peaks else 0), evidence
 
