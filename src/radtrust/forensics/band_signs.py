@@ -37,8 +37,6 @@ FOOTPRINT = 6 * STEP  # pixels one hash covers along each axis (11, rounded up)
 SIGMAS = (1.0, 3.0)  # difference of Gaussians: the band a codec keeps
 PICTURE_RANGE = 100.0  # grey levels a footprint of an 8-bit picture may span
 FLAT_SHARE = {False: 0.1, True: 0.5}  # share of noise-free 3 x 3 neighbourhoods a footprint may hold (picture?)
-
-
 TILE = 4  # the picture rules are evaluated on aligned tiles of this side (a footprint spans at most 4)
 
 
