@@ -308,7 +308,7 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
         if actual < expected:
             raise CorruptPixelData(f"Pixel Data has {actual} bytes, the header needs {expected}", path)
     if "PixelData" in ds and tsuid is not None and tsuid in JPEG2000TransferSyntaxes:
-        _check_j2k_sizes(ds.PixelData, rows, cols, path)
+        _check_j2k_sizes(ds.PixelData, rows, cols, path, frames)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -337,19 +337,35 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
     return arr
 
 
-_SOC_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, image and tile size: a marker pair coded data cannot hold
+_SOC_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, then the image and tile size segment
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 
 
-def _check_j2k_sizes(data: bytes, rows: int, cols: int, path: Path) -> None:
-    """Each JPEG 2000 codestream's own size (its SIZ segment) against the header's, before the decoder allocates it:
-    a codestream that claims 60,000 x 60,000 behind a 512 x 512 header would otherwise cost gigabytes first."""
-    at = data.find(_SOC_SIZ)
-    while at >= 0 and at + 22 <= len(data):
-        xsiz, ysiz, x0, y0 = struct.unpack_from(">IIII", data, at + 8)  # after SOC, SIZ, Lsiz, Rsiz
+def _check_j2k_sizes(data: bytes, rows: int, cols: int, path: Path, frames: int = 1) -> None:
+    """Each frame's JPEG 2000 codestream size (its SIZ segment) against the header's, before the decoder allocates
+    it: a codestream that claims 60,000 x 60,000 behind a 512 x 512 header would otherwise cost gigabytes first.
+
+    Only where a codestream starts is read: at the start of each frame's first fragment (or of a JP2 file's
+    ``jp2c`` box). The bytes FF4F FF51 can occur inside coded data (a byte after FF there only has to stay under
+    0x90), and searching the whole of Pixel Data for them refused a valid irreversible JPEG 2000 CT slice once."""
+    from pydicom.encaps import generate_fragmented_frames
+
+    try:
+        starts = [fragments[0] for fragments in generate_fragmented_frames(data, number_of_frames=frames)
+                  if fragments]
+    except (ValueError, TypeError, IndexError, StopIteration):
+        return  # no frame can be located: decoding reports that, and allocates nothing first
+    for frame in starts:
+        at = 0
+        if frame.startswith(_JP2_SIGNATURE):
+            box = frame.find(b"jp2c")
+            at = box + 4 if box >= 0 else -1
+        if at < 0 or frame[at:at + 4] != _SOC_SIZ or at + 24 > len(frame):
+            continue  # not a codestream's start: the decoder judges it
+        xsiz, ysiz, x0, y0 = struct.unpack_from(">IIII", frame, at + 8)  # after SOC, SIZ, Lsiz, Rsiz
         width, height = xsiz - x0, ysiz - y0
         if (width, height) != (cols, rows):
             raise CorruptPixelData(f"a JPEG 2000 codestream is {width}x{height}, the header says {cols}x{rows}", path)
-        at = data.find(_SOC_SIZ, at + 4)
 
 
 def _frames_one_fragment_each(ds: Any, frames: int) -> np.ndarray | None:
