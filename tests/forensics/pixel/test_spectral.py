@@ -74,3 +74,19 @@ def test_series_z_resampling_found(rng):
     clean = np.stack([phantom(np.random.default_rng(k), (256, 256)) for k in range(16)])
     series = Series("1.3", tuple(make_image(v) for v in clean), tuple(float(k) for k in range(16)))
     assert SpectralDetector().run_series(series).score < 0.3
+
+
+def test_rounding_of_an_upsampled_picture_is_not_a_resampled_region(shared_data, tmp_path, monkeypatch):
+    """A whole picture enlarged by 1.5 and saved as JPEG: in its dark, smooth corner the predictor error is below
+    half a grey level, so the p-map reads the rounding of interpolated values, periodic there and not elsewhere
+    (0.99 before such tiles were left out; session 15's benign-processing check)."""
+    from PIL import Image as PILImage
+
+    from radtrust.forensics.detectors import spectral
+
+    im = PILImage.open(shared_data / "cxr" / "pneumocystis-jirovecii-pneumonia-3-3.jpg").convert("L")
+    im.resize((round(im.width * 1.5), round(im.height * 1.5)), PILImage.BICUBIC).save(tmp_path / "x.jpg", quality=90)
+    image = load_image(tmp_path / "x.jpg")
+    assert SpectralDetector().run(image).score < 0.1
+    monkeypatch.setattr(spectral, "MIN_ERROR", 0.0)
+    assert SpectralDetector().run(image).score > 0.5

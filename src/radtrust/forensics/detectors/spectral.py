@@ -38,6 +38,9 @@ from radtrust.forensics.residuals import (
     valid_mask,
 )
 
+MIN_ERROR = 0.5  # stored steps: a tile's predictor error scale below which its p-map is rounding, not noise
+
+
 def predictor_error(x: np.ndarray) -> np.ndarray:
     """Kirchner's fixed linear predictor error e = x - (weighted mean of the 8 neighbours).
 
@@ -67,6 +70,9 @@ def local_periodicity(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
     s = 1.2533 * np.abs(e).mean(axis=(1, 2)) + 1e-6  # sigma from the mean absolute error
     p = np.exp(-0.5 * (e / s[:, None, None]) ** 2)
     ok = tiles(valid_mask(x, margin=2), block).reshape(ny * nx, -1).mean(axis=1) > 0.9
+    # below half a stored step of predictor error the p-map reads the rounding of smooth content, whose pattern
+    # is periodic wherever the whole picture was interpolated (dark corners of an up-sampled picture): not judged
+    ok &= s >= MIN_ERROR
     spec = np.abs(sfft.rfft2(p - p.mean(axis=(1, 2), keepdims=True), workers=1)) + 1e-6
     logspec = np.log(spec)
     ref = logspec[ok].mean(axis=0) if ok.sum() >= 8 else logspec.mean(axis=0)
