@@ -83,14 +83,15 @@ def _to_pixels(tiles: np.ndarray, shape: tuple[int, int], fill: bool) -> np.ndar
     return out
 
 
-def usable_positions(x: np.ndarray, picture: bool) -> np.ndarray:
-    """Where a band hash may be taken (see the module docstring)."""
+def usable_positions(x: np.ndarray, picture: bool, b: np.ndarray | None = None) -> np.ndarray:
+    """Where a band hash may be taken (see the module docstring); ``b``: the band-passed ``x`` when at hand."""
     usable = valid_mask(x, margin=FOOTPRINT + 1).copy()
     if picture:
         hi, lo, plateau = _tile_windows(x)
         usable &= _to_pixels(((hi - lo) <= PICTURE_RANGE) & ~plateau, x.shape, False)
-        b = np.abs(band(x))
-        scale = 1.4826 * float(np.median(b[usable])) if usable.any() else 0.0
+        b = np.abs(band(x) if b is None else b)
+        sample = b[::7, ::7][usable[::7, ::7]]  # a median of every 49th pixel is as good and 20 times cheaper
+        scale = 1.4826 * float(np.median(sample)) if sample.size else 0.0
         if scale > 0:
             edges = _tile_any(b > EDGE * scale)
             usable &= _to_pixels(~edges, x.shape, False)
@@ -105,7 +106,7 @@ def band_signs(x: np.ndarray, picture: bool) -> tuple[np.ndarray, np.ndarray]:
 
     x = np.asarray(x, dtype=np.float32)
     b = band(x)
-    usable = usable_positions(x, picture)
+    usable = usable_positions(x, picture, b)
     hashes = np.zeros(x.shape, np.uint64)
     ok = np.zeros(x.shape, bool)
     for py in range(STEP):
