@@ -199,8 +199,8 @@ FINE = _Scale("fine", lambda p, klass: residual_signs(p), highpass,
               "noise residual")
 #: the coarse scale (:mod:`radtrust.forensics.band_signs`), for copies whose fine noise a lossy codec removed.
 #: Authentic images of the development and held-out benchmarks, as stored and after JPEG 2000 10:1 or a JPEG
-#: resave, collect at most 25 chance votes (CT) and 34 (pictures); their copy-moves after those codecs mostly
-#: 150-8,600 (median about 400). Centres at 4x and about 2x the authentic maxima.
+#: resave, collect at most 44 chance votes (CT: the Philips phantom as stored; 25 otherwise), 25 (the CR) and 28
+#: (pictures); their copy-moves after those codecs mostly 150-8,600 (median about 400). Centres at about 2x.
 COARSE = _Scale("coarse", lambda p, klass: band_signs(p, klass == "picture"), band,
                 {"ct": (math.log2(100.0), 0.4), "radiograph": (math.log2(100.0), 0.4),
                  "picture": (math.log2(64.0), 0.4)},
