@@ -35,7 +35,8 @@ def verdict_limits(image: Image, judged: Collection[str], available: Collection[
                 "signatures and copies")
     if LATTICE in available and LATTICE not in judged and eight_bit_picture(image):
         return (f"{PREFIX}no JPEG compression lattice could be read in this 8-bit picture (never JPEG-compressed, "
-                "or resized or filtered since): most edits in pictures are found by that lattice, few without it")
+                "or resized, filtered or tone-curved since; the jpeg-grid line says which): most edits in pictures are "
+                "found by that lattice, few without it")
     return None
 
 
