@@ -22,19 +22,17 @@ from radtrust.benchmarking.collect import _load
 from radtrust.benchmarking.format import read_labels
 from radtrust.benchmarking.robustness import NotApplicableVariant, transform
 from radtrust.forensics.detectors import duplicated_noise as dn
-from radtrust.forensics.scanner import Scanner
+from radtrust.forensics.residuals import shared_intermediates
 
 COPIES = ("copy-move", "ho-healing-brush")
 VARIANTS = ("clean", "j2k-lossy", "jpeg-resave")
 
 
 def _score(obj: object, scales: tuple) -> float:
-    dn.SCALES = scales
-    scanner = Scanner(detectors=["duplicated-noise"])
-    if hasattr(obj, "instances"):
-        return float(scanner.series_findings(obj).series_scores.get("duplicated-noise", 0.0))
-    finding = scanner.analyze(obj).get("duplicated-noise")
-    return float(finding.score) if finding else 0.0
+    detector = dn.DuplicatedNoiseDetector(scales=scales)
+    with shared_intermediates():  # the band and residuals once per plane for all three runs, as a scan does
+        finding = detector.run_series(obj) if hasattr(obj, "instances") else detector.run(obj)
+    return float(finding.score)
 
 
 def run(task: tuple[str, str, str, str]) -> dict | None:

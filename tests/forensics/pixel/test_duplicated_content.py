@@ -7,7 +7,6 @@ import io
 
 import numpy as np
 import pydicom
-import pytest
 from PIL import Image as PILImage
 from scipy import ndimage
 
@@ -33,23 +32,17 @@ def _jpeg(x: np.ndarray, quality: int = 90) -> np.ndarray:
     return np.asarray(PILImage.open(io.BytesIO(buf.getvalue())), dtype=np.float32)
 
 
-def _scale_only(monkeypatch: pytest.MonkeyPatch, scale: dn._Scale) -> None:
-    monkeypatch.setattr(dn, "SCALES", (scale,))
-
-
 def _picture_image(x: np.ndarray):
     return make_image(x, modality="OT", bits=8)
 
 
-def test_copy_in_a_picture_found_after_a_jpeg_resave(rng, monkeypatch):
+def test_copy_in_a_picture_found_after_a_jpeg_resave(rng):
     x = _picture(rng)
     x[380:460, 420:500] = x[100:180, 150:230]
     resaved = _jpeg(x)
-    det = dn.DuplicatedNoiseDetector()
-    _scale_only(monkeypatch, dn.FINE)
-    assert det.run(_picture_image(resaved)).score < 0.5  # the codec took the fine noise: the fine scale is blind
-    monkeypatch.undo()
-    finding = det.run(_picture_image(resaved))
+    fine = dn.DuplicatedNoiseDetector(scales=(dn.FINE,)).run(_picture_image(resaved))
+    assert fine.score < 0.5  # the codec took the fine noise: the fine scale is blind
+    finding = dn.DuplicatedNoiseDetector().run(_picture_image(resaved))
     assert finding.score > 0.95, finding.evidence
     assert any("band-passed content" in e and "rows +280, cols +270" in e for e in finding.evidence), finding.evidence
     heat = finding.heatmap
@@ -64,7 +57,7 @@ def test_untouched_picture_after_jpeg_is_quiet(rng):
     assert dn.DuplicatedNoiseDetector().run(_picture_image(_jpeg(_picture(rng)))).score < 0.05
 
 
-def test_ct_copy_found_after_lossy_jpeg2000(tmp_path, sample_ct_files, monkeypatch):
+def test_ct_copy_found_after_lossy_jpeg2000(tmp_path, sample_ct_files):
     """A real Siemens slice with a 64 px copy-move, stored as irreversible JPEG 2000 at 10:1: the coarse scale finds it
     (the fine scale may too, where the codec left enough of the noise)."""
     ds = pydicom.dcmread(sample_ct_files[0])
@@ -77,13 +70,12 @@ def test_ct_copy_found_after_lossy_jpeg2000(tmp_path, sample_ct_files, monkeypat
     transform_file(edited, lossy, "j2k-lossy")
     image = load_image(lossy)
     assert image.transfer_syntax == pydicom.uid.JPEG2000
-    _scale_only(monkeypatch, dn.COARSE)
-    finding = dn.DuplicatedNoiseDetector().run(image)
+    finding = dn.DuplicatedNoiseDetector(scales=(dn.COARSE,)).run(image)
     assert finding.score > 0.95
     assert finding.heatmap[305:359, 265:319].mean() > 0.5 and finding.heatmap[185:239, 125:179].mean() > 0.5
 
 
-def test_repeated_text_boxes_are_not_copies(rng, monkeypatch):
+def test_repeated_text_boxes_are_not_copies(rng):
     """Burned-in text boxes repeat by construction: two grey bars holding the same low-contrast lettering (the
     coarse scale's rules; the fine scale's bar for pictures is its own)."""
     x = _picture(rng)
@@ -96,8 +88,8 @@ def test_repeated_text_boxes_are_not_copies(rng, monkeypatch):
             cell[np.arange(16), np.arange(16) // 2] += 40.0
     x[40:80, 30:270] = bar
     x[520:560, 400:640] = bar
-    _scale_only(monkeypatch, dn.COARSE)
-    assert dn.DuplicatedNoiseDetector().run(_picture_image(x)).score < 0.1
+    coarse = dn.DuplicatedNoiseDetector(scales=(dn.COARSE,))
+    assert coarse.run(_picture_image(x)).score < 0.1
     # without the picture rules the bars match: the test can fail
     h, usable = band_signs.band_signs(x, picture=False)
     votes = dn.vote_displacements(h, np.ones_like(usable), min_votes=4)
@@ -141,8 +133,25 @@ def test_lettering_over_the_anatomy_is_not_a_copy(shared_data, monkeypatch):
     im = PILImage.open(shared_data / "cxr" / "pneumococcal-pneumonia-day35.jpg").convert("L")
     im = im.resize((round(im.width * 0.75), round(im.height * 0.75)), PILImage.BICUBIC)
     x = np.asarray(im, dtype=np.float32)
-    _scale_only(monkeypatch, dn.COARSE)
-    assert dn.DuplicatedNoiseDetector().run(_picture_image(x)).score < 0.1
+    coarse = dn.DuplicatedNoiseDetector(scales=(dn.COARSE,))
+    assert coarse.run(_picture_image(x)).score < 0.1
     monkeypatch.setattr(band_signs, "EDGE", 1e9)  # without the edge rule the letters match
-    finding = dn.DuplicatedNoiseDetector().run(_picture_image(x))
+    finding = coarse.run(_picture_image(x))
     assert finding.score > 0.5 and "cols +46" in finding.evidence[0], finding.evidence
+
+
+def test_sparse_matches_at_a_displacement_are_reported_without_a_region(rng):
+    """After a codec a copy may match at scattered positions only (a real copy-move in a JPEG 2000 10:1 picture:
+    139 positions, 0.16 of each 5 x 5 patch). Too sparse to mark, they are still the evidence: the vote is reported
+    at its displacement, without a region (this raised on an empty region before)."""
+    shape = (256, 256)
+    hashes = rng.integers(0, 2**62, size=shape, dtype=np.uint64)
+    usable = np.ones(shape, bool)
+    ys, xs = np.mgrid[40:120:4, 40:140:4]  # 500 planted matches, one in 16 positions: under every density bar
+    hashes[ys + 100, xs + 60] = hashes[ys, xs]
+    heat = np.zeros(shape, np.float32)
+    best, evidence = dn.DuplicatedNoiseDetector()._vote(
+        dn.COARSE, hashes, usable, heat, None, "picture", _picture(rng, shape), set())
+    assert best == 500
+    assert len(evidence) == 1 and "repeats at displacement (rows +100, cols +60)" in evidence[0]
+    assert not heat.any()
