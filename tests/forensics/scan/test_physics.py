@@ -66,6 +66,33 @@ def test_comb_counts_in_modality_data_not_in_an_8_bit_rendering(sample_cr_file):
     assert any("histogram not judged: 8-bit" in e for e in f.evidence)
 
 
+@pytest.mark.parametrize("declare", ["attribute", "sop-class"])
+def test_display_curve_declared_by_a_dx_for_presentation_is_processing(sample_cr_file, declare):
+    """A DX "for presentation" has been through the modality's display processing, and a tone curve steeper than 1
+    leaves histogram gaps (the plate through a sigmoid: 0.90, `tampered`, before). Declared by Presentation Intent
+    Type (Type 1 in the DX IOD) or by the For Presentation SOP class: kept as evidence at 0.3 of its severity. The
+    same pixels declared FOR PROCESSING, which no display curve should have touched, are still flagged."""
+    cr = load_image(sample_cr_file)
+    px = cr.pixels.astype(np.float64)
+    lo, hi = np.percentile(px, [1, 99])
+    shown = np.rint(32767 / (1 + np.exp(-4 * ((px - lo) / (hi - lo) - 0.5))))
+    ds = copy.deepcopy(cr.dataset)
+    del ds.DerivationDescription
+    ds.Modality = "DX"
+    ds.PresentationIntentType = "FOR PROCESSING"
+    raw = PhysicsCheck().run(dataclasses.replace(cr, pixels=shown.astype(np.float32), dataset=ds, modality="DX"))
+    assert raw.score > 0.5 and not any("declared" in e for e in raw.evidence)
+    ds = copy.deepcopy(ds)
+    if declare == "attribute":
+        ds.PresentationIntentType = "FOR PRESENTATION"
+    else:
+        del ds.PresentationIntentType
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+    shown_dx = PhysicsCheck().run(dataclasses.replace(cr, pixels=shown.astype(np.float32), dataset=ds, modality="DX"))
+    assert shown_dx.score < 0.45  # gaps and comb, each at 0.3 of its severity: under the 0.5 a detector needs alone
+    assert any("gaps" in e and "declared: FOR PRESENTATION" in e for e in shown_dx.evidence), shown_dx.evidence
+
+
 def test_contrast_stretched_picture_stored_as_dicom_is_not_flagged(shared_data, tmp_path):
     """A picture from a paper (contrast-stretched before publishing: 89% of its grey values unused), stored as
     8-bit DICOM the way the benchmark writer stores pictures; the comb had flagged it (physics 0.98)."""

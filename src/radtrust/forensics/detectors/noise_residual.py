@@ -106,10 +106,17 @@ def _capped_log_sigma(
 
 def _binned_curve(mean: np.ndarray, value: np.ndarray, nbins: int = 12) -> np.ndarray:
     """Predict ``value`` from ``mean`` with the medians of intensity-quantile bins (linear interpolation)."""
+    return _binned_fit(mean, value, nbins)[0]
+
+
+def _binned_fit(mean: np.ndarray, value: np.ndarray, nbins: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_binned_curve` and where it interpolates: blocks whose intensity lies between the outermost bins'
+    centres (beyond them the curve is held flat, which is no prediction where a tone curve saturates)."""
     ok = np.isfinite(mean) & np.isfinite(value)
     out = np.full(mean.shape, np.nan)
+    inside = np.zeros(mean.shape, dtype=bool)
     if ok.sum() < 8:
-        return out
+        return out, inside
     m, v = mean[ok], value[ok]
     nb = int(max(1, min(nbins, ok.sum() // 12)))
     edges = np.unique(np.quantile(m, np.linspace(0, 1, nb + 1)))
@@ -121,11 +128,12 @@ def _binned_curve(mean: np.ndarray, value: np.ndarray, nbins: int = 12) -> np.nd
             centers.append(float(np.median(m[sel])))
             meds.append(float(np.median(v[sel])))
     if not centers:
-        return out
+        return out, inside
     order = np.argsort(centers)
     fin = np.isfinite(mean)
     out[fin] = np.interp(mean[fin], np.asarray(centers)[order], np.asarray(meds)[order])
-    return out
+    inside[fin] = (mean[fin] >= min(centers)) & (mean[fin] <= max(centers))
+    return out, inside
 
 
 def _poisson_gaussian(mean: np.ndarray, log_sigma: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -200,9 +208,16 @@ class NoiseResidualDetector(Detector):
         pred = None
         if radiograph:
             pred, model_note = _poisson_gaussian(blocks.mean, blocks.log_sigma)
+        judged_low = np.ones(blocks.mean.shape, dtype=bool)
         if pred is None:
-            pred = _binned_curve(blocks.mean, blocks.log_sigma)
+            pred, judged_low = _binned_fit(blocks.mean, blocks.log_sigma)
             model_note = "non-parametric noise-level function sigma(intensity)"
+            if radiograph:
+                # a display curve (a DX "for presentation", a window) flattens the noise where it saturates at
+                # either end of the range, faster than a curve held flat beyond its last bin can follow
+                model_note += "; noise too low not judged beyond its outermost intensity bins"
+            else:
+                judged_low[:] = True
         # no prediction below what quantisation lets anyone measure (flat 8-bit backgrounds)
         pred = np.maximum(pred, np.log(qfloor))
         trend = 11
@@ -213,7 +228,7 @@ class NoiseResidualDetector(Detector):
         z_high = _deviation(log_capped, pred, trend)
         z_tex = _deviation(blocks.texture, _binned_curve(blocks.mean, blocks.texture), trend)
         # Regional statistics: a forgery covers several blocks; a 2x2 block mean suppresses lone edges.
-        low = _regional(np.maximum(-z_sigma, 0))
+        low = _regional(np.where(judged_low, np.maximum(-z_sigma, 0), 0.0))
         high = _regional(np.maximum(np.nan_to_num(z_high), 0))
         tex = _regional(np.abs(np.nan_to_num(z_tex)))
         # texture is the weaker cue (phantom inserts and plastics have their own noise texture): weight 0.6

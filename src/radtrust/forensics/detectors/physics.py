@@ -45,6 +45,9 @@ from radtrust.io.lossy import lossy_reason
 AIR_FLOOR = -1010  # floors at or below this are the scanner's own air clip; CT-GAN clips at -1000
 SATURATION = 2000  # pile-ups at or above this are detector saturation (12-bit ceiling 3071 HU), not editing
 RADIOGRAPHY = frozenset({"CR", "DX", "RG", "DR", "MG", "PX", "XA", "RF"})
+# Digital X-Ray, Mammography and Intra-Oral X-Ray Image Storage - For Presentation (PS3.4 B.5)
+FOR_PRESENTATION = frozenset({"1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.2",
+                              "1.2.840.10008.5.1.4.1.1.1.3"})
 
 
 def body_mask(hu: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -165,14 +168,22 @@ def requantisation(values: np.ndarray, slope: float = 1.0) -> list[tuple[float, 
 
 
 def _declared(ds: Any, checks: list[tuple[float, str]]) -> list[tuple[float, str]]:
-    """Re-quantisation that the header declares (DERIVED with a DerivationDescription) is processing, not tampering."""
+    """Re-quantisation that the header declares is processing, not tampering: DERIVED with a
+    DerivationDescription, or a projection radiograph (DX, MG, IO) whose Presentation Intent Type (Type 1 in
+    those IODs, PS3.3 C.8.11.1; or the For Presentation SOP class) is FOR PRESENTATION, which the modality has already put through its display
+    processing (tone curve, equalisation), and such a curve leaves gaps wherever its slope exceeds 1. The
+    evidence is kept, at 0.3 of its severity."""
     if ds is None or not checks:
         return checks
     image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
     if image_type[:1] == ["DERIVED"] and ds.get("DerivationDescription"):
         note = f" (declared: DERIVED, {str(ds.DerivationDescription)[:60]!r})"
-        return [(0.3 * sev, text + note) for sev, text in checks]
-    return checks
+    elif (str(ds.get("PresentationIntentType", "")).strip().upper() == "FOR PRESENTATION"
+          or str(ds.get("SOPClassUID", "")) in FOR_PRESENTATION):
+        note = " (declared: FOR PRESENTATION, processed by the modality for display)"
+    else:
+        return checks
+    return [(0.3 * sev, text + note) for sev, text in checks]
 
 
 class PhysicsCheck(Detector):
