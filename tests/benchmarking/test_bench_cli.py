@@ -31,10 +31,17 @@ def test_bench_cli_writes_report(tmp_path, sample_cr_file):
     assert rob["lossless"]["auc_change"] == 0.0  # same pixels, another encoding: same scores
     assert all(0.0 <= rob[v]["false_alarm_rate_at_threshold"] <= 1.0 and not rob[v]["errors"]
                for v in ("lossless", "j2k-lossy", "resample", "requantise", "jpeg-resave"))
+    for v in ("lossless", "j2k-lossy", "jpeg-resave"):  # per method and class, the class as stored
+        assert set(rob[v]["per_method"]) <= {"xr-inject-nodule", "retouch", "copy-move"}
+        assert all(0.0 <= a <= 1.0 for a in rob[v]["per_method"].values() if a == a)
+        assert set(rob[v]["per_evidence_class"]) <= set(rep["in_distribution"]["per_evidence_class"])
+        assert rob[v]["within_class_auc"] != rob[v]["within_class_auc"] or 0.0 <= rob[v]["within_class_auc"] <= 1.0
+    assert rob["lossless"]["within_class_auc"] == rep["in_distribution"]["within_class_auc"]
     # JPEG baseline holds the 8-bit pictures, not the 15-bit radiograph's test images
     assert 0 < rob["jpeg-resave"]["images_in_variant"] < rob["lossless"]["images_in_variant"]
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "Leave-one-method-out" in html and "Robustness" in html
+    assert "Robustness per method" in html
 
 
 def test_bench_bad_folder(tmp_path, capsys):

@@ -67,3 +67,24 @@ def test_auc_one_class_is_nan_and_bad_input_rejected():
         metrics.roc_auc([0, 1], [0.1])
     with pytest.raises(ValueError):
         metrics.roc_auc([0, 1], [0.1, float("nan")])
+
+
+def test_within_class_auc_leaves_out_the_ranking_between_classes():
+    """Class A separates perfectly; class B's evidence is gone (every score tied) and sits above all of class A:
+    pooled, B's tampered images lose to A's authentic ones; within classes, A counts 1.0 and B 0.5."""
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0, 0])
+    s = np.array([0.4, 0.3, 0.1, 0.2, 0.6, 0.6, 0.6, 0.6, 0.6])
+    c = np.array(["A", "A", "A", "A", "B", "B", "B", "B", "B"])
+    pairs_a, pairs_b = 2 * 2, 2 * 3
+    expected = (1.0 * pairs_a + 0.5 * pairs_b) / (pairs_a + pairs_b)
+    assert metrics.within_class_auc(y, s, c) == pytest.approx(expected)
+    # the same figure as scikit-learn per class, weighted by pairs
+    auc_a = roc_auc_score(y[c == "A"], s[c == "A"])
+    auc_b = roc_auc_score(y[c == "B"], s[c == "B"])
+    assert metrics.within_class_auc(y, s, c) == pytest.approx((auc_a * pairs_a + auc_b * pairs_b) / (pairs_a + pairs_b))
+    assert metrics.roc_auc(y, s) != pytest.approx(expected)
+    # a class with one label only adds no pairs; none at all is NaN
+    assert metrics.within_class_auc(y[:5], s[:5], np.array(["A", "A", "A", "A", "C"])) == pytest.approx(1.0)
+    assert np.isnan(metrics.within_class_auc([1, 0], [0.2, 0.1], ["A", "B"]))
+    with pytest.raises(ValueError):
+        metrics.within_class_auc(y, s, c[:3])

@@ -2,6 +2,8 @@
 
 - :func:`roc_curve` / :func:`roc_auc`: the ROC with ties handled as scikit-learn does (the AUC is the
   Mann-Whitney probability that a tampered image outscores an authentic one, ties counting half);
+- :func:`within_class_auc`: the AUC over same-class pairs only (CT with CT, pictures with pictures), beside the
+  pooled one;
 - :func:`tpr_at_fpr`: the true-positive rate at the largest threshold whose false-positive rate does not
   exceed the target (the operating point a site would pick from its authentic images);
 - :func:`pixel_auc`: ROC AUC over all pixels of the given maps against their masks;
@@ -48,6 +50,29 @@ def roc_auc(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.nda
         return float("nan")
     fpr, tpr, _ = roc_curve(y, s)
     return float(np.trapezoid(tpr, fpr))
+
+
+def within_class_auc(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray,
+                     classes: Sequence[str] | np.ndarray) -> float:
+    """AUC over the (tampered, authentic) pairs of the same class only: the pooled AUC with the ranking between
+    classes left out. Each class's AUC weighted by its number of pairs; NaN when no class holds both labels.
+
+    A pooled AUC also asks whether a tampered CT slice outranks an authentic picture; when the evidence of one class
+    is gone (a codec erased it), its tampered images fall below the other classes' authentic ones and the pooled
+    AUC drops under 0.5 although, within the class, nothing ranks worse than chance. Both figures together say
+    which happened."""
+    y, s = _check(np.asarray(y_true), np.asarray(scores))
+    c = np.asarray(classes)
+    if c.shape != y.shape:
+        raise ValueError("classes must hold one label per score")
+    total = pairs = 0.0
+    for k in np.unique(c):
+        sel = c == k
+        n1, n0 = int(y[sel].sum()), int((~y[sel]).sum())
+        if n1 and n0:
+            total += roc_auc(y[sel], s[sel]) * n1 * n0
+            pairs += n1 * n0
+    return total / pairs if pairs else float("nan")
 
 
 def tpr_at_fpr(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, fpr: float) -> float:

@@ -161,7 +161,14 @@ def render_html(result: BenchResult, bench: Path) -> str:
     if "robustness" in rep:
         rob = {k: v for k, v in rep["robustness"].items() if isinstance(v, dict)}
         title = f"Robustness (clean AUC {_fmt(rep['robustness']['clean_auc'])})"
-        parts.append(_table(title, rob, (*COLS, "auc_change", "false_alarm_rate_at_threshold")))
+        parts.append(_table(title, rob, (*COLS, "auc_change", "within_class_auc", "false_alarm_rate_at_threshold")))
+        per_method: dict[str, dict[str, Any]] = {}
+        for variant, v in rob.items():
+            for m, auc in (v.get("per_method") or {}).items():
+                per_method.setdefault(m, {})[variant] = auc
+        if per_method:
+            parts.append(_table("Robustness per method (AUC against the variant's authentic images)", per_method,
+                                tuple(rob)))
     parts.append(f"<h3>Runtime</h3><p>{html.escape(json.dumps(rep['runtime']))}</p>")
     parts.append(f'<h2>ROC curves</h2><img alt="ROC curves" src="data:image/png;base64,{_roc_png(result)}">')
     ex = _example_pngs(result, bench)

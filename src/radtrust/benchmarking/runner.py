@@ -166,6 +166,7 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
         "per_modality": {mod: _subset_summary(y, p, modality == mod) for mod in sorted(set(modality))},
         # what most picture edits are found by is there or not (radtrust.forensics.limits): the figures apart
         "per_evidence_class": {k: _subset_summary(y, p, kind == k) for k in sorted(set(kind))},
+        "within_class_auc": round(metrics.within_class_auc(y, p, kind), 4),
         "per_variant": {v: _subset_summary(y, p, auth | np.array([r.row.variant == v for r in test]))
                         for v in sorted({r.row.variant for r in test if r.row.label == 1})},
         "false_alarm_rate_at_threshold": _rate_at(p, auth, fusion.threshold),
@@ -220,6 +221,19 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
     return rep, fusion, curves
 
 
+def _variant_breakdown(items: Sequence[ItemResult], y: np.ndarray, p: np.ndarray,
+                       clean_class: dict[str, str]) -> dict[str, Any]:
+    """Per method and per evidence class (the class the image had as stored: a codec takes jpeg-grid's lattice
+    away), and the AUC within classes, for one robustness variant."""
+    auth = y == 0
+    kind = np.array([clean_class.get(r.row.stem, evidence_class(r)) for r in items])
+    methods = sorted({r.row.method for r in items if r.row.label == 1})
+    return {"within_class_auc": round(metrics.within_class_auc(y, p, kind), 4),
+            "per_method": {m: round(metrics.roc_auc(y[auth | _of_method(items, m)], p[auth | _of_method(items, m)]), 4)
+                           for m in methods},
+            "per_evidence_class": {k: _subset_summary(y, p, kind == k) for k in sorted(set(kind))}}
+
+
 def _runtime(results: Sequence[ItemResult]) -> dict[str, Any]:
     ok = [r for r in results if r.error is None]
     ct = [r for r in ok if r.slices > 1]
@@ -272,6 +286,7 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
                 ref = _auc_of(fusion, [r for r in clean if r.row.stem in stems])
                 s["images_in_variant"] = len(rows_v)
                 s["auc_change"] = round(s["auc"] - ref, 4) if np.isfinite(s["auc"]) and np.isfinite(ref) else None
+                s.update(_variant_breakdown(ok, yv, pv, {r.row.stem: evidence_class(r) for r in clean}))
                 # processed authentic images are where a deployment would see new false alarms
                 s["false_alarm_rate_at_threshold"] = _rate_at(pv, yv == 0, fusion.threshold)
                 s["errors"] = list(iter_errors(res))

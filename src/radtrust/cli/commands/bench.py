@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"leave-one-method-out pooled: {_s(r['leave_one_method_out']['pooled'])}; "
                      f"worst method AUC {r['leave_one_method_out']['worst_method_auc']}")
     if "robustness" in r:
-        lines += [f"robustness {k}: AUC {v['auc']} ({v['auc_change']:+})" for k, v in r["robustness"].items()
-                  if isinstance(v, dict) and v.get("auc_change") is not None]
+        lines += [f"robustness {k}: AUC {v['auc']} ({v['auc_change']:+}), within classes {v.get('within_class_auc')}"
+                  for k, v in r["robustness"].items() if isinstance(v, dict) and v.get("auc_change") is not None]
     rep.record(r, "\n".join(lines))
     for item in result.results:  # the items left out of the figures: one line each, as scan reports a bad file
         if item.error:
