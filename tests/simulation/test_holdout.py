@@ -23,7 +23,7 @@ def _residual(x: np.ndarray) -> np.ndarray:
 
 def test_held_out_methods_are_never_drawn_by_default():
     assert {"ho-inpaint-biharmonic", "ho-copy-move-affine", "ho-healing-brush", "ho-contrast-region",
-            "ho-noise-region", "ct-inpaint-learned", "xr-inpaint-learned"} == set(HELD_OUT)
+            "ho-noise-region", "ho-inpaint-exemplar", "ct-inpaint-learned", "xr-inpaint-learned"} == set(HELD_OUT)
     assert set(DEFAULT_EXCLUDED) == set(HELD_OUT)
     assert not set(_methods("pixels")) & set(HELD_OUT)
     assert set(_methods("holdout")) == set(HELD_OUT)
@@ -91,3 +91,41 @@ def test_ct_volumes_are_edited_in_every_slice_of_the_ball(method):
     r = simulate(method, CT, 5, size_mm=16.0)
     changed = np.flatnonzero((r.pixels != CT.pixels).any(axis=(1, 2)))
     assert changed.size >= 3 and np.all(np.diff(changed) == 1)
+
+
+def test_exemplar_fill_rebuilds_a_regular_texture_exactly():
+    """Criminisi's known answer: in a texture that repeats with a period, every patch at the fill front has an exact
+    match one period away, so the hole is filled with what was there, value for value."""
+    from radtrust.simulation.exemplar import fill_plane
+
+    tile = np.random.default_rng(5).integers(0, 200, (12, 12)).astype(np.float32)
+    image = np.tile(tile, (16, 16))
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    hole = (yy - 96) ** 2 + (xx - 90) ** 2 < 15 ** 2
+    damaged = np.where(hole, 0.0, image)
+    filled = fill_plane(damaged, hole)
+    assert np.array_equal(filled, image)
+    assert np.array_equal(filled[~hole], damaged[~hole])
+
+
+@pytest.mark.parametrize("target", [XR, CT], ids=["radiograph", "ct"])
+def test_exemplar_fill_is_a_mosaic_of_exact_copies(target):
+    """The filled region's pixels are copied from elsewhere in the same plane at many displacements (unlike a
+    copy-move's one); nothing outside the mask changes; values stay on the stored grid."""
+    r = simulate("ho-inpaint-exemplar", target, 0, size_mm=30.0)
+    assert r.method == "ho-inpaint-exemplar" and r.mask.any()
+    assert np.array_equal(r.pixels[~r.mask], target.pixels[~r.mask])
+    assert float(np.abs(r.pixels - np.round(r.pixels)).max()) == 0.0
+    core = ndi.binary_erosion(r.mask, iterations=3)
+    assert not np.array_equal(r.pixels[core], target.pixels[core])
+    plane = r.pixels if r.pixels.ndim == 2 else r.pixels[int(np.argmax(core.sum(axis=(1, 2))))]
+    core2 = core if core.ndim == 2 else core[int(np.argmax(core.sum(axis=(1, 2))))]
+    ys, xs = np.nonzero(core2)
+    found = set()
+    for y, x in list(zip(ys, xs))[:: max(1, len(ys) // 40)]:  # where a sampled 3x3 neighbourhood has its exact twin
+        block = plane[y - 1:y + 2, x - 1:x + 2]
+        hits = np.argwhere(np.all(np.lib.stride_tricks.sliding_window_view(plane, (3, 3)) == block, axis=(2, 3)))
+        far = [(int(a + 1 - y), int(b + 1 - x)) for a, b in hits if max(abs(a + 1 - y), abs(b + 1 - x)) > 2]
+        if far:
+            found.add(far[0])
+    assert len(found) >= 3

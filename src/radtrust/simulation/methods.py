@@ -75,6 +75,8 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                help="a region's contrast scaled about its mean, re-quantised"),
     MethodSpec("ho-noise-region", f"{_SIM}.holdout:noise_region", "any", held_out=True,
                help="white Gaussian noise added to a region"),
+    MethodSpec("ho-inpaint-exemplar", f"{_SIM}.exemplar:inpaint_exemplar", "any", held_out=True,
+               help="exemplar-based (patch) in-painting of a region, content-aware fill's kind"),
 )}
 HELD_OUT: tuple[str, ...] = tuple(m for m, spec in METHODS.items() if spec.held_out)
 
