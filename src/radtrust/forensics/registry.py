@@ -21,6 +21,7 @@ DETECTORS: dict[str, str] = {
     "jpeg-double": "radtrust.forensics.detectors.jpeg_double:DoubleJpegDetector",
     "noise-free": "radtrust.forensics.detectors.noise_free:NoiseFreeRegionDetector",
     "region-comb": "radtrust.forensics.detectors.region_comb:RegionCombDetector",
+    "patch-fill": "radtrust.forensics.detectors.patch_fill:PatchFillDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 

@@ -30,18 +30,19 @@ _HALF = 4        # patches of 9 x 9 pixels, Criminisi's size
 _SEARCH = 40     # pixels around the hole where source patches are looked for
 
 
-def fill_plane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """``image`` with the pixels under ``hole`` filled by exemplar-based in-painting (2D)."""
+def fill_plane(image: np.ndarray, hole: np.ndarray, half: int = _HALF) -> np.ndarray:
+    """``image`` with the pixels under ``hole`` filled by exemplar-based in-painting (2D), from patches of
+    ``2 * half + 1`` pixels a side."""
     img = np.asarray(image, dtype=np.float32).copy()
     hole = np.asarray(hole, dtype=bool)
     if not hole.any():
         return img
     rows, cols = np.nonzero(hole)
-    pad = _SEARCH + _HALF
+    pad = _SEARCH + half
     r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, img.shape[0])
     c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, img.shape[1])
     sub, unknown = img[r0:r1, c0:c1], hole[r0:r1, c0:c1].copy()
-    h = _HALF
+    h = half
     work = np.pad(sub, h, mode="reflect")
     todo = np.pad(unknown, h, mode="constant", constant_values=False)
     outside = np.pad(np.zeros_like(unknown), h, mode="constant", constant_values=True)  # the padding is no source

@@ -169,10 +169,10 @@ def requantisation(values: np.ndarray, slope: float = 1.0) -> list[tuple[float, 
 
 def _declared(ds: Any, checks: list[tuple[float, str]]) -> list[tuple[float, str]]:
     """Re-quantisation that the header declares is processing, not tampering: DERIVED with a
-    DerivationDescription, or a projection radiograph (DX, MG, IO) whose Presentation Intent Type (Type 1 in
-    those IODs, PS3.3 C.8.11.1; or the For Presentation SOP class) is FOR PRESENTATION, which the modality has already put through its display
-    processing (tone curve, equalisation), and such a curve leaves gaps wherever its slope exceeds 1. The
-    evidence is kept, at 0.3 of its severity."""
+    DerivationDescription, or a projection radiograph (DX, MG, IO) declared FOR PRESENTATION (Presentation Intent
+    Type, Type 1 in those IODs, PS3.3 C.8.11.1, or the For Presentation SOP class): the modality has put it through
+    its display processing (a tone curve, an equalisation), and such a curve leaves gaps wherever its slope exceeds
+    1. The evidence is kept, at 0.3 of its severity."""
     if ds is None or not checks:
         return checks
     image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
