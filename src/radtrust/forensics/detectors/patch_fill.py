@@ -21,8 +21,10 @@ neighbours repeat at the same displacement: a fragment, not a chance repeat. The
 different displacements whose fragments have an end in one window of ``3 * _CELL`` px (1 for a copy-move, many for
 a fill), less twice the plane's 95th-percentile window (a whole picture tone-curved, equalised or resized repeats
 near-identical blocks everywhere). On CT each slice is judged in-plane, as the 2D tools edit them, and the series takes its worst slice.
-Posterised pictures (under ``_MIN_LEVELS`` grey levels) and images known to have been lossy-compressed are not
-judged: the codec's plateaus repeat by themselves, and a codec applied after a fill leaves no exact copy.
+Posterised pictures (under ``_MIN_LEVELS`` grey levels), pictures whose histogram shows a tone curve applied as a
+whole (:func:`~radtrust.forensics.detectors.jpeg_grid.tone_curve_since_compression`: where its slope is under 1 it
+merges near-identical blocks) and images known to have been lossy-compressed are not judged: the codec's plateaus
+repeat by themselves, and a codec applied after a fill leaves no exact copy.
 
 Written here: scikit-image, SciPy and OpenCV have no detector of this kind; the exact-match block search is
 Fridrich, Soukal and Lukáš's (DFRWS 2003) without their single-displacement vote.
@@ -35,6 +37,7 @@ from scipy import ndimage
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.jpeg_grid import tone_curve_since_compression
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
 from radtrust.forensics.residuals import (
     frames,
@@ -98,6 +101,11 @@ class PatchFillDetector(Detector):
         ct = (image.modality or "").upper() == "CT"
         if picture and (levels := len(np.unique(np.rint(planes[0])))) < _MIN_LEVELS:
             raise NotApplicable(f"a picture of {levels} grey levels (posterised): its blocks repeat by construction")
+        if picture and (curve := tone_curve_since_compression(planes[0])):
+            # where the curve's slope is under 1 it merges near-identical blocks into exact repeats, all over the
+            # picture (3 of 40 development pictures given a gamma of 0.8 reached 8 displacements in one window)
+            raise EvidenceLost(f"{curve.split(':')[0]}: a tone curve applied to the whole picture merges "
+                               "near-identical blocks into exact repeats, so exact repeats are not judged")
         best, where, maps, count, usual = 0.0, -1, [], 0, 0.0
         for i, plane in enumerate(planes):
             n, cells = displacement_counts(plane, picture=picture, ct=ct)
