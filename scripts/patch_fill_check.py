@@ -15,6 +15,7 @@ by one window, or not), and the authentic images' scores. Pictures are read as t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -66,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="radtrust-patchfill-") as tmp:
         for klass, name, image, k in planes(args.data, args.pictures, Path(tmp), rng):
             plane = np.asarray(image.pixels if k is None else image.pixels[k], dtype=np.float32)
-            one = type(image)(**{**image.__dict__, "pixels": plane})
+            one = dataclasses.replace(image, pixels=plane)
             try:
                 authentic[klass].append(det.run(one).score)
             except NotApplicable as exc:
@@ -83,7 +84,7 @@ def main() -> None:
                 yy, xx = np.ogrid[: plane.shape[0], : plane.shape[1]]
                 hole = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2
                 filled = np.rint(fill_plane(plane, hole, half))
-                f = det.run(type(image)(**{**image.__dict__, "pixels": filled.astype(np.float32)}))
+                f = det.run(dataclasses.replace(image, pixels=filled.astype(np.float32)))
                 py, px = np.unravel_index(int(np.argmax(f.heatmap)), f.heatmap.shape)
                 placed = abs(py - cy) <= radius + 3 * _CELL and abs(px - cx) <= radius + 3 * _CELL
                 found[(klass, 2 * half + 1)].append((f.score, placed))

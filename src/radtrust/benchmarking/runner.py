@@ -229,8 +229,8 @@ def _variant_breakdown(items: Sequence[ItemResult], y: np.ndarray, p: np.ndarray
     kind = np.array([clean_class.get(r.row.stem, evidence_class(r)) for r in items])
     methods = sorted({r.row.method for r in items if r.row.label == 1})
     return {"within_class_auc": round(metrics.within_class_auc(y, p, kind), 4),
-            "per_method": {m: round(metrics.roc_auc(y[auth | _of_method(items, m)], p[auth | _of_method(items, m)]), 4)
-                           for m in methods},
+            "per_method": {m: round(metrics.roc_auc(y[sel], p[sel]), 4)
+                           for m in methods for sel in [auth | _of_method(items, m)]},
             "per_evidence_class": {k: _subset_summary(y, p, kind == k) for k in sorted(set(kind))}}
 
 

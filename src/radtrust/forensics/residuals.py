@@ -63,6 +63,19 @@ def reuse(what: str, x: np.ndarray, key: int, compute) -> np.ndarray:  # noqa: A
     return result
 
 
+def block_reduce(a: np.ndarray, block: int, op) -> np.ndarray:  # noqa: ANN001 - a NumPy binary ufunc
+    """``op`` (np.add, np.maximum, np.logical_and...) accumulated over the block x block window starting at each
+    position of a 2D array, by shifted slices (edge windows truncated; same shape as ``a``)."""
+    ny, nx = a.shape
+    row = a.copy()
+    for j in range(1, block):
+        op(row[:, : nx - j], a[:, j:], out=row[:, : nx - j])
+    out = row.copy()
+    for i in range(1, block):
+        op(out[: ny - i], row[i:], out=out[: ny - i])
+    return out
+
+
 def highpass(x: np.ndarray) -> np.ndarray:
     """Immerkær residual of a 2D array (float32, same shape, read-only; white noise sigma is preserved)."""
     return reuse("highpass", x, 0, lambda: _highpass(x))

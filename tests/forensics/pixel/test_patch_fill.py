@@ -4,6 +4,7 @@ and the shared CT series stay quiet; each rule that keeps chance repeats out is 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_real_ct_slice_filled_and_its_series_untouched(shared_data):
     assert det.run_series(series).score < 0.05
     image = series.instances[10]
     filled = fill_plane(image.pixels, _disc(image.pixels.shape))
-    found = det.run(type(image)(**{**image.__dict__, "pixels": filled.astype(np.float32)}))
+    found = det.run(dataclasses.replace(image, pixels=filled.astype(np.float32)))
     assert found.score > 0.9, found.evidence
     assert _near_disc(_peak(found.heatmap))
 

@@ -48,6 +48,7 @@ from radtrust.forensics.band_signs import STEP as COARSE_STEP
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.residuals import (
+    block_reduce,
     dilate,
     frames,
     highpass,
@@ -71,18 +72,6 @@ def residual_signs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sign_hashes(r)
 
 
-def _block_reduce_shift(a: np.ndarray, block: int, op) -> np.ndarray:
-    """op-accumulate a over the block x block window starting at each position (edge windows truncated)."""
-    ny, nx = a.shape
-    row = a.copy()
-    for j in range(1, block):
-        op(row[:, : nx - j], a[:, j:], out=row[:, : nx - j])
-    out = row.copy()
-    for i in range(1, block):
-        op(out[: ny - i], row[i:], out=out[: ny - i])
-    return out
-
-
 def sign_hashes(r: np.ndarray, block: int = HASH_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """36-bit hash of the residual's sign pattern in the 6x6 block at every position of a 2D array.
 
@@ -104,7 +93,7 @@ def sign_hashes(r: np.ndarray, block: int = HASH_BLOCK) -> tuple[np.ndarray, np.
     h = pair.astype(np.uint64)
     h[: ny - 2] |= pair[2:].astype(np.uint64) << np.uint64(12)
     h[: ny - 4] |= pair[4:].astype(np.uint64) << np.uint64(24)
-    flat = _block_reduce_shift((np.abs(r) < 1e-4).astype(np.uint8), block, np.add)
+    flat = block_reduce((np.abs(r) < 1e-4).astype(np.uint8), block, np.add)
     usable = flat <= 2
     usable[ny - block + 1 :, :] = False
     usable[:, nx - block + 1 :] = False

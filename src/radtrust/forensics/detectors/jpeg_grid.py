@@ -273,7 +273,12 @@ def block_distance(coeffs: np.ndarray, lattice: Lattice) -> np.ndarray:
     return ((1.0 - np.cos(2 * np.pi * c / q)) / 2.0 - expected).mean(axis=-1)
 
 
-def tone_curve_since_compression(x: np.ndarray) -> str | None:
+def grey_levels(x: np.ndarray) -> np.ndarray:
+    """Pixels per grey level 0-255 of an 8-bit picture (rounded, clipped)."""
+    return np.bincount(np.clip(np.rint(x).astype(np.int64), 0, 255).ravel(), minlength=256)
+
+
+def tone_curve_since_compression(x: np.ndarray, levels: np.ndarray | None = None) -> str | None:
     """Why the picture's grey levels say a tone curve was applied to it after its last JPEG compression, or None.
 
     Decoding a JPEG fills every grey level of the range a picture uses; a curve applied afterwards (gamma, levels,
@@ -286,7 +291,7 @@ def tone_curve_since_compression(x: np.ndarray) -> str | None:
     those 120 tone-curved pictures show 2 or more; 3 of the 160 development pictures as published (figures whose
     histograms are combed already), and no benchmark picture, edited or not.
     """
-    levels = np.bincount(np.clip(np.rint(x).astype(np.int64), 0, 255).ravel(), minlength=256)
+    levels = grey_levels(x) if levels is None else levels  # ``levels``: grey_levels(x), when the caller has it
     v = np.arange(1, 255)
     empty = v[(levels[v] == 0) & (levels[v - 1] >= _GAP_NEIGHBOURS) & (levels[v + 1] >= _GAP_NEIGHBOURS)]
     if len(empty) < _MIN_GAPS:

@@ -210,14 +210,13 @@ class NoiseResidualDetector(Detector):
             pred, model_note = _poisson_gaussian(blocks.mean, blocks.log_sigma)
         judged_low = np.ones(blocks.mean.shape, dtype=bool)
         if pred is None:
-            pred, judged_low = _binned_fit(blocks.mean, blocks.log_sigma)
+            pred, inside = _binned_fit(blocks.mean, blocks.log_sigma)
             model_note = "non-parametric noise-level function sigma(intensity)"
             if radiograph:
                 # a display curve (a DX "for presentation", a window) flattens the noise where it saturates at
                 # either end of the range, faster than a curve held flat beyond its last bin can follow
+                judged_low = inside
                 model_note += "; noise too low not judged beyond its outermost intensity bins"
-            else:
-                judged_low[:] = True
         # no prediction below what quantisation lets anyone measure (flat 8-bit backgrounds)
         pred = np.maximum(pred, np.log(qfloor))
         trend = 11

@@ -37,9 +37,13 @@ from scipy import ndimage
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.detectors.jpeg_grid import tone_curve_since_compression
+from radtrust.forensics.detectors.jpeg_grid import (
+    grey_levels,
+    tone_curve_since_compression,
+)
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
 from radtrust.forensics.residuals import (
+    block_reduce,
     frames,
     highpass,
     image_class,
@@ -98,9 +102,10 @@ class PatchFillDetector(Detector):
                                "longer exact, so exact repeats are not judged")
         picture = image_class(image.modality, image.source_format, image.bits_stored) == "picture"
         ct = (image.modality or "").upper() == "CT"
-        if picture and (levels := len(np.unique(np.rint(planes[0])))) < _MIN_LEVELS:
-            raise NotApplicable(f"a picture of {levels} grey levels (posterised): its blocks repeat by construction")
-        if picture and (curve := tone_curve_since_compression(planes[0])):
+        levels = grey_levels(planes[0]) if picture else None
+        if levels is not None and (used := int(np.count_nonzero(levels))) < _MIN_LEVELS:
+            raise NotApplicable(f"a picture of {used} grey levels (posterised): its blocks repeat by construction")
+        if levels is not None and (curve := tone_curve_since_compression(planes[0], levels)):
             # where the curve's slope is under 1 it merges near-identical blocks into exact repeats, all over the
             # picture (3 of 40 development pictures given a gamma of 0.8 reached 8 displacements in one window)
             raise EvidenceLost(f"{curve.split(':')[0]}: a tone curve applied to the whole picture merges "
@@ -136,13 +141,18 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
                         jpeg_grid: bool | None = None) -> tuple[int, np.ndarray]:
     """(the largest number of displacements of coherent exact repeats in one 3 x 3-cell window, that number per
     cell) for one 2D plane of stored values (integers; modality values are rounded)."""
-    x = np.rint(np.asarray(plane, dtype=np.float64)).astype(np.int64)
+    xf = np.rint(np.asarray(plane, dtype=np.float32))
+    x = xf.astype(np.int64)
     ny, nx = x.shape[0] - BLOCK + 1, x.shape[1] - BLOCK + 1
     step = 2 if ny * nx > _SUBSAMPLE_ABOVE else 1  # blocks start on every row, or every second one
     rows = slice(0, ny, step)
+
+    def over_block(a: np.ndarray, op) -> np.ndarray:  # noqa: ANN001 - a NumPy binary ufunc
+        return block_reduce(a, BLOCK, op)[rows, :nx]
+
     small = x.astype(np.uint8 if picture and x.min() >= 0 and x.max() <= 255 else np.int32)
-    hi = _over_block(small, np.maximum, step).astype(np.int32)
-    lo = _over_block(small, np.minimum, step).astype(np.int32)
+    hi = over_block(small, np.maximum).astype(np.int32)
+    lo = over_block(small, np.minimum).astype(np.int32)
     usable = (hi - lo) >= _MIN_RANGE
     # bars, gratings and strokes of a test pattern or a glyph: nearly every pixel at the block's darkest or brightest
     extreme = np.zeros(hi.shape, np.uint8)
@@ -154,15 +164,15 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
     if picture:
         usable &= (hi - lo) <= _MAX_RANGE_8BIT
         # a smooth ramp rounded to 8 bits repeats along its isolines: only blocks with a residual of their own
-        rough = ndimage.uniform_filter(np.abs(highpass(x.astype(np.float32))), BLOCK, origin=-(BLOCK // 2))
+        rough = ndimage.uniform_filter(np.abs(highpass(xf)), BLOCK, origin=-(BLOCK // 2))
         usable &= rough[:ny, :nx][rows] >= _MIN_ROUGH_8BIT
     if _BORDER:  # frames, rulers and padding along the picture's edge
         edge = -(-_BORDER // step)
         usable[:edge] = usable[-edge:] = False
         usable[:, :_BORDER] = usable[:, -_BORDER:] = False
-    usable &= _over_block(valid_mask(x.astype(np.float32), margin=0), np.logical_and, step)
+    usable &= over_block(valid_mask(xf, margin=0), np.logical_and)
     if ct:
-        usable &= body_mask(x.astype(np.float32))[0][:ny, :nx][rows]
+        usable &= body_mask(xf)[0][:ny, :nx][rows]
     cells = np.zeros((x.shape[0] // _CELL, x.shape[1] // _CELL), np.int32)
     pos = np.flatnonzero(usable.ravel()).astype(np.uint64)
     if pos.size < 2:
@@ -182,7 +192,7 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
     g1, x1, g2, x2 = np.where(flip, g2, g1), np.where(flip, x2, x1), np.where(flip, g1, g2), np.where(flip, x1, x2)
     dy, dx = np.abs(dy), np.where(flip, -dx, dx)
     keep = np.maximum(dy, np.abs(dx)) >= _MIN_SHIFT
-    if picture if jpeg_grid is None else jpeg_grid:
+    if jpeg_grid if jpeg_grid is not None else picture:
         keep &= ~((dy % 8 == 0) & (dx % 8 == 0))
     g1, x1, g2, x2, dy, dx = (a[keep] for a in (g1, x1, g2, x2, dy, dx))
     if g1.size == 0:
@@ -210,19 +220,6 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
     pair = np.unique((wy.astype(np.int64) * cells.shape[1] + wx) * (int(ids.max()) + 1) + np.repeat(ids, 9))
     per_cell = np.bincount(pair // (int(ids.max()) + 1), minlength=cells.size).reshape(cells.shape)
     return int(per_cell.max()), per_cell.astype(np.int32)
-
-
-def _over_block(a: np.ndarray, op, step: int = 1) -> np.ndarray:
-    """``op`` reduced over the 4 x 4 block starting at each position (every ``step``-th row): shape
-    (ceil((rows - 3) / step), columns - 3)."""
-    ny, nx = a.shape[0] - BLOCK + 1, a.shape[1] - BLOCK + 1
-    rows = a[:, :nx].copy()
-    for j in range(1, BLOCK):
-        op(rows, a[:, j:j + nx], out=rows)
-    out = rows[0:ny:step].copy()
-    for i in range(1, BLOCK):
-        op(out, rows[i:i + ny:step], out=out)
-    return out
 
 
 def _block_hashes(x: np.ndarray, ny: int, nx: int, step: int = 1) -> np.ndarray:
