@@ -35,10 +35,12 @@ not hashed:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
-from radtrust.forensics.residuals import highpass, reuse, valid_mask
+from radtrust.forensics.residuals import block_reduce, highpass, reuse, valid_mask
 
 STEP = 2  # sampling step of the band-passed image inside one hash block
 FOOTPRINT = 6 * STEP  # pixels one hash covers along each axis (11, rounded up)
@@ -58,10 +60,14 @@ def band(x: np.ndarray) -> np.ndarray:
     return reuse("band", x, 0, compute)
 
 
-def _tiles(a: np.ndarray) -> np.ndarray:
-    """``a`` as aligned TILE x TILE tiles, (rows, cols, TILE, TILE) after the cut to whole tiles."""
+def _per_tile(a: np.ndarray, op) -> np.ndarray:  # noqa: ANN001 - a NumPy binary ufunc
+    """``op`` (np.maximum, np.minimum, np.logical_or) over each aligned TILE x TILE tile of ``a``, after the cut to
+    whole tiles: (rows, cols). Elementwise over strided views, a tenth of the time of a reduction over the tile
+    axes of a 4D view (5 against 66 ms for both extremes of a 2048 x 2048 picture)."""
     h, w = (n // TILE * TILE for n in a.shape)
-    return a[:h, :w].reshape(h // TILE, TILE, w // TILE, TILE).swapaxes(1, 2)
+    t = a[:h, :w].reshape(h // TILE, TILE, w // TILE, TILE)
+    rows = functools.reduce(op, (t[:, i] for i in range(TILE)))
+    return functools.reduce(op, (rows[..., j] for j in range(TILE)))
 
 
 def _footprint(per_tile: np.ndarray, reduce) -> np.ndarray:
@@ -81,8 +87,7 @@ def usable_positions(x: np.ndarray, picture: bool, b: np.ndarray | None = None) 
     """Where a band hash may be taken (see the module docstring); ``b``: the band-passed ``x`` when at hand."""
     usable = valid_mask(x, margin=FOOTPRINT + 1).copy()
     if picture:
-        t = _tiles(x)
-        hi, lo = t.max(axis=(2, 3)), t.min(axis=(2, 3))
+        hi, lo = _per_tile(x, np.maximum), _per_tile(x, np.minimum)
         span = _footprint(hi, ndimage.maximum_filter) - _footprint(lo, ndimage.minimum_filter)
         plateau = _footprint((hi == lo).astype(np.uint8), ndimage.maximum_filter) > 0
         usable &= _to_pixels((span <= PICTURE_RANGE) & ~plateau, x.shape, False)
@@ -90,10 +95,13 @@ def usable_positions(x: np.ndarray, picture: bool, b: np.ndarray | None = None) 
         sample = b[::7, ::7][usable[::7, ::7]]  # a median of every 49th pixel is as good and 20 times cheaper
         scale = 1.4826 * float(np.median(sample)) if sample.size else 0.0
         if scale > 0:  # lettering edges: the scale is the grain's where the rules above keep footprints
-            edges = _footprint(_tiles(b > EDGE * scale).any(axis=(2, 3)).astype(np.uint8), ndimage.maximum_filter)
+            edges = _footprint(_per_tile(b > EDGE * scale, np.logical_or).astype(np.uint8),
+                               ndimage.maximum_filter)
             usable &= _to_pixels(edges == 0, x.shape, False)
-    flat = (np.abs(highpass(x)) < 1e-4).astype(np.float32)
-    usable &= ndimage.uniform_filter(flat, size=FOOTPRINT, origin=-(FOOTPRINT // 2)) <= FLAT_SHARE[picture]
+    # noise-free pixels counted over the footprint starting at each position, the far edges mirrored
+    flat = np.pad((np.abs(highpass(x)) < 1e-4).astype(np.uint16), ((0, FOOTPRINT - 1),) * 2, mode="symmetric")
+    count = block_reduce(flat, FOOTPRINT, np.add)[: x.shape[0], : x.shape[1]]
+    usable &= count <= FLAT_SHARE[picture] * FOOTPRINT * FOOTPRINT
     return usable
 
 

@@ -33,7 +33,6 @@ Fridrich, Soukal and Lukáš's (DFRWS 2003) without their single-displacement vo
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
@@ -164,8 +163,8 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
     if picture:
         usable &= (hi - lo) <= _MAX_RANGE_8BIT
         # a smooth ramp rounded to 8 bits repeats along its isolines: only blocks with a residual of their own
-        rough = ndimage.uniform_filter(np.abs(highpass(xf)), BLOCK, origin=-(BLOCK // 2))
-        usable &= rough[:ny, :nx][rows] >= _MIN_ROUGH_8BIT
+        rough = over_block(np.abs(highpass(xf)), np.add)
+        usable &= rough >= _MIN_ROUGH_8BIT * BLOCK * BLOCK
     if _BORDER:  # frames, rulers and padding along the picture's edge
         edge = -(-_BORDER // step)
         usable[:edge] = usable[-edge:] = False
