@@ -22,8 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage as ndi
 
 from radtrust.simulation import antiforensics as afm
-from radtrust.simulation.generic import _finish
-from radtrust.simulation.holdout import _region
+from radtrust.simulation.regions import draw_region, paste
 from radtrust.simulation.target import Tampered, Target
 
 _HALF = 4        # patches of 9 x 9 pixels, Criminisi's size
@@ -76,7 +75,7 @@ def fill_plane(image: np.ndarray, hole: np.ndarray, half: int = _HALF) -> np.nda
 def inpaint_exemplar(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                      size_mm: float | None = None, **_: Any) -> Tampered:
     """Fill a disc/ball by exemplar-based in-painting (per slice on CT), re-quantised to the stored grid."""
-    radius, center, edge, box, weight = _region(target, rng, at, size_mm)
+    radius, center, edge, box, weight = draw_region(target, rng, at, size_mm)
     hole = weight > 0.02
     out = target.pixels.astype(np.float32)  # a copy: the planes are filled in place, with their whole context
     if out.ndim == 2:
@@ -88,7 +87,7 @@ def inpaint_exemplar(target: Target, rng: np.random.Generator, *, at: tuple[int,
             plane_hole[box[1:]] = h2
             out[z] = fill_plane(out[z], plane_hole)
     params = {"center": list(center), "radius_mm": round(radius, 2), "edge_mm": round(edge, 2), "patch_px": 2 * _HALF + 1}
-    return _finish(target, box, out[box], weight, "ho-inpaint-exemplar", params, afm.AntiForensics(requantise=True))
+    return paste(target, box, out[box], weight, "ho-inpaint-exemplar", params, afm.AntiForensics(requantise=True))
 
 
 def _embed(mask: np.ndarray, box: tuple[slice, ...], shape: tuple[int, ...]) -> np.ndarray:

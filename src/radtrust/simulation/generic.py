@@ -11,54 +11,15 @@ Regions are discs (2D) or balls (3D) of 5-25 mm radius placed inside the body.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy import ndimage as ndi
 
 from radtrust.errors import NotApplicable, UsageError
 from radtrust.simulation import antiforensics as afm
-from radtrust.simulation._ops import bbox_slices, feather, radius_mm
-from radtrust.simulation.anatomy import body_mask, choose_center
+from radtrust.simulation._ops import bbox_slices
+from radtrust.simulation.anatomy import choose_center
+from radtrust.simulation.regions import ball, draw_radius, paste, placeable
 from radtrust.simulation.target import Tampered, Target
-
-
-def _allowed(target: Target) -> np.ndarray:
-    if target.modality == "CT":
-        return body_mask(target.pixels)
-    h, w = target.pixels.shape[-2:]
-    m = np.zeros(target.pixels.shape, dtype=bool)
-    m[..., int(h * 0.1):int(h * 0.9), int(w * 0.1):int(w * 0.9)] = True
-    return m
-
-
-def _radius(rng: np.random.Generator, size_mm: float | None) -> float:
-    return float(size_mm) / 2.0 if size_mm is not None else float(rng.uniform(5.0, 25.0))
-
-
-def _ball(target: Target, center: tuple[int, ...], radius: float, edge_mm: float) -> tuple[tuple[slice, ...], np.ndarray]:
-    box = bbox_slices(center, radius + 1.0, target.spacing, target.pixels.shape)
-    local = tuple(float(c - s.start) for c, s in zip(center, box))
-    inside = radius_mm(tuple(s.stop - s.start for s in box), local, target.spacing) <= radius
-    return box, feather(inside, target.spacing, edge_mm)
-
-
-def _finish(target: Target, box: tuple[slice, ...], new_box: np.ndarray, weight: np.ndarray, method: str,
-            params: dict[str, Any], af: afm.AntiForensics | None) -> Tampered:
-    out = target.pixels.copy()
-    cur = out[box]
-    blended = cur + weight * (new_box - cur)
-    lo, hi = target.value_range
-    blended = np.clip(blended, lo, hi)
-    if af is not None and af.requantise:
-        blended = np.rint(blended)
-    region = weight > 0
-    out[box] = np.where(region, blended, cur)
-    mask = np.zeros(out.shape, dtype=bool)
-    mask[box] = region
-    if af is not None:
-        params["antiforensics"] = af.to_dict()
-    return Tampered(pixels=out, mask=mask, datasets=target.datasets, method=method, params=params)
 
 
 def _fit_box(box: tuple[slice, ...], corner: tuple[int, ...]) -> tuple[slice, ...]:
@@ -68,15 +29,15 @@ def _fit_box(box: tuple[slice, ...], corner: tuple[int, ...]) -> tuple[slice, ..
 def copy_move(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
               size_mm: float | None = None, antiforensics: afm.AntiForensics | None = None) -> Tampered:
     """Copy a disc/ball of the image onto another place of the same image."""
-    radius = _radius(rng, size_mm)
-    allowed = _allowed(target)
+    radius = draw_radius(rng, size_mm)
+    allowed = placeable(target)
     edge = float(rng.uniform(0.5, 3.0))
     for _ in range(20):
         dst = tuple(int(v) for v in at) if at is not None else choose_center(allowed, target.spacing, radius, rng)
         src = choose_center(allowed, target.spacing, radius, rng)
         if dst is None or src is None:
             raise NotApplicable("no room for a copy-move region")
-        box, weight = _ball(target, dst, radius, edge)
+        box, weight = ball(target, dst, radius, edge)
         sbox = bbox_slices(src, radius + 1.0, target.spacing, target.pixels.shape)
         size = tuple(s.stop - s.start for s in box)
         if tuple(s.stop - s.start for s in sbox) != size:
@@ -90,7 +51,7 @@ def copy_move(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] |
     new = target.pixels[sbox] + np.float32(offset)
     params = {"source": list(src), "center": list(dst), "radius_mm": round(radius, 2), "edge_mm": round(edge, 2),
               "offset": round(offset, 2)}
-    return _finish(target, box, new, weight, "copy-move", params, antiforensics)
+    return paste(target, box, new, weight, "copy-move", params, antiforensics)
 
 
 def splice(target: Target, rng: np.random.Generator, *, donor: Target | None = None, at: tuple[int, ...] | None = None,
@@ -100,14 +61,14 @@ def splice(target: Target, rng: np.random.Generator, *, donor: Target | None = N
         raise UsageError("splice needs a donor image (--donor FILE)")
     if donor.pixels.ndim != target.pixels.ndim:
         raise NotApplicable("the donor must have the same dimensionality as the target")
-    radius = _radius(rng, size_mm)
+    radius = draw_radius(rng, size_mm)
     edge = float(rng.uniform(0.5, 3.0))
-    dst = tuple(int(v) for v in at) if at is not None else choose_center(_allowed(target), target.spacing, radius, rng)
+    dst = tuple(int(v) for v in at) if at is not None else choose_center(placeable(target), target.spacing, radius, rng)
     if dst is None:
         raise NotApplicable("no room for a spliced region")
-    box, weight = _ball(target, dst, radius, edge)
+    box, weight = ball(target, dst, radius, edge)
     size = tuple(s.stop - s.start for s in box)
-    dallowed = _allowed(donor)
+    dallowed = placeable(donor)
     for _ in range(20):
         src = choose_center(dallowed, donor.spacing, radius, rng)
         if src is None:
@@ -124,19 +85,19 @@ def splice(target: Target, rng: np.random.Generator, *, donor: Target | None = N
     shift = float(np.mean(target.pixels[box][inside]) - np.mean(patch[inside])) if inside.any() else 0.0
     params = {"donor": donor.source, "donor_corner": list(corner), "center": list(dst), "radius_mm": round(radius, 2),
               "edge_mm": round(edge, 2), "mean_shift": round(shift, 2)}
-    return _finish(target, box, patch + np.float32(shift), weight, "splice", params, antiforensics)
+    return paste(target, box, patch + np.float32(shift), weight, "splice", params, antiforensics)
 
 
 def resample_region(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                     size_mm: float | None = None, antiforensics: afm.AntiForensics | None = None) -> Tampered:
     """Enlarge (x1.1-1.35) or shrink (x0.7-0.9) a region in place with a cubic spline."""
-    radius = _radius(rng, size_mm)
-    center = tuple(int(v) for v in at) if at is not None else choose_center(_allowed(target), target.spacing, radius * 1.5, rng)
+    radius = draw_radius(rng, size_mm)
+    center = tuple(int(v) for v in at) if at is not None else choose_center(placeable(target), target.spacing, radius * 1.5, rng)
     if center is None:
         raise NotApplicable("no room for a resampled region")
     factor = float(rng.uniform(1.1, 1.35)) if rng.random() < 0.5 else float(rng.uniform(0.7, 0.9))
     edge = float(rng.uniform(0.5, 3.0))
-    box, weight = _ball(target, center, radius, edge)
+    box, weight = ball(target, center, radius, edge)
     big = bbox_slices(center, (radius + 1.0) * 1.6, target.spacing, target.pixels.shape)
     window = target.pixels[big].astype(np.float32)
     zoom = tuple(1.0 if (target.is_ct and ax == 0) else factor for ax in range(window.ndim))
@@ -152,18 +113,18 @@ def resample_region(target: Target, rng: np.random.Generator, *, at: tuple[int, 
     if piece.shape != out.shape:
         raise NotApplicable("region too close to the image edge to resample")
     params = {"center": list(center), "radius_mm": round(radius, 2), "factor": round(factor, 3), "edge_mm": round(edge, 2)}
-    return _finish(target, box, piece, weight, "resample-region", params, antiforensics)
+    return paste(target, box, piece, weight, "resample-region", params, antiforensics)
 
 
 def retouch(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
             size_mm: float | None = None, antiforensics: afm.AntiForensics | None = None) -> Tampered:
     """Smooth a region (Gaussian 0.7-2.5 mm or a 5-pixel median), as a retouching brush does."""
-    radius = _radius(rng, size_mm)
-    center = tuple(int(v) for v in at) if at is not None else choose_center(_allowed(target), target.spacing, radius, rng)
+    radius = draw_radius(rng, size_mm)
+    center = tuple(int(v) for v in at) if at is not None else choose_center(placeable(target), target.spacing, radius, rng)
     if center is None:
         raise NotApplicable("no room for a retouched region")
     edge = float(rng.uniform(0.5, 3.0))
-    box, weight = _ball(target, center, radius, edge)
+    box, weight = ball(target, center, radius, edge)
     big = bbox_slices(center, radius + 8.0, target.spacing, target.pixels.shape)
     window = target.pixels[big].astype(np.float32)
     kind = "gaussian" if rng.random() < 0.6 else "median"
@@ -178,4 +139,4 @@ def retouch(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | N
         detail = {"median_px": 5}
     inner = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, big))
     params = {"center": list(center), "radius_mm": round(radius, 2), "filter": kind, **detail, "edge_mm": round(edge, 2)}
-    return _finish(target, box, sm[inner], weight, "retouch", params, antiforensics)
+    return paste(target, box, sm[inner], weight, "retouch", params, antiforensics)

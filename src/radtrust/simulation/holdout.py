@@ -29,26 +29,14 @@ from radtrust.errors import NotApplicable
 from radtrust.simulation import antiforensics as afm
 from radtrust.simulation._ops import bbox_slices, noise_sigma
 from radtrust.simulation.anatomy import choose_center
-from radtrust.simulation.generic import _allowed, _ball, _finish, _radius
+from radtrust.simulation.regions import draw_region, paste, placeable
 from radtrust.simulation.target import Tampered, Target
-
-
-def _region(target: Target, rng: np.random.Generator, at: tuple[int, ...] | None,
-            size_mm: float | None) -> tuple[float, tuple[int, ...], float, tuple[slice, ...], np.ndarray]:
-    radius = _radius(rng, size_mm)
-    center = tuple(int(v) for v in at) if at is not None else choose_center(_allowed(target), target.spacing,
-                                                                              radius, rng)
-    if center is None:
-        raise NotApplicable("no room for the region")
-    edge = float(rng.uniform(0.5, 2.0))
-    box, weight = _ball(target, center, radius, edge)
-    return radius, center, edge, box, weight
 
 
 def _far_source(target: Target, rng: np.random.Generator, dst: tuple[int, ...], radius: float, room: float,
                 size: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[slice, ...]]:
     """A source centre more than 2.2 radii from ``dst`` (and its box, of ``size`` when given)."""
-    allowed = _allowed(target)
+    allowed = placeable(target)
     for _ in range(60):
         src = choose_center(allowed, target.spacing, room, rng)
         if src is None:
@@ -68,7 +56,7 @@ def _planes(arr: np.ndarray) -> list[np.ndarray]:
 def inpaint_biharmonic_region(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                               size_mm: float | None = None, **_: Any) -> Tampered:
     """Fill a disc/ball by biharmonic in-painting (per slice on CT); half the time re-add white noise."""
-    radius, center, edge, box, weight = _region(target, rng, at, size_mm)
+    radius, center, edge, box, weight = draw_region(target, rng, at, size_mm)
     cur = target.pixels[box].astype(np.float32)
     hole = weight > 0.02
     filled = np.stack([inpaint_biharmonic(c, h) if h.any() else c for c, h in zip(_planes(cur), _planes(hole))])
@@ -78,13 +66,13 @@ def inpaint_biharmonic_region(target: Target, rng: np.random.Generator, *, at: t
         sigma = noise_sigma(cur, ~hole if (~hole).sum() > 64 else None)
         filled = filled + rng.standard_normal(cur.shape).astype(np.float32) * np.float32(sigma)
     params = {"center": list(center), "radius_mm": round(radius, 2), "edge_mm": round(edge, 2), "noise_readded": noisy}
-    return _finish(target, box, filled, weight, "ho-inpaint-biharmonic", params, afm.AntiForensics(requantise=True))
+    return paste(target, box, filled, weight, "ho-inpaint-biharmonic", params, afm.AntiForensics(requantise=True))
 
 
 def copy_move_affine(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                      size_mm: float | None = None, **_: Any) -> Tampered:
     """Copy a disc/ball elsewhere in the image, rotated and scaled in-plane (cubic spline)."""
-    radius, dst, edge, box, weight = _region(target, rng, at, size_mm)
+    radius, dst, edge, box, weight = draw_region(target, rng, at, size_mm)
     src, _ = _far_source(target, rng, dst, radius, radius * 1.5)
     angle = float(rng.uniform(15.0, 90.0)) * (1 if rng.random() < 0.5 else -1)
     scale = float(rng.uniform(0.85, 1.15))
@@ -107,13 +95,13 @@ def copy_move_affine(target: Target, rng: np.random.Generator, *, at: tuple[int,
     new = np.stack(planes).reshape(size).astype(np.float32)
     params = {"source": list(src), "center": list(dst), "radius_mm": round(radius, 2), "angle_deg": round(angle, 1),
               "scale": round(scale, 3), "edge_mm": round(edge, 2)}
-    return _finish(target, box, new, weight, "ho-copy-move-affine", params, afm.AntiForensics(requantise=True))
+    return paste(target, box, new, weight, "ho-copy-move-affine", params, afm.AntiForensics(requantise=True))
 
 
 def healing_brush(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                   size_mm: float | None = None, **_: Any) -> Tampered:
     """Replace a region's detail by the detail of another place: target low-pass + source high-pass."""
-    radius, dst, edge, box, weight = _region(target, rng, at, size_mm)
+    radius, dst, edge, box, weight = draw_region(target, rng, at, size_mm)
     src, sbox = _far_source(target, rng, dst, radius, radius, size=tuple(s.stop - s.start for s in box))
     mm = float(rng.uniform(1.5, 4.0))
     sig = tuple(0.0 if (target.is_ct and ax == 0) else mm / s for ax, s in enumerate(target.spacing))
@@ -122,29 +110,29 @@ def healing_brush(target: Target, rng: np.random.Generator, *, at: tuple[int, ..
     new = ndi.gaussian_filter(cur, sig) + (source - ndi.gaussian_filter(source, sig))
     params = {"source": list(src), "center": list(dst), "radius_mm": round(radius, 2), "lowpass_mm": round(mm, 2),
               "edge_mm": round(edge, 2)}
-    return _finish(target, box, new, weight, "ho-healing-brush", params, afm.AntiForensics(requantise=True))
+    return paste(target, box, new, weight, "ho-healing-brush", params, afm.AntiForensics(requantise=True))
 
 
 def contrast_region(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                     size_mm: float | None = None, **_: Any) -> Tampered:
     """Scale a region's contrast about its mean (x0.6-0.85 or x1.2-1.5), then round to the stored grid."""
-    radius, center, edge, box, weight = _region(target, rng, at, size_mm)
+    radius, center, edge, box, weight = draw_region(target, rng, at, size_mm)
     gain = float(rng.uniform(0.6, 0.85)) if rng.random() < 0.5 else float(rng.uniform(1.2, 1.5))
     cur = target.pixels[box].astype(np.float32)
     mean = float(cur[weight > 0.5].mean()) if (weight > 0.5).any() else float(cur.mean())
     new = np.float32(mean) + np.float32(gain) * (cur - np.float32(mean))
     params = {"center": list(center), "radius_mm": round(radius, 2), "gain": round(gain, 3), "edge_mm": round(edge, 2)}
-    return _finish(target, box, new, weight, "ho-contrast-region", params, afm.AntiForensics(requantise=True))
+    return paste(target, box, new, weight, "ho-contrast-region", params, afm.AntiForensics(requantise=True))
 
 
 def noise_region(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                  size_mm: float | None = None, **_: Any) -> Tampered:
     """Add white Gaussian noise of 0.7-1.5 times the local noise level to a region, then round."""
-    radius, center, edge, box, weight = _region(target, rng, at, size_mm)
+    radius, center, edge, box, weight = draw_region(target, rng, at, size_mm)
     cur = target.pixels[box].astype(np.float32)
     level = float(rng.uniform(0.7, 1.5))
     sigma = max(noise_sigma(cur), 0.5) * level
     new = cur + rng.standard_normal(cur.shape).astype(np.float32) * np.float32(sigma)
     params = {"center": list(center), "radius_mm": round(radius, 2), "relative_sigma": round(level, 3),
               "sigma": round(sigma, 3), "edge_mm": round(edge, 2)}
-    return _finish(target, box, new, weight, "ho-noise-region", params, afm.AntiForensics(requantise=True))
+    return paste(target, box, new, weight, "ho-noise-region", params, afm.AntiForensics(requantise=True))
