@@ -209,6 +209,43 @@ def test_chest_volume_nifti(shared_data: Path) -> None:
     image = load_image(shared_data / "ct" / "chest_volume" / "cxr.nii.gz")
     assert image.shape == (133, 512, 512)
     assert image.pixels.min() < -900  # HU
+    assert image.modality == "CT" and "modality CT inferred" in image.notes[0]
+    labels = load_image(shared_data / "ct" / "chest_volume" / "mask.nii.gz")  # a label map: no air, no CT
+    assert labels.modality is None and not labels.notes
+
+
+def _phantom_hu(rng: np.random.Generator, shape=(6, 40, 40)) -> np.ndarray:
+    """Air around a water disc, with noise: what every CT field of view holds."""
+    z, y, x = np.indices(shape)
+    body = (y - shape[1] / 2) ** 2 + (x - shape[2] / 2) ** 2 < (shape[1] / 3) ** 2
+    return np.where(body, 40.0, -1000.0) + rng.normal(0, 12, shape)
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("ct", "CT"),
+    ("ct padded at -3024", "CT"),  # a vendor's padding outside the field of view
+    ("ct in raw units", None),  # stored values, air near 0: nothing says they are CT numbers
+    ("mr", None),  # magnitudes, never negative
+    ("labels", None),
+    ("below every padding value", None),
+    ("all nan", None),
+])
+def test_nifti_modality_inferred_from_hounsfield_units(tmp_path: Path, kind: str, expected: str | None) -> None:
+    import nibabel as nib
+
+    from radtrust.io.nifti import hounsfield_modality
+
+    rng = np.random.default_rng(1)
+    vol = _phantom_hu(rng)
+    vol = {"ct": vol, "ct in raw units": vol + 1024.0, "mr": np.abs(rng.normal(300, 80, vol.shape)),
+           "labels": (vol > -500).astype(np.float32) * 3, "all nan": np.full(vol.shape, np.nan),
+           "below every padding value": np.where(vol < -900, -4000.0, vol)}.get(kind, vol)
+    if kind == "ct padded at -3024":
+        vol = vol.copy()
+        vol[:, :4] = -3024.0
+    assert hounsfield_modality(vol) == expected
+    nib.save(nib.Nifti1Image(np.transpose(vol, (2, 1, 0)).astype(np.float32), np.eye(4)), tmp_path / "v.nii.gz")
+    assert load_image(tmp_path / "v.nii.gz").modality == expected
 
 
 @pytest.mark.parametrize(("steps", "expected"), [

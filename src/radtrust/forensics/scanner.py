@@ -202,6 +202,7 @@ class Scanner:
         for name in sorted(findings, key=lambda n: -push.get(n, 0.0)):
             evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
         evidence.extend(notes)
+        evidence.extend(f"input: {note}" for note in image.notes)  # how it was read (a modality inferred, colour)
         if heat is None:
             heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
         if flag and copy.heatmap is not None and copy.heatmap.shape == image.shape:

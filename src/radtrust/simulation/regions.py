@@ -29,7 +29,8 @@ def draw_radius(rng: np.random.Generator, size_mm: float | None) -> float:
     return float(size_mm) / 2.0 if size_mm is not None else float(rng.uniform(5.0, 25.0))
 
 
-def ball(target: Target, center: tuple[int, ...], radius: float, edge_mm: float) -> tuple[tuple[slice, ...], np.ndarray]:
+def ball(target: Target, center: tuple[int, ...], radius: float,
+         edge_mm: float) -> tuple[tuple[slice, ...], np.ndarray]:
     """The bounding box of a disc (2D) or ball (3D) and its blending weight, feathered over ``edge_mm``."""
     box = bbox_slices(center, radius + 1.0, target.spacing, target.pixels.shape)
     local = tuple(float(c - s.start) for c, s in zip(center, box))
