@@ -233,7 +233,7 @@ def _phantom_hu(rng: np.random.Generator, shape=(6, 40, 40)) -> np.ndarray:
 def test_nifti_modality_inferred_from_hounsfield_units(tmp_path: Path, kind: str, expected: str | None) -> None:
     import nibabel as nib
 
-    from radtrust.io.nifti import hounsfield_modality
+    from radtrust.io.hounsfield import hounsfield_modality
 
     rng = np.random.default_rng(1)
     vol = _phantom_hu(rng)

@@ -50,7 +50,7 @@ class Row:
         return stem_of(self.file) == Path(self.file).name
 
 
-IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nii.gz", ".nii")
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nii.gz", ".nii", ".mhd", ".mha")
 
 
 def stem_of(file: str) -> str:

@@ -17,8 +17,7 @@ from radtrust.errors import Error
 from radtrust.forensics.results import error_record
 from radtrust.forensics.slabs import LONG_SERIES
 from radtrust.io import iter_files, read_dataset
-from radtrust.io.nifti import is_nifti
-from radtrust.io.raster import FORMATS
+from radtrust.io.load import is_headerless
 
 Place = tuple[str, tuple[float, ...], tuple[float, ...], int, int]
 
@@ -27,7 +26,7 @@ def _group_key(path: Path) -> tuple[str, str | None, Place | None]:
     """(task key, SOPInstanceUID, place): the key is the SeriesInstanceUID, else Frame of Reference + series number +
     folder, else the file itself; the place is where a slice lies (frame of reference or study, position,
     orientation, matrix), None when the header does not say."""
-    if is_nifti(path) or path.suffix.lower() in FORMATS:
+    if is_headerless(path):
         return f"file:{path}", None, None
     ds = read_dataset(path, stop_before_pixels=True)
     sop = str(ds.get("SOPInstanceUID") or "") or None

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-from scipy import ndimage
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 
@@ -270,9 +269,12 @@ def logistic(stat: float, center: float, width: float) -> float:
     return float(1.0 / (1.0 + math.exp(-(stat - center) / width)))
 
 
+VOLUME_FORMATS = ("nifti", "metaimage")  # header-less volumes: research CT and MR, never radiographs
+
+
 def image_class(modality: str | None, source: str, bits: int | None) -> str:
     """'ct', 'radiograph' (more than 8 bits) or 'picture' (8-bit or lossy raster): the calibration class."""
-    if (modality or "").upper() == "CT" or source == "nifti":
+    if (modality or "").upper() == "CT" or source in VOLUME_FORMATS:
         return "ct"
     if source in ("jpeg", "png", "tiff") or (bits is not None and bits <= 8):
         return "picture"

@@ -71,13 +71,13 @@ class Image:
     """One image (2D) or one multi-frame image / volume (3D: frames, rows, columns).
 
     ``dataset`` is the pydicom Dataset for DICOM input (pixel data included, undecoded
-    bytes kept as read) and None for PNG/JPEG/TIFF/NIfTI, whose header-based checks then raise
+    bytes kept as read) and None for PNG/JPEG/TIFF/NIfTI/MetaImage, whose header-based checks then raise
     :class:`~radtrust.errors.NotApplicable` through :meth:`require_dataset`.
     """
 
     path: Path | None
     pixels: np.ndarray
-    source_format: str  # "dicom" | "png" | "jpeg" | "tiff" | "nifti"
+    source_format: str  # "dicom" | "png" | "jpeg" | "tiff" | "nifti" | "metaimage"
     modality: str | None = None
     photometric: str = "MONOCHROME2"
     bits_stored: int | None = None

@@ -16,6 +16,7 @@ from radtrust.errors import Error, InputError
 from radtrust.io.dicom import load_dicom
 from radtrust.io.files import check_regular
 from radtrust.io.image import Image
+from radtrust.io.metaimage import is_metaimage, load_metaimage
 from radtrust.io.nifti import is_nifti, load_nifti
 from radtrust.io.raster import FORMATS, load_raster
 
@@ -23,17 +24,25 @@ SKIPPED_NAMES = {"DICOMDIR", "DIRFILE", "LOCKFILE", "VERSION"}
 # Companion files that live beside images (manifests, masks, reports, keys) are skipped in folder
 # walks; a file named explicitly is always tried.
 SKIPPED_SUFFIXES = {".tsv", ".csv", ".txt", ".md", ".json", ".jsonl", ".npy", ".npz", ".html", ".pem", ".der",
-                    ".key", ".crt", ".p12", ".log", ".py", ".sh", ".yaml", ".yml", ".toml", ".c2pa", ".cose", ".radcred"}
+                    ".key", ".crt", ".p12", ".log", ".py", ".sh", ".yaml", ".yml", ".toml", ".c2pa", ".cose", ".radcred",
+                    ".raw", ".zraw"}  # .raw/.zraw: a MetaImage header's pixel data, read through its .mhd
+
+
+def is_headerless(path: Path) -> bool:
+    """Whether the file is read without a DICOM header (a raster, NIfTI or MetaImage, by its name)."""
+    return is_nifti(path) or is_metaimage(path) or path.suffix.lower() in FORMATS
 
 
 def load_image(path: str | os.PathLike[str], *, limits: Limits | None = None) -> Image:
-    """Read one file; the format comes from the extension for rasters and NIfTI, else DICOM."""
+    """Read one file; the format comes from the extension for rasters, NIfTI and MetaImage, else DICOM."""
     path = Path(path)
     if path.is_dir():
         raise InputError("is a folder; use iter_images() or load_series() for folders", path)
     check_regular(path)  # a pipe or a device would block the read or never end
     if is_nifti(path):
         return load_nifti(path, limits=limits)
+    if is_metaimage(path):
+        return load_metaimage(path, limits=limits)
     if path.suffix.lower() in FORMATS:
         return load_raster(path, limits=limits)
     return load_dicom(path, limits=limits)

@@ -145,13 +145,13 @@ def lungs_from_labels(labels: np.ndarray, structures_csv: Path | None) -> np.nda
 
 
 def from_nifti(path: Path, *, name: str | None = None) -> Target:
-    """A NIfTI CT volume (z, y, x) with a synthetic minimal CT header and, if a ``mask.nii.gz`` with
-    organ labels lies beside it, its lung mask."""
+    """A NIfTI (or MetaImage) CT volume (z, y, x) with a synthetic minimal CT header and, if a ``mask.nii.gz``
+    with organ labels lies beside it, its lung mask."""
     from radtrust.simulation import dicomize
 
     image = load_image(path)
     if image.pixels.ndim != 3:
-        raise InputError("the simulator needs a 3D NIfTI volume", path)
+        raise InputError(f"the simulator needs a 3D volume; this {image.source_format} image is 2D", path)
     sp = image.geometry.pixel_spacing or (1.0, 1.0)
     dz = image.geometry.slice_thickness or 1.0
     stem = name or path.name.split(".")[0]
@@ -167,7 +167,8 @@ def from_nifti(path: Path, *, name: str | None = None) -> Target:
     return Target(pixels=pixels, spacing=(float(dz), float(sp[0]), float(sp[1])), modality="CT", datasets=datasets,
                   name=stem, patient=path.parent.name, source=str(path),
                   value_range=value_range_of(datasets[0]), lungs=lungs,
-                  notes=("NIfTI volume given a minimal synthetic CT header",))
+                  notes=(f"{'NIfTI' if image.source_format == 'nifti' else 'MetaImage'} volume given a minimal "
+                         "synthetic CT header",))
 
 
 def from_raster(path: Path, *, patient: str | None = None, name: str | None = None,
@@ -200,7 +201,9 @@ def from_raster(path: Path, *, patient: str | None = None, name: str | None = No
 
 
 def load_target(path: str | os.PathLike[str]) -> Target:
-    """Whatever the user named: a DICOM file, a folder holding one DICOM series, a NIfTI volume or a picture."""
+    """Whatever the user named: a DICOM file, a folder holding one DICOM series, a NIfTI or MetaImage volume or a
+    picture."""
+    from radtrust.io.metaimage import is_metaimage
     from radtrust.io.nifti import is_nifti
     from radtrust.io.raster import FORMATS
 
@@ -212,7 +215,7 @@ def load_target(path: str | os.PathLike[str]) -> Target:
         if len(series) != 1:
             raise InputError(f"expected one CT series in the folder, found {len(series)}", path)
         return from_series(series[0])
-    if is_nifti(path):
+    if is_nifti(path) or is_metaimage(path):
         return from_nifti(path)
     if path.suffix.lower() in FORMATS:
         return from_raster(path)

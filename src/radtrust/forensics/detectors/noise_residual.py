@@ -37,6 +37,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import RADIOGRAPHY
 from radtrust.forensics.residuals import (
+    VOLUME_FORMATS,
     bin2d,
     block_mean,
     block_sigma,
@@ -203,7 +204,7 @@ class NoiseResidualDetector(Detector):
         qfloor = max(quantisation_floor(planes[0]), 0.5 if klass == "picture" else 1e-6)
         stats = [_plane_blocks(p, block, qfloor) for p in planes]
         blocks = _Blocks(*(np.stack(s) for s in list(zip(*stats, strict=True))[:3]))
-        radiograph = (modality or "").upper() in _RADIOGRAPH or (modality is None and source != "nifti")
+        radiograph = (modality or "").upper() in _RADIOGRAPH or (modality is None and source not in VOLUME_FORMATS)
         model_note = ""
         pred = None
         if radiograph:
