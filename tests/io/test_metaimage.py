@@ -65,6 +65,14 @@ def test_truncated_or_missing_pixel_data_is_a_one_line_error(tmp_path: Path) -> 
         load_image(tmp_path / "junk.mhd")
 
 
+def test_header_naming_a_device_as_its_data_is_refused(tmp_path: Path) -> None:
+    path = _write(_ct(), tmp_path / "dev.mhd")
+    path.write_text(path.read_text().replace("ElementDataFile = dev.raw", "ElementDataFile = /dev/zero"))
+    with pytest.raises(InputError) as err:
+        load_image(path)
+    assert "pipe or a device" in str(err.value)
+
+
 def test_header_claiming_a_huge_volume_is_refused_before_reading(tmp_path: Path, monkeypatch) -> None:
     path = _write(_ct(), tmp_path / "big.mhd")
     text = path.read_text().replace("DimSize = 48 40 6", "DimSize = 60000 60000 6000")

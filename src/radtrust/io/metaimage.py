@@ -16,14 +16,33 @@ import numpy as np
 
 from radtrust.config import Limits
 from radtrust.errors import InputError, TooLarge
+from radtrust.io.files import check_regular
 from radtrust.io.hounsfield import inferred
 from radtrust.io.image import Geometry, Image
 
 SUFFIXES = (".mhd", ".mha")
+MAX_HEADER = 1 << 16  # bytes of a .mhd header read to find its data file (headers are a few hundred bytes)
 
 
 def is_metaimage(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES
+
+
+def _check_data_file(path: Path) -> None:
+    """A ``.mhd`` header names its pixel data's file (``ElementDataFile``, its last line): that file must be a regular
+    file, so a header pointing at a pipe or a device cannot make the read block or never end. ``LOCAL`` (the data
+    follow the header, as in ``.mha``) and the multi-file forms (``LIST``, a pattern) are left to SimpleITK."""
+    if path.suffix.lower() != ".mhd":
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(MAX_HEADER).decode("latin-1")
+    for line in head.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ElementDataFile":
+            name = value.strip()
+            if name and name != "LOCAL" and not name.startswith("LIST") and "%" not in name.split()[0]:
+                check_regular(path.parent / name, what="the MetaImage pixel data file named in the header")
+            return
 
 
 def _message(exc: Exception) -> str:
@@ -40,6 +59,7 @@ def load_metaimage(path: str | os.PathLike[str], *, limits: Limits | None = None
         raise InputError("reading MetaImage needs SimpleITK: pip install 'radtrust[research]'", path) from None
     limits = limits or Limits.from_env()
     path = Path(path)
+    _check_data_file(path)
     reader = sitk.ImageFileReader()
     reader.SetImageIO("MetaImageIO")
     reader.SetFileName(str(path))
