@@ -50,6 +50,33 @@ def test_metaimage_that_is_not_ct_keeps_no_modality(tmp_path: Path) -> None:
     assert two_d.shape == (40, 48) and two_d.modality == "CT"
 
 
+@pytest.mark.parametrize(("field", "expected"), [("MET_MOD_CT", "CT"), ("MET_MOD_MR", "MR"), ("MET_MOD_UNKNOWN", None)])
+def test_the_header_modality_field_is_read(tmp_path: Path, field: str, expected: str | None) -> None:
+    noise = np.random.default_rng(5).normal(0, 50, (4, 32, 32)).astype(np.int16)  # no air: nothing to infer
+    path = _write(noise, tmp_path / "m.mhd")
+    path.write_text(path.read_text().replace("NDims = 3", f"NDims = 3\nModality = {field}"))
+    image = load_image(path)
+    assert image.modality == expected
+    assert bool(image.notes) == (expected is not None)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (("CompressedData = False", "CompressedData = True"), "Uncompress failed"),  # zeros came back, with a complaint
+    (("DimSize = 48 40 6", "DimSize = 48 40 60"), "data not read completely"),
+    (("DimSize = 48 40 6", "DimSize = 0 40 6"), "empty MetaImage"),
+    (("ElementDataFile = bad.raw", "ElementDataFile = LIST"), "multi-file"),
+    (("ElementType = MET_SHORT", "ElementType = MET_BOGUS"), "PixelType"),
+])
+def test_broken_headers_are_one_line_errors_in_metaio_s_words(tmp_path: Path, edit, words: str) -> None:
+    path = _write(_ct(), tmp_path / "bad.mhd")
+    text = path.read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(*edit))
+    with pytest.raises(InputError) as err:
+        load_image(path)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
 def test_truncated_or_missing_pixel_data_is_a_one_line_error(tmp_path: Path) -> None:
     path = _write(_ct(), tmp_path / "cut.mhd")
     raw = tmp_path / "cut.raw"
