@@ -3,14 +3,15 @@
 
 The format of LUNA16 and of the LIDC-derived scans CT-GAN (Mirsky et al. 2019) reads and writes. It has no DICOM
 header; its optional ``Modality`` field is read when present, and otherwise a volume of CT numbers is read as CT
-(:mod:`radtrust.io.hounsfield`). The header is
-read first and the voxel count checked against the pixel limit before any pixel is read; SimpleITK's own messages
-for a missing or short data file become one-line input errors.
+(:mod:`radtrust.io.hounsfield`). The header is read first and the voxel count checked against the pixel limit
+before any pixel is read; what MetaIO reports about a missing, short or undecodable data file becomes a one-line
+input error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from radtrust.io.image import Geometry, Image
 SUFFIXES = (".mhd", ".mha")
 # the header's optional Modality field (MetaIO's MET_MOD_* values); OTHER and UNKNOWN leave it to the values
 _DECLARED = {"MET_MOD_CT": "CT", "MET_MOD_MR": "MR", "MET_MOD_NM": "NM", "MET_MOD_US": "US"}
+_FAILURE_WORDS = ("fail", "not read", "error", "cannot")  # in what MetaIO writes: "Uncompress failed", "data not read"
 MAX_HEADER = 1 << 16  # bytes of a .mhd header read to find its data file (headers are a few hundred bytes)
 
 
@@ -107,7 +109,7 @@ def load_metaimage(path: str | os.PathLike[str], *, limits: Limits | None = None
                          "(a 2D or 3D scalar image is read)", path)
     if min(size) < 1:
         raise InputError(f"empty MetaImage: DimSize {' '.join(map(str, size))}", path)
-    need = int(np.prod(size)) * 8
+    need = math.prod(size) * 8  # Python integers: a forged DimSize cannot overflow the check
     if need > limits.max_pixel_bytes:
         raise TooLarge(f"volume {size[::-1]} would need {need / 2**30:.1f} GiB, over the limit "
                        "(RADTRUST_MAX_PIXEL_BYTES)", path)
@@ -117,8 +119,9 @@ def load_metaimage(path: str | os.PathLike[str], *, limits: Limits | None = None
             failed = None
         except RuntimeError as exc:
             failed = exc
-    if failed is not None or said:  # MetaIO's complaints are failures even when an image came back (of zeros)
-        raise InputError(f"cannot read the MetaImage pixel data: {_message(failed, said)}", path)
+    complaints = [ln for ln in said if any(w in ln.lower() for w in _FAILURE_WORDS)]
+    if failed is not None or complaints:  # MetaIO's complaints are failures even when an image came back (of zeros)
+        raise InputError(f"cannot read the MetaImage pixel data: {_message(failed, complaints)}", path)
     data = np.ascontiguousarray(sitk.GetArrayFromImage(img), dtype=np.float32)  # (z, y, x) or (y, x)
     sx, sy, *rest = (float(s) for s in img.GetSpacing())
     thickness = rest[0] if rest else None
