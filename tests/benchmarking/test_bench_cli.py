@@ -71,3 +71,37 @@ def test_bench_names_each_item_it_could_not_read(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("radtrust: error: ") for line in err), err
     assert str(bench / rows[0].file) in err[0] and str(mask_path(bench, rows[1])) in err[1]
+
+
+def test_bench_on_ct_volumes_stored_as_nifti(tmp_path):
+    """Single-file volumes (NIfTI here) are benchmark items like series folders: read as CT, mapped, drawn."""
+    import nibabel as nib
+    from scipy import ndimage as ndi
+
+    bench = tmp_path / "bench"
+    (bench / "ct").mkdir(parents=True)
+    (bench / "masks").mkdir()
+    rows = ["file,label,method,split,modality,patient"]
+    z, y, x = np.indices((8, 128, 128))
+    body = (y - 64) ** 2 + (x - 64) ** 2 < 50 ** 2
+    ball = ((y - 60) ** 2 + (x - 70) ** 2 < 18 ** 2) & (z >= 2) & (z <= 5)
+    for i in range(8):
+        rng = np.random.default_rng(i)
+        vol = np.where(body, 40.0, -1000.0) + rng.normal(0, 15, body.shape)
+        tampered = i % 2 == 1
+        if tampered:
+            vol = np.where(ball, ndi.gaussian_filter(vol, 3.0), vol)
+            np.save(bench / "masks" / f"v{i}.npy", ball)
+        nib.save(nib.Nifti1Image(np.transpose(np.rint(vol), (2, 1, 0)).astype(np.int16), np.diag([0.7, 0.7, 2.5, 1])),
+                 bench / "ct" / f"v{i}.nii.gz")
+        rows.append(f"ct/v{i}.nii.gz,{int(tampered)},{'retouch' if tampered else ''},{'test' if i >= 4 else 'train'},"
+                    f"CT,p{i // 2}")
+    (bench / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "report"
+    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "--detectors", "noise-free,noise-residual"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["images"] == 8 and not rep["errors"]
+    assert "noise-free" in rep["detectors"]  # a CT check: the volumes were read as CT
+    assert rep["in_distribution"]["overall"]["auc"] == 1.0
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "retouch: ct/v" in html  # an overlay of a volume's edited slice

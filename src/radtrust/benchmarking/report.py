@@ -84,12 +84,11 @@ def _example_pngs(result: BenchResult, bench: Path, n: int = 6) -> list[tuple[st
         if heat is None:
             continue
         obj = _load(bench / r.row.file)
-        if hasattr(obj, "instances"):
-            z = int(np.argmax(r.mask.reshape(r.mask.shape[0], -1).sum(axis=1)))
-            img = obj.instances[z].display_pixels()
+        img, mask = (None, r.mask) if hasattr(obj, "instances") else (obj.display_pixels(), r.mask)
+        if r.mask.ndim == 3:  # a series, or one file holding a volume (NIfTI, MetaImage, multi-frame): its most
+            z = int(np.argmax(r.mask.reshape(r.mask.shape[0], -1).sum(axis=1)))  # edited slice
+            img = obj.instances[z].display_pixels() if img is None else img[z]
             heat, mask = heat[z], r.mask[z]
-        else:
-            img, mask = obj.display_pixels(), r.mask
         k = reduce_factor(img.shape)
         img = img[: img.shape[0] // k * k, : img.shape[1] // k * k].reshape(img.shape[0] // k, k, img.shape[1] // k, k).mean(axis=(1, 3))
         lo, hi = np.percentile(img, [1, 99])
