@@ -269,3 +269,39 @@ def test_two_part_head_protocol_has_no_gaps(shared_data: Path) -> None:
     [series] = load_series(shared_data / "ct" / "ge_head")
     assert not any("gap" in p for p in series.problems), series.problems
     assert series.problems == ("1 irregular slice step(s) around 4 mm",)
+
+
+def _bare(src: Path, out: Path, implicit: bool) -> Path:
+    """``src`` written as a bare dataset: no preamble, no file meta information (old PACS exports)."""
+    import pydicom
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_dataset
+
+    ds = pydicom.dcmread(src)
+    del ds.file_meta
+    with open(out, "wb") as fh:
+        fp = DicomFileLike(fh)
+        fp.is_little_endian, fp.is_implicit_VR = True, implicit
+        write_dataset(fp, ds)
+    return out
+
+
+@pytest.mark.parametrize(("implicit", "syntax"), [(True, "Implicit VR Little Endian"),
+                                                  (False, "Explicit VR Little Endian")])
+def test_bare_dataset_reads_with_the_syntax_of_its_encoding(shared_data: Path, tmp_path: Path, implicit: bool,
+                                                            syntax: str) -> None:
+    src = sorted((shared_data / "ct" / "ge_head").iterdir())[0]
+    image = load_image(_bare(src, tmp_path / "bare.dcm", implicit))
+    np.testing.assert_array_equal(image.pixels, load_image(src).pixels)
+    assert image.modality == "CT"
+    note = f"no file meta information (a bare dataset): transfer syntax {syntax} taken from its encoding"
+    assert image.notes[0] == note
+
+
+def test_bare_dataset_with_encapsulated_pixels_is_unsupported(shared_data: Path, tmp_path: Path) -> None:
+    from radtrust.errors import UnsupportedSyntax
+
+    src = sorted((shared_data / "ct" / "siemens_abdomen").iterdir())[0]  # JPEG 2000 lossless, encapsulated
+    with pytest.raises(UnsupportedSyntax) as err:
+        load_image(_bare(src, tmp_path / "bare_j2k.dcm", False))
+    assert "encapsulated" in str(err.value)

@@ -123,3 +123,19 @@ def test_jpeg_baseline_8bit(references: dict, tmp_path: Path) -> None:
     image = load_image(lossy)
     assert image.transfer_syntax == "1.2.840.10008.1.2.4.50"
     assert np.max(np.abs(image.pixels - load_image(decoded).pixels)) <= 1.0
+
+
+@pytest.mark.parametrize("kind", ["ct", "cr"])
+@pytest.mark.parametrize(("option", "tsuid"), [("+ti", "1.2.840.10008.1.2"), ("+te", "1.2.840.10008.1.2.1"),
+                                               ("+tb", "1.2.840.10008.1.2.2")])
+def test_bare_dataset_written_by_dcmtk_decodes_identically(references: dict, tmp_path: Path, kind: str, option: str,
+                                                           tsuid: str) -> None:
+    """``dcmconv -F`` writes the dataset without its file meta information, as old PACS exports are: the syntax
+    of its encoding is taken (these failed as "corrupt pixel data" before session 17)."""
+    ref_path, ref_pixels = references[kind]
+    out = tmp_path / f"{kind}-bare{option}.dcm"
+    _convert(["dcmconv", "-F", option], ref_path, out)
+    assert out.read_bytes()[128:132] != b"DICM"  # no preamble, no meta
+    image = load_image(out)
+    assert image.transfer_syntax == tsuid and "bare dataset" in image.notes[0]
+    np.testing.assert_array_equal(image.pixels, ref_pixels)

@@ -56,6 +56,7 @@ def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, 
                 ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
                 if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
                     raise InvalidDicom("not a DICOM file (no preamble, no DICOM header)", path) from None
+                _syntax_of_bare_dataset(ds)
             if any("End of file reached before delimiter" in str(w.message) for w in caught):
                 # pydicom then returns what it could read (often nothing) as if the file ended there
                 raise InvalidDicom("truncated file: it ends inside an element of undefined length (encapsulated "
@@ -71,6 +72,32 @@ def read_dataset(path: str | os.PathLike[str], *, limits: Limits | None = None, 
     except Exception as exc:  # pydicom raises many types on malformed input
         raise InvalidDicom(f"malformed DICOM: {_one_line(exc)}", path) from None
     return ds
+
+
+BARE_DATASET_NOTE = "no file meta information (a bare dataset): transfer syntax {} taken from its encoding"
+
+
+def _syntax_of_bare_dataset(ds: Any) -> None:
+    """A dataset written without its PS3.10 file meta information (old PACS exports, C-STORE dumps) states no
+    transfer syntax, and pydicom then cannot decode its pixels. Its encoding, which pydicom detected while reading
+    (implicit or explicit VR, byte order), is the transfer syntax when the pixel data are native, as DCMTK assumes
+    for such files; encapsulated pixel data cannot be told apart that way and stay without one (decoding says so).
+    Recorded in ``ds.file_meta`` and in the image's notes."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    pixel = ds["PixelData"] if "PixelData" in ds else None
+    if implicit is None or (pixel is not None and pixel.is_undefined_length):
+        return
+    uid = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    meta = meta if meta is not None else FileMetaDataset()
+    meta.TransferSyntaxUID = uid
+    ds.file_meta = meta
+    ds.bare_dataset_syntax = uid.name  # read by image_from_dataset for the note
 
 
 def _one_line(exc: BaseException) -> str:
@@ -302,6 +329,9 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
 
     frames, rows, cols, samples, bits = pixel_layout(ds, path, limits)
     tsuid = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+    if "PixelData" in ds and tsuid is None:  # a bare dataset whose pixel data are encapsulated: which codec, unknown
+        raise UnsupportedSyntax("no transfer syntax stated (no file meta information) and the pixel data are "
+                                "encapsulated: their codec cannot be told", path)
     if "PixelData" in ds and tsuid is not None and not tsuid.is_compressed:
         expected = frames * rows * cols * samples * bits // 8
         actual = len(ds.PixelData)
@@ -455,6 +485,8 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
             raise InvalidDicom(f"{keyword} holds {len(value)} values where the standard allows one", path)
     stored = decode_pixels(ds, path or Path("<dataset>"), limits)
     pixels, rescale, notes = to_modality_units(ds, stored)
+    if bare := getattr(ds, "bare_dataset_syntax", None):
+        notes.insert(0, BARE_DATASET_NOTE.format(bare))
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         notes.append(f"photometric interpretation {photometric} read as luminance")
