@@ -51,3 +51,26 @@ def test_dataset_format_and_determinism(tmp_path, samples_dir):
     syntaxes = {load_image(next((bench / r.file).glob("*.dcm")) if (bench / r.file).is_dir() else bench / r.file
                            ).transfer_syntax for r in rows}
     assert len(syntaxes) == 1
+
+
+def test_dataset_from_metaimage_volumes_in_one_folder(tmp_path):
+    """LUNA16's layout: many MetaImage volumes in one folder, each named by its series UID; each gives slabs of its
+    own name (NIfTI volumes, one per folder, are named by their folder)."""
+    sitk = __import__("pytest").importorskip("SimpleITK")
+    folder = tmp_path / "subset0"
+    folder.mkdir()
+    z, y, x = np.indices((12, 96, 96))
+    for i, uid in enumerate(("1.3.6.1.4.1.9328.1", "1.3.6.1.4.1.9328.2")):
+        rng = np.random.default_rng(i)
+        body = (y - 48) ** 2 + (x - 48) ** 2 < 36 ** 2
+        vol = np.rint(np.where(body, 40.0, -1000.0) + rng.normal(0, 12, body.shape)).astype(np.int16)
+        img = sitk.GetImageFromArray(vol)
+        img.SetSpacing((0.7, 0.7, 2.5))
+        sitk.WriteImage(img, str(folder / f"{uid}.mhd"))
+    out = tmp_path / "bench"
+    assert main(["simulate", "dataset", "--authentic", str(folder), "--per-image", "1", "--slab", "6",
+                 "--seed", "3", "--methods", "copy-move", "--out", str(out)]) == 0
+    rows = read_labels(out)
+    authentic = sorted(r.file for r in rows if r.label == 0)
+    assert len(authentic) == 4 and all("9328" in f for f in authentic)  # 2 volumes x 2 slabs, named by file
+    assert all(r.modality == "CT" for r in rows)

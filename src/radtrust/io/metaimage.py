@@ -56,6 +56,22 @@ def _check_data_file(path: Path) -> None:
             return
 
 
+def slice_count(path: Path) -> int:
+    """Slices of a MetaImage volume, from its header (0 for a 2D image or a header that cannot be read)."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO("MetaImageIO")
+    reader.SetFileName(str(path))
+    with _stderr_captured():
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError:
+            return 0
+    size = reader.GetSize()
+    return int(size[2]) if len(size) >= 3 else 0
+
+
 @contextlib.contextmanager
 def _stderr_captured() -> Iterator[list[str]]:
     """Collect what C++ code writes to file descriptor 2 while the block runs (MetaIO explains its failures there,

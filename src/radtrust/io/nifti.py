@@ -25,6 +25,14 @@ def is_nifti(path: Path) -> bool:
     return name.endswith(SUFFIXES)
 
 
+def slice_count(path: Path) -> int:
+    """Slices of a NIfTI volume, from its header (0 for a 2D image)."""
+    import nibabel as nib
+
+    shape = nib.load(str(path)).shape
+    return int(shape[2]) if len(shape) >= 3 else 0
+
+
 def load_nifti(path: str | os.PathLike[str], *, limits: Limits | None = None) -> Image:
     try:
         import nibabel as nib

@@ -22,8 +22,7 @@ import numpy as np
 
 from radtrust.benchmarking.format import Row, mask_path, sidecar_path, write_labels
 from radtrust.errors import Error, InputError, NotApplicable, UsageError
-from radtrust.io import group_series, iter_files, load_image
-from radtrust.io.nifti import is_nifti
+from radtrust.io import group_series, iter_files, load_image, metaimage, nifti
 from radtrust.io.raster import FORMATS
 from radtrust.simulation import writer
 from radtrust.simulation.methods import HELD_OUT, METHODS, get_method
@@ -65,16 +64,20 @@ def _manifest_patients(path: Path) -> dict[str, str]:
 
 
 def discover(paths: Iterable[str | Path], *, slab: int = 16, max_side: int | None = None) -> list[Source]:
-    """Authentic items under ``paths``: CT slabs (DICOM series or NIfTI) and single 2D images."""
+    """Authentic items under ``paths``: CT slabs (DICOM series, NIfTI or MetaImage volumes) and single 2D images."""
     sources: list[Source] = []
     dicom_images = []
     manifests: dict[Path, dict[str, str]] = {}
     for f in iter_files([Path(p) for p in paths]):
         name = f.name.lower()
-        if is_nifti(f):
+        if nifti.is_nifti(f):
             if name.startswith("mask."):
                 continue
-            sources.extend(_nifti_slabs(f, slab))
+            # one volume per folder, as the shared chest CT: slabs named by the folder
+            sources.extend(_volume_slabs(f, slab, nifti.slice_count(f), f.parent.name))
+        elif metaimage.is_metaimage(f):
+            # many volumes per folder, as LUNA16's subsets: slabs named by the file (a series UID there)
+            sources.extend(_volume_slabs(f, slab, metaimage.slice_count(f), f.stem))
         elif f.suffix.lower() in FORMATS:
             pats = manifests.setdefault(f.parent, _manifest_patients(f))
             patient = pats.get(f.name, f.stem)
@@ -108,11 +111,8 @@ def discover(paths: Iterable[str | Path], *, slab: int = 16, max_side: int | Non
     return sources
 
 
-def _nifti_slabs(path: Path, slab: int) -> list[Source]:
-    import nibabel as nib
-
-    shape = nib.load(str(path)).shape
-    z = int(shape[2]) if len(shape) >= 3 else 0
+def _volume_slabs(path: Path, slab: int, z: int, base: str) -> list[Source]:
+    """Slabs of ``slab`` slices from the middle of a volume file of ``z`` slices, named ``<base>_z<first slice>``."""
     n = z // slab
     cache: dict[str, Target] = {}
 
@@ -122,7 +122,6 @@ def _nifti_slabs(path: Path, slab: int) -> list[Source]:
             cache["v"] = from_nifti(path)
         return cache["v"]
 
-    base = path.parent.name
     out = []
     for i in range(n):
         z0 = (z - n * slab) // 2 + i * slab

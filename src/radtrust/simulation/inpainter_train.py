@@ -17,6 +17,7 @@ import numpy as np
 from radtrust.errors import Error, InputError
 from radtrust.io import group_series, iter_files, load_image
 from radtrust.io.atomic import write_atomic
+from radtrust.io.metaimage import is_metaimage
 from radtrust.io.nifti import is_nifti
 from radtrust.io.raster import FORMATS
 from radtrust.simulation.anatomy import body_mask, ct_lungs
@@ -30,7 +31,7 @@ def sources(paths: Iterable[str | Path]) -> tuple[list[Target], list[Target]]:
     two_d: list[Target] = []
     dicoms = []
     for f in iter_files([Path(p) for p in paths]):
-        if is_nifti(f):
+        if is_nifti(f) or is_metaimage(f):
             if not f.name.lower().startswith("mask."):
                 ct.append(from_nifti(f))
         elif f.suffix.lower() in FORMATS:
