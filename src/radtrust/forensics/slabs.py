@@ -31,7 +31,7 @@ import numpy as np
 
 from radtrust.errors import Error
 from radtrust.io import read_dataset
-from radtrust.io.dicom import geometry_of
+from radtrust.io.dicom import geometry_of, modality_of
 from radtrust.io.series import geometry_tuple, position_problems
 
 LONG_SERIES = 128  # slices: a series this long or shorter is analysed whole
@@ -128,7 +128,7 @@ def plan_slabs(paths: list[Path]) -> SlabPlan | None:
         sops.add(sop)
         uids.add(str(ds.get("SeriesInstanceUID") or ""))
         keys.add(geometry_tuple((int(ds.Rows), int(ds.Columns)), geom))
-        modality = modality or (str(ds.get("Modality") or "") or None)
+        modality = modality or modality_of(ds)[0]
         normal = geom.normal if normal is None else normal
         rows.append((float(np.dot(normal, np.asarray(geom.position, dtype=float))), path))
     if len(uids) != 1 or "" in uids or len(keys) != 1:

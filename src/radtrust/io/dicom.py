@@ -179,6 +179,28 @@ def _float(ds: Any, keyword: str) -> float | None:
         return None
 
 
+# the modality an image storage SOP class implies (PS3.4 B.5), for an image whose Modality (Type 1) is absent
+SOP_CLASS_MODALITY = {
+    "1.2.840.10008.5.1.4.1.1.2": "CT", "1.2.840.10008.5.1.4.1.1.2.1": "CT", "1.2.840.10008.5.1.4.1.1.2.2": "CT",
+    "1.2.840.10008.5.1.4.1.1.1": "CR", "1.2.840.10008.5.1.4.1.1.1.1": "DX", "1.2.840.10008.5.1.4.1.1.1.1.1": "DX",
+    "1.2.840.10008.5.1.4.1.1.1.2": "MG", "1.2.840.10008.5.1.4.1.1.1.2.1": "MG", "1.2.840.10008.5.1.4.1.1.4": "MR",
+    "1.2.840.10008.5.1.4.1.1.4.1": "MR", "1.2.840.10008.5.1.4.1.1.6.1": "US", "1.2.840.10008.5.1.4.1.1.20": "NM",
+    "1.2.840.10008.5.1.4.1.1.128": "PT",
+}
+
+
+def modality_of(ds: Any) -> tuple[str | None, str | None]:
+    """(modality, note): the Modality attribute, or, where it is absent or empty, the one the SOP class implies (an
+    editor that strips it must not turn the modality's own checks off), with a note saying so."""
+    stated = _text(ds, "Modality")
+    if stated:
+        return stated, None
+    implied = SOP_CLASS_MODALITY.get(str(ds.get("SOPClassUID", "")).strip())
+    if implied is None:
+        return None, None
+    return implied, f"Modality absent: {implied} from the SOP class ({ds.SOPClassUID.name})"
+
+
 def _text(ds: Any, keyword: str) -> str | None:
     value = ds.get(keyword)
     if value is None or value == "":
@@ -487,6 +509,9 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
     pixels, rescale, notes = to_modality_units(ds, stored)
     if bare := getattr(ds, "bare_dataset_syntax", None):
         notes.insert(0, BARE_DATASET_NOTE.format(bare))
+    modality, implied = modality_of(ds)
+    if implied:
+        notes.insert(0, implied)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         notes.append(f"photometric interpretation {photometric} read as luminance")
@@ -496,7 +521,7 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
         path=path,
         pixels=pixels,
         source_format="dicom",
-        modality=_text(ds, "Modality"),
+        modality=modality,
         photometric=photometric,
         bits_stored=int(ds.BitsStored) if "BitsStored" in ds else None,
         transfer_syntax=str(tsuid) if tsuid else None,

@@ -50,6 +50,8 @@ CASES = [
     ("derived_silently", {"ImageType": ["DERIVED", "SECONDARY"], "SourceImageSequence": None}, "DERIVED"),
     ("edited_in_photoshop", {"SoftwareVersions": "Adobe Photoshop 24.1"}, "image-editing software"),
     ("high_bit_wrong", {"HighBit": 15}, "HighBit"),
+    ("modality_stripped", {"Modality": None}, "Modality (0008,0060), Type 1"),
+    ("modality_blanked", {"Modality": ""}, "Modality (0008,0060), Type 1"),
 ]
 
 
@@ -147,3 +149,34 @@ def test_a_series_problem_weighs_on_the_instances_it_implicates(sample_ct_files)
     scores = {uids[i]: d["header"].score for i, d in enumerate(found.instances)}
     assert max(scores[uids[i]] for i in at_two | kvp) > 0.5 > max(v for u, v in scores.items()
                                                                if u not in {uids[i] for i in at_two | kvp})
+
+
+def test_stripping_the_modality_does_not_turn_the_ct_checks_off(tmp_path, sample_ct_files):
+    """An editor that deletes Modality (Type 1) from an edited CT: the reader takes CT from the SOP class, so the
+    smoothed region is found as before, and the header reports the absence."""
+    import numpy as np
+    import pydicom
+    from scipy import ndimage as ndi
+
+    from radtrust.forensics.scanner import Scanner
+
+    ds = pydicom.dcmread(sample_ct_files[2])
+    ds.decompress()
+    arr = ds.pixel_array.astype(np.int32)
+    yy, xx = np.ogrid[:512, :512]
+    ball = (yy - 300) ** 2 + (xx - 250) ** 2 < 20 ** 2
+    ds.PixelData = np.where(ball, np.rint(ndi.gaussian_filter(arr.astype(float), 4)), arr).astype(np.uint16).tobytes()
+    verdicts = {}
+    for stripped in (False, True):
+        if stripped:
+            del ds.Modality
+        ds.save_as(tmp_path / f"{stripped}.dcm", enforce_file_format=True)
+        image = load_image(tmp_path / f"{stripped}.dcm")
+        assert image.modality == "CT"
+        assert ("Modality absent: CT from the SOP class (CT Image Storage)" in image.notes) == stripped
+        verdicts[stripped] = Scanner().scan_image(image)
+    found = {k: v for k, v in verdicts[True].detectors.items() if k != "header"}
+    assert found == {k: v for k, v in verdicts[False].detectors.items() if k != "header"}
+    assert {"noise-free", "physics", "region-comb"} <= set(found)  # the CT-only checks ran
+    assert found["noise-free"] > 0.5 and verdicts[True].verdict == verdicts[False].verdict != "authentic"
+    assert any("Type 1" in e for e in verdicts[True].evidence)

@@ -107,7 +107,18 @@ class HeaderForensics(Detector):
         out += self._derived(ds)
         out += self._software(ds)
         out += self._pixel_layout(ds, image)
+        out += self._modality(ds)
         return out
+
+    @staticmethod
+    def _modality(ds: Any) -> list[tuple[float, str]]:
+        """Modality (0008,0060) is Type 1 in every image IOD: a file without it was stripped or written by a
+        non-conformant tool. Stripping it would turn a modality's own checks off; the reader takes the modality from
+        the SOP class instead (:func:`radtrust.io.dicom.modality_of`), and the absence itself is reported."""
+        if str(ds.get("Modality", "") or "").strip():
+            return []
+        return [(0.3, "Modality (0008,0060), Type 1 in every image IOD, is absent or empty: removed from the file or "
+                      "written by a non-conformant tool")]
 
     def _uid_roots(self, ds: Any, image: Any) -> list[tuple[float, str]]:
         out: list[tuple[float, str]] = []
