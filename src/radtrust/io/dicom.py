@@ -19,6 +19,7 @@ import numpy as np
 from radtrust.config import Limits
 from radtrust.errors import CorruptPixelData, InvalidDicom, TooLarge, UnsupportedSyntax
 from radtrust.io.files import check_regular
+from radtrust.io.hounsfield import hounsfield_modality
 from radtrust.io.image import Acquisition, Geometry, Image
 
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -235,15 +236,20 @@ def functional_item(ds: Any, sequence: str, frame: int = 0) -> Any:
     return None
 
 
-def not_hounsfield(ds: Any) -> str | None:
+def not_hounsfield(ds: Any, pixels: np.ndarray | None = None) -> str | None:
     """Why a CT image's values are not Hounsfield units, or None: a Rescale Type other than HU (PS3.3 C.11.1.1.2;
     a derived map such as a perfusion rCBF says US, unspecified), top level or in the functional groups. Absent
-    means HU, as CT Image Storage implies."""
+    means HU, as CT Image Storage implies. With ``pixels`` (in modality units) the claim is checked against them: values
+    that hold air near -1000 and water near 0 (:func:`radtrust.io.hounsfield.hounsfield_modality`) are CT numbers
+    whatever the header says, so writing a Rescale Type into an edited CT does not turn the CT checks off (header
+    forensics reports the contradiction)."""
     if ds is None:
         return None
     item = ds if "RescaleType" in ds else functional_item(ds, "PixelValueTransformationSequence")
     kind = str(item.get("RescaleType", "") or "").strip().upper() if item is not None else ""
     if kind and kind != "HU":
+        if pixels is not None and hounsfield_modality(pixels) == "CT":
+            return None
         return f"its values are not Hounsfield units (Rescale Type {kind})"
     return None
 

@@ -227,10 +227,27 @@ def test_multi_frame_radiography_is_not_judged(sample_cr_file):
 
 
 def test_a_ct_map_that_is_not_in_hounsfield_units_is_not_judged(sample_ct_files, tmp_path):
-    """pydicom-data's Enhanced CT perfusion map (Rescale Type US) scored 1.0: its values are not HU. The reason
-    is given once for the image, not as 'no patient in any frame'."""
+    """pydicom-data's Enhanced CT perfusion map (Rescale Type US: -1024 padding around values of 0-172) scored 1.0: its
+    values are not HU. The reason is given once for the image, not as 'no patient in any frame'."""
     image = _enhanced_ct(sample_ct_files, tmp_path)
     ds = copy.deepcopy(image.dataset)
     ds.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0].RescaleType = "US"
+    body = image.pixels > -500
+    perfusion = np.where(body, np.clip((image.pixels + 100) / 2, 0, 172), -1024.0).astype(np.float32)
     with pytest.raises(Exception, match="not Hounsfield units"):
-        PhysicsCheck().run(dataclasses.replace(image, dataset=ds))
+        PhysicsCheck().run(dataclasses.replace(image, dataset=ds, pixels=perfusion))
+
+
+def test_a_rescale_type_written_into_a_ct_does_not_turn_its_checks_off(sample_ct_files, tmp_path):
+    """The same claim on values that are CT numbers (noisy air near -1000, water near 0) is not believed: the CT
+    checks judge the image, and header forensics reports the contradiction."""
+    from radtrust.forensics.detectors.header import HeaderForensics
+
+    image = _enhanced_ct(sample_ct_files, tmp_path)
+    ds = copy.deepcopy(image.dataset)
+    ds.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0].RescaleType = "US"
+    claimed = dataclasses.replace(image, dataset=ds)
+    assert PhysicsCheck().run(claimed).score == pytest.approx(PhysicsCheck().run(image).score)
+    evidence = HeaderForensics().run(claimed).evidence
+    assert any("Rescale Type US says the values are not Hounsfield units, but they are CT numbers" in e
+               for e in evidence)

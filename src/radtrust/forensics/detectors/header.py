@@ -31,6 +31,7 @@ import numpy as np
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.io.dicom import not_hounsfield
 
 # Roots of organisations that mint UIDs (from vendor conformance statements and toolkit sources).
 VENDOR_ROOTS: dict[str, tuple[str, ...]] = {
@@ -108,7 +109,21 @@ class HeaderForensics(Detector):
         out += self._software(ds)
         out += self._pixel_layout(ds, image)
         out += self._modality(ds)
+        out += self._rescale_type(ds, image)
         return out
+
+    @staticmethod
+    def _rescale_type(ds: Any, image: Any) -> list[tuple[float, str]]:
+        """A CT whose Rescale Type says its values are not Hounsfield units while they are CT numbers (air near
+        -1000, water near 0): a derived map never looks like that, and the claim would turn the CT checks off (they
+        judge the values instead, :func:`radtrust.io.dicom.not_hounsfield`)."""
+        if (image.modality or "").upper() != "CT" or not (claim := not_hounsfield(ds)):
+            return []
+        if not_hounsfield(ds, image.pixels) is not None:
+            return []
+        said = claim[claim.index("(") + 1 : -1] if "(" in claim else claim
+        return [(0.5, f"{said} says the values are not Hounsfield units, but they are CT numbers (air near -1000 HU, "
+                      "water near 0): a claim that would turn the CT checks off")]
 
     @staticmethod
     def _modality(ds: Any) -> list[tuple[float, str]]:

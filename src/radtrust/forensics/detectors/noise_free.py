@@ -248,7 +248,7 @@ class NoiseFreeRegionDetector(Detector):
     scope = Scope(modalities=frozenset({"CT"}), dims=frozenset({2, 3}))
 
     def run(self, image: Image) -> Finding:
-        if reason := not_hounsfield(image.dataset):
+        if reason := not_hounsfield(image.dataset, image.pixels):
             raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
         if reason := lossy_reason(image):
             raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
@@ -262,7 +262,7 @@ class NoiseFreeRegionDetector(Detector):
         if not series.is_volume():
             raise NotApplicable("noise-free regions need a stackable series of 2D slices")
         for im in series.instances:
-            if reason := not_hounsfield(im.dataset):
+            if reason := not_hounsfield(im.dataset, im.pixels):
                 raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
             if reason := lossy_reason(im):
                 raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")

@@ -197,7 +197,7 @@ class PhysicsCheck(Detector):
         self.noise_model = noise_model if noise_model is not None else NoiseModel.shipped()
 
     def run(self, image: Any) -> Finding:
-        if (image.modality or "").upper() == "CT" and (reason := not_hounsfield(image.dataset)):
+        if (image.modality or "").upper() == "CT" and (reason := not_hounsfield(image.dataset, image.pixels)):
             raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
         if image.pixels.ndim == 3:
             if (image.modality or "").upper() == "CT":

@@ -195,7 +195,7 @@ class RegionCombDetector(Detector):
 
     @staticmethod
     def _check(image) -> None:  # noqa: ANN001
-        if image.dataset is not None and (reason := not_hounsfield(image.dataset)):
+        if image.dataset is not None and (reason := not_hounsfield(image.dataset, image.pixels)):
             raise NotApplicable(reason)
         if reason := lossy_reason(image):  # a lossy codec flattens tissue into plateaus: values a histogram spikes on
             raise EvidenceLost(f"{reason}: its plateaus and rounding leave the histogram uneven, so no comb is judged")
