@@ -1,9 +1,11 @@
-"""Header-less volumes (NIfTI, MetaImage) carry no modality: a volume whose values are CT numbers is read as CT.
+"""Whether an image's values are CT numbers, told from the values alone.
 
-Every CT field of view holds air (about -1000 HU) and water or soft tissue (near 0): :func:`hounsfield_modality`
-looks for both, so that the CT checks judge such a volume as they judge the same scan in DICOM, and the image's notes
-say the modality was inferred. MR and PET values are not negative, label maps hold no air, and a CT stored in raw
-units puts air near 0: none of them passes, and they keep no modality.
+Every CT field of view holds air (about -1000 HU, noisy) and water or soft tissue (near 0): :func:`hounsfield_modality`
+looks for both. Header-less volumes (NIfTI, MetaImage) carry no modality: one of CT numbers is read as CT, so that
+the CT checks judge it as they judge the same scan in DICOM, and the image's notes say the modality was inferred. MR
+and PET values are not negative, label maps hold no air, and a CT stored in raw units puts air near 0: none of them
+passes, and they keep no modality. The same test checks a DICOM CT's Rescale Type when it claims another unit
+(:func:`radtrust.io.dicom.not_hounsfield`).
 """
 
 from __future__ import annotations
