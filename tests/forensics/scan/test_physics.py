@@ -35,6 +35,24 @@ def test_clipped_hu_floor_is_reported_where_it_is(ct):
     assert f.heatmap[disk].mean() > 0.9 and f.heatmap[~disk].mean() < 0.02
 
 
+def test_a_padding_value_written_over_the_floor_does_not_hide_it(ct):
+    """An editor who declares CT-GAN's floor value (-1000 HU) as the Pixel Padding Value: still a floor, and the odd
+    padding value is reported."""
+    import copy
+
+    rng = np.random.default_rng(0)
+    p = ct.pixels.copy()
+    yy, xx = np.mgrid[: p.shape[0], : p.shape[1]]
+    disk = (yy - 256) ** 2 + (xx - 300) ** 2 < 30 ** 2
+    p[disk] = np.maximum(np.rint(rng.normal(-980, 25, disk.sum())), -1000)
+    ds = copy.deepcopy(ct.dataset)
+    slope, intercept = ct.rescale
+    ds.PixelPaddingValue = int(round((-1000 - intercept) / slope))
+    f = PhysicsCheck().run(dataclasses.replace(_with(ct, p), dataset=ds))
+    assert f.score > 0.8 and any("-1000 HU" in e and "floor" in e for e in f.evidence)
+    assert any("Pixel Padding Value is -1000 HU" in e for e in f.evidence)
+
+
 def test_smooth_narrow_peak_is_not_a_floor():
     rng = np.random.default_rng(1)
     values = np.rint(rng.normal(-994, 1.0, 20000))  # air in a low-noise phantom: narrow but smooth

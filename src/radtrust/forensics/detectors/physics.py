@@ -249,7 +249,12 @@ class PhysicsCheck(Detector):
         pad = image.dataset.get("PixelPaddingValue") if image.dataset is not None else None
         exclude = {int(round(rng[0]))} if rng else {int(round(float(hu.min())))}
         if pad is not None and image.rescale is not None:
-            exclude.add(int(round(float(pad) * image.rescale[0] + image.rescale[1])))
+            pad_hu = int(round(float(pad) * image.rescale[0] + image.rescale[1]))
+            if pad_hu <= AIR_FLOOR:  # padding lies outside the field of view, at or below the scanner's air clip
+                exclude.add(pad_hu)
+            else:  # a padding value among tissue values would hide a pile-up there (CT-GAN's floor at -1000 HU)
+                checks.append((0.3, f"Pixel Padding Value is {pad_hu} HU, among tissue values: padding lies outside "
+                                    "the field of view, below air; that value is judged like any other"))
         if body.sum() < 2000:
             raise NotApplicable("no patient or phantom found in the slice for the CT physics checks")
         inside = hu[body]
