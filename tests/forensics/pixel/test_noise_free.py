@@ -163,6 +163,23 @@ def test_extended_field_of_view_periphery_is_not_judged(rng):
     assert det.run(dataclasses.replace(image, pixels=x)).score > 0.9
 
 
+def test_a_data_collection_field_too_small_to_be_real_is_not_believed(rng):
+    """DataCollectionDiameter written as 50 mm under a 512 mm reconstruction would leave all but a 24 mm disc
+    unjudged: no scanner measures so little, so the whole image is judged and the hole 50 mm off centre found."""
+    import dataclasses
+
+    from pydicom.dataset import Dataset
+
+    from radtrust.io import Geometry
+
+    x = phantom(rng)
+    _fill_smooth(x, HOLE)
+    ds = Dataset()
+    ds.DataCollectionDiameter, ds.ReconstructionDiameter = "50", "512"
+    image = dataclasses.replace(make_image(x), dataset=ds, geometry=Geometry(pixel_spacing=(1.0, 1.0)))
+    assert NoiseFreeRegionDetector().run(image).score > 0.9
+
+
 def test_scan_denoised_throughout_is_not_judged(sample_ct_files):
     """Total-variation denoising (weight 5) of an authentic Siemens series made noise-free flag it (score 1.0): an
     edge-preserving denoiser flattens noise throughout. Such a scan is declined and says why; weight 2 is judged."""

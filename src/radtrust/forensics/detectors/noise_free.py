@@ -101,6 +101,9 @@ WIDTH_LOG2 = 0.5
 # <= 1.0%), every benchmark edit <= 1.5% (slices <= 2.7%), a Siemens series TV-denoised (weight 5) 6.7% (slices
 # 5.2-8.6%), where noise-free had flagged it; weight 3 (2.3%) it did not.
 LOW, MAX_LOW_SHARE = 0.3, 0.04
+# a data-collection field smaller than either is not believed (measured_field): scanners measure 250 mm (head modes)
+# to 500 mm; in the files here the field is as large as the reconstruction or larger, in the extended-field test 0.62
+MIN_FIELD_MM, MIN_FIELD_SHARE = 200.0, 0.5
 SOFT_TISSUE = (-150.0, 150.0)
 TISSUE = (-950.0, 300.0)  # air, lung and dense bone limits: noise there is not judged
 MIN_SOFT = 5000  # soft-tissue voxels needed for a reference (fewer are mostly edges, whose RMS is not noise)
@@ -212,6 +215,8 @@ def measured_field(image: Image) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     if dcd <= 0 or rd <= 0 or dcd >= 0.98 * rd:
+        return None
+    if dcd < max(MIN_FIELD_MM, MIN_FIELD_SHARE * rd):  # no scanner measures so little: a header written to blind us
         return None
     rows, cols = image.pixels.shape
     cy, cx = (rows - 1) / 2.0, (cols - 1) / 2.0
