@@ -192,13 +192,16 @@ SOP_CLASS_MODALITY = {
 
 def modality_of(ds: Any) -> tuple[str | None, str | None]:
     """(modality, note): the Modality attribute, or, where it is absent or empty, the one the SOP class implies (an
-    editor that strips it must not turn the modality's own checks off), with a note saying so."""
+    editor that strips it must not turn the modality's own checks off), with a note saying so. A CT image storage
+    object is read as CT whatever Modality says: a CT relabelled OT would otherwise escape the CT checks the same way."""
     stated = _text(ds, "Modality")
-    if stated:
-        return stated, None
     implied = SOP_CLASS_MODALITY.get(str(ds.get("SOPClassUID", "")).strip())
+    if stated and (implied != "CT" or stated.upper() == "CT"):
+        return stated, None
     if implied is None:
         return None, None
+    if stated:
+        return implied, f"Modality {stated} contradicts the SOP class ({ds.SOPClassUID.name}): read as {implied}"
     return implied, f"Modality absent: {implied} from the SOP class ({ds.SOPClassUID.name})"
 
 

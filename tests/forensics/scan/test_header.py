@@ -52,6 +52,7 @@ CASES = [
     ("high_bit_wrong", {"HighBit": 15}, "HighBit"),
     ("modality_stripped", {"Modality": None}, "Modality (0008,0060), Type 1"),
     ("modality_blanked", {"Modality": ""}, "Modality (0008,0060), Type 1"),
+    ("ct_relabelled", {"Modality": "OT"}, "Modality OT contradicts the SOP class (CT Image Storage)"),
 ]
 
 

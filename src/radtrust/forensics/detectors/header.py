@@ -31,7 +31,7 @@ import numpy as np
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.io.dicom import not_hounsfield
+from radtrust.io.dicom import modality_of, not_hounsfield
 
 # Roots of organisations that mint UIDs (from vendor conformance statements and toolkit sources).
 VENDOR_ROOTS: dict[str, tuple[str, ...]] = {
@@ -128,12 +128,15 @@ class HeaderForensics(Detector):
     @staticmethod
     def _modality(ds: Any) -> list[tuple[float, str]]:
         """Modality (0008,0060) is Type 1 in every image IOD: a file without it was stripped or written by a
-        non-conformant tool. Stripping it would turn a modality's own checks off; the reader takes the modality from
-        the SOP class instead (:func:`radtrust.io.dicom.modality_of`), and the absence itself is reported."""
-        if str(ds.get("Modality", "") or "").strip():
-            return []
-        return [(0.3, "Modality (0008,0060), Type 1 in every image IOD, is absent or empty: removed from the file or "
-                      "written by a non-conformant tool")]
+        non-conformant tool; a CT image storage object labelled another modality was relabelled. Either would turn
+        the modality's own checks off; the reader takes the modality from the SOP class instead
+        (:func:`radtrust.io.dicom.modality_of`), and the header is reported."""
+        stated = str(ds.get("Modality", "") or "").strip()
+        if not stated:
+            return [(0.3, "Modality (0008,0060), Type 1 in every image IOD, is absent or empty: removed from the file "
+                          "or written by a non-conformant tool")]
+        _, contradiction = modality_of(ds)
+        return [(0.5, contradiction)] if contradiction else []
 
     def _uid_roots(self, ds: Any, image: Any) -> list[tuple[float, str]]:
         out: list[tuple[float, str]] = []
