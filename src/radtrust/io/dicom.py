@@ -193,7 +193,7 @@ SOP_CLASS_MODALITY = {
 def modality_of(ds: Any) -> tuple[str | None, str | None]:
     """(modality, note): the Modality attribute, or, where it is absent or empty, the one the SOP class implies (an
     editor that strips it must not turn the modality's own checks off), with a note saying so. A CT image storage
-    object is read as CT whatever Modality says: a CT relabelled OT would otherwise escape the CT checks the same way."""
+    object is read as CT whatever Modality says: relabelled OT, it would escape the CT checks the same way."""
     stated = _text(ds, "Modality")
     implied = SOP_CLASS_MODALITY.get(str(ds.get("SOPClassUID", "")).strip())
     if stated and (implied != "CT" or stated.upper() == "CT"):
@@ -360,9 +360,10 @@ def decode_pixels(ds: Any, path: Path, limits: Limits) -> np.ndarray:
 
     frames, rows, cols, samples, bits = pixel_layout(ds, path, limits)
     tsuid = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
-    if "PixelData" in ds and tsuid is None:  # a bare dataset whose pixel data are encapsulated: which codec, unknown
-        raise UnsupportedSyntax("no transfer syntax stated (no file meta information) and the pixel data are "
-                                "encapsulated: their codec cannot be told", path)
+    if "PixelData" in ds and tsuid is None:  # a bare dataset whose syntax its encoding could not give
+        encapsulated = ds["PixelData"].is_undefined_length
+        raise UnsupportedSyntax("no transfer syntax stated (no file meta information)" + (
+            " and the pixel data are encapsulated: their codec cannot be told" if encapsulated else ""), path)
     if "PixelData" in ds and tsuid is not None and not tsuid.is_compressed:
         expected = frames * rows * cols * samples * bits // 8
         actual = len(ds.PixelData)
