@@ -128,8 +128,8 @@ def test_simulator_takes_a_metaimage_volume(tmp_path: Path) -> None:
     """CT-GAN's own format (LUNA16 .mhd): the simulator reads it as it reads a NIfTI volume."""
     from radtrust.simulation.target import load_target
 
-    target = load_target(_write(_ct(), tmp_path / "luna.mhd"))
-    assert target.modality == "CT" and target.pixels.shape == (6, 40, 48)
+    target = load_target(_write(_ct(), tmp_path / "1.3.6.1.4.1.14519.5.mhd"))
+    assert target.modality == "CT" and target.pixels.shape == (6, 40, 48) and target.name == "1.3.6.1.4.1.14519.5"
     assert target.spacing == pytest.approx((2.5, 0.8, 0.7)) and "MetaImage volume" in target.notes[0]
     with pytest.raises(InputError):
         load_target(_write(_ct()[0], tmp_path / "flat.mha"))

@@ -154,7 +154,9 @@ def from_nifti(path: Path, *, name: str | None = None) -> Target:
         raise InputError(f"the simulator needs a 3D volume; this {image.source_format} image is 2D", path)
     sp = image.geometry.pixel_spacing or (1.0, 1.0)
     dz = image.geometry.slice_thickness or 1.0
-    stem = name or path.name.split(".")[0]
+    # the name without its format's suffix: LUNA16's volumes are named by a series UID, dots and all
+    stem = name or next((path.name[: -len(s)] for s in (".nii.gz", ".nii", ".mhd", ".mha")
+                         if path.name.lower().endswith(s)), path.stem)
     lungs = None
     mask_path = path.parent / "mask.nii.gz"
     if mask_path.exists() and mask_path != path:
