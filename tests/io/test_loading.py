@@ -305,3 +305,24 @@ def test_bare_dataset_with_encapsulated_pixels_is_unsupported(shared_data: Path,
     with pytest.raises(UnsupportedSyntax) as err:
         load_image(_bare(src, tmp_path / "bare_j2k.dcm", False))
     assert "encapsulated" in str(err.value)
+
+
+def test_secondary_capture_pictures_keep_their_modality(tmp_path: Path) -> None:
+    """The values decide only for CT numbers: an 8-bit secondary capture (a screenshot, a picture) stays OT."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Modality, ds.Rows, ds.Columns = "OT", 64, 64
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.PixelData = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8).tobytes()
+    ds.save_as(tmp_path / "sc.dcm", enforce_file_format=True)
+    image = load_image(tmp_path / "sc.dcm")
+    assert image.modality == "OT" and not any("inferred" in n for n in image.notes)
+    assert pydicom.dcmread(tmp_path / "sc.dcm").Modality == "OT"

@@ -190,6 +190,9 @@ SOP_CLASS_MODALITY = {
 }
 
 
+UNSTATED_MODALITIES = ("", "OT", "SC")  # what says nothing about the acquisition: read from the values instead
+
+
 def modality_of(ds: Any) -> tuple[str | None, str | None]:
     """(modality, note): the Modality attribute, or, where it is absent or empty, the one the SOP class implies (an
     editor that strips it must not turn the modality's own checks off), with a note saying so. A CT image storage
@@ -522,6 +525,11 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
     modality, implied = modality_of(ds)
     if implied:
         notes.insert(0, implied)
+    if (modality or "").upper() in UNSTATED_MODALITIES and hounsfield_modality(pixels) == "CT":
+        # a CT filed as a secondary capture or "other" (by a workstation's export, or to escape the CT checks)
+        notes.insert(0, f"modality CT inferred: {f'Modality {modality}' if modality else 'no Modality'}, but the "
+                        "values are CT numbers (air near -1000 HU, water and soft tissue near 0)")
+        modality = "CT"
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         notes.append(f"photometric interpretation {photometric} read as luminance")
