@@ -2,7 +2,7 @@
 """A CT localizer (topogram, scout) judged as `radtrust scan` judges it: a projection stored as CT must not read as a
 reconstructed slice to the CT checks.
 
-    .venv/bin/python scripts/localizer_check.py ../shared/data/ct/chest_volume/cxr.nii.gz      # 10 s
+    .venv/bin/python scripts/localizer_check.py ../shared/data/ct/chest_volume/cxr.nii.gz      # a few seconds
 
 No real localizer is in the data here (pydicom's two are 16 x 16 thumbnails), so one is made: a digitally
 reconstructed radiograph of the chest CT (attenuation integrated front to back, 1 mm pixels), with quantum noise at two

@@ -19,7 +19,7 @@ import numpy as np
 from radtrust.config import Limits
 from radtrust.errors import CorruptPixelData, InvalidDicom, TooLarge, UnsupportedSyntax
 from radtrust.io.files import check_regular
-from radtrust.io.hounsfield import hounsfield_modality
+from radtrust.io.hounsfield import INFERRED_CT, hounsfield_modality
 from radtrust.io.image import Acquisition, Geometry, Image
 
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -242,6 +242,14 @@ def functional_item(ds: Any, sequence: str, frame: int = 0) -> Any:
     return None
 
 
+def rescale_type(ds: Any) -> str:
+    """Rescale Type (upper case), top level or in the functional groups; "" where the header has none."""
+    if ds is None:
+        return ""
+    item = ds if "RescaleType" in ds else functional_item(ds, "PixelValueTransformationSequence")
+    return str(item.get("RescaleType", "") or "").strip().upper() if item is not None else ""
+
+
 def not_hounsfield(ds: Any, pixels: np.ndarray | None = None) -> str | None:
     """Why a CT image's values are not Hounsfield units, or None: a Rescale Type other than HU (PS3.3 C.11.1.1.2;
     a derived map such as a perfusion rCBF says US, unspecified), top level or in the functional groups. Absent
@@ -249,10 +257,7 @@ def not_hounsfield(ds: Any, pixels: np.ndarray | None = None) -> str | None:
     that hold air near -1000 and water near 0 (:func:`radtrust.io.hounsfield.hounsfield_modality`) are CT numbers
     whatever the header says, so writing a Rescale Type into an edited CT does not turn the CT checks off (header
     forensics reports the contradiction)."""
-    if ds is None:
-        return None
-    item = ds if "RescaleType" in ds else functional_item(ds, "PixelValueTransformationSequence")
-    kind = str(item.get("RescaleType", "") or "").strip().upper() if item is not None else ""
+    kind = rescale_type(ds)
     if kind and kind != "HU":
         if pixels is not None and hounsfield_modality(pixels) == "CT":
             return None
@@ -527,8 +532,7 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
         notes.insert(0, implied)
     if (modality or "").upper() in UNSTATED_MODALITIES and hounsfield_modality(pixels) == "CT":
         # a CT filed as a secondary capture or "other" (by a workstation's export, or to escape the CT checks)
-        notes.insert(0, f"modality CT inferred: {f'Modality {modality}' if modality else 'no Modality'}, but the "
-                        "values are CT numbers (air near -1000 HU, water and soft tissue near 0)")
+        notes.insert(0, f"{INFERRED_CT}; {f'the header says Modality {modality}' if modality else 'no Modality'}")
         modality = "CT"
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() or "MONOCHROME2"
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):

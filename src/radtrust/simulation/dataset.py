@@ -27,7 +27,7 @@ from radtrust.io.raster import FORMATS
 from radtrust.simulation import writer
 from radtrust.simulation.methods import HELD_OUT, METHODS, get_method
 from radtrust.simulation.simulate import simulate
-from radtrust.simulation.target import Target, from_image, from_nifti, from_raster, from_series
+from radtrust.simulation.target import Target, from_image, from_volume, from_raster, from_series
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _volume_slabs(path: Path, slab: int, z: int, base: str) -> list[Source]:
     def volume() -> Target:
         if "v" not in cache:
             cache.clear()
-            cache["v"] = from_nifti(path)
+            cache["v"] = from_volume(path)
         return cache["v"]
 
     out = []

@@ -22,7 +22,7 @@ from radtrust.io.nifti import is_nifti
 from radtrust.io.raster import FORMATS
 from radtrust.simulation.anatomy import body_mask, ct_lungs
 from radtrust.simulation.inpainter import CUBE, PATCH, _cube, ct_norm
-from radtrust.simulation.target import Target, from_image, from_nifti, from_raster, from_series
+from radtrust.simulation.target import Target, from_image, from_volume, from_raster, from_series
 
 
 def sources(paths: Iterable[str | Path]) -> tuple[list[Target], list[Target]]:
@@ -33,7 +33,7 @@ def sources(paths: Iterable[str | Path]) -> tuple[list[Target], list[Target]]:
     for f in iter_files([Path(p) for p in paths]):
         if is_nifti(f) or is_metaimage(f):
             if not f.name.lower().startswith("mask."):
-                ct.append(from_nifti(f))
+                ct.append(from_volume(f))
         elif f.suffix.lower() in FORMATS:
             two_d.append(from_raster(f))
         else:

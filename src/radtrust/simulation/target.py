@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from radtrust.benchmarking.format import stem_of
 from radtrust.errors import InputError
 from radtrust.io import Image, Series, load_image, load_series
 
@@ -144,7 +145,7 @@ def lungs_from_labels(labels: np.ndarray, structures_csv: Path | None) -> np.nda
     return np.isin(labels, ids)
 
 
-def from_nifti(path: Path, *, name: str | None = None) -> Target:
+def from_volume(path: Path, *, name: str | None = None) -> Target:
     """A NIfTI (or MetaImage) CT volume (z, y, x) with a synthetic minimal CT header and, if a ``mask.nii.gz``
     with organ labels lies beside it, its lung mask."""
     from radtrust.simulation import dicomize
@@ -154,9 +155,7 @@ def from_nifti(path: Path, *, name: str | None = None) -> Target:
         raise InputError(f"the simulator needs a 3D volume; this {image.source_format} image is 2D", path)
     sp = image.geometry.pixel_spacing or (1.0, 1.0)
     dz = image.geometry.slice_thickness or 1.0
-    # the name without its format's suffix: LUNA16's volumes are named by a series UID, dots and all
-    stem = name or next((path.name[: -len(s)] for s in (".nii.gz", ".nii", ".mhd", ".mha")
-                         if path.name.lower().endswith(s)), path.stem)
+    stem = name or stem_of(path.name)  # LUNA16's volumes are named by a series UID, dots and all
     lungs = None
     mask_path = path.parent / "mask.nii.gz"
     if mask_path.exists() and mask_path != path:
@@ -218,7 +217,7 @@ def load_target(path: str | os.PathLike[str]) -> Target:
             raise InputError(f"expected one CT series in the folder, found {len(series)}", path)
         return from_series(series[0])
     if is_nifti(path) or is_metaimage(path):
-        return from_nifti(path)
+        return from_volume(path)
     if path.suffix.lower() in FORMATS:
         return from_raster(path)
     return from_image(load_image(path))

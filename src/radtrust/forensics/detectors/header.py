@@ -31,7 +31,7 @@ import numpy as np
 
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.io.dicom import modality_of, not_hounsfield
+from radtrust.io.dicom import modality_of, not_hounsfield, rescale_type
 
 # Roots of organisations that mint UIDs (from vendor conformance statements and toolkit sources).
 VENDOR_ROOTS: dict[str, tuple[str, ...]] = {
@@ -117,13 +117,11 @@ class HeaderForensics(Detector):
         """A CT whose Rescale Type says its values are not Hounsfield units while they are CT numbers (air near
         -1000, water near 0): a derived map never looks like that, and the claim would turn the CT checks off (they
         judge the values instead, :func:`radtrust.io.dicom.not_hounsfield`)."""
-        if (image.modality or "").upper() != "CT" or not (claim := not_hounsfield(ds)):
+        kind = rescale_type(ds)
+        if (image.modality or "").upper() != "CT" or kind in ("", "HU") or not_hounsfield(ds, image.pixels):
             return []
-        if not_hounsfield(ds, image.pixels) is not None:
-            return []
-        said = claim[claim.index("(") + 1 : -1] if "(" in claim else claim
-        return [(0.5, f"{said} says the values are not Hounsfield units, but they are CT numbers (air near -1000 HU, "
-                      "water near 0): a claim that would turn the CT checks off")]
+        return [(0.5, f"Rescale Type {kind} says the values are not Hounsfield units, but they are CT numbers (air "
+                      "near -1000 HU, water near 0): a claim that would turn the CT checks off")]
 
     @staticmethod
     def _modality(ds: Any) -> list[tuple[float, str]]:
