@@ -11,7 +11,6 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,21 @@ PYTHON_PLUGIN = "/usr/share/orthanc/plugins/libOrthancPython.so"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports: every socket stays bound until all are picked, so that the kernel
+    cannot hand the same ephemeral port out twice (it did, to Orthanc's HTTP and DICOM ports, in CI)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def require_orthanc(python: bool = False) -> None:
@@ -43,17 +53,35 @@ class Orthanc:
     def __init__(self, workdir: Path, extra: dict[str, Any] | None = None, aet: str = "ORTHANC") -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.http_port, self.dicom_port, self.aet = free_port(), free_port(), aet
+        self.aet = aet
+        self.extra = extra or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http_port, self.dicom_port = free_ports(2)
+        self._configure()
+
+    def _configure(self) -> None:
         self.config = {
-            "Name": "radtrust-test", "StorageDirectory": str(workdir / "db"), "IndexDirectory": str(workdir / "db"),
-            "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": aet,
+            "Name": "radtrust-test", "StorageDirectory": str(self.dir / "db"), "IndexDirectory": str(self.dir / "db"),
+            "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": self.aet,
             "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "DicomAlwaysAllowFind": True,
             "DicomAlwaysAllowStore": True, "DicomCheckCalledAet": False, "StableAge": 1,
             "HttpBindAddress": "127.0.0.1", "DicomServerEnabled": True, "ConcurrentJobs": 1,
-            "Plugins": [], **(extra or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
+            "Plugins": [], **self.extra}
 
     def __enter__(self) -> "Orthanc":
+        for _ in range(3):
+            if self._start():
+                return self
+            log = (self.dir / "orthanc.log").read_text(errors="replace")
+            if "HTTP server is privileged or already in use" not in log:
+                break
+            # Another process took the HTTP port between picking and binding: pick it again. The DICOM port stays,
+            # since a test may have handed it to a gateway before starting the PACS.
+            self.http_port = next(p for p in free_ports(3) if p != self.dicom_port)
+            self._configure()
+        raise RuntimeError(f"Orthanc did not start: {log[-3000:]}")
+
+    def _start(self) -> bool:
         cfg = self.dir / "orthanc.json"
         cfg.write_text(json.dumps(self.config, indent=1))
         self.log = open(self.dir / "orthanc.log", "wb")
@@ -61,14 +89,14 @@ class Orthanc:
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                self.get("/system")
-                return self
-            except (urllib.error.URLError, ConnectionError):
+                self.get("/system", timeout=2)
+                return True
+            except OSError:  # refused, reset or timed out (URLError is one too)
                 if self.proc.poll() is not None:
                     break
                 time.sleep(0.1)
         self.__exit__()
-        raise RuntimeError(f"Orthanc did not start: {(self.dir / 'orthanc.log').read_text()[-3000:]}")
+        return False
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -83,8 +111,8 @@ class Orthanc:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.http_port}{path}"
 
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url(path), timeout=30) as r:
+    def get(self, path: str, timeout: float = 30) -> Any:
+        with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
             body = r.read()
             return json.loads(body) if r.headers.get_content_type() == "application/json" else body
 
