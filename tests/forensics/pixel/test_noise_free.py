@@ -106,11 +106,85 @@ def test_lossy_compressed_ct_is_not_judged(sample_ct_files, tmp_path):
         NoiseFreeRegionDetector().run_series(series)
 
 
-def test_scope_is_ct_only(rng):
+def test_outside_ct_only_8bit_pictures_are_judged(rng):
     det = NoiseFreeRegionDetector()
-    assert not det.applies_to(make_image(phantom(rng), modality="CR"))
+    with pytest.raises(NotApplicable, match="8-bit pictures only"):
+        det.run(make_image(phantom(rng), modality="CR"))  # CT numbers stored as a radiograph: not 8-bit
+    assert not det.applies_to(make_image(_picture(rng), modality="US"))
     with pytest.raises(NotApplicable):
         det.run(make_image(np.full((64, 64), -1000.0)))  # no body, no tissue
+
+
+def _picture(rng: np.random.Generator, shape: tuple[int, int] = (768, 768), sigma: float = 2.5) -> np.ndarray:
+    """An 8-bit radiograph-like picture: smooth anatomy at grey levels 60-200, noise growing with the grey level
+    (sigma at mid-grey), rounded to integers."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    base = 130 + 50 * np.sin(yy / 90.0) * np.cos(xx / 130.0) + ndimage.gaussian_filter(rng.normal(0, 40, shape), 25)
+    base = np.clip(base, 60, 200)
+    noise = ndimage.gaussian_filter(rng.normal(0, 1, shape), 0.6)
+    noise *= sigma / noise.std() * np.sqrt(base / 130.0)
+    return np.clip(np.round(base + noise), 0, 255).astype(np.float32)
+
+
+def _picture_image(x: np.ndarray):
+    return make_image(x, modality="DX", bits=8)
+
+
+def _biharmonic_disc(x: np.ndarray, cy: int, cx: int, radius: int) -> np.ndarray:
+    from skimage.restoration import inpaint_biharmonic
+
+    yy, xx = np.ogrid[: x.shape[0], : x.shape[1]]
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
+    win = (slice(cy - 3 * radius, cy + 3 * radius), slice(cx - 3 * radius, cx + 3 * radius))
+    out = x.copy()
+    out[win] = np.where(disc[win], np.round(inpaint_biharmonic(x[win].astype(np.float64), disc[win])), x[win])
+    return out
+
+
+def test_picture_inpainted_disc_is_found_in_place(rng):
+    """A biharmonic fill (scikit-image's, as the held-out benchmark's in-painting) of a 15 px disc in a noisy
+    8-bit picture: quiet inside, the picture's ordinary noise around it."""
+    x = _picture(rng)
+    det = NoiseFreeRegionDetector()
+    clean = det.run(_picture_image(x))
+    assert clean.score < 0.05, clean.evidence
+    edited = det.run(_picture_image(_biharmonic_disc(x, 400, 300, 15)))
+    assert edited.score > 0.5, edited.evidence
+    assert "has under 0.25 of the noise this picture carries" in edited.evidence[0]
+    ys, xs = np.nonzero(edited.heatmap > 0.5)
+    assert 400 - 18 <= ys.min() and ys.max() <= 400 + 18 and 300 - 18 <= xs.min() and xs.max() <= 300 + 18
+
+
+def test_picture_label_box_and_smooth_fade_are_not_fills(rng):
+    """What authentic pictures hold that is quiet too: a burned-in label (a flat box with a letter, sharp edges),
+    and an area whose noise fades out (JPEG-smoothed dark air): neither is quiet inside noisy surroundings."""
+    x = _picture(rng)
+    x[100:250, 500:600] = np.linspace(126.0, 140.0, 150)[:, None].round()  # a label's box (shaded by a codec)...
+    x[130:220, 530:545] = x[205:220, 530:580] = 220.0  # ...with an "L"
+    yy, xx = np.mgrid[: x.shape[0], : x.shape[1]]
+    fade = np.clip(np.hypot(yy - 600, xx - 200) / 80.0 - 0.5, 0.0, 1.0)  # noise gone within 40 px, back by 120
+    smooth = ndimage.gaussian_filter(x, 6.0)
+    x = np.round(smooth + fade * (x - smooth)).astype(np.float32)
+    finding = NoiseFreeRegionDetector().run(_picture_image(x))
+    assert finding.score < 0.1, finding.evidence
+
+
+def test_picture_without_noise_is_not_judged(rng):
+    x = np.round(ndimage.gaussian_filter(_picture(rng), 3.0)).astype(np.float32)  # smoothed: no noise left
+    with pytest.raises(NotApplicable, match="under 0.8 grey levels"):
+        NoiseFreeRegionDetector().run(_picture_image(x))
+
+
+def test_authentic_pictures_with_the_largest_quiet_regions_are_not_flagged(shared_data):
+    """The authentic pictures of ../shared/data/cxr whose quiet regions are largest (burned-in labels, dark air,
+    JPEG-smoothed tissue; scripts/picture_fill_check.py measures all 160): none reads as a fill."""
+    det = NoiseFreeRegionDetector()
+    for name in ("4fed5061.jpg", "covid-19-pneumonia-mild.JPG", "887db78f.jpg", "3248cc61.jpg", "bd3ceeb6.jpg",
+                 "covid-19-pneumonia-43-day2.jpeg", "527321ee.jpg", "pneumococcal-pneumonia-day35.jpg"):
+        path = shared_data / "cxr" / name
+        if path.exists():
+            finding = det.run(load_image(path))
+            assert finding.score < 0.2, (name, finding.evidence)
 
 
 def test_authentic_samples_score_low(sample_ct_files):

@@ -1,0 +1,142 @@
+"""Noise-free regions in 8-bit radiograph pictures: the `noise-free` detector's path for pictures.
+
+A radiograph's noise depends on the grey level (Poisson-Gaussian before the display curve), so a picture is judged
+against its own noise-level function: the median local RMS of the fine residual (the picture minus its 3x3 mean,
+over 5x5 pixels) per band of 16 grey levels. A pixel is *quiet* where its RMS is under ``RATIO`` of that level at
+its grey level. Quiet regions occur in authentic pictures too: where JPEG smoothed a flat area, in dark air, in
+gradients and burned-in labels. What an in-painting, a healing brush's smooth fill or a retouch leaves differs
+from them by its surroundings: the fill is quiet, and the 3-12 px around it carry the picture's ordinary noise,
+because the editor stopped at the edit; an authentic smooth area fades into smooth surroundings. So a region
+counts when the pixels around it carry between ``RING`` of the expected noise, and not when one grey level fills
+more than half of it (labels, padding: constant by construction).
+
+Measured (session 18, the 8-bit pictures of ``bench/dev`` and ``bench/holdout`` and all 160 of
+``../shared/data/cxr``): the largest such region in 238 authentic pictures is 164 px (in 1 of them over 110);
+in-painted, healed and retouched regions left 287-40,626 px (15 of 69 fills, removals and retouches; the rest
+had their noise re-added, or sat in pictures whose noise is under the floor). Authentic regions ringed by less
+noise reach 11,000 px (JPEG-smoothed soft tissue), burned-in labels ringed by much more (2.2-19.6 times the
+level, from the letters) 13,000 px: both excluded by the ring. The score is a logistic of log2(size),
+0.5 at ``CENTRE`` pixels.
+
+A picture whose noise is under ``FLOOR`` grey levels at every grey level (resized down, smoothed, or saved at a
+low JPEG quality) is not judged: rounding alone leaves 0.29 there, and a fill cannot be told from the picture.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from radtrust.errors import EvidenceLost
+from radtrust.forensics.detectors.base import Finding
+from radtrust.forensics.residuals import box_mean
+
+RATIO = 0.25  # quiet: local RMS under this share of the noise level at that grey level
+FLOOR = 0.8  # grey levels: a band whose noise level is lower is not judged
+RING = (0.85, 1.6)  # the region's surroundings carry this share of the expected noise (median)
+MAX_STEP = 4.0  # expected noise levels: the median jump from the region's edge to 3-6 px outside it
+RING_SPAN = (3, 12)  # px: the surroundings, measured out from the region's edge (square dilations)
+MAX_MODE_SHARE = 0.5  # a region more than half one grey level is a label or padding, not a fill
+CENTRE, WIDTH_LOG2 = 400.0, 0.5  # px: the logistic of log2(size)
+MIN_SIZE = 100  # px: smaller regions are not examined (they score under 0.01)
+MAX_REGIONS = 64  # the largest quiet regions examined per picture
+BAND = 16  # grey levels per band of the noise-level function
+MIN_BAND = 500  # pixels (of the 2x2 subsample) a band needs for its level
+SATURATED = (4, 251)  # grey levels at or beyond which a pixel is clipped, not judged
+MARGIN = 12  # px at the picture's border not judged
+WINDOW = 5  # px: the local RMS window
+
+
+def noise_level(x: np.ndarray, rms: np.ndarray, judged: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-pixel expected noise from the picture's noise-level function, the level per band of BAND grey levels).
+    A band with too few judged pixels has level 0 (not judged)."""
+    bands = np.clip((box_mean(x, WINDOW) // BAND).astype(np.intp), 0, 256 // BAND - 1)
+    sub = (slice(None, None, 2), slice(None, None, 2))
+    b, r = bands[sub][judged[sub]], rms[sub][judged[sub]]
+    levels = np.zeros(256 // BAND, np.float32)
+    for k in np.flatnonzero(np.bincount(b, minlength=len(levels)) >= MIN_BAND):
+        levels[k] = np.median(r[b == k])
+    return levels[bands], levels
+
+
+def _ring_share(rms: np.ndarray, expected: np.ndarray, judged: np.ndarray, region: np.ndarray) -> float:
+    """Median of local RMS / expected noise over the judged pixels 3-12 px outside ``region`` (0 if too few)."""
+    inner = ndimage.maximum_filter(region, size=2 * RING_SPAN[0] + 1)  # square dilations (separable: fast)
+    ring = ndimage.maximum_filter(region, size=2 * RING_SPAN[1] + 1) & ~inner & judged
+    if np.count_nonzero(ring) < 20:
+        return 0.0
+    return float(np.median(rms[ring] / expected[ring]))
+
+
+def _edge_step(x: np.ndarray, expected: np.ndarray, judged: np.ndarray, region: np.ndarray) -> float:
+    """Median |value 3-6 px outside ``region`` - value of the region's nearest pixel| (3x3 means), in units of the
+    region's expected noise. A fill continues its surroundings (1-3); a burned-in label's box does not (18-22)."""
+    dist, (iy, ix) = ndimage.distance_transform_edt(~region, return_indices=True)
+    band = (dist >= 3) & (dist <= 6) & judged
+    if np.count_nonzero(band) < 10:
+        return math.inf
+    smooth = box_mean(x, 3)
+    jump = np.abs(smooth[band] - smooth[iy[band], ix[band]])
+    return float(np.median(jump)) / max(float(np.median(expected[region])), 1e-3)
+
+
+def _score(size: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(math.log2(size) - math.log2(CENTRE)) / WIDTH_LOG2)) if size > 0 else 0.0
+
+
+def picture_finding(levels8: np.ndarray) -> Finding:
+    """The noise-free finding on an 8-bit picture (its grey levels 0-255, 2D)."""
+    x = np.asarray(levels8, dtype=np.float32)
+    r = x - box_mean(x, 3)
+    rms = np.sqrt(np.maximum(box_mean(r * r, WINDOW), 0.0))
+    inside = ((x > SATURATED[0]) & (x < SATURATED[1])).astype(np.float32)
+    judged = box_mean(inside, WINDOW) > 1.0 - 1e-3  # the whole 5x5 window unclipped
+    judged[:MARGIN] = judged[-MARGIN:] = False
+    judged[:, :MARGIN] = judged[:, -MARGIN:] = False
+    expected, levels = noise_level(x, rms, judged)
+    judged &= expected >= FLOOR
+    if not judged.any():
+        raise EvidenceLost(f"the picture's noise is under {FLOOR:g} grey levels at every grey level (smoothed, "
+                           "resized down or strongly compressed): a smooth fill cannot be told from it")
+    quiet = judged & (rms < RATIO * expected)
+    labels, n = ndimage.label(quiet)
+    best = (0.0, 0, None, 0.0)  # (score, size, slices, ring share)
+    heat = np.zeros(x.shape, np.float32)
+    if n:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        boxes = ndimage.find_objects(labels)
+        order = np.argsort(sizes)[::-1][:MAX_REGIONS]
+        for k in order[sizes[order] >= MIN_SIZE]:
+            sl = boxes[k - 1]
+            pad = RING_SPAN[1] + 2
+            win = tuple(slice(max(s.start - pad, 0), s.stop + pad) for s in sl)
+            region = labels[win] == k
+            values = x[win][region].astype(np.intp)
+            if np.bincount(values).max() > MAX_MODE_SHARE * values.size:
+                continue
+            share = _ring_share(rms[win], expected[win], judged[win], region)
+            if not RING[0] <= share <= RING[1]:
+                continue
+            if _edge_step(x[win], expected[win], judged[win], region) > MAX_STEP:
+                continue
+            score = _score(int(sizes[k]))
+            if score > best[0]:
+                best = (score, int(sizes[k]), sl, share)
+            if score > 0.2:
+                grown = ndimage.maximum_filter(region, size=WINDOW)
+                heat[win] = np.maximum(heat[win], np.where(grown, np.float32(score), np.float32(0)))
+    mid = float(np.median(levels[levels > 0]))
+    score, size, sl, share = best
+    if score < 0.5:
+        evidence = (f"no region without the picture's noise inside noisy surroundings (largest {size} px; noise "
+                    f"{mid:.1f} grey levels at the median band)" if size else
+                    f"no region without the picture's noise inside noisy surroundings (noise {mid:.1f} grey levels "
+                    "at the median band)")
+    else:
+        evidence = (f"a {size}-pixel region (rows {sl[0].start}-{sl[0].stop - 1}, columns {sl[1].start}-"
+                    f"{sl[1].stop - 1}) has under {RATIO:g} of the noise this picture carries at its grey level, "
+                    f"while the pixels around it carry {share:.2f} of it: in-painted, healed or smoothed content")
+    return Finding(score, heat, (evidence,))
