@@ -31,7 +31,11 @@ barely moves a block's median, so this detector looks at the finest scale instea
    body, an edit packs them in one place), and only where that band holds the scanner's noise rather than
    rounding (smooth head kernels and phantoms here do not).
 
-Only CT in HU applies (radiographs have collimated and saturated areas without noise). Lossy compression
+These tiers judge CT in HU. 8-bit radiograph pictures (and rasters without a modality) take their own path,
+:mod:`radtrust.forensics.detectors.noise_free_picture`: a radiograph has collimated, saturated and JPEG-smoothed
+areas without noise, so there a region counts only where it is quiet against the picture's own noise-level
+function *and* its surroundings carry that noise up to its edge. 16-bit radiographs are not judged (one real
+plate here cannot set that path's bounds). Lossy compression
 (JPEG, JPEG-LS near-lossless, irreversible JPEG 2000, or LossyImageCompression "01") removes noise where the
 anatomy is smooth: a CT stored at 10:1 JPEG 2000 shows regions of hundreds of voxels without noise, so such
 images are not judged, nor is the body outside the scanner's data-collection field in an extended-field-of-view

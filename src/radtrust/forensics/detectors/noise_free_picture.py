@@ -35,10 +35,15 @@ from radtrust.forensics.residuals import box_mean
 
 RATIO = 0.25  # quiet: local RMS under this share of the noise level at that grey level
 FLOOR = 0.8  # grey levels: a band whose noise level is lower is not judged
-RING = (0.85, 1.6)  # the region's surroundings carry this share of the expected noise (median)
-MAX_STEP = 4.0  # expected noise levels: the median jump from the region's edge to 3-6 px outside it
-RING_SPAN = (3, 12)  # px: the surroundings, measured out from the region's edge (square dilations)
-MAX_MODE_SHARE = 0.5  # a region more than half one grey level is a label or padding, not a fill
+NEAR_SPAN, FAR_SPAN = (3, 6), (7, 15)  # px from the region's edge: its near and far surroundings
+# The noise starts at a fill's edge, all around it: three quarters of its near surroundings carry at least NEAR_LOW
+# of the expected noise, their median at most NEAR_HIGH (an edge, a label's box, would carry more); at least
+# MIN_SEEN of them are judged (a region against the picture's border or clipped areas cannot be told); the far
+# surroundings carry the picture's ordinary noise (median within FAR).
+NEAR_LOW, NEAR_HIGH, MIN_SEEN = 0.6, 1.6, 0.7
+FAR = (0.9, 1.6)
+MAX_MODE_SHARE = 0.5  # a region more than half one grey level is flat by construction (labels, padding, a tone
+# curve merging levels), not a fill: a rounded smooth fill spreads over its range (its mode 2-20% of it)
 CENTRE, WIDTH_LOG2 = 400.0, 0.5  # px: the logistic of log2(size)
 MIN_SIZE = 100  # px: smaller regions are not examined (they score under 0.01)
 MAX_REGIONS = 64  # the largest quiet regions examined per picture
@@ -61,25 +66,19 @@ def noise_level(x: np.ndarray, rms: np.ndarray, judged: np.ndarray) -> tuple[np.
     return levels[bands], levels
 
 
-def _ring_share(rms: np.ndarray, expected: np.ndarray, judged: np.ndarray, region: np.ndarray) -> float:
-    """Median of local RMS / expected noise over the judged pixels 3-12 px outside ``region`` (0 if too few)."""
-    inner = ndimage.maximum_filter(region, size=2 * RING_SPAN[0] + 1)  # square dilations (separable: fast)
-    ring = ndimage.maximum_filter(region, size=2 * RING_SPAN[1] + 1) & ~inner & judged
-    if np.count_nonzero(ring) < 20:
-        return 0.0
-    return float(np.median(rms[ring] / expected[ring]))
-
-
-def _edge_step(x: np.ndarray, expected: np.ndarray, judged: np.ndarray, region: np.ndarray) -> float:
-    """Median |value 3-6 px outside ``region`` - value of the region's nearest pixel| (3x3 means), in units of the
-    region's expected noise. A fill continues its surroundings (1-3); a burned-in label's box does not (18-22)."""
-    dist, (iy, ix) = ndimage.distance_transform_edt(~region, return_indices=True)
-    band = (dist >= 3) & (dist <= 6) & judged
-    if np.count_nonzero(band) < 10:
-        return math.inf
-    smooth = box_mean(x, 3)
-    jump = np.abs(smooth[band] - smooth[iy[band], ix[band]])
-    return float(np.median(jump)) / max(float(np.median(expected[region])), 1e-3)
+def _surroundings(rms: np.ndarray, expected: np.ndarray, judged: np.ndarray, region: np.ndarray
+                  ) -> tuple[float, float, float, float]:
+    """Around ``region``, the local RMS over the expected noise: its lower quartile and median 3-6 px from the
+    edge, its median 7-15 px from it, and the share of the pixels 3-6 px from the edge that are judged. NaN where
+    fewer than 20 pixels at that distance are judged."""
+    dist = ndimage.distance_transform_edt(~region)
+    rel = rms / np.maximum(expected, np.float32(1e-3))
+    near_all = (dist >= NEAR_SPAN[0]) & (dist <= NEAR_SPAN[1])
+    near, far = near_all & judged, (dist >= FAR_SPAN[0]) & (dist <= FAR_SPAN[1]) & judged
+    if np.count_nonzero(near) < 20 or np.count_nonzero(far) < 20:
+        return math.nan, math.nan, math.nan, 0.0
+    q25, median = (float(v) for v in np.percentile(rel[near], [25, 50]))
+    return q25, median, float(np.median(rel[far])), np.count_nonzero(near) / np.count_nonzero(near_all)
 
 
 def _score(size: float) -> float:
@@ -102,7 +101,7 @@ def picture_finding(levels8: np.ndarray) -> Finding:
                            "resized down or strongly compressed): a smooth fill cannot be told from it")
     quiet = judged & (rms < RATIO * expected)
     labels, n = ndimage.label(quiet)
-    best = (0.0, 0, None, 0.0)  # (score, size, slices, ring share)
+    best = (0.0, 0, None, 0.0)  # (score, size, slices, noise share in the far surroundings)
     heat = np.zeros(x.shape, np.float32)
     if n:
         sizes = np.bincount(labels.ravel())
@@ -111,25 +110,23 @@ def picture_finding(levels8: np.ndarray) -> Finding:
         order = np.argsort(sizes)[::-1][:MAX_REGIONS]
         for k in order[sizes[order] >= MIN_SIZE]:
             sl = boxes[k - 1]
-            pad = RING_SPAN[1] + 2
+            pad = FAR_SPAN[1] + 2
             win = tuple(slice(max(s.start - pad, 0), s.stop + pad) for s in sl)
             region = labels[win] == k
             values = x[win][region].astype(np.intp)
             if np.bincount(values).max() > MAX_MODE_SHARE * values.size:
                 continue
-            share = _ring_share(rms[win], expected[win], judged[win], region)
-            if not RING[0] <= share <= RING[1]:
-                continue
-            if _edge_step(x[win], expected[win], judged[win], region) > MAX_STEP:
-                continue
+            q25, near, far, seen = _surroundings(rms[win], expected[win], judged[win], region)
+            if not (q25 >= NEAR_LOW and near <= NEAR_HIGH and FAR[0] <= far <= FAR[1] and seen >= MIN_SEEN):
+                continue  # (NaN compares False: too little judged around it to tell)
             score = _score(int(sizes[k]))
             if score > best[0]:
-                best = (score, int(sizes[k]), sl, share)
+                best = (score, int(sizes[k]), sl, far)
             if score > 0.2:
                 grown = ndimage.maximum_filter(region, size=WINDOW)
                 heat[win] = np.maximum(heat[win], np.where(grown, np.float32(score), np.float32(0)))
     mid = float(np.median(levels[levels > 0]))
-    score, size, sl, share = best
+    score, size, sl, far = best
     if score < 0.5:
         evidence = (f"no region without the picture's noise inside noisy surroundings (largest {size} px; noise "
                     f"{mid:.1f} grey levels at the median band)" if size else
@@ -138,5 +135,5 @@ def picture_finding(levels8: np.ndarray) -> Finding:
     else:
         evidence = (f"a {size}-pixel region (rows {sl[0].start}-{sl[0].stop - 1}, columns {sl[1].start}-"
                     f"{sl[1].stop - 1}) has under {RATIO:g} of the noise this picture carries at its grey level, "
-                    f"while the pixels around it carry {share:.2f} of it: in-painted, healed or smoothed content")
+                    f"while the pixels around it carry {far:.2f} of it: in-painted, healed or smoothed content")
     return Finding(score, heat, (evidence,))
