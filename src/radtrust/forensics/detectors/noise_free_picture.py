@@ -20,7 +20,7 @@ pictures score at most 0.024 (a 110 px region); 10 of the 99 in-paintings, remov
 benchmarks score over 0.5 (regions of 512-40,665 px: biharmonic and learned in-painting, lesion and fracture
 removals), the rest had noise re-added, were too small, or sit in pictures whose noise is under the floor. Whole
 pictures processed (``scripts/benign_processing_check.py``'s transforms on all 160 of ``../shared/data/cxr``, as
-PNG and JPEG): at most 0.25. Each rule was added for a false alarm seen: the near ring's median for a burned-in
+PNG and JPEG, this detector alone): at most 0.25. Each rule was added for a false alarm seen: the near ring's median for a burned-in
 "L" box (11,590 px), its lower quartile and seen share for pictures sharpened with a threshold (PIL's unsharp
 mask keeps quiet areas quiet and sharpens the noise around them: 12 of 320 sharpened pictures scored over 0.5
 before), the one-level rule for equalised and gamma-curved pictures (9 of 240 such variants of 40 pictures).
@@ -50,9 +50,9 @@ NEAR_SPAN, FAR_SPAN = (3, 6), (7, 15)  # px from the region's edge: its near and
 NEAR_LOW, NEAR_HIGH, MIN_SEEN = 0.6, 1.6, 0.7
 FAR = (0.9, 1.6)
 MAX_MODE_SHARE = 0.5  # a region more than half one grey level is flat by construction (labels, padding, a tone
-# curve merging levels), not a fill: a rounded smooth fill spreads over its range (its mode 2-20% of it)
+# curve merging levels), not a fill: a rounded smooth fill spreads over its range (its mode 2-30% of it)
 CENTRE, WIDTH_LOG2 = 400.0, 0.5  # px: the logistic of log2(size)
-MIN_SIZE = 100  # px: smaller regions are not examined (they score under 0.01)
+MIN_SIZE = 100  # px: smaller regions are not examined (they would score under 0.02)
 MAX_REGIONS = 64  # the largest quiet regions examined per picture
 BAND = 16  # grey levels per band of the noise-level function
 MIN_BAND = 500  # pixels (of the 2x2 subsample) a band needs for its level
