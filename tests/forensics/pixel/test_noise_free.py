@@ -1,5 +1,6 @@
 """Known answers for the noise-free-region detector: a hole without noise inside the body is found in place,
-authentic CT (samples and every series in ../shared/data/ct) has none."""
+authentic CT (samples and every series in ../shared/data/ct) has none; in 8-bit pictures a fill inside noisy
+surroundings is found, and labels, smooth areas, sharpened and tone-curved authentic pictures are not read as fills."""
 
 from __future__ import annotations
 
@@ -393,7 +394,7 @@ def test_sharpened_authentic_pictures_are_not_flagged(shared_data):
 def test_tone_curved_authentic_pictures_are_not_flagged(shared_data):
     """A tone curve whose slope is under 1 somewhere (equalisation, a gamma) merges grey levels there: smooth areas
     become runs of one level, quiet inside noisy surroundings. A region more than half one grey level is not a
-    fill (these pictures scored 0.56-1.0 without that rule)."""
+    fill (these were false alarms, 0.56-1.0, before that rule)."""
     from PIL import Image as PILImage
     from PIL import ImageOps
 
