@@ -224,6 +224,20 @@ def eight_bit_levels(x: np.ndarray) -> tuple[np.ndarray, float, str] | None:
     return np.rint((x - levels[0]) / step), float(np.rint(k[-1])), note
 
 
+def picture_levels(image) -> tuple[np.ndarray, float, str] | str:  # noqa: ANN001 - radtrust.io.Image
+    """:func:`eight_bit_levels` of a 2D picture of at least 64x64 pixels, once per image for every detector that
+    reads them (inside :func:`shared_intermediates`); else why not: "small" or "levels"."""
+    def compute() -> tuple[np.ndarray, float, str] | str:
+        x = np.asarray(image.pixels, dtype=np.float64)
+        if image.source_format != "dicom":
+            x = np.rint(x)  # colour pictures arrive as ITU-R 601 luminance, which is JPEG's own Y channel
+        if x.ndim != 2 or min(x.shape) < 64:
+            return "small"
+        return eight_bit_levels(x) or "levels"
+
+    return reuse("eight-bit-levels", image.pixels, 0, compute)
+
+
 def picture_lattice(image, *,  # noqa: ANN001 - radtrust.io.Image
                     judge_strength: bool = True) -> tuple[np.ndarray, str, Lattice, np.ndarray, np.ndarray]:
     """(8-bit levels, note, lattice, block DCT coefficients, usable blocks) of a picture's last JPEG compression,
@@ -234,14 +248,9 @@ def picture_lattice(image, *,  # noqa: ANN001 - radtrust.io.Image
     table from the file itself).
     """
     def compute() -> tuple[np.ndarray, str, Lattice, np.ndarray, np.ndarray] | str:
-        x = np.asarray(image.pixels, dtype=np.float64)
-        if image.source_format != "dicom":
-            x = np.rint(x)  # colour pictures arrive as ITU-R 601 luminance, which is JPEG's own Y channel
-        if x.ndim != 2 or min(x.shape) < 64:
-            return "small"
-        levels = eight_bit_levels(x)
-        if levels is None:
-            return "levels"
+        levels = picture_levels(image)
+        if isinstance(levels, str):
+            return levels
         x, top, note = levels
         found = find_lattice(x, 0.0, top)
         if found is None:

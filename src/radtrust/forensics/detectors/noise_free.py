@@ -57,7 +57,7 @@ from scipy import ndimage
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.detectors.jpeg_grid import eight_bit_levels
+from radtrust.forensics.detectors.jpeg_grid import picture_levels
 from radtrust.forensics.detectors.noise_free_picture import picture_finding
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
 from radtrust.forensics.residuals import box_mean, dilate, valid_mask
@@ -239,13 +239,10 @@ def _score(size: np.ndarray | int, centre: float = TIERS[0][1]) -> np.ndarray:
 
 def _picture(image: Image) -> Finding:
     """An 8-bit radiograph picture (2D): its own noise-level function, regions quiet in noisy surroundings."""
-    if image.pixels.ndim != 2 or min(image.pixels.shape) < 64:
+    levels = picture_levels(image)  # shared with jpeg-grid
+    if levels == "small":
         raise NotApplicable("outside CT, noise-free regions are judged in 2D pictures of at least 64x64 pixels")
-    x = np.asarray(image.pixels, dtype=np.float64)
-    if image.source_format != "dicom":
-        x = np.rint(x)  # colour pictures arrive as fractional luminance
-    levels = eight_bit_levels(x)
-    if levels is None:
+    if isinstance(levels, str):
         raise NotApplicable("outside CT, noise-free regions are judged in 8-bit pictures only")
     return picture_finding(levels[0])
 

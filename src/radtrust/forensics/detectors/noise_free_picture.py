@@ -38,7 +38,7 @@ from scipy import ndimage
 
 from radtrust.errors import EvidenceLost
 from radtrust.forensics.detectors.base import Finding
-from radtrust.forensics.residuals import box_mean, dilate
+from radtrust.forensics.residuals import box_mean, dilate, logistic
 
 RATIO = 0.25  # quiet: local RMS under this share of the noise level at that grey level
 FLOOR = 0.8  # grey levels: a band whose noise level is lower is not judged
@@ -92,10 +92,6 @@ def _surroundings(rms: np.ndarray, expected: np.ndarray, judged: np.ndarray, reg
     return q25, median, float(np.median(rel[far])), np.count_nonzero(near) / np.count_nonzero(near_all)
 
 
-def _score(size: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(math.log2(size) - math.log2(CENTRE)) / WIDTH_LOG2)) if size > 0 else 0.0
-
-
 def picture_finding(levels8: np.ndarray) -> Finding:
     """The noise-free finding on an 8-bit picture (its grey levels 0-255, 2D)."""
     x = np.asarray(levels8, dtype=np.float32)
@@ -130,7 +126,7 @@ def picture_finding(levels8: np.ndarray) -> Finding:
             q25, near, far, seen = _surroundings(rms[win], expected[win], judged[win], region)
             if not (q25 >= NEAR_LOW and near <= NEAR_HIGH and FAR[0] <= far <= FAR[1] and seen >= MIN_SEEN):
                 continue  # (NaN compares False: too little judged around it to tell)
-            score = _score(int(sizes[k]))
+            score = logistic(math.log2(sizes[k]), math.log2(CENTRE), WIDTH_LOG2)
             if score > best[0]:
                 best = (score, int(sizes[k]), sl, far)
             if score > 0.2:
@@ -139,10 +135,9 @@ def picture_finding(levels8: np.ndarray) -> Finding:
     mid = float(np.median(levels[levels > 0]))
     score, size, sl, far = best
     if score < 0.5:
-        evidence = (f"no region without the picture's noise inside noisy surroundings (largest {size} px; noise "
-                    f"{mid:.1f} grey levels at the median band)" if size else
-                    f"no region without the picture's noise inside noisy surroundings (noise {mid:.1f} grey levels "
-                    "at the median band)")
+        largest = f"largest {size} px; " if size else ""
+        evidence = (f"no region without the picture's noise inside noisy surroundings ({largest}noise {mid:.1f} grey "
+                    "levels at the median band)")
     else:
         evidence = (f"a {size}-pixel region (rows {sl[0].start}-{sl[0].stop - 1}, columns {sl[1].start}-"
                     f"{sl[1].stop - 1}) has under {RATIO:g} of the noise this picture carries at its grey level, "
