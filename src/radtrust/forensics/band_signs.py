@@ -70,9 +70,9 @@ def _per_tile(a: np.ndarray, op) -> np.ndarray:  # noqa: ANN001 - a NumPy binary
     return functools.reduce(op, (rows[..., j] for j in range(TILE)))
 
 
-def _footprint(per_tile: np.ndarray, reduce) -> np.ndarray:
+def _footprint(per_tile: np.ndarray, reduce, footprint: int = FOOTPRINT) -> np.ndarray:
     """Per tile, ``reduce`` (maximum_filter or minimum_filter) over the tiles a footprint starting in it can reach."""
-    span = FOOTPRINT // TILE + 1
+    span = footprint // TILE + 1
     return reduce(per_tile, size=span, origin=-(span // 2), mode="nearest")
 
 
@@ -83,21 +83,29 @@ def _to_pixels(tiles: np.ndarray, shape: tuple[int, int], fill: bool) -> np.ndar
     return out
 
 
+def picture_positions(x: np.ndarray, r: np.ndarray, usable: np.ndarray, footprint: int) -> np.ndarray:
+    """Of ``usable``, the positions of an 8-bit picture whose ``footprint``-pixel square holds grain, not glyphs: no
+    span over PICTURE_RANGE grey levels, no plateau of one grey level near it, no value of ``r`` (the picture as
+    the scale sees it: band-passed, or the fine residual) over EDGE robust scales (see the module docstring)."""
+    hi, lo = _per_tile(x, np.maximum), _per_tile(x, np.minimum)
+    span = _footprint(hi, ndimage.maximum_filter, footprint) - _footprint(lo, ndimage.minimum_filter, footprint)
+    plateau = _footprint((hi == lo).astype(np.uint8), ndimage.maximum_filter, footprint) > 0
+    usable = usable & _to_pixels((span <= PICTURE_RANGE) & ~plateau, x.shape, False)
+    a = np.abs(r)
+    sample = a[::7, ::7][usable[::7, ::7]]  # a median of every 49th pixel is as good and 20 times cheaper
+    scale = 1.4826 * float(np.median(sample)) if sample.size else 0.0
+    if scale > 0:  # lettering edges: the scale is the grain's where the rules above keep footprints
+        edges = _footprint(_per_tile(a > EDGE * scale, np.logical_or).astype(np.uint8), ndimage.maximum_filter,
+                           footprint)
+        usable &= _to_pixels(edges == 0, x.shape, False)
+    return usable
+
+
 def usable_positions(x: np.ndarray, picture: bool, b: np.ndarray | None = None) -> np.ndarray:
     """Where a band hash may be taken (see the module docstring); ``b``: the band-passed ``x`` when at hand."""
     usable = valid_mask(x, margin=FOOTPRINT + 1).copy()
     if picture:
-        hi, lo = _per_tile(x, np.maximum), _per_tile(x, np.minimum)
-        span = _footprint(hi, ndimage.maximum_filter) - _footprint(lo, ndimage.minimum_filter)
-        plateau = _footprint((hi == lo).astype(np.uint8), ndimage.maximum_filter) > 0
-        usable &= _to_pixels((span <= PICTURE_RANGE) & ~plateau, x.shape, False)
-        b = np.abs(band(x) if b is None else b)
-        sample = b[::7, ::7][usable[::7, ::7]]  # a median of every 49th pixel is as good and 20 times cheaper
-        scale = 1.4826 * float(np.median(sample)) if sample.size else 0.0
-        if scale > 0:  # lettering edges: the scale is the grain's where the rules above keep footprints
-            edges = _footprint(_per_tile(b > EDGE * scale, np.logical_or).astype(np.uint8),
-                               ndimage.maximum_filter)
-            usable &= _to_pixels(edges == 0, x.shape, False)
+        usable = picture_positions(x, band(x) if b is None else b, usable, FOOTPRINT)
     # noise-free pixels counted over the footprint starting at each position, the far edges mirrored
     flat = np.pad((np.abs(highpass(x)) < 1e-4).astype(np.uint16), ((0, FOOTPRINT - 1),) * 2, mode="symmetric")
     count = block_reduce(flat, FOOTPRINT, np.add)[: x.shape[0], : x.shape[1]]

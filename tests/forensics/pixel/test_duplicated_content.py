@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pydicom
 from PIL import Image as PILImage
+from PIL import ImageFilter
 from scipy import ndimage
 
 from radtrust.benchmarking.robustness import transform_file
@@ -155,3 +156,38 @@ def test_sparse_matches_at_a_displacement_are_reported_without_a_region(rng):
     assert best == 500
     assert len(evidence) == 1 and "repeats at displacement (rows +100, cols +60)" in evidence[0]
     assert not heat.any()
+
+
+def test_burned_in_letters_are_not_copies_at_the_fine_scale(shared_data, monkeypatch):
+    """A real picture whose burned-in label ("portable", "semi-erect") repeats letters, blurred and saved as JPEG as a
+    teaching file might be: the repeated "e"s matched sign for sign 56 times at the fine scale (0.77). The fine scale
+    leaves glyphs out of 8-bit pictures as the coarse one does."""
+    im = PILImage.open(shared_data / "cxr" / "covid-19-pneumonia-23-day9.jpg").convert("L")
+    x = _jpeg(np.asarray(im.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32))
+    fine = dn.DuplicatedNoiseDetector(scales=(dn.FINE,))
+    assert fine.run(_picture_image(x)).score < 0.1
+    monkeypatch.setattr(dn, "picture_positions", lambda x, r, usable, footprint: usable)
+    finding = fine.run(_picture_image(x))
+    assert finding.score > 0.5 and "cols +40" in finding.evidence[0], finding.evidence
+
+
+def test_blocky_repeats_on_the_jpeg_grid_are_not_copies(shared_data, monkeypatch):
+    """A real JPEG picture enlarged by 1.5 and saved as PNG: its smooth stretches carry the JPEG blocks, now 12 px,
+    whose band-passed content repeats at many multiples of 12 (83, 46, 44 and 31 votes at four of them). Only the
+    votes above the lattice's next best count, so the best one (24, -36) no longer reads as a copy."""
+    im = PILImage.open(shared_data / "cxr" / "67d668e570c242404ba82c7cbe2ca8f2-05be-0.jpg").convert("L")
+    x = np.asarray(im.resize((round(im.width * 1.5), round(im.height * 1.5)), PILImage.BICUBIC), dtype=np.float32)
+    assert dn.DuplicatedNoiseDetector().run(_picture_image(x)).score < 0.3
+    monkeypatch.setattr(dn, "_MIN_PERIOD", 10**9)
+    finding = dn.DuplicatedNoiseDetector().run(_picture_image(x))
+    assert finding.score > 0.5 and "rows +24, cols -36" in finding.evidence[0], finding.evidence
+
+
+def test_copy_moved_by_whole_jpeg_blocks_is_still_found(rng):
+    """A copy moved by (48, 96) px (on the JPEG grid) in a picture then saved as JPEG: the lattice rule takes the
+    grid's chance votes off, and the copy's own votes stand far above them."""
+    x = _picture(rng)
+    x[300:364, 400:464] = x[252:316, 304:368]
+    finding = dn.DuplicatedNoiseDetector().run(_picture_image(_jpeg(x)))
+    assert finding.score > 0.95, finding.evidence
+    assert "rows +48, cols +96" in finding.evidence[0] or "rows -48, cols -96" in finding.evidence[0]

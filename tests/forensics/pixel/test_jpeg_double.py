@@ -89,6 +89,27 @@ def test_real_picture_resaved_and_edited(samples_dir, tmp_path):
     assert f.heatmap[region].mean() > 5 * f.heatmap.mean()
 
 
+def test_tone_curve_between_the_compressions_is_not_an_edit(shared_data, tmp_path, monkeypatch):
+    """A real JPEG picture given a gamma of 0.8 and saved again at quality 90 (what a teaching file gets): the curve's
+    slope above 1 in the dark scaled those blocks' coefficients, so their first compression's gaps filled up, and most
+    of the dark bands read as compressed once (0.83). The bands' own median is taken off. A copy moved off the grid
+    before the resave, in the same curved picture, is still found in place."""
+    from radtrust.forensics.detectors import jpeg_double
+
+    im = PILImage.open(shared_data / "cxr" / "covid-19-pneumonia-41-day-2.jpg").convert("L")
+    x = np.asarray(im.point([round((v / 255) ** 0.8 * 255) for v in range(256)]), dtype=np.float64)
+    assert DoubleJpegDetector().run(load_image(save_jpeg(x, tmp_path / "curved.jpg"))).score < 0.2
+    h, w = x.shape
+    region = (slice(h // 3, h // 3 + 96), slice(w // 3, w // 3 + 96))
+    y = x.copy()
+    y[region] = x[h // 3 + 101:h // 3 + 197, w // 3 + 37:w // 3 + 133]
+    f = DoubleJpegDetector().run(load_image(save_jpeg(y, tmp_path / "copied.jpg")))
+    assert f.score > 0.8, f.evidence
+    assert f.heatmap[region].mean() > 5 * f.heatmap.mean()
+    monkeypatch.setattr(jpeg_double, "tone_curve_offset", lambda x, llr, usable, phase: 0.0)
+    assert DoubleJpegDetector().run(load_image(tmp_path / "curved.jpg")).score > 0.5
+
+
 def _jpeg_dicom(x: np.ndarray, path: Path) -> Path:
     buf = io.BytesIO()
     PILImage.fromarray(np.clip(np.rint(x), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)

@@ -55,6 +55,8 @@ _WINDOW = 6              # blocks per side of the neighbourhood summed
 # 75-95 peak at sums of 70 or less (score 0.12; scripts/jpeg_double_check.py); a sum of 175 scores 0.9
 _CENTER, _WIDTH = 120.0, 25.0
 _FULL = 400.0            # window sum shown as 1.0 on the heatmap
+_BAND = 16               # grey levels per band of a tone curve's offset (tone_curve_offset)
+_MIN_BAND_BLOCKS = _WINDOW * _WINDOW  # blocks a band needs before its median counts
 
 
 @lru_cache(maxsize=256)
@@ -132,6 +134,26 @@ def block_llr(coeffs: np.ndarray, usable: np.ndarray,
     return out, used
 
 
+def tone_curve_offset(x: np.ndarray, llr: np.ndarray, usable: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
+    """Per block, the positive median log-likelihood ratio of its band of grey levels (0 elsewhere).
+
+    A tone curve applied between the two compressions (gamma, levels: what a teaching file gets before it is saved
+    again) scales each block's coefficients by its slope at the block's grey level, so the first compression's gaps
+    fill up in whole bands of grey levels (the dark ones for a gamma under 1): most of such a band's blocks then
+    read as compressed once, wherever they lie. An edit is a minority of its band, whose median stays negative.
+    """
+    oy, ox = phase
+    h, w = usable.shape
+    mean = x[oy:oy + 8 * h, ox:ox + 8 * w].reshape(h, 8, w, 8).mean(axis=(1, 3))
+    band = np.clip(mean // _BAND, 0, 255 // _BAND).astype(int)
+    offset = np.zeros(usable.shape)
+    for b in np.unique(band[usable]):
+        sel = usable & (band == b)
+        if sel.sum() >= _MIN_BAND_BLOCKS:
+            offset[sel] = max(0.0, float(np.median(llr[sel])))
+    return offset
+
+
 def last_table(image) -> np.ndarray | None:  # noqa: ANN001 - radtrust.io.Image
     """The luminance quantisation table (8 x 8, natural order) of the JPEG the pixels were decoded from: a JPEG
     file, or DICOM pixel data stored as JPEG baseline/extended. None otherwise or when unreadable."""
@@ -171,6 +193,7 @@ class DoubleJpegDetector(Detector):
         if not used:
             raise NotApplicable("no frequency shows a first, stronger JPEG compression under the last one "
                                 "(compressed once, or the last compression was the stronger)")
+        llr -= tone_curve_offset(x, llr, usable, lattice.phase)
         window = ndimage.uniform_filter(llr, _WINDOW, mode="constant") * float(_WINDOW * _WINDOW)
         peak = float(window.max())
         score = logistic(peak, _CENTER, _WIDTH)
