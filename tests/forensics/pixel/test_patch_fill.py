@@ -138,6 +138,21 @@ def test_processing_of_the_whole_picture_is_not_a_fill(shared_data, monkeypatch)
         det.run(make_image(equalised, modality="DX", bits=8))
 
 
+def test_an_enlarged_posterised_picture_is_not_a_fill(shared_data, monkeypatch):
+    """A figure of 13 grey levels (not judged as it is: posterised) enlarged by 1.5 has 209 levels and repeats its
+    interpolated blocks everywhere: 111 displacements in one window against 44 in its 95th percentile, over twice
+    that background. The square term of the background takes the longer tail of such a picture off."""
+    from PIL import Image as PILImage
+
+    grey = PILImage.open(shared_data / "cxr" / "16745_3_1.png").convert("L")
+    enlarged = np.asarray(grey.resize((round(grey.width * 1.5), round(grey.height * 1.5)), PILImage.BICUBIC),
+                          dtype=np.float32)
+    det = PatchFillDetector()
+    assert det.run(make_image(enlarged, modality="DX", bits=8)).score < 0.1
+    monkeypatch.setattr(pf, "_BACKGROUND_SQUARE", float("inf"))
+    assert det.run(make_image(enlarged, modality="DX", bits=8)).score > 0.5
+
+
 def test_jpeg_grid_repeats_are_not_fills():
     """Identical coded blocks repeat at multiples of 8 px: in a picture they are left out."""
     rng = np.random.default_rng(4)
