@@ -262,7 +262,8 @@ def test_lattice_weakened_as_a_whole_raises_the_bar(shared_data, tmp_path, monke
 
     process(PILImage.open(shared_data / "cxr" / name).convert("L")).save(tmp_path / "whole.png")
     assert JpegGridDetector().run(load_image(tmp_path / "whole.png")).score < 0.2
-    monkeypatch.setattr(jpeg_grid, "_DEFICIT_SLOPE", 0.0)
+    monkeypatch.setattr(jpeg_grid, "_DEFICIT_SLOPE", 0.0)  # (the sharpened one: 0.55 with its weakest frequencies
+    monkeypatch.setattr(jpeg_grid, "_MAX_FREQ_DEFICIT", float("inf"))  # left out alone, 0.99 without either rule)
     assert JpegGridDetector().run(load_image(tmp_path / "whole.png")).score > 0.9
 
 
@@ -281,3 +282,18 @@ def test_edit_after_a_whole_picture_tone_curve_is_still_found(shared_data, tmp_p
     assert found.score > 0.9, found.evidence
     heat = found.heatmap
     assert heat[region].mean() > 5 * heat.mean()
+
+
+def test_a_frequency_whose_lattice_is_half_gone_is_left_out(shared_data, tmp_path, monkeypatch):
+    """A published figure cropped to 80% and saved as PNG: its lattice includes the DC term at step 3 with strength
+    0.70 (0.83 is what rounding leaves), whose distance read the figure's bright flat areas as edited (0.996; 0.77
+    uncropped, where the DC term is not found). Left out, the cropped figure scores as the uncropped one does."""
+    from radtrust.forensics.detectors import jpeg_grid
+    from radtrust.io import load_image
+
+    im = PILImage.open(shared_data / "cxr" / "nejmoa2001017_f1-a.png").convert("L")
+    w, h = im.size
+    im.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(tmp_path / "crop.png")
+    assert JpegGridDetector().run(load_image(tmp_path / "crop.png")).score < 0.8
+    monkeypatch.setattr(jpeg_grid, "_MAX_FREQ_DEFICIT", float("inf"))
+    assert JpegGridDetector().run(load_image(tmp_path / "crop.png")).score > 0.99

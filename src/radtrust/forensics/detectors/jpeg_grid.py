@@ -57,6 +57,7 @@ _MIN_FREQS_UNPROMPTED = 15
 _MIN_STRENGTH = 0.7     # lattice strength (mean cos) a frequency needs
 _MAX_STEP = 48
 _MAX_DEFICIT = 0.08     # median lattice strength below what pixel rounding leaves, beyond which it is not judged
+_MAX_FREQ_DEFICIT = 0.1  # one frequency's strength below that, beyond which its distance is left out (block_distance)
 _MAX_RANGE = 100.0      # grey levels within one 8x8 block above which it is an edge or a glyph, not tissue
 # score link on the peak 3x3-block excess distance: authentic development pictures mostly peak below 0.05,
 # edited regions at 0.1-0.45 (scripts/calibrate_fusion.py refits the fusion on top of it)
@@ -83,13 +84,18 @@ class Lattice:
     def frequencies(self) -> int:
         return int((self.steps > 0).sum())
 
+    def rounding_strength(self) -> np.ndarray:
+        """(8, 8) strength that pixel rounding alone leaves at each frequency's step, exp(-2 pi^2 sigma^2 / q^2) with
+        sigma^2 = 1/12 (1 where there is no lattice)."""
+        q = np.where(self.steps > 0, self.steps, 1.0)
+        return np.where(self.steps > 0, np.exp(-2.0 * np.pi**2 / 12.0 / q**2), 1.0)
+
     @property
     def deficit(self) -> float:
         """Median, over the frequencies with a lattice, of the strength that pixel rounding alone would leave
-        (exp(-2 pi^2 sigma^2 / q^2), sigma^2 = 1/12) minus the strength measured."""
+        minus the strength measured."""
         sel = self.steps > 0
-        expected = np.exp(-2.0 * np.pi**2 / 12.0 / self.steps[sel] ** 2)
-        return float(np.median(expected - self.strength[sel]))
+        return float(np.median((self.rounding_strength() - self.strength)[sel]))
 
 
 _DCT8 = dct(np.eye(8), norm="ortho", axis=0)  # the orthonormal 8-point DCT-II matrix (row u = basis u)
@@ -281,8 +287,16 @@ def picture_lattice(image, *,  # noqa: ANN001 - radtrust.io.Image
 
 def block_distance(coeffs: np.ndarray, lattice: Lattice) -> np.ndarray:
     """(...) mean lattice distance over the frequencies with a clear lattice, minus its untouched level, of
-    coefficients shaped (..., 8, 8)."""
+    coefficients shaped (..., 8, 8).
+
+    A frequency whose own strength falls more than ``_MAX_FREQ_DEFICIT`` below what pixel rounding leaves is left
+    out while ``_MIN_FREQS`` others remain: its lattice is half gone everywhere, and its distance varies with content
+    (a DC lattice of step 3 at strength 0.70 read the bright flat areas of a cropped figure as edited, 0.996).
+    """
     sel = lattice.steps > 0
+    weak = sel & (lattice.rounding_strength() - lattice.strength > _MAX_FREQ_DEFICIT)
+    if (sel & ~weak).sum() >= _MIN_FREQS:
+        sel &= ~weak
     q = lattice.steps[sel]
     c = coeffs[..., sel]
     expected = (1.0 - lattice.strength[sel]) / 2.0  # what an untouched block shows at each frequency
