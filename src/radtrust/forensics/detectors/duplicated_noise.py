@@ -159,7 +159,7 @@ def vote_displacements(
         return int(counts[i]) if i < len(codes) and codes[i] == code else 0
 
     out = []
-    lattice = None
+    periods = None  # per voted displacement, the greatest common divisor of its components (2D only)
     for i in np.argsort(-counts, kind="stable"):
         c = int(counts[i])
         if c < min_votes:
@@ -177,13 +177,20 @@ def vote_displacements(
             continue
         if len(o) == 2 and (g := math.gcd(int(o[0]), int(o[1]))) >= _MIN_PERIOD:
             # on a lattice of period g (a JPEG grid: 8 px, or 4-12 once the picture was resized), blocky content
-            # repeats at many displacements by chance: only the votes above the lattice's next best are a copy's
-            if lattice is None:
-                lattice = np.stack(np.unravel_index(codes, span), axis=1) - dims
-            on = np.all(lattice % g == 0, axis=1) & np.any(lattice != o, axis=1)
-            c -= int(counts[on].max()) if on.any() else 0
-            if c < min_votes:
-                continue
+            # repeats at many displacements by chance: only the votes above what the lattice's next best gets more
+            # than the best of as many displacements on no lattice are a copy's
+            if periods is None:
+                shifts = np.stack(np.unravel_index(codes, span), axis=1) - dims
+                periods = np.gcd(shifts[:, 0], shifts[:, 1])
+                periods[np.abs(shifts).max(axis=1) <= _EXCLUDE_RADIUS] = 0  # the residual's own: neither set
+            same = periods == g
+            same[i] = False
+            off = counts[(periods > 0) & (periods < _MIN_PERIOD)]
+            if same.any():
+                chance = float(np.quantile(off, 1.0 - 1.0 / same.sum())) if off.size else 0.0
+                c -= max(0, int(counts[same].max() - chance))
+                if c < min_votes:
+                    continue
         out.append((c, tuple(int(v) for v in o)))
         if len(out) == max_peaks:
             break
