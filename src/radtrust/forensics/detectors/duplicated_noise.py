@@ -16,9 +16,10 @@ A pixels gives about A votes at one displacement, and still a fraction of them w
 perturbed (added content, re-quantisation). Displacements whose neighbours also collect votes are
 structures elongated along a line (edges, the CT table), not copied noise, and are discarded. In a plane, a
 displacement on a lattice (both components multiples of 4 or more: a JPEG grid of 8 px, or 4-12 px once the
-picture was resized) counts only the votes above the best other displacement on that lattice: blocky content
-(smooth stretches of a JPEG, a straight edge crossing its grid) repeats at many grid displacements by chance,
-up to 83 votes in an authentic picture enlarged by 1.5 (session 19). In 8-bit pictures the fine scale leaves out
+picture was resized) loses what the best other displacement with the same common factor gets over the best of as
+many displacements on no lattice: blocky content (smooth stretches of a JPEG, a straight edge crossing its grid)
+repeats at many grid displacements by chance, up to 83 votes in an authentic picture enlarged by 1.5 (session 19),
+while a picture without blocks loses nothing. In 8-bit pictures the fine scale leaves out
 lettering as the coarse one does (:func:`~radtrust.forensics.band_signs.picture_positions`): repeated letters of a
 burned-in label matched 56-77 times once a picture was resized or blurred and saved again. At the winning
 displacement the heatmap marks both the source and the target over their whole extent: where the residual
