@@ -173,8 +173,8 @@ def test_burned_in_letters_are_not_copies_at_the_fine_scale(shared_data, monkeyp
 
 def test_blocky_repeats_on_the_jpeg_grid_are_not_copies(shared_data, monkeypatch):
     """A real JPEG picture enlarged by 1.5 and saved as PNG: its smooth stretches carry the JPEG blocks, now 12 px,
-    whose band-passed content repeats at many multiples of 12 (83, 46, 44 and 31 votes at four of them). Only the
-    votes above the lattice's next best count, so the best one (24, -36) no longer reads as a copy."""
+    whose band-passed content repeats at many multiples of 12 (83, 46, 44 and 31 votes at four of them). The best one,
+    (24, -36), loses what the lattice's next best gets over chance (83 -> 41) and no longer reads as a copy."""
     im = PILImage.open(shared_data / "cxr" / "67d668e570c242404ba82c7cbe2ca8f2-05be-0.jpg").convert("L")
     x = np.asarray(im.resize((round(im.width * 1.5), round(im.height * 1.5)), PILImage.BICUBIC), dtype=np.float32)
     assert dn.DuplicatedNoiseDetector().run(_picture_image(x)).score < 0.3
