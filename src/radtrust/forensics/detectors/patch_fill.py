@@ -118,8 +118,9 @@ class PatchFillDetector(Detector):
             # against the plane's own typical window: a tone curve or a resize applied to the whole picture merges
             # near-identical blocks everywhere (equalised pictures reach 34 in a window, 17 in their 95th percentile)
             background = float(np.percentile(cells, 95))
-            excess = max(0.0, n - _BACKGROUND * background - background * background / _BACKGROUND_SQUARE)
-            maps.append(upsample_blocks(np.clip((cells - _BACKGROUND * background) / (2 * _CENTER), 0.0, 1.0)
+            floor = _BACKGROUND * background + background * background / _BACKGROUND_SQUARE
+            excess = max(0.0, n - floor)
+            maps.append(upsample_blocks(np.clip((cells - floor) / (2 * _CENTER), 0.0, 1.0)
                                         .astype(np.float32), _CELL, plane.shape))
             if excess > best or where < 0:
                 best, where, count, usual = excess, i, n, background
