@@ -248,9 +248,12 @@ def test_picture_given_a_tone_curve_after_compression_is_not_judged(shared_data,
     assert found.score > 0.9, found.evidence
 
 
+GAMMA_125 = [round((v / 255) ** 1.25 * 255) for v in range(256)]  # a gamma of 1.25 as a PIL point table
+
+
 @pytest.mark.parametrize(("name", "process"), [
     ("2-chest-filmc.jpg", lambda im: im.filter(ImageFilter.UnsharpMask(radius=2, percent=80, threshold=2))),
-    ("d9d6ca9a.jpg", lambda im: im.point([round((v / 255) ** 1.25 * 255) for v in range(256)])),
+    ("d9d6ca9a.jpg", lambda im: im.point(GAMMA_125)),
 ])
 def test_lattice_weakened_as_a_whole_raises_the_bar(shared_data, tmp_path, monkeypatch, name, process):
     """Real pictures sharpened with a threshold, or given a gamma of 1.25 whose empty grey levels fall where too few
@@ -274,7 +277,7 @@ def test_edit_after_a_whole_picture_tone_curve_is_still_found(shared_data, tmp_p
     from radtrust.io import load_image
 
     im = PILImage.open(shared_data / "cxr" / "d9d6ca9a.jpg").convert("L")
-    x = np.asarray(im.point([round((v / 255) ** 1.25 * 255) for v in range(256)]), dtype=np.float64).copy()
+    x = np.asarray(im.point(GAMMA_125), dtype=np.float64).copy()
     region = (slice(304, 384), slice(304, 384))
     x[region] = np.clip(np.rint(x[region] + np.random.default_rng(0).normal(0, 2, (80, 80))), 0, 255)
     PILImage.fromarray(x.astype(np.uint8)).save(tmp_path / "edited.png")

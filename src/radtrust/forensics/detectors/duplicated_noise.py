@@ -77,8 +77,7 @@ def residual_signs(x: np.ndarray, picture: bool = False) -> tuple[np.ndarray, np
     """Sign hashes of a 2D plane's residual and where they are usable (not clipped, not flat; in 8-bit pictures
     not on glyphs either)."""
     # near clipped pixels (air at the -1024 floor, saturation) the few unclipped samples are not noise
-    valid = valid_mask(x, margin=HASH_BLOCK + 1)
-    r = np.where(valid, highpass(x), np.float32(0.0))
+    r = np.where(valid_mask(x, margin=HASH_BLOCK + 1), highpass(x), np.float32(0.0))
     h, usable = sign_hashes(r)
     if picture:  # glyphs repeat by design: a picture's burned-in letters matched 56-77 times once it was resized
         usable = picture_positions(np.asarray(x, dtype=np.float32), r, usable, HASH_BLOCK)

@@ -20,8 +20,9 @@ The last table is the file's own when the pixels were decoded from a JPEG (a JPE
 baseline or extended): exact, at every frequency, including the steps of 2 that cannot be read off the pixels.
 Per block, every non-zero index of those frequencies adds the log-likelihood ratio of "compressed once" (it lands
 on a forbidden value at the rate a once-compressed histogram would) against "compressed twice" (the rate the
-picture itself shows, at least 0.5%). The score is a logistic transform of the largest sum over 6x6 blocks (48
-pixels); the heatmap is that sum where it is positive.
+picture itself shows, at least 0.5%), less the median of its band of grey levels where that is positive (a tone
+curve applied between the compressions fills the gaps of whole bands: :func:`tone_curve_offset`). The score is a
+logistic transform of the largest sum over 6x6 blocks (48 pixels); the heatmap is that sum where it is positive.
 
 Not judged: pictures with no JPEG history, whose last compression was not stronger than the first at any
 frequency (q1 <= q2 leaves no gaps), or whose lattice is weak throughout (see :mod:`jpeg_grid`). Blind, by

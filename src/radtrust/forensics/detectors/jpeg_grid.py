@@ -64,9 +64,10 @@ _MAX_RANGE = 100.0      # grey levels within one 8x8 block above which it is an 
 _CENTER, _WIDTH = 0.07, 0.012
 # ... raised by _DEFICIT_SLOPE x the lattice's deficit beyond _DEFICIT_FREE: a lattice weakened as a whole (a tone
 # curve, a thresholded sharpening, whose slopes reach blocks unevenly) spreads every block's distance, so chance
-# alone lifts the peak. Session 19, scripts/benign_processing_check.py at --limit 160: 5 authentic pictures so
-# processed, at deficits 0.043-0.079, peaked at 0.12-0.20; the 220 edited pictures of both benchmarks (deficits up
-# to 0.044) at 0.22-0.62 where the deficit passes 0.02, none lost
+# alone lifts the peak. Session 19 (a /tmp harness: the transforms of scripts/benign_processing_check.py on all 160
+# pictures, and both benchmarks): 5 authentic pictures so processed, at deficits 0.043-0.079, peaked at 0.12-0.20;
+# the 220 edited pictures of both benchmarks (deficits up to 0.044) at 0.22-0.62 where the deficit passes 0.02,
+# none whose peak was over 0.07 fell under the raised centre
 _DEFICIT_FREE, _DEFICIT_SLOPE = 0.01, 2.5
 _FULL = 0.25            # excess distance shown as 1.0 on the heatmap
 _MIN_GAPS, _GAP_NEIGHBOURS = 2, 50  # tone_curve_since_compression: empty levels, and pixels on each neighbour
