@@ -326,3 +326,41 @@ def test_secondary_capture_pictures_keep_their_modality(tmp_path: Path) -> None:
     image = load_image(tmp_path / "sc.dcm")
     assert image.modality == "OT" and not any("inferred" in n for n in image.notes)
     assert pydicom.dcmread(tmp_path / "sc.dcm").Modality == "OT"
+
+
+def _rgb_dicom(rgb: np.ndarray, path: Path) -> None:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Modality, ds.Rows, ds.Columns = "OT", rgb.shape[0], rgb.shape[1]
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.PixelData = rgb.astype(np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_colour_pictures_mark_where_a_channel_was_clipped(tmp_path: Path) -> None:
+    """A red marking on a grey picture (green and blue at 0): its pixels are marked, in PNG and in RGB DICOM alike;
+    grey pixels at black or white are not (the luminance is clipped there too), and a grey picture has no mask."""
+    from PIL import Image as PILImage
+
+    grey = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))  # includes pure black and white
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    rgb[10:20, 20:40] = (230, 0, 0)
+    PILImage.fromarray(rgb).save(tmp_path / "marked.png")
+    _rgb_dicom(rgb, tmp_path / "marked.dcm")
+    for name in ("marked.png", "marked.dcm"):
+        image = load_image(tmp_path / name)
+        expected = np.zeros(grey.shape, bool)
+        expected[10:20, 20:40] = True
+        np.testing.assert_array_equal(image.colour_clipped, expected)
+        np.testing.assert_allclose(image.pixels[15, 30], 0.299 * 230, atol=0.5)
+    PILImage.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(tmp_path / "grey_rgb.png")
+    PILImage.fromarray(grey).save(tmp_path / "grey.png")
+    assert load_image(tmp_path / "grey_rgb.png").colour_clipped is None
+    assert load_image(tmp_path / "grey.png").colour_clipped is None

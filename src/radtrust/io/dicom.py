@@ -20,7 +20,7 @@ from radtrust.config import Limits
 from radtrust.errors import CorruptPixelData, InvalidDicom, TooLarge, UnsupportedSyntax
 from radtrust.io.files import check_regular
 from radtrust.io.hounsfield import INFERRED_CT, hounsfield_modality
-from radtrust.io.image import Acquisition, Geometry, Image
+from radtrust.io.image import Acquisition, Geometry, Image, colour_clipped
 
 PIXEL_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 DIGITAL_SIGNATURES_SEQUENCE = 0xFFFAFFFA
@@ -525,6 +525,9 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
             raise InvalidDicom(f"{keyword} holds {len(value)} values where the standard allows one", path)
     stored = decode_pixels(ds, path or Path("<dataset>"), limits)
     pixels, rescale, notes = to_modality_units(ds, stored)
+    colour = stored.ndim >= 3 and stored.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3
+    top = float(2 ** min(int(ds.get("BitsStored", 8)), 16) - 1)  # decoding has checked BitsStored
+    clipped = colour_clipped(stored, top) if colour else None
     if bare := getattr(ds, "bare_dataset_syntax", None):
         notes.insert(0, BARE_DATASET_NOTE.format(bare))
     modality, implied = modality_of(ds)
@@ -560,4 +563,5 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
         signature_count=count_signatures(ds),
         notes=tuple(notes),
         dataset=ds,
+        colour_clipped=clipped,
     )

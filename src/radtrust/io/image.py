@@ -66,6 +66,18 @@ class Acquisition:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+def colour_clipped(rgb: np.ndarray, top: float = 255.0) -> np.ndarray | None:
+    """Pixels of a colour picture (..., 3) where a channel sits at 0 or ``top`` while the channels differ, or None.
+
+    There the luminance read from the clipped channels is not the one the decoder computed: around a red arrow or
+    a coloured label of a JPEG figure, JPEG ringing drives green and blue below 0 and the clipping moves the
+    luminance off the compression's lattice, which reads as a local edit. Grey pixels (equal channels) clipped at
+    black or white are clipped in the luminance too, where the detectors see them already.
+    """
+    mask = ((rgb <= 0) | (rgb >= top)).any(axis=-1) & (rgb.max(axis=-1) > rgb.min(axis=-1))
+    return mask if mask.any() else None
+
+
 @dataclass(frozen=True, eq=False)
 class Image:
     """One image (2D) or one multi-frame image / volume (3D: frames, rows, columns).
@@ -94,6 +106,8 @@ class Image:
     signature_count: int = 0
     notes: tuple[str, ...] = ()
     dataset: Any = None  # pydicom.Dataset | None; Any keeps pydicom out of type imports
+    # a colour picture's pixels where decoding clipped a colour channel (None: none, or not colour): see colour_clipped
+    colour_clipped: np.ndarray | None = None
 
     @property
     def is_3d(self) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 
 from radtrust.config import Limits
 from radtrust.errors import InputError, TooLarge
-from radtrust.io.image import Image
+from radtrust.io.image import Image, colour_clipped
 
 FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
@@ -39,6 +39,7 @@ def load_raster(path: str | os.PathLike[str], *, limits: Limits | None = None) -
                     path,
                 )
             notes: list[str] = []
+            clipped = None
             if frames > 1:
                 notes.append(f"first of {frames} pages read")
             mode = im.mode
@@ -47,6 +48,7 @@ def load_raster(path: str | os.PathLike[str], *, limits: Limits | None = None) -
             else:
                 notes.append(f"{mode} picture converted to luminance")
                 arr = np.asarray(im.convert("RGB"), dtype=np.float32)
+                clipped = colour_clipped(arr)
                 arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
             bits = {"L": 8, "RGB": 8, "RGBA": 8, "P": 8, "LA": 8}.get(mode, 16)
     except TooLarge:
@@ -56,4 +58,4 @@ def load_raster(path: str | os.PathLike[str], *, limits: Limits | None = None) -
     if arr.ndim != 2:
         raise InputError(f"unexpected picture shape {arr.shape}", path)
     return Image(path=path, pixels=np.ascontiguousarray(arr, dtype=np.float32), source_format=fmt,
-                 bits_stored=bits, notes=tuple(notes))
+                 bits_stored=bits, notes=tuple(notes), colour_clipped=clipped)

@@ -50,10 +50,6 @@ from radtrust.io.lossy import stored_lossy
 
 _MIN_COEFFS = 64        # non-zero coefficients a frequency needs before its step is trusted
 _MIN_FREQS = 6          # frequencies with a clear lattice before the image counts as JPEG-decoded
-# ... at phase (0, 0) when the blockiness profile pointed elsewhere: 24 of the 160 development pictures have their
-# lattice there; the 5 with 11-12 frequencies (high-quality JPEGs, colour markings) scored 0.12-1.0 untouched,
-# the 19 with 15-23 scored 0.01-0.82
-_MIN_FREQS_UNPROMPTED = 15
 _MIN_STRENGTH = 0.7     # lattice strength (mean cos) a frequency needs
 _MAX_STEP = 48
 _MAX_DEFICIT = 0.08     # median lattice strength below what pixel rounding leaves, beyond which it is not judged
@@ -163,12 +159,15 @@ def estimate_steps(coeffs: np.ndarray, usable: np.ndarray, max_blocks: int = 300
     return steps, strength
 
 
-def usable_blocks(x: np.ndarray, phase: tuple[int, int], lo: float, hi: float) -> np.ndarray:
+def usable_blocks(x: np.ndarray, phase: tuple[int, int], lo: float, hi: float,
+                  exclude: np.ndarray | None = None) -> np.ndarray:
     """Blocks with no clipped pixel, some texture and no hard edge: the only ones whose lattice says anything.
 
     A block spanning more than ``_MAX_RANGE`` grey levels holds a glyph or a hard edge (burned-in text, panel
     letters, markers): JPEG ringing around it is clipped in the colour channels before the picture becomes
-    grey, which moves such blocks off the lattice in untouched pictures.
+    grey, which moves such blocks off the lattice in untouched pictures. Blocks holding a pixel of ``exclude``
+    (``Image.colour_clipped``: where a colour picture's channels were clipped, around red arrows and coloured
+    labels) are left out for the same reason, whatever their range.
     """
     oy, ox = phase
     h, w = (x.shape[0] - oy) // 8 * 8, (x.shape[1] - ox) // 8 * 8
@@ -177,25 +176,37 @@ def usable_blocks(x: np.ndarray, phase: tuple[int, int], lo: float, hi: float) -
     bmin = np.minimum.reduce(rows, axis=1).reshape(h // 8, w // 8, 8).min(axis=2)
     bmax = np.maximum.reduce(rows, axis=1).reshape(h // 8, w // 8, 8).max(axis=2)
     spread = bmax - bmin
-    return (bmin > lo) & (bmax < hi) & (spread >= 1.0) & (spread <= _MAX_RANGE)
+    usable = (bmin > lo) & (bmax < hi) & (spread >= 1.0) & (spread <= _MAX_RANGE)
+    if exclude is not None:
+        usable &= ~exclude[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3))
+    return usable
 
 
-def find_lattice(x: np.ndarray, lo: float, hi: float) -> tuple[Lattice, np.ndarray, np.ndarray] | None:
-    """The best-supported lattice over the candidate phases, with its coefficients and usable-block mask.
+def find_lattice(x: np.ndarray, lo: float, hi: float,
+                 exclude: np.ndarray | None = None) -> tuple[Lattice, np.ndarray, np.ndarray] | None:
+    """The best-supported lattice over the candidate phases, with its coefficients and usable-block mask
+    (``exclude``: pixels whose blocks are not usable, see :func:`usable_blocks`).
 
     Phases are compared on every fourth row of blocks and the low frequencies only; the winner is then
     read in full.
     """
     best = None
     # (0, 0) is where a decoded JPEG's own grid starts unless it was cropped since: always tried, since
-    # content (text rows, panel borders) can make another offset look blockier; a lattice the blockiness
-    # did not point to must carry more frequencies (see _MIN_FREQS_UNPROMPTED)
-    found = candidate_phases(x)
-    for phase in dict.fromkeys([*found, (0, 0)]):
+    # content (text rows, panel borders) can make another offset look blockier. Session 9 asked a lattice found
+    # there and not pointed to by the blockiness for 15 frequencies, after 5 development pictures with 11-12
+    # (high-quality JPEGs, steps 3-6; steps of 2 fall under the strength rounding leaves) scored 0.12-1.0
+    # untouched. The one at 1.0 was a red arrow (colour-clipped blocks are left out now: usable_blocks' ``exclude``);
+    # the five score 0.12-0.82 since, as pictures whose blockiness did point to their lattice do (up to 0.82), so
+    # the same 6 frequencies count at (0, 0) now (session 20)
+    for phase in dict.fromkeys([*candidate_phases(x), (0, 0)]):
         oy, ox = phase
         band = x[oy:oy + (x.shape[0] - oy) // 32 * 32, ox:]
         sub = band.reshape(-1, 32, band.shape[1])[:, :8].reshape(-1, band.shape[1])  # first block row of four
-        usable = usable_blocks(sub, (0, 0), lo, hi)
+        if exclude is not None:
+            cut = exclude[oy:oy + band.shape[0], ox:]
+            usable = usable_blocks(sub, (0, 0), lo, hi, cut.reshape(-1, 32, cut.shape[1])[:, :8].reshape(sub.shape))
+        else:
+            usable = usable_blocks(sub, (0, 0), lo, hi)
         if usable.sum() < 64:
             continue
         steps, strength = estimate_steps(block_dct(sub, (0, 0)), usable, max_blocks=800, max_order=4)
@@ -205,11 +216,11 @@ def find_lattice(x: np.ndarray, lo: float, hi: float) -> tuple[Lattice, np.ndarr
     if best is None:
         return None
     phase = best[1]
-    usable = usable_blocks(x, phase, lo, hi)
+    usable = usable_blocks(x, phase, lo, hi, exclude)
     coeffs = block_dct(x, phase)
     steps, strength = estimate_steps(coeffs, usable)
     lattice = Lattice(phase, steps, strength)
-    if lattice.frequencies < (_MIN_FREQS if phase in found else _MIN_FREQS_UNPROMPTED):
+    if lattice.frequencies < _MIN_FREQS:
         return None
     return lattice, coeffs, usable
 
@@ -266,7 +277,8 @@ def picture_lattice(image, *,  # noqa: ANN001 - radtrust.io.Image
         if isinstance(levels, str):
             return levels
         x, top, note = levels
-        found = find_lattice(x, 0.0, top)
+        clipped = image.colour_clipped
+        found = find_lattice(x, 0.0, top, clipped if clipped is not None and clipped.shape == x.shape else None)
         if found is None:
             return "none"
         return (x, note, *found)
