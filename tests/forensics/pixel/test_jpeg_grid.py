@@ -347,3 +347,23 @@ def test_colour_markings_are_not_edits(shared_data, tmp_path):
     found = JpegGridDetector().run(load_image(tmp_path / "blurred.png"))
     assert found.score > 0.9, found.evidence
     assert found.heatmap[region].mean() > 5 * found.heatmap.mean()
+
+
+def test_file_origin_read_in_full_when_the_phase_search_points_elsewhere(shared_data):
+    """A small chest picture whose blockiness points to (3, 6): compared on the low frequencies, where its steps of 2-3
+    are blurred by rounding, that phase looks best and, read in full, holds 5 frequencies. The origin, read in full
+    as well now, holds 26: the picture is judged (it was "no lattice"), quiet untouched, and a blurred square is found
+    in place. (A faint pasted nodule is not: its change is in the low frequencies, where this lattice has no step to
+    read; its map peaks in place at 0.2-0.5.)"""
+    from radtrust.forensics.detectors.jpeg_grid import candidate_phases
+    from radtrust.io import load_image
+
+    x = np.rint(load_image(shared_data / "cxr" / "wong-0003.jpg").pixels)
+    assert (0, 0) not in candidate_phases(x)
+    lattice, _, _ = find_lattice(x, 0.0, 255.0)
+    assert lattice.phase == (0, 0) and lattice.frequencies >= 20
+    assert JpegGridDetector().run(picture(x)).score < 0.2
+    region = (slice(180, 260), slice(100, 180))
+    found = JpegGridDetector().run(picture(_blur_square(x.astype(np.uint8), region).astype(np.float64)))
+    assert found.score > 0.9, found.evidence
+    assert found.heatmap[region].mean() > 5 * found.heatmap.mean()

@@ -187,10 +187,10 @@ def find_lattice(x: np.ndarray, lo: float, hi: float,
     """The best-supported lattice over the candidate phases, with its coefficients and usable-block mask
     (``exclude``: pixels whose blocks are not usable, see :func:`usable_blocks`).
 
-    Phases are compared on every fourth row of blocks and the low frequencies only; the winner is then
-    read in full.
+    Phases are compared on every fourth row of blocks and the low frequencies only; the winner and the file's
+    origin are then read in full, and the one with more frequencies on its lattice is kept.
     """
-    best = None
+    ranked: list[tuple[tuple[int, float], tuple[int, int]]] = []
     # (0, 0) is where a decoded JPEG's own grid starts unless it was cropped since: always tried, since
     # content (text rows, panel borders) can make another offset look blockier. Session 9 asked a lattice found
     # there and not pointed to by the blockiness for 15 frequencies, after 5 development pictures with 11-12
@@ -210,19 +210,19 @@ def find_lattice(x: np.ndarray, lo: float, hi: float,
         if usable.sum() < 64:
             continue
         steps, strength = estimate_steps(block_dct(sub, (0, 0)), usable, max_blocks=800, max_order=4)
+        ranked.append(((int((steps > 0).sum()), float(strength[steps > 0].sum())), phase))
+    # read in full: the best-supported phase and the file's origin, the better of the two kept. The low frequencies
+    # compared above can have steps of 2-3 that rounding hides (a JPEG saved near quality 90-97), so another phase
+    # can look better there while the origin, read in full, holds the larger steps above them.
+    best = None
+    for phase in dict.fromkeys([max(ranked, key=lambda r: r[0])[1], (0, 0)] if ranked else []):
+        usable = usable_blocks(x, phase, lo, hi, exclude)
+        coeffs = block_dct(x, phase)
+        steps, strength = estimate_steps(coeffs, usable)
         key = (int((steps > 0).sum()), float(strength[steps > 0].sum()))
-        if best is None or key > best[0]:
-            best = (key, phase)
-    if best is None:
-        return None
-    phase = best[1]
-    usable = usable_blocks(x, phase, lo, hi, exclude)
-    coeffs = block_dct(x, phase)
-    steps, strength = estimate_steps(coeffs, usable)
-    lattice = Lattice(phase, steps, strength)
-    if lattice.frequencies < _MIN_FREQS:
-        return None
-    return lattice, coeffs, usable
+        if key[0] >= _MIN_FREQS and (best is None or key > best[0]):
+            best = (key, (Lattice(phase, steps, strength), coeffs, usable))
+    return None if best is None else best[1]
 
 
 def eight_bit_levels(x: np.ndarray) -> tuple[np.ndarray, float, str] | None:
