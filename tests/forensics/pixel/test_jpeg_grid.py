@@ -310,9 +310,10 @@ def _blur_square(x: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
 
 
 def test_weak_lattice_at_the_file_origin_is_judged(shared_data, tmp_path):
-    """A published figure saved near quality 90 keeps only 11 frequencies with a clear lattice (its steps of 2 fall
-    under what rounding leaves), at (0, 0) where its blockiness does not point. Session 9 asked such a lattice for
-    15 frequencies; judged now, the untouched figure stays quiet and a blurred 80 px square is found in place."""
+    """A published figure saved near quality 90 keeps only 11 frequencies with a clear lattice (a step of 2 never
+    reaches the strength a frequency needs: rounding alone leaves it 0.66), at (0, 0) where its blockiness does not
+    point. Session 9 asked such a lattice for 15 frequencies; judged now, the untouched figure stays quiet and a
+    blurred 80 px square is found in place."""
     from radtrust.forensics.detectors.jpeg_grid import candidate_phases
     from radtrust.io import load_image
 
@@ -351,10 +352,10 @@ def test_colour_markings_are_not_edits(shared_data, tmp_path):
 
 def test_file_origin_read_in_full_when_the_phase_search_points_elsewhere(shared_data):
     """A small chest picture whose blockiness points to (3, 6): compared on the low frequencies, where its steps of 2-3
-    are blurred by rounding, that phase looks best and, read in full, holds 5 frequencies. The origin, read in full
-    as well now, holds 26: the picture is judged (it was "no lattice"), quiet untouched, and a blurred square is found
-    in place. (A faint pasted nodule is not: its change is in the low frequencies, where this lattice has no step to
-    read; its map peaks in place at 0.2-0.5.)"""
+    are unreadable or weakened by rounding, that phase looks best and, read in full, holds 5 frequencies. The origin,
+    read in full as well now, holds 26: the picture is judged (it was "no lattice"), quiet untouched, and a blurred
+    square is found in place. (A faint pasted nodule is not: its change is in the low frequencies, where this lattice
+    has no step to read; its map peaks in place at 0.2-0.5.)"""
     from radtrust.forensics.detectors.jpeg_grid import candidate_phases
     from radtrust.io import load_image
 

@@ -194,10 +194,10 @@ def find_lattice(x: np.ndarray, lo: float, hi: float,
     # (0, 0) is where a decoded JPEG's own grid starts unless it was cropped since: always tried, since
     # content (text rows, panel borders) can make another offset look blockier. Session 9 asked a lattice found
     # there and not pointed to by the blockiness for 15 frequencies, after 5 development pictures with 11-12
-    # (high-quality JPEGs, steps 3-6; steps of 2 fall under the strength rounding leaves) scored 0.12-1.0
-    # untouched. The one at 1.0 was a red arrow (colour-clipped blocks are left out now: usable_blocks' ``exclude``);
-    # the five score 0.12-0.82 since, as pictures whose blockiness did point to their lattice do (up to 0.82), so
-    # the same 6 frequencies count at (0, 0) now (session 20)
+    # (high-quality JPEGs, steps 3-6; a step of 2 never reaches _MIN_STRENGTH: rounding alone leaves it 0.66)
+    # scored 0.12-1.0 untouched. The one at 1.0 was a red arrow (colour-clipped blocks are left out now:
+    # usable_blocks' ``exclude``); the five score 0.12-0.82 since, as pictures whose blockiness did point to their
+    # lattice do (up to 0.82), so the same 6 frequencies count at (0, 0) now (session 20)
     for phase in dict.fromkeys([*candidate_phases(x), (0, 0)]):
         oy, ox = phase
         band = x[oy:oy + (x.shape[0] - oy) // 32 * 32, ox:]
@@ -212,8 +212,8 @@ def find_lattice(x: np.ndarray, lo: float, hi: float,
         steps, strength = estimate_steps(block_dct(sub, (0, 0)), usable, max_blocks=800, max_order=4)
         ranked.append(((int((steps > 0).sum()), float(strength[steps > 0].sum())), phase))
     # read in full: the best-supported phase and the file's origin, the better of the two kept. The low frequencies
-    # compared above can have steps of 2-3 that rounding hides (a JPEG saved near quality 90-97), so another phase
-    # can look better there while the origin, read in full, holds the larger steps above them.
+    # compared above can have steps of 2 (unreadable) and 3 (weakened by rounding) in a JPEG saved near quality
+    # 90-97, so another phase can look better there while the origin, read in full, holds the larger steps above.
     best = None
     for phase in dict.fromkeys([max(ranked, key=lambda r: r[0])[1], (0, 0)] if ranked else []):
         usable = usable_blocks(x, phase, lo, hi, exclude)
