@@ -330,7 +330,11 @@ def test_secondary_capture_pictures_keep_their_modality(tmp_path: Path) -> None:
 
 def _rgb_dicom(rgb: np.ndarray, path: Path) -> None:
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from pydicom.uid import (
+        ExplicitVRLittleEndian,
+        SecondaryCaptureImageStorage,
+        generate_uid,
+    )
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
