@@ -178,8 +178,15 @@ def usable_blocks(x: np.ndarray, phase: tuple[int, int], lo: float, hi: float,
     spread = bmax - bmin
     usable = (bmin > lo) & (bmax < hi) & (spread >= 1.0) & (spread <= _MAX_RANGE)
     if exclude is not None:
-        usable &= ~exclude[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3))
+        usable &= ~blocks_holding(exclude, phase)
     return usable
+
+
+def blocks_holding(mask: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
+    """(nby, nbx): the 8x8 blocks starting at ``phase`` that hold a pixel of ``mask``."""
+    oy, ox = phase
+    h, w = (mask.shape[0] - oy) // 8 * 8, (mask.shape[1] - ox) // 8 * 8
+    return mask[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3))
 
 
 def find_lattice(x: np.ndarray, lo: float, hi: float,
@@ -364,8 +371,15 @@ class JpegGridDetector(Detector):
         dist = np.full(usable.shape, np.nan)
         dist[usable] = block_distance(coeffs[usable], lattice)  # the usable blocks only: the cosines are the cost
         finding = self._finding(x.shape, dist, lattice)
-        if note:
-            finding = Finding(finding.score, finding.heatmap, (*finding.evidence, note))
+        notes = [note] if note else []
+        clipped = image.colour_clipped
+        n = int(blocks_holding(clipped, lattice.phase).sum()) if clipped is not None and clipped.shape == x.shape else 0
+        if n:
+            notes.append(f"{n} block{'s' if n > 1 else ''} where a colour channel was clipped (coloured markings, "
+                         "labels) not judged: the luminance there is off the lattice untouched, so an edit there "
+                         "would not show")
+        if notes:
+            finding = Finding(finding.score, finding.heatmap, (*finding.evidence, *notes))
         return finding
 
     def _finding(self, shape: tuple[int, int], dist: np.ndarray, lattice: Lattice) -> Finding:
