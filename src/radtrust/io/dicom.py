@@ -468,13 +468,18 @@ def _frames_one_fragment_each(ds: Any, frames: int) -> np.ndarray | None:
         return None
 
 
+def is_colour(ds: Any, stored: np.ndarray) -> bool:
+    """Whether decoded pixel data holds three samples per pixel (RGB, as pydicom decodes YBR too)."""
+    return stored.ndim >= 3 and stored.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3
+
+
 def to_modality_units(ds: Any, stored: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None, list[str]]:
     """Apply the Modality LUT (rescale slope/intercept or LUT sequence); colour becomes luminance."""
     from pydicom.pixels import apply_modality_lut
 
     notes: list[str] = []
     arr = stored
-    if arr.ndim >= 3 and arr.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3:
+    if is_colour(ds, arr):
         arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
         notes.append("colour image converted to luminance")
         return arr.astype(np.float32), None, notes
@@ -525,9 +530,8 @@ def image_from_dataset(ds: Any, path: Path | None, *, limits: Limits | None = No
             raise InvalidDicom(f"{keyword} holds {len(value)} values where the standard allows one", path)
     stored = decode_pixels(ds, path or Path("<dataset>"), limits)
     pixels, rescale, notes = to_modality_units(ds, stored)
-    colour = stored.ndim >= 3 and stored.shape[-1] == 3 and int(ds.get("SamplesPerPixel", 1)) == 3
     top = float(2 ** min(int(ds.get("BitsStored", 8)), 16) - 1)  # decoding has checked BitsStored
-    clipped = colour_clipped(stored, top) if colour else None
+    clipped = colour_clipped(stored, top) if is_colour(ds, stored) else None
     if bare := getattr(ds, "bare_dataset_syntax", None):
         notes.insert(0, BARE_DATASET_NOTE.format(bare))
     modality, implied = modality_of(ds)

@@ -160,6 +160,7 @@ def vote_displacements(
 
     out = []
     periods = None  # per voted displacement, the greatest common divisor of its components (2D only)
+    off = np.empty(0)  # the votes of displacements on no lattice (with periods)
     for i in np.argsort(-counts, kind="stable"):
         c = int(counts[i])
         if c < min_votes:
@@ -183,9 +184,9 @@ def vote_displacements(
                 shifts = np.stack(np.unravel_index(codes, span), axis=1) - dims
                 periods = np.gcd(shifts[:, 0], shifts[:, 1])
                 periods[np.abs(shifts).max(axis=1) <= _EXCLUDE_RADIUS] = 0  # the residual's own: neither set
+                off = counts[(periods > 0) & (periods < _MIN_PERIOD)]
             same = periods == g
             same[i] = False
-            off = counts[(periods > 0) & (periods < _MIN_PERIOD)]
             if same.any():
                 chance = float(np.quantile(off, 1.0 - 1.0 / same.sum())) if off.size else 0.0
                 c -= max(0, int(counts[same].max() - chance))

@@ -189,6 +189,13 @@ def blocks_holding(mask: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
     return mask[oy:oy + h, ox:ox + w].reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3))
 
 
+def _first_block_rows(a: np.ndarray, phase: tuple[int, int]) -> np.ndarray:
+    """The first 8-pixel block row of every four of ``a``, from ``phase`` on (the phase search's sample)."""
+    oy, ox = phase
+    band = a[oy:oy + (a.shape[0] - oy) // 32 * 32, ox:]
+    return band.reshape(-1, 32, band.shape[1])[:, :8].reshape(-1, band.shape[1])
+
+
 def find_lattice(x: np.ndarray, lo: float, hi: float,
                  exclude: np.ndarray | None = None) -> tuple[Lattice, np.ndarray, np.ndarray] | None:
     """The best-supported lattice over the candidate phases, with its coefficients and usable-block mask
@@ -206,14 +213,8 @@ def find_lattice(x: np.ndarray, lo: float, hi: float,
     # usable_blocks' ``exclude``); the five score 0.12-0.82 since, as pictures whose blockiness did point to their
     # lattice do (up to 0.82), so the same 6 frequencies count at (0, 0) now (session 20)
     for phase in dict.fromkeys([*candidate_phases(x), (0, 0)]):
-        oy, ox = phase
-        band = x[oy:oy + (x.shape[0] - oy) // 32 * 32, ox:]
-        sub = band.reshape(-1, 32, band.shape[1])[:, :8].reshape(-1, band.shape[1])  # first block row of four
-        if exclude is not None:
-            cut = exclude[oy:oy + band.shape[0], ox:]
-            usable = usable_blocks(sub, (0, 0), lo, hi, cut.reshape(-1, 32, cut.shape[1])[:, :8].reshape(sub.shape))
-        else:
-            usable = usable_blocks(sub, (0, 0), lo, hi)
+        sub = _first_block_rows(x, phase)
+        usable = usable_blocks(sub, (0, 0), lo, hi, None if exclude is None else _first_block_rows(exclude, phase))
         if usable.sum() < 64:
             continue
         steps, strength = estimate_steps(block_dct(sub, (0, 0)), usable, max_blocks=800, max_order=4)

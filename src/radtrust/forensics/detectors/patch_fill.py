@@ -20,7 +20,8 @@ apart or more (in a picture, not at a multiple of 8 px on both axes: the JPEG gr
 neighbours repeat at the same displacement: a fragment, not a chance repeat. The statistic is the largest number of
 different displacements whose fragments have an end in one window of ``3 * _CELL`` px (1 for a copy-move, many for
 a fill), less twice the plane's 95th-percentile window and its square over 80 (a whole picture tone-curved,
-equalised or resized repeats near-identical blocks everywhere, and the more it does, the longer its tail). On CT each slice is judged in-plane, as the 2D tools edit them, and the series takes its worst slice.
+equalised or resized repeats near-identical blocks everywhere, and the more it does, the longer its tail). On CT
+each slice is judged in-plane, as the 2D tools edit them, and the series takes its worst slice.
 Posterised pictures (under ``_MIN_LEVELS`` grey levels), pictures whose histogram shows a tone curve applied as a
 whole (:func:`~radtrust.forensics.detectors.jpeg_grid.tone_curve_since_compression`: where its slope is under 1 it
 merges near-identical blocks) and images known to have been lossy-compressed are not judged: the codec's plateaus
