@@ -69,7 +69,7 @@ def joined_fusion(names: list[str], bench: list, authentic: list):  # noqa: ANN2
     from radtrust.forensics.fusion import Fusion
 
     fusion = Fusion.load()
-    rows = [d for v in [*authentic, *(b for b in bench if b.label == 0)] for d in [v.series, *v.instances]]
+    rows = [d for v in [*authentic, *(b for b in bench if b.label == 0)] for d in cal.scan_rows(v)]
     for name in names:
         if name in fusion.names:  # joined before: join again with these scores
             fusion = fusion.without(name)

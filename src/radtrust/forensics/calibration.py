@@ -170,18 +170,25 @@ def _matrix(dicts: list[dict[str, float]], names: list[str]) -> np.ndarray:
     return np.array([[d.get(n, math.nan) for n in names] for d in dicts], dtype=float).reshape(len(dicts), len(names))
 
 
+def scan_rows(v: Vectors) -> list[dict[str, float]]:
+    """The score vectors `radtrust scan` reports for the row: the series, and each image of a series of several
+    (a single image's instance vector is its series vector: counted once)."""
+    return [v.series, *v.instances] if len(v.instances) > 1 else [v.series]
+
+
 def scan_score(fusion: Fusion, v: Vectors) -> float:
     """What `radtrust scan` reports for the row: max of the series vector and the instance vectors."""
-    rows = [v.series, *v.instances] if len(v.instances) > 1 else [v.series]
-    return float(fusion.probability(_matrix(rows, list(fusion.names))).max())
+    return float(fusion.probability(_matrix(scan_rows(v), list(fusion.names))).max())
 
 
 def fit(train: list[Vectors], authentic: list[Vectors], names: list[str], fpr: float = 0.01,
         l2: float = 1.0, margin: float = MARGIN) -> Fusion:
-    """Fit on labelled rows (series/image vectors); thresholds on every authentic vector (instances included)."""
+    """Fit on labelled rows (series/image vectors); thresholds on every authentic vector (the images of a series
+    included), each image once: the training rows' authentic series are among the labelled rows already."""
     X = _matrix([v.series for v in train], names)
     y = np.array([v.label for v in train], dtype=float)
-    auth_rows = [d for v in [*authentic, *(t for t in train if t.label == 0)] for d in [v.series, *v.instances]]
+    auth_rows = [*(d for v in authentic for d in scan_rows(v)),
+                 *(d for t in train if t.label == 0 for d in scan_rows(t)[1:])]
     return Fusion.fit(X, y, names, fpr=fpr, X_authentic=_matrix(auth_rows, names) if auth_rows else None, l2=l2,
                       margin=margin)
 

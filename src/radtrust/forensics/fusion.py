@@ -13,8 +13,9 @@ training (the failure mode of every published detector, see ../shared/REFERENCE.
 * **Balanced classes, L2 penalty.** The probability is calibrated for equal prior odds of tampered
   and authentic, whatever the mix of the calibration set.
 * **A detector alone can decide.** Each detector also has a solo level: the (1 - fpr / 2) quantile of the
-  scores it gave authentic calibration images, raised by the margin (the maximum when the rows above the
-  quantiles would spend more than half the false-alarm budget). Above it that detector alone puts the image
+  scores it gave authentic calibration images, raised by the margin (the maximum, for some of the detectors
+  with authentic rows above their quantile, when those rows would spend more than half the false-alarm budget).
+  Above it that detector alone puts the image
   over the threshold (a max rule beside the weighted sum), so strong evidence of a method the fit never saw
   counts, and one odd authentic image cannot silence a detector.
 * **Thresholds from a false-alarm rate.** ``threshold`` is the smallest probability that at most
@@ -35,6 +36,7 @@ joined session 6's shipped fusion (``scripts/calibrate_fusion.py --join``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -98,6 +100,27 @@ def _with_margin(threshold: float, margin: float) -> float:
     """The threshold moved up by ``margin`` log-odds (kept below 1)."""
     t = min(max(threshold, EPS), 1.0 - 1e-9)
     return float(min(sigmoid(math.log(t / (1.0 - t)) + margin), 1.0 - 1e-9))
+
+
+_MAX_FALLBACK_SEARCH = 12  # detectors over their solo level among which the fallback set is searched (2^12 sets)
+
+
+def _solo_level(scores: np.ndarray, fpr: float, margin: float, kind: str) -> float:
+    """One detector's solo level from its authentic ``scores`` (NaN = did not apply): their (1 - fpr / 2) quantile
+    (``kind`` "quantile") or maximum ("max") plus the margin, at least 0.5; NaN (no level) with fewer than 20
+    scores or where the level would reach 1 - EPS."""
+    a = scores[np.isfinite(scores)]
+    if a.size < 20:
+        return math.nan
+    ref = float(a.max()) if kind == "max" else float(np.quantile(a, 1.0 - fpr / 2))
+    t = max(_with_margin(ref, margin), 0.5)  # never below the detector's own even odds
+    return t if t < 1.0 - EPS else math.nan
+
+
+def _over(X: np.ndarray, solo: np.ndarray) -> np.ndarray:
+    """Rows of X with any detector beyond its solo level (NaN levels and scores count as not beyond)."""
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(X) & np.isfinite(solo) & (X > np.nan_to_num(solo, nan=np.inf))).any(axis=1)
 
 
 def verdict_thresholds(authentic: np.ndarray, fpr: float, margin: float) -> tuple[float, float]:
@@ -203,7 +226,7 @@ class Fusion:
             weights = np.where(floor, np.maximum(weights, min_weight * weights.max()), weights)
             scale, bias = _fit_logistic((Z @ weights)[:, None], y, sw, 0.0)  # Platt scaling of the floored sum
             weights = weights * max(float(scale[0]), 1e-6)
-        solo, over = cls._solo_levels(auth, fpr, margin)
+        solo, over = cls._solo_levels(auth, fpr, margin, X[y == 1])
         fusion = cls(names, weights, bias, fill, 0.5, 0.9, fpr, solo=solo)
         # the false-alarm budget is shared: authentic rows over a solo level already spend part of it
         p_auth = fusion._fused(auth)
@@ -257,25 +280,35 @@ class Fusion:
                        solo=self.solo[keep], info=info)
 
     @staticmethod
-    def _solo_levels(auth: np.ndarray, fpr: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    def _solo_levels(auth: np.ndarray, fpr: float, margin: float,
+                     tampered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per detector, the authentic (1 - fpr / 2) quantile plus the margin (at least 0.5), and which authentic
         rows exceed any of them. Quantiles rather than maxima, so one odd authentic image (an annotated
-        picture, say) does not silence a detector for everything else; when the rows over the solo levels
-        would spend more than half the false-alarm budget, the levels fall back to the maxima."""
+        picture, say) does not silence a detector for everything else. When the rows over the solo levels
+        would spend more than half the false-alarm budget, some of the detectors with authentic rows over their
+        level fall back to their authentic maximum (no level, where the maximum leaves no room): the set that
+        brings the rows within half the budget and keeps the most ``tampered`` rows over a level (then the
+        smallest set). Only the detectors that spend the budget give up their level."""
         n, d = auth.shape
-        for level in ("quantile", "max"):
-            solo = np.full(d, np.nan)
-            for j in range(d):
-                a = auth[:, j][np.isfinite(auth[:, j])]
-                if a.size >= 20:
-                    ref = float(a.max()) if level == "max" else float(np.quantile(a, 1.0 - fpr / 2))
-                    t = max(_with_margin(ref, margin), 0.5)  # never below the detector's own even odds
-                    solo[j] = t if t < 1.0 - EPS else np.nan
-            with np.errstate(invalid="ignore"):
-                over = (np.isfinite(auth) & np.isfinite(solo) & (auth > np.nan_to_num(solo, nan=np.inf))).any(axis=1)
-            if over.sum() <= fpr * n / 2:
-                return solo, over
-        return solo, over
+        quantile = np.array([_solo_level(auth[:, j], fpr, margin, "quantile") for j in range(d)])
+        maximum = np.array([_solo_level(auth[:, j], fpr, margin, "max") for j in range(d)])
+        spending = [j for j in range(d) if _over(auth[:, [j]], quantile[[j]]).any()]
+        if len(spending) > _MAX_FALLBACK_SEARCH:  # too many to choose among: all of them fall back
+            sets: Sequence[tuple[int, ...]] = [tuple(spending)]
+        else:
+            sets = [s for k in range(len(spending) + 1) for s in itertools.combinations(spending, k)]
+        best: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        for fallen in sets:
+            solo = quantile.copy()
+            solo[list(fallen)] = maximum[list(fallen)]
+            over = _over(auth, solo)
+            if over.sum() > fpr * n / 2:
+                continue
+            kept = int(_over(tampered, solo).sum()) if tampered is not None and tampered.size else 0
+            if best is None or (kept, -len(fallen)) > best[0]:
+                best = ((kept, -len(fallen)), solo, over)
+        assert best is not None  # all of them falling back always qualifies: no authentic row is over its maximum
+        return best[1], best[2]
 
     @staticmethod
     def _impute(Z: np.ndarray, fill: np.ndarray) -> np.ndarray:

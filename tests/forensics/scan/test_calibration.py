@@ -93,3 +93,27 @@ def test_choose_margin_takes_the_smallest_that_holds_on_heldout_sources():
     assert rates[-1] <= 0.01 and margin == tried[-1]["margin"] and all(r > 0.01 for r in rates[:-1])
     calm, _ = cal.choose_margin(*_site_rows(shift=0.0), ["a", "b"], fpr=0.05, candidates=(0.0, 1.0))
     assert calm == 0.0
+
+
+def test_a_single_image_counts_once_among_the_authentic_rows():
+    """A single image's instance vector is its series vector. Counted twice (three times for a training row), one
+    odd authentic picture among CT series filled the detector's upper quantile and left it no solo level."""
+    rng = np.random.default_rng(2)
+
+    def quiet() -> dict[str, float]:
+        return {"grid": float(np.clip(rng.normal(0.05, 0.02), 0, 1)), "other": 0.1}
+
+    authentic = []
+    for i in range(20):  # CT series: a series vector and ten images each
+        authentic.append(cal.Vectors(f"s{i}", 0, "", "", quiet(), [quiet() for _ in range(10)]))
+    odd = {"grid": 0.99999, "other": 0.1}
+    train = [cal.Vectors("odd", 0, "", "train", odd, [odd])]
+    for i in range(19):
+        v = quiet()
+        train.append(cal.Vectors(f"b{i}", 0, "", "train", v, [v]))
+    for i in range(40):
+        v = {"grid": 0.98, "other": 0.1}
+        train.append(cal.Vectors(f"t{i}", 1, "m", "train", v, [v]))
+    f = cal.fit(train, authentic, ["grid", "other"])
+    assert 0.5 <= f.solo[0] < 0.98
+    assert len(cal.scan_rows(train[0])) == 1 and len(cal.scan_rows(authentic[0])) == 11

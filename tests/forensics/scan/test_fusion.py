@@ -175,3 +175,25 @@ def test_a_detector_joined_later_keeps_every_other_probability_and_can_decide_al
     assert back.names == f.names and back.bias == pytest.approx(f.bias) and np.allclose(back.weights, f.weights)
     with pytest.raises(ValueError, match="not joined"):
         f.without("a")
+
+
+def test_only_the_detectors_that_spend_the_budget_give_up_their_solo_level():
+    """Two detectors each have an odd authentic row over their solo level, more than half the budget together: the one
+    whose level catches fewer edits falls back (to no level), the other keeps it, and a third detector that spends
+    nothing keeps its quantile level (it used to fall back with them)."""
+    rng = np.random.default_rng(5)
+    n_auth, n_tamp = 300, 60
+    auth = np.clip(rng.normal(0.05, 0.02, (n_auth, 3)), 0, 1)
+    auth[0, 0] = 0.9999  # an odd authentic row for 'wide'
+    auth[1, 1] = 0.9999  # one for 'narrow': two rows over, half the budget is 1.5
+    tamp = np.clip(rng.normal(0.05, 0.02, (n_tamp, 3)), 0, 1)
+    tamp[:40, 0] = 0.97  # 'wide' alone catches 40 edits
+    tamp[40:45, 1] = 0.97  # 'narrow' alone 5
+    tamp[45:, 2] = 0.97  # 'quiet' alone the rest
+    X, y = np.vstack([auth, tamp]), np.r_[np.zeros(n_auth), np.ones(n_tamp)]
+    f = Fusion.fit(X, y, ["wide", "narrow", "quiet"], fpr=0.01)
+    assert 0.5 <= f.solo[0] < 0.97 and np.isnan(f.solo[1])
+    assert f.solo[2] == pytest.approx(max(0.5, f.solo[2])) and f.solo[2] < 0.2 + 0.5  # its quantile level, not its max
+    p = f.probability(X)
+    assert (p[n_auth:n_auth + 40] > f.threshold).all()
+    assert ((p > f.threshold) & (y == 0)).sum() <= 0.01 * n_auth
