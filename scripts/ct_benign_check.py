@@ -73,17 +73,25 @@ def _field(zoom: float) -> Callable[[Target], Target]:
         v = t.pixels.astype(np.float32)
         h, w = v.shape[1:]
         out = np.full_like(v, AIR)
+        pad = float(v.min()) if v.min() < -1500 else None  # outside the reconstruction circle: padding stays padding
         for z, s in enumerate(v):
-            r = ndimage.zoom(s, zoom, order=3, mode="nearest", grid_mode=True)
+            r = ndimage.zoom(np.maximum(s, AIR), zoom, order=3, mode="nearest", grid_mode=True)
+            if pad is not None:
+                r[ndimage.zoom(s < -1500, zoom, order=0, mode="nearest", grid_mode=True)] = pad
             rh, rw = r.shape
             if zoom >= 1:
                 y0, x0 = (rh - h) // 2, (rw - w) // 2
                 out[z] = r[y0:y0 + h, x0:x0 + w]
             else:
                 y0, x0 = (h - rh) // 2, (w - rw) // 2
+                out[z] = pad if pad is not None else AIR
                 out[z, y0:y0 + rh, x0:x0 + rw] = r
-        sp = [float(x) for x in t.datasets[0].get("PixelSpacing", [1.0, 1.0])]
-        return t.with_pixels(out, datasets=_headers(t, PixelSpacing=[round(sp[0] / zoom, 6), round(sp[1] / zoom, 6)]))
+        ds = t.datasets[0]
+        sp = [float(x) for x in ds.get("PixelSpacing", [1.0, 1.0])]
+        changes: dict[str, object] = {"PixelSpacing": [round(sp[0] / zoom, 6), round(sp[1] / zoom, 6)]}
+        if ds.get("ReconstructionDiameter"):
+            changes["ReconstructionDiameter"] = round(float(ds.ReconstructionDiameter) / zoom, 3)
+        return t.with_pixels(out, datasets=_headers(t, **changes))
     return run
 
 
@@ -93,12 +101,18 @@ def _noise_sigma(v: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(lap[tissue] - np.median(lap[tissue])))) if tissue.any() else 5.0
 
 
-def _nlm(t: Target) -> Target:
-    from skimage.restoration import denoise_nl_means
+def _nlm(share: float) -> Callable[[Target], Target]:
+    """Non-local means denoising, blended with the original as iterative reconstructions are offered (ASiR 40%,
+    iDose level, ...): ``share`` of the denoised image."""
+    def run(t: Target) -> Target:
+        from skimage.restoration import denoise_nl_means
 
-    sigma = _noise_sigma(t.pixels.astype(np.float32)) * 1.5
-    return t.with_pixels(np.stack([denoise_nl_means(s, patch_size=5, patch_distance=6, h=0.8 * sigma, sigma=sigma,
-                                                    fast_mode=True) for s in t.pixels.astype(np.float32)]))
+        v = t.pixels.astype(np.float32)
+        sigma = _noise_sigma(v) * 1.5
+        d = np.stack([denoise_nl_means(s, patch_size=5, patch_distance=6, h=0.8 * sigma, sigma=sigma, fast_mode=True)
+                      for s in v])
+        return t.with_pixels(share * d + (1.0 - share) * v)
+    return run
 
 
 def _low_dose(t: Target) -> Target:
@@ -120,7 +134,8 @@ TRANSFORMS: dict[str, Callable[[Target], Target]] = {
     "MIP of 3 slices": _slab("max"),
     "smaller field (x1.25)": _field(1.25),
     "larger field (x0.8)": _field(0.8),
-    "denoised (non-local means)": _nlm,
+    "denoised, blended 50%": _nlm(0.5),
+    "denoised (non-local means)": _nlm(1.0),
     "half dose (more noise)": _low_dose,
     "HU offset +12": lambda t: t.with_pixels(t.pixels.astype(np.float32) + 12.0),
 }
