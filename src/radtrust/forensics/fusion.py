@@ -15,9 +15,8 @@ training (the failure mode of every published detector, see ../shared/REFERENCE.
 * **A detector alone can decide.** Each detector also has a solo level: the (1 - fpr / 2) quantile of the
   scores it gave authentic calibration images, raised by the margin (the maximum, for some of the detectors
   with authentic rows above their quantile, when those rows would spend more than half the false-alarm budget).
-  Above it that detector alone puts the image
-  over the threshold (a max rule beside the weighted sum), so strong evidence of a method the fit never saw
-  counts, and one odd authentic image cannot silence a detector.
+  Above it that detector alone puts the image over the threshold (a max rule beside the weighted sum), so strong
+  evidence of a method the fit never saw counts, and one odd authentic image cannot silence a detector.
 * **Thresholds from a false-alarm rate.** ``threshold`` is the smallest probability that at most
   ``fpr`` of the authentic calibration rows exceed (default 1%), counting the rows already over a solo
   level; ``tampered_threshold`` is the same at ``fpr / 10``. Above ``threshold`` an image is *suspicious*,

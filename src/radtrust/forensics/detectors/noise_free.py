@@ -17,8 +17,8 @@ barely moves a block's median, so this detector looks at the finest scale instea
    logistic of log2(size) centred at 48 voxels. In the authentic CT of ``../shared/data/ct`` (Siemens abdomen,
    GE head, the 133-slice chest volume; most of the Philips phantom's slices alone, and its top 16 slices, have
    too little soft tissue to judge) the largest region is 1 voxel; at 0.2 of the reference it would be 12, at 0.3
-   up to 187, hence 0.15. Every no-noise
-   removal, retouch and splice in the development benchmark leaves 200 to 9,000 voxels.
+   up to 187, hence 0.15. Every no-noise removal, retouch and splice in the development benchmark leaves 200 to
+   9,000 voxels.
 5. a second, *quiet* tier for an edit whose editor re-added too little noise (or lowered a region's contrast):
    local RMS under 0.25 of the reference, logistic centred at 250 voxels (authentic regions reach 44; see
    ``TIERS``). A biharmonic fill of a 20 mm disc on three slices of the Siemens samples, re-noised with white
