@@ -263,6 +263,38 @@ def test_slice_steps_judged_against_their_own_part_of_the_series(steps, expected
     assert _step_problems(np.asarray(steps)) == expected
 
 
+@pytest.mark.parametrize(("positions", "thickness", "expected"), [
+    # a stretch ending one step into a new part of contiguous 7 mm slabs (the GE head's first 16 slices)
+    ([0, 4, 8, 12, 13.08, 20.08], [4, 4, 4, 4, 7, 7], ["1 irregular slice step(s) around 4 mm"]),
+    # ... two steps into it
+    ([0, 4, 8, 12, 13.08, 20.08, 27.08], [4, 4, 4, 4, 7, 7, 7], ["1 irregular slice step(s) around 4 mm"]),
+    # ... and a 7 mm slab missing there: a gap
+    ([0, 4, 8, 12, 13.08, 20.08, 34.08], [4, 4, 4, 4, 7, 7, 7], ["1 gap(s) in slice positions (expected step 4 mm)",
+                                                                 "1 irregular slice step(s) around 4 mm"]),
+    # the same without SliceThickness: one regular side only, read as a gap
+    ([0, 4, 8, 12, 13.08, 20.08], None, ["1 gap(s) in slice positions (expected step 4 mm)",
+                                         "1 irregular slice step(s) around 4 mm"]),
+    # a slice missing from an overlapping reconstruction (5 mm slabs every 2.5 mm): still a gap
+    ([0, 2.5, 5, 7.5, 12.5, 15, 17.5], [5] * 7, ["1 gap(s) in slice positions (expected step 2.5 mm)"]),
+    # a slice missing from contiguous 4 mm slabs: a gap whatever the thickness says
+    ([0, 4, 8, 16, 20, 24], [4] * 6, ["1 gap(s) in slice positions (expected step 4 mm)"]),
+])
+def test_a_new_part_of_contiguous_slabs_is_no_gap(positions, thickness, expected) -> None:
+    from radtrust.io.series import position_problems
+
+    assert position_problems([float(p) for p in positions], thickness) == expected
+
+
+def test_stretches_of_the_two_part_head_protocol_have_no_gaps(shared_data: Path) -> None:
+    """Benchmarks cut 16-slice stretches; the GE head's first 16 end one 7 mm step into its second part."""
+    from radtrust.io.series import assemble
+
+    [series] = load_series(shared_data / "ct" / "ge_head")
+    for z0 in range(len(series) - 15):
+        problems = assemble(series.instances[z0:z0 + 16]).problems
+        assert not any("gap" in p for p in problems), (z0, problems)
+
+
 def test_two_part_head_protocol_has_no_gaps(shared_data: Path) -> None:
     """The GE head: 14 slices every 4 mm, then 14 every 7 mm (slice thickness 4 and 7 mm: contiguous). It was read as
     13 gaps, which made it the one authentic series flagged when held out of the fusion's fit."""

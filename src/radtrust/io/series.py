@@ -6,8 +6,9 @@ positions, duplicated positions, and mixed geometry (orientation, matrix, pixel 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +120,8 @@ def assemble(images: Iterable[Image]) -> Series:
     known = [p for p in positions if p is not None]
     if len(known) < len(positions) and len(items) > 1:
         problems.append(f"{len(positions) - len(known)} instance(s) without a position; sorted by InstanceNumber")
-    problems.extend(position_problems(known))
+    thickness = [im.geometry.slice_thickness for im, p in zip(items, positions, strict=True) if p is not None]
+    problems.extend(position_problems(known, thickness))
     return Series(
         series_instance_uid=items[0].series_instance_uid if items else None,
         instances=tuple(items),
@@ -128,8 +130,9 @@ def assemble(images: Iterable[Image]) -> Series:
     )
 
 
-def position_problems(known: list[float]) -> list[str]:
-    """Duplicated positions, gaps and irregular steps among the sorted slice positions (mm along the normal)."""
+def position_problems(known: list[float], thickness: Sequence[float | None] | None = None) -> list[str]:
+    """Duplicated positions, gaps and irregular steps among the sorted slice positions (mm along the normal);
+    ``thickness``: each slice's SliceThickness where known (see :func:`_step_problems`)."""
     problems: list[str] = []
     if len(known) < 2:
         return problems
@@ -137,10 +140,12 @@ def position_problems(known: list[float]) -> list[str]:
     dup = int(np.sum(np.abs(diffs) < 1e-3))
     if dup:
         problems.append(f"{dup} duplicated slice position(s)")
-    steps = np.abs(diffs[np.abs(diffs) >= 1e-3])
+    kept = np.abs(diffs) >= 1e-3
+    steps = np.abs(diffs[kept])
     if steps.size:
         step = float(np.median(steps))
-        gaps, irregular = _step_problems(steps)
+        new_part = _new_part(steps, diffs, kept, thickness) if thickness is not None else None
+        gaps, irregular = _step_problems(steps, new_part=new_part)
         if gaps:
             problems.append(f"{gaps} gap(s) in slice positions (expected step {step:.3g} mm)")
         if irregular:
@@ -148,20 +153,42 @@ def position_problems(known: list[float]) -> list[str]:
     return problems
 
 
-def _step_problems(steps: np.ndarray, run: int = 3) -> tuple[int, int]:
+def _new_part(steps: np.ndarray, diffs: np.ndarray, kept: np.ndarray,
+              thickness: Sequence[float | None]) -> np.ndarray:
+    """Per step: whether it lies inside a part of the series with a thickness of its own, its two slices as thick as
+    the step (contiguous slabs) where other slices of the series have another thickness."""
+    t = np.array([math.nan if x is None else float(x) for x in thickness], dtype=float)
+    if t.size != diffs.size + 1 or not np.isfinite(t).any():
+        return np.zeros(steps.size, bool)
+    a, b = t[:-1][kept], t[1:][kept]
+    known = t[np.isfinite(t)]
+    with np.errstate(invalid="ignore"):
+        contiguous = np.isfinite(a) & (np.abs(a - b) <= 0.01 * a) & (np.abs(steps - a) <= 0.1 * a)
+        other = np.array([bool(np.any(np.abs(known - x) > 0.1 * x)) if np.isfinite(x) else False for x in a])
+    return contiguous & other
+
+
+def _step_problems(steps: np.ndarray, run: int = 3, new_part: np.ndarray | None = None) -> tuple[int, int]:
     """(gaps, irregular steps) among the slice steps of a sorted series, each step judged against the regular
     spacing on either side of it (the median of up to ``run`` steps before, and after).
 
     A protocol may change its spacing part-way (the GE head here: 14 slices every 4 mm, then 14 every 7 mm, with one
     overlapping step of 1.1 mm between): each part is regular, so a 7 mm step after the 4 mm part is no gap. A step
     is a gap when it exceeds 1.5 times the larger of the two spacings (a slice missing from a regular run doubles
-    its step), irregular when it differs from both by more than 5%.
+    its step), irregular when it differs from both by more than 5%. Where a series (or a stretch cut from one) ends a
+    few steps into a new part, those steps are judged against the old part's spacing; a step is neither gap nor
+    irregular when ``new_part`` says it joins two slabs as thick as the step in a series that also holds slices of
+    another thickness (contiguous slabs of a part of their own: the GE head's first 16 slices end 4 mm slabs, the
+    overlap, then one 7 mm step). A slice missing from an overlapping reconstruction (5 mm slabs every 2.5 mm: a 5 mm
+    step) or from a series of one thickness stays a gap.
     """
     gaps = irregular = 0
     overall = float(np.median(steps))
     for i, s in enumerate(steps):
         sides = [float(np.median(part)) for part in (steps[max(0, i - run):i], steps[i + 1:i + 1 + run]) if part.size]
         sides = sides or [overall]
+        if new_part is not None and new_part[i]:
+            continue
         if s > 1.5 * max(sides):
             gaps += 1
         elif all(abs(s - ref) > max(0.05 * ref, 0.01) for ref in sides):
