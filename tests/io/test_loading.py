@@ -278,6 +278,10 @@ def test_slice_steps_judged_against_their_own_part_of_the_series(steps, expected
     ([0, 2.5, 5, 7.5, 12.5, 15, 17.5], [5] * 7, ["1 gap(s) in slice positions (expected step 2.5 mm)"]),
     # a slice missing from contiguous 4 mm slabs: a gap whatever the thickness says
     ([0, 4, 8, 16, 20, 24], [4] * 6, ["1 gap(s) in slice positions (expected step 4 mm)"]),
+    # ... and with the two slabs around it rewritten as 8 mm thick: an island, not a part, still a gap
+    ([0, 4, 8, 16, 20, 24], [4, 4, 8, 8, 4, 4], ["1 gap(s) in slice positions (expected step 4 mm)"]),
+    # a new part at the start of a stretch: one 7 mm step, the overlap, then 4 mm slabs
+    ([0, 7, 8.08, 12.08, 16.08, 20.08], [7, 7, 4, 4, 4, 4], ["1 irregular slice step(s) around 4 mm"]),
 ])
 def test_a_new_part_of_contiguous_slabs_is_no_gap(positions, thickness, expected) -> None:
     from radtrust.io.series import position_problems

@@ -155,17 +155,23 @@ def position_problems(known: list[float], thickness: Sequence[float | None] | No
 
 def _new_part(steps: np.ndarray, diffs: np.ndarray, kept: np.ndarray,
               thickness: Sequence[float | None]) -> np.ndarray:
-    """Per step: whether it lies inside a part of the series with a thickness of its own, its two slices as thick as
-    the step (contiguous slabs) where other slices of the series have another thickness."""
+    """Per step: whether it lies inside the first or last part of the series, of a thickness of its own: its two
+    slices as thick as the step (contiguous slabs), every slice from them to that end of the series as thick, and
+    other slices of the series of another thickness. An island of two thick slabs amid thinner ones (what rewriting
+    SliceThickness around a removed slice would make) is no part."""
     t = np.array([math.nan if x is None else float(x) for x in thickness], dtype=float)
     if t.size != diffs.size + 1 or not np.isfinite(t).any():
         return np.zeros(steps.size, bool)
-    a, b = t[:-1][kept], t[1:][kept]
-    known = t[np.isfinite(t)]
-    with np.errstate(invalid="ignore"):
-        contiguous = np.isfinite(a) & (np.abs(a - b) <= 0.01 * a) & (np.abs(steps - a) <= 0.1 * a)
-        other = np.array([bool(np.any(np.abs(known - x) > 0.1 * x)) if np.isfinite(x) else False for x in a])
-    return contiguous & other
+    index = np.flatnonzero(kept)  # the step between slices index and index + 1
+    out = np.zeros(steps.size, bool)
+    for k, (i, step) in enumerate(zip(index, steps, strict=True)):
+        x = t[i]
+        if not (np.isfinite(x) and abs(t[i + 1] - x) <= 0.01 * x and abs(step - x) <= 0.1 * x):
+            continue
+        same = np.isfinite(t) & (np.abs(t - x) <= 0.01 * x)
+        other = np.isfinite(t) & (np.abs(t - x) > 0.1 * x)
+        out[k] = bool(other.any()) and (bool(same[: i + 2].all()) or bool(same[i:].all()))
+    return out
 
 
 def _step_problems(steps: np.ndarray, run: int = 3, new_part: np.ndarray | None = None) -> tuple[int, int]:
@@ -177,10 +183,10 @@ def _step_problems(steps: np.ndarray, run: int = 3, new_part: np.ndarray | None 
     is a gap when it exceeds 1.5 times the larger of the two spacings (a slice missing from a regular run doubles
     its step), irregular when it differs from both by more than 5%. Where a series (or a stretch cut from one) ends a
     few steps into a new part, those steps are judged against the old part's spacing; a step is neither gap nor
-    irregular when ``new_part`` says it joins two slabs as thick as the step in a series that also holds slices of
-    another thickness (contiguous slabs of a part of their own: the GE head's first 16 slices end 4 mm slabs, the
-    overlap, then one 7 mm step). A slice missing from an overlapping reconstruction (5 mm slabs every 2.5 mm: a 5 mm
-    step) or from a series of one thickness stays a gap.
+    irregular when ``new_part`` says it joins two slabs as thick as the step in a first or last part of their own
+    thickness (contiguous slabs: the GE head's first 16 slices end 4 mm slabs, the overlap, then one 7 mm step). A
+    slice missing from an overlapping reconstruction (5 mm slabs every 2.5 mm: a 5 mm step), from a series of one
+    thickness, or amid slices of another thickness stays a gap.
     """
     gaps = irregular = 0
     overall = float(np.median(steps))
