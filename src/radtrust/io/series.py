@@ -144,7 +144,7 @@ def position_problems(known: list[float], thickness: Sequence[float | None] | No
     steps = np.abs(diffs[kept])
     if steps.size:
         step = float(np.median(steps))
-        new_part = _new_part(steps, diffs, kept, thickness) if thickness is not None else None
+        new_part = _new_part(steps, kept, thickness) if thickness is not None else None
         gaps, irregular = _step_problems(steps, new_part=new_part)
         if gaps:
             problems.append(f"{gaps} gap(s) in slice positions (expected step {step:.3g} mm)")
@@ -153,25 +153,26 @@ def position_problems(known: list[float], thickness: Sequence[float | None] | No
     return problems
 
 
-def _new_part(steps: np.ndarray, diffs: np.ndarray, kept: np.ndarray,
-              thickness: Sequence[float | None]) -> np.ndarray:
+def _new_part(steps: np.ndarray, kept: np.ndarray, thickness: Sequence[float | None]) -> np.ndarray:
     """Per step: whether it lies inside the first or last part of the series, of a thickness of its own: its two
-    slices as thick as the step (contiguous slabs), every slice from them to that end of the series as thick, and
-    other slices of the series of another thickness. An island of two thick slabs amid thinner ones (what rewriting
-    SliceThickness around a removed slice would make) is no part."""
-    t = np.array([math.nan if x is None else float(x) for x in thickness], dtype=float)
-    if t.size != diffs.size + 1 or not np.isfinite(t).any():
-        return np.zeros(steps.size, bool)
-    index = np.flatnonzero(kept)  # the step between slices index and index + 1
+    slices in the run of slices as thick as the series' first (or last) one, the step as long as they are thick,
+    and other slices of the series of another thickness. An island of two thick slabs amid thinner ones (what
+    rewriting SliceThickness around a removed slice would make) is no part. Every slice's thickness must be known."""
     out = np.zeros(steps.size, bool)
-    for k, (i, step) in enumerate(zip(index, steps, strict=True)):
-        x = t[i]
-        if not (np.isfinite(x) and abs(t[i + 1] - x) <= 0.01 * x and abs(step - x) <= 0.1 * x):
-            continue
-        same = np.isfinite(t) & (np.abs(t - x) <= 0.01 * x)
-        other = np.isfinite(t) & (np.abs(t - x) > 0.1 * x)
-        out[k] = bool(other.any()) and (bool(same[: i + 2].all()) or bool(same[i:].all()))
+    t = np.array([math.nan if x is None else float(x) for x in thickness], dtype=float)
+    if t.size != kept.size + 1 or not (np.isfinite(t) & (t > 0)).all():
+        return out
+    i = np.flatnonzero(kept)  # the step between slices i and i + 1
+    for x, inside in ((t[0], i + 1 < _run(t)), (t[-1], i >= t.size - _run(t[::-1]))):
+        if (np.abs(t - x) > 0.1 * x).any():
+            out |= inside & (np.abs(steps - x) <= 0.1 * x)
     return out
+
+
+def _run(t: np.ndarray) -> int:
+    """How many slices from the first are as thick as it (within 1%)."""
+    off = np.abs(t - t[0]) > 0.01 * t[0]
+    return int(np.argmax(off)) if off.any() else t.size
 
 
 def _step_problems(steps: np.ndarray, run: int = 3, new_part: np.ndarray | None = None) -> tuple[int, int]:
