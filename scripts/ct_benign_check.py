@@ -28,6 +28,8 @@ from scipy import ndimage
 
 from radtrust.forensics.scanner import Scanner
 from radtrust.io import load_series
+from radtrust.simulation._ops import noise_sigma
+from radtrust.simulation.anatomy import body_mask
 from radtrust.simulation.target import Target, load_target
 from radtrust.simulation.writer import write_dicom
 
@@ -95,10 +97,10 @@ def _field(zoom: float) -> Callable[[Target], Target]:
     return run
 
 
-def _noise_sigma(v: np.ndarray) -> float:
+def _tissue_sigma(v: np.ndarray) -> float:
+    """The scan's noise in soft tissue (-150..150 HU)."""
     tissue = (v > -150) & (v < 150)
-    lap = v - ndimage.uniform_filter(v, (1, 3, 3))
-    return float(1.4826 * np.median(np.abs(lap[tissue] - np.median(lap[tissue])))) if tissue.any() else 5.0
+    return noise_sigma(v, tissue if tissue.any() else None)
 
 
 def _nlm(share: float) -> Callable[[Target], Target]:
@@ -108,7 +110,7 @@ def _nlm(share: float) -> Callable[[Target], Target]:
         from skimage.restoration import denoise_nl_means
 
         v = t.pixels.astype(np.float32)
-        sigma = _noise_sigma(v) * 1.5
+        sigma = _tissue_sigma(v) * 1.5
         d = np.stack([denoise_nl_means(s, patch_size=5, patch_distance=6, h=0.8 * sigma, sigma=sigma, fast_mode=True)
                       for s in v])
         return t.with_pixels(share * d + (1.0 - share) * v)
@@ -121,8 +123,8 @@ def _low_dose(t: Target) -> Target:
     v = t.pixels.astype(np.float32)
     rng = np.random.default_rng(0)
     extra = ndimage.gaussian_filter(rng.standard_normal(v.shape).astype(np.float32), (0, 0.7, 0.7))
-    extra *= _noise_sigma(v) / max(_noise_sigma(extra * 100) / 100, 1e-6)
-    body = ndimage.binary_opening(v > -500, iterations=2)
+    extra *= _tissue_sigma(v) / max(noise_sigma(extra), 1e-6)
+    body = body_mask(v)
     return t.with_pixels(np.where(body, v + extra, v))
 
 
@@ -150,10 +152,14 @@ def stretches(path: str, stretch: int) -> list[tuple[str, Target]]:
     return [(f"{Path(path).name}[{z}:{z + stretch}]", t.slab(z, z + stretch, f"{t.name}_{z}")) for z in starts]
 
 
-def run(task: tuple[str, int, int, str]) -> dict:
-    path, stretch, index, name = task
+def run(task: tuple[str, int, int, tuple[str, ...]]) -> list[dict]:
+    """Every named transform of one stretch (the volume decoded once)."""
+    path, stretch, index, names = task
     label, target = stretches(path, stretch)[index]
-    out = TRANSFORMS[name](target)
+    return [_scan(label, name, TRANSFORMS[name](target)) for name in names]
+
+
+def _scan(label: str, name: str, out: Target) -> dict:
     with tempfile.TemporaryDirectory() as td:
         dest = write_dicom(out.datasets, out.pixels, Path(td) / "series", syntax="explicit")
         (series,) = load_series(dest)
@@ -174,10 +180,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     names = args.transforms.split(",") if args.transforms else list(TRANSFORMS)
-    tasks = [(p, args.stretch, i, n) for p in args.inputs for i in range(len(stretches(p, args.stretch)))
-             for n in names]
+    tasks = [(p, args.stretch, i, tuple(names)) for p in args.inputs for i in range(len(stretches(p, args.stretch)))]
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(run, tasks))
+        rows = [row for part in pool.map(run, tasks) for row in part]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     table = collections.defaultdict(list)
