@@ -126,14 +126,17 @@ class Scanner:
                             fpr=fpr, fusion=self.fusion, copies=copies)
 
     # ------------------------------------------------------------------------------------------ raw findings
-    def _run(self, image: Image, notes: list[str] | None = None) -> dict[str, Finding]:
+    def _run(self, image: Image, notes: list[str] | None = None, settled: frozenset[str] = frozenset()
+             ) -> dict[str, Finding]:
+        """Every applicable detector on one image but those named in ``settled`` (judged with its series)."""
         with shared_intermediates():  # residual, clipping and body masks every pixel detector needs, once
-            return self._run_detectors(image, notes)
+            return self._run_detectors(image, notes, settled)
 
-    def _run_detectors(self, image: Image, notes: list[str] | None) -> dict[str, Finding]:
+    def _run_detectors(self, image: Image, notes: list[str] | None, settled: frozenset[str] = frozenset()
+                       ) -> dict[str, Finding]:
         out: dict[str, Finding] = {}
         for det in self.detectors:
-            if not det.applies_to(image):
+            if det.name in settled or not det.applies_to(image):
                 continue
             try:
                 out[det.name] = det.run(image)
@@ -153,8 +156,12 @@ class Scanner:
         """Raw per-detector findings on one image (2D or a 3D volume); detectors that do not apply are absent."""
         return self._run(image)
 
-    def analyze_series(self, series: Series, notes: list[str] | None = None) -> dict[str, Finding]:
-        """Raw per-detector findings on a series as a whole (3D maps have shape (slices, rows, cols))."""
+    def analyze_series(self, series: Series, notes: list[str] | None = None,
+                       settled: dict[str, str | None] | None = None) -> dict[str, Finding]:
+        """Raw per-detector findings on a series as a whole (3D maps have shape (slices, rows, cols)).
+
+        ``settled`` collects the detectors whose slices need not be judged alone (``series_settles_slices``): with
+        a finding (None) or with why the evidence was lost for the whole series (its message)."""
         out: dict[str, Finding] = {}
         if len(series) < 2:
             return out
@@ -164,12 +171,19 @@ class Scanner:
                 continue
             try:
                 out[det.name] = det.run_series(series)
+            except EvidenceLost as exc:
+                if det.series_settles_slices and settled is not None:
+                    settled[det.name] = exc.message
+                continue
             except NotApplicable:
                 continue
             except Exception as exc:
                 log.warning("detector %s failed on series %s: %s", det.name, series.series_instance_uid, exc)
                 if notes is not None:
                     notes.append(f"detector {det.name} (3D) failed: {type(exc).__name__}: {exc}")
+                continue
+            if det.series_settles_slices and settled is not None:
+                settled[det.name] = None
         return out
 
     # ------------------------------------------------------------------------------------------ verdicts
@@ -255,8 +269,12 @@ class Scanner:
         series_notes: list[str] = [f"series: {p}" for p in series.problems]
         per_notes: list[list[str]] = [[] for _ in range(n)]
         # 3D first: its detectors' working memory is the largest, and the slices' 2D maps are not yet held then
-        f3d = self.analyze_series(series, series_notes)
-        per_slice = [self._run(im, per_notes[i]) for i, im in enumerate(series.instances)]
+        settled: dict[str, str | None] = {}
+        f3d = self.analyze_series(series, series_notes, settled)
+        for name, lost in settled.items():  # what the series says for its slices, each slice says too
+            for notes in ([*per_notes, series_notes] if lost else []):
+                notes.append(f"{name}: not judged: {lost}")
+        per_slice = [self._run(im, per_notes[i], frozenset(settled)) for i, im in enumerate(series.instances)]
         # Series vector: 3D scores where a detector has them, else the strongest slice.
         sscores: dict[str, float] = {}
         for f in per_slice:

@@ -61,6 +61,11 @@ class Detector(ABC):
     name: str
     version: str
     scope: Scope = Scope()
+    #: True when a series judged as a whole settles this detector's question for its slices: once
+    #: :meth:`run_series` gives a finding (or says the evidence was lost), the slices are not judged alone, each
+    #: takes its share of the series finding. For detectors whose 3D analysis sees all a slice's alone would
+    #: and the context that explains it (noise-free: quiet spots spread through a denoised series).
+    series_settles_slices: bool = False
 
     def applies_to(self, image: Image) -> bool:
         return self.scope.admits(image)
