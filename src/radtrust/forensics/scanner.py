@@ -161,7 +161,7 @@ class Scanner:
         """Raw per-detector findings on a series as a whole (3D maps have shape (slices, rows, cols)).
 
         ``settled`` collects the detectors whose slices need not be judged alone (``series_settles_slices``): with
-        a finding (None) or with why the evidence was lost for the whole series (its message)."""
+        a finding that says so (None) or with why the evidence was lost for the whole series (its message)."""
         out: dict[str, Finding] = {}
         if len(series) < 2:
             return out
@@ -182,7 +182,7 @@ class Scanner:
                 if notes is not None:
                     notes.append(f"detector {det.name} (3D) failed: {type(exc).__name__}: {exc}")
                 continue
-            if det.series_settles_slices and settled is not None:
+            if det.series_settles_slices and out[det.name].settles_slices and settled is not None:
                 settled[det.name] = None
         return out
 

@@ -9,6 +9,7 @@ import pytest
 from scipy import ndimage
 
 from radtrust.errors import NotApplicable
+from radtrust.forensics.detectors.base import Finding
 from radtrust.forensics.detectors.noise_free import NoiseFreeRegionDetector
 from radtrust.io import Series, group_series, iter_images, load_image, load_series
 
@@ -341,10 +342,12 @@ def test_quiet_spots_throughout_a_denoised_series_are_not_an_edit(shared_data):
     assert det.run(make_image(hole)).score > 0.9
 
 
-def test_slices_of_a_series_take_its_judgement(shared_data):
+def test_slices_of_a_series_take_its_judgement(shared_data, monkeypatch):
     """A slice of that denoised series judged alone holds a few quiet regions, one of them large (0.78), and
-    cannot tell them from an edit; its series can. In a series each slice takes its share of the series finding,
-    and when the series is denoised throughout, each slice says it was not judged and why."""
+    cannot tell them from an edit; its series can. There each slice takes its share of the series finding, and
+    when the series is denoised throughout, each slice says it was not judged and why. The slices of a series
+    whose quiet regions are not spread are still judged alone too (a copy rotated on one slice leaves its
+    finest-scale dips dense in that slice only)."""
     from skimage.restoration import denoise_tv_chambolle
 
     from radtrust.forensics.scanner import Scanner
@@ -365,6 +368,12 @@ def test_slices_of_a_series_take_its_judgement(shared_data):
     assert not found.series_scores and all("noise-free" not in d for d in found.instances)
     assert all(any(n.startswith("noise-free: not judged:") and "throughout" in n for n in notes)
                for notes in found.instance_notes)
+    alone = []
+    monkeypatch.setattr(NoiseFreeRegionDetector, "run", lambda self, image: alone.append(image) or Finding(0.0))
+    scanner.series_findings(series(blended))
+    assert not alone
+    scanner.series_findings(series(x))
+    assert len(alone) == len(x)
 
 
 def _resampled(x: np.ndarray) -> np.ndarray:

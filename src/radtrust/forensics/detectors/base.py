@@ -47,6 +47,9 @@ class Finding:
     evidence: tuple[str, ...] = field(default=())
     #: for a series finding without a map: the share (0-1) of it each instance carries; None = all of it
     shares: tuple[float, ...] | None = None
+    #: for a series finding of a detector with ``series_settles_slices``: it answers for each slice, which is then
+    #: not judged alone but takes its share (what the series saw explains what a slice alone would flag)
+    settles_slices: bool = False
 
     def __post_init__(self) -> None:
         if not (isinstance(self.score, (int, float)) and math.isfinite(self.score) and 0.0 <= self.score <= 1.0):
@@ -61,10 +64,10 @@ class Detector(ABC):
     name: str
     version: str
     scope: Scope = Scope()
-    #: True when a series judged as a whole settles this detector's question for its slices: once
-    #: :meth:`run_series` gives a finding (or says the evidence was lost), the slices are not judged alone, each
-    #: takes its share of the series finding. For detectors whose 3D analysis sees all a slice's alone would
-    #: and the context that explains it (noise-free: quiet spots spread through a denoised series).
+    #: True when a series judged as a whole may settle this detector's question for its slices: when
+    #: :meth:`run_series` says the evidence was lost for the whole series, or gives a finding marked
+    #: ``settles_slices``, the slices are not judged alone (each takes its share of the finding, or the series'
+    #: reason). For context a slice cannot see (noise-free: quiet spots that recur through a denoised series).
     series_settles_slices: bool = False
 
     def applies_to(self, image: Image) -> bool:

@@ -21,8 +21,11 @@ barely moves a block's median, so this detector looks at the finest scale instea
    9,000 voxels.
 5. a second, *quiet* tier for an edit whose editor re-added too little noise (or lowered a region's contrast):
    local RMS under 0.25 of the reference, logistic centred at 250 voxels (authentic regions reach 44; see
-   ``TIERS``). A biharmonic fill of a 20 mm disc on three slices of the Siemens samples, re-noised with white
-   noise at 0.2 of the scan's noise, leaves a 269-voxel region there (score 0.55) and passes the 0.15 tier; at
+   ``TIERS``). Not judged where quiet regions are many and spread (``QUIET_*``: adaptive denoising smooths every
+   uniform organ; an edit is one place); a series where they are does not have its slices judged alone either
+   (``series_settles_slices``): a slice cannot see that its quiet spots recur in every other. A biharmonic fill
+   of a 20 mm disc on three slices of the Siemens samples, re-noised with white noise at 0.2 of the scan's noise,
+   leaves a 269-voxel region there (score 0.55) and passes the 0.15 tier; at
    0.25 of the scan's noise it passes both (146 voxels), as it should: that is as quiet as authentic tissue gets.
 6. a third, *fine* tier for content that carries texture but not the scanner's finest noise: the second
    differences along rows and columns (the band at the corner of the spectrum, which a reconstruction kernel
@@ -79,11 +82,11 @@ RATIO = TIERS[0][0]
 # An adaptive denoiser (non-local means, an iterative or learned reconstruction blended with the filtered one)
 # smooths uniform tissue more than texture, so the quiet tier finds quiet spots in every organ, not in one place.
 # The quiet tier is not judged where its regions of QUIET_REGION voxels or more are many (QUIET_MANY) and dense
-# (QUIET_PER_MILLION judged voxels). Measured on 16-slice stretches (``scripts/ct_benign_check.py``; a few of them
-# printed with ``scripts/quiet_regions.py``): authentic at most 5 such regions (3.3 per million), the development
-# and held-out benchmark edits at most 11 (7.3 per million), the chest volume denoised by non-local means blended
-# 50% 23-110 (14-80 per million; its largest quiet regions 2,488 and 4,021 voxels, flagged before), the GE head
-# denoised unblended 44-65 (34-50 per million).
+# (QUIET_PER_MILLION judged voxels). Measured with ``scripts/quiet_tier_check.py`` on 16-slice stretches: the
+# development and held-out benchmarks' 22 authentic CT items at most 5 such regions (3.3 per million), their 77 CT
+# edits at most 11 (7.3 per million: a learned in-painting; a retouch 9, a contrast-lowered region 7); the chest
+# volume denoised by ``scripts/ct_benign_check.py``'s non-local means blended 50% 23-110 (14-80 per million; largest
+# regions 2,488 and 4,021 voxels, flagged before), unblended 143-183; the GE head unblended 44-65 (34-49 per million).
 QUIET_REGION, QUIET_MANY, QUIET_PER_MILLION = 20, 15, 20.0
 # The fine tier: noise at the finest scale a reconstruction kernel passes (second differences along rows and
 # columns: the band at the corner of the spectrum), its local RMS over 3x3 pixels against the same quantity's
@@ -265,9 +268,10 @@ def _picture(image: Image) -> Finding:
 class NoiseFreeRegionDetector(Detector):
     name = "noise-free"
     version = "1"
-    # a series' 3D regions hold every slice's, and the series tells a denoiser's quiet spots (many, everywhere)
-    # from an edit's; a slice alone cannot: a slice of a blended-denoised chest series held 7 quiet regions, one of
-    # 514 voxels (0.89), where the series holds 97 (scripts/ct_benign_check.py)
+    # a series denoised throughout, or whose quiet regions are spread (a denoiser's, not an edit's), settles its
+    # slices: a slice alone cannot tell (a slice of a blended-denoised chest series held 7 quiet regions, one of 514
+    # voxels, 0.89, where the series holds 97; scripts/ct_benign_check.py). Otherwise each slice is judged alone as
+    # well: a copy rotated on one slice leaves its finest-scale dips dense in that slice only (0.30 alone, 0.008 in 3D)
     series_settles_slices = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY, dims=frozenset({2, 3}))
 
@@ -383,7 +387,8 @@ class NoiseFreeRegionDetector(Detector):
                             "smoothed content")
         if spread and best is not None:
             evidence += _spread_note(spread)
-        return Finding(score, heat[0] if squeeze else heat, (evidence,))
+        return Finding(score, heat[0] if squeeze else heat, (evidence,),
+                       settles_slices=bool(spread) and not per_slice)
 
 
 def _spread_note(spread: tuple[int, int, float]) -> str:
