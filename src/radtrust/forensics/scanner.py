@@ -272,8 +272,8 @@ class Scanner:
         settled: dict[str, str | None] = {}
         f3d = self.analyze_series(series, series_notes, settled)
         for name, lost in settled.items():  # what the series says for its slices, each slice says too
-            for notes in ([*per_notes, series_notes] if lost else []):
-                notes.append(f"{name}: not judged: {lost}")
+            for said in ([*per_notes, series_notes] if lost else []):
+                said.append(f"{name}: not judged: {lost}")
         per_slice = [self._run(im, per_notes[i], frozenset(settled)) for i, im in enumerate(series.instances)]
         # Series vector: 3D scores where a detector has them, else the strongest slice.
         sscores: dict[str, float] = {}

@@ -25,8 +25,8 @@ barely moves a block's median, so this detector looks at the finest scale instea
    uniform organ; an edit is one place); a series where they are does not have its slices judged alone either
    (``series_settles_slices``): a slice cannot see that its quiet spots recur in every other. A biharmonic fill
    of a 20 mm disc on three slices of the Siemens samples, re-noised with white noise at 0.2 of the scan's noise,
-   leaves a 269-voxel region there (score 0.55) and passes the 0.15 tier; at
-   0.25 of the scan's noise it passes both (146 voxels), as it should: that is as quiet as authentic tissue gets.
+   leaves a 269-voxel region there (score 0.55) and passes the 0.15 tier; at 0.25 of the scan's noise it passes
+   both (146 voxels), as it should: that is as quiet as authentic tissue gets.
 6. a third, *fine* tier for content that carries texture but not the scanner's finest noise: the second
    differences along rows and columns (the band at the corner of the spectrum, which a reconstruction kernel
    passes and interpolation, generators and blends do not), under 0.4 of their level in the 32 px around

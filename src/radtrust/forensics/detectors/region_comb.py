@@ -40,11 +40,11 @@ at least 1. Authentic CT's typical clustering is 1.00-1.08, the Philips phantom'
 throughout 1.9-3.8 (median filters, non-local means on the phantom). Measured with ``scripts/ct_benign_check.py``
 and ``scripts/region_comb_check.py`` (session 22): the same 93 of 120 tone edits found, no score moved by 0.05; a
 total-variation denoised GE head 0.81 -> 0.04. Not enough for a whole series median-filtered over 5 x 5 px (still
-1.0: its plateaus reach past the 8 neighbours) or the phantom denoised unblended. Blind to edits smaller than a tile (about
-24 mm on a 0.75 mm grid), to tissue too uniform for 16
-voxels on three adjacent values (low-noise phantoms and heads, partly), partly to gains near 1 (17 of 24 found at
-x0.88-0.95 and x1.05-1.15: fewer values emptied or doubled per tile), and to an editor who adds
-noise after the gain but before the rounding: the rounding that makes the comb then happens on noisy values.
+1.0: its plateaus reach past the 8 neighbours) or the phantom denoised unblended. Blind to edits smaller than a tile
+(about 24 mm on a 0.75 mm grid), to tissue too uniform for 16 voxels on three adjacent values (low-noise phantoms
+and heads, partly), partly to gains near 1 (17 of 24 found at x0.88-0.95 and x1.05-1.15: fewer values emptied or
+doubled per tile), and to an editor who adds noise after the gain but before the rounding: the rounding that makes
+the comb then happens on noisy values.
 """
 
 from __future__ import annotations
@@ -195,7 +195,9 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
     Each histogram is cut to its central 99% (at most _WINDOW values), divided by the image's fine structure,
     and every value is judged against its two neighbours (its share of the three, binomial where the histogram is
     locally linear): no envelope to fit, so a steep flank or a trough between two tissues cannot pass for a comb, and a curve whose
-    slope varies (a gamma, a "levels" stretch) counts like a constant gain. All tiles are worked at once."""
+    slope varies (a gamma, a "levels" stretch) counts like a constant gain. All tiles are worked at once.
+    ``clustering`` (per tile, at least 1) divides the counts judged: voxels that share values count as fewer
+    independent ones (an emptied value is read from the counts as they are)."""
     n_tiles, n_values = hists.shape
     total = hists.sum(axis=1)
     cdf = np.cumsum(hists, axis=1, dtype=np.float32)
