@@ -273,6 +273,7 @@ class NoiseFreeRegionDetector(Detector):
     # voxels, 0.89, where the series holds 97; scripts/ct_benign_check.py). Otherwise each slice is judged alone as
     # well: a copy rotated on one slice leaves its finest-scale dips dense in that slice only (0.30 alone, 0.008 in 3D)
     series_settles_slices = True
+    reads_slice_noise = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY, dims=frozenset({2, 3}))
 
     def run(self, image: Image) -> Finding:

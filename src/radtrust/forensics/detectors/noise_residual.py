@@ -33,9 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from radtrust.errors import NotApplicable
+from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import RADIOGRAPHY
+from radtrust.forensics.projection import sliding_projection
 from radtrust.forensics.residuals import (
     VOLUME_FORMATS,
     bin2d,
@@ -171,6 +172,11 @@ class NoiseResidualDetector(Detector):
 
     name = "noise-residual"
     version = "1"
+    # a sliding MIP or MinIP series (radtrust.forensics.projection) is not judged, in 3D or by slice: the maximum of
+    # a slab is quieter where the slab agrees than where it does not, whatever the intensity (a GE head MIP of 3
+    # slices: 0.17 of the predicted noise over its skull, 0.85, where the slices were at most 0.08)
+    series_settles_slices = True
+    reads_slice_noise = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
 
     #: logistic link per image class: stat (regional robust z) -> score. Centres sit above the largest
@@ -189,7 +195,10 @@ class NoiseResidualDetector(Detector):
         if not series.is_volume():
             raise NotApplicable("noise-residual needs a stackable series for 3D analysis")
         lossy = next((r for r in map(lossy_reason, series.instances) if r), None)
-        return self._analyse(series.volume(), series.modality, "dicom", series.instances[0].bits_stored, lossy)
+        volume = series.volume()
+        if (series.modality or "").upper() == "CT" and sliding_projection(volume):
+            raise EvidenceLost("the slices are a sliding projection, whose noise follows no noise-level function")
+        return self._analyse(volume, series.modality, "dicom", series.instances[0].bits_stored, lossy)
 
     # -- core -------------------------------------------------------------------------------------------
     def _analyse(self, pixels: np.ndarray, modality: str | None, source: str, bits: int | None,

@@ -251,6 +251,7 @@ class RegionCombDetector(Detector):
 
     name = "region-comb"
     version = "1"
+    reads_slice_noise = True  # a sliding MIP slice repeats its neighbours' values (radtrust.forensics.projection)
     scope = Scope(modalities=frozenset({"CT"}))
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image

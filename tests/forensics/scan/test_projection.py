@@ -1,0 +1,88 @@
+"""Sliding MIP and MinIP series: told from the pixels, and their slices judged with the series, not alone."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from radtrust.forensics.detectors.base import Finding
+from radtrust.forensics.projection import sliding_projection
+from radtrust.forensics.scanner import Scanner
+from radtrust.io import Image, Series, load_image, load_series
+
+SOURCES = ("siemens_abdomen", "ge_head", "philips_phantom", "chest_volume/cxr.nii.gz")
+
+
+def _volume(shared_data, name: str) -> np.ndarray:
+    path = shared_data / "ct" / name
+    if path.is_dir():
+        return load_series(path)[0].volume()[:16].astype(np.float32)
+    return load_image(path).pixels[58:74].astype(np.float32)
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_sliding_projections_are_told_from_acquired_and_smoothed_slices(shared_data, name):
+    v = _volume(shared_data, name)
+    assert sliding_projection(v) is None
+    for project in (ndimage.maximum_filter1d, ndimage.minimum_filter1d):
+        said = sliding_projection(project(v, 3, axis=0, mode="nearest"))
+        assert said is not None and "sliding projection" in said
+    assert sliding_projection(ndimage.maximum_filter1d(v, 8, axis=0, mode="nearest")) is not None
+    # an average over slices repeats no value; a series smoothed in-plane repeats in-plane as much as along z
+    assert sliding_projection(np.rint(ndimage.uniform_filter1d(v, 3, axis=0, mode="nearest"))) is None
+    assert sliding_projection(np.rint(ndimage.median_filter(v, (1, 5, 5)))) is None
+    assert sliding_projection(v[:2]) is None
+
+
+def _with_pixels(series: Series, v: np.ndarray) -> Series:
+    return dataclasses.replace(series, instances=tuple(dataclasses.replace(im, pixels=p)
+                                                       for im, p in zip(series.instances, v, strict=True)))
+
+
+def test_slices_of_a_mip_series_are_judged_with_the_series(shared_data):
+    """A MIP of 3 slices of the GE head (slices 6-21, as scripts/ct_benign_check.py makes it) was `tampered` on all
+    16 slices: judged alone, each slice's noise read as too low (noise-residual, 0.51-0.85, also in 3D over the
+    skull, where the maximum of a slab is quieter than any slice). Now noise-residual says why it did not judge
+    the series, the slices take the series' judgement for the noise readers, and no slice is flagged."""
+    (head,) = load_series(shared_data / "ct" / "ge_head")
+    part = dataclasses.replace(head, instances=head.instances[6:22], positions=head.positions[6:22])
+    mip = _with_pixels(part, ndimage.maximum_filter1d(part.volume().astype(np.float32), 3, axis=0, mode="nearest"))
+    results, sres = Scanner().scan_series(mip)
+    assert sres.verdict == "authentic" and all(r.verdict == "authentic" for r in results), \
+        [round(r.score, 3) for r in results]
+    for r in results:
+        assert any(e.startswith("series: slices form a sliding projection") for e in r.evidence)
+        assert any(e.startswith("noise-residual: not judged:") for e in r.evidence)
+
+
+def test_the_noise_readers_judge_acquired_slices_alone_and_projected_ones_with_their_series(shared_data,
+                                                                                             monkeypatch):
+    """Only the detectors that read one slice's noise are settled by a projection; the slices of an acquired
+    series are still judged alone by them (single-slice edits need it), and duplicated-noise always is."""
+    from radtrust.forensics.detectors.duplicated_noise import DuplicatedNoiseDetector
+    from radtrust.forensics.detectors.noise_free import NoiseFreeRegionDetector
+    from radtrust.forensics.detectors.noise_residual import NoiseResidualDetector
+    from radtrust.forensics.detectors.region_comb import RegionCombDetector
+
+    x = load_image(shared_data / "ct" / "chest_volume" / "cxr.nii.gz").pixels[58:66].astype(np.float32)
+    alone: list[str] = []
+    for cls in (NoiseFreeRegionDetector, NoiseResidualDetector, RegionCombDetector, DuplicatedNoiseDetector):
+        monkeypatch.setattr(cls, "run", lambda self, image: alone.append(self.name) or Finding(0.0))
+    scanner = Scanner(detectors=["noise-free", "noise-residual", "region-comb", "duplicated-noise"])
+
+    def series(v: np.ndarray) -> Series:
+        return Series(None, tuple(Image(path=None, pixels=s, source_format="dicom", modality="CT", bits_stored=12)
+                                  for s in v), tuple(float(z) for z in range(len(v))))
+
+    found = scanner.series_findings(series(x))
+    assert sorted(set(alone)) == ["duplicated-noise", "noise-free", "noise-residual", "region-comb"]
+    assert len(alone) == 4 * len(x)
+    alone.clear()
+    found = scanner.series_findings(series(ndimage.minimum_filter1d(x, 3, axis=0, mode="nearest")))
+    assert alone == ["duplicated-noise"] * len(x)
+    assert "noise-residual" not in found.series_scores
+    assert "noise-free" in found.series_scores and "region-comb" in found.series_scores
+    assert all(any("sliding projection" in n for n in notes) for notes in found.instance_notes)
