@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """False alarms after benign processing of a whole CT series: what scanners, consoles and archives do to a scan
-with nobody tampering (another kernel, thick slabs, MIPs, another field of view, denoising, a lower dose), written
+with nobody tampering (another kernel, thick slabs, MIPs and MinIPs, another field of view, denoising, a lower dose), written
 as DICOM and scanned with the shipped fusion, as ``radtrust scan`` judges a series.
 
     .venv/bin/python scripts/ct_benign_check.py ../shared/data/ct/siemens_abdomen ../shared/data/ct/ge_head \\
@@ -57,14 +57,16 @@ def _unsharp(s: np.ndarray) -> np.ndarray:
 def _slab(kind: str, n: int = 3) -> Callable[[Target], Target]:
     def run(t: Target) -> Target:
         v = t.pixels.astype(np.float32)
-        if kind == "mean":
+        if kind == "mean":  # the writer rounds half to even (np.rint), as numpy and C's rint do
             out = ndimage.uniform_filter1d(v, n, axis=0, mode="nearest")
             thick = float(t.datasets[0].get("SliceThickness", t.spacing[0]) or t.spacing[0]) * n
             return t.with_pixels(out, datasets=_headers(t, SliceThickness=round(thick, 3)))
-        out = ndimage.maximum_filter1d(v, n, axis=0, mode="nearest")
+        project = ndimage.maximum_filter1d if kind == "max" else ndimage.minimum_filter1d
+        out = project(v, n, axis=0, mode="nearest")
         image_type = ["DERIVED", "SECONDARY", *list(t.datasets[0].get("ImageType", ["", "", "AXIAL"]))[2:]]
+        name = "MIP" if kind == "max" else "MinIP"
         return t.with_pixels(out, datasets=_headers(t, ImageType=image_type,
-                                                       DerivationDescription=f"MIP of {n} slices"))
+                                                       DerivationDescription=f"{name} of {n} slices"))
     return run
 
 
@@ -133,7 +135,9 @@ TRANSFORMS: dict[str, Callable[[Target], Target]] = {
     "softer kernel (blur 0.7 px)": _inplane(lambda s: ndimage.gaussian_filter(s, 0.7)),
     "sharper kernel (unsharp)": _inplane(_unsharp),
     "thick slab (mean of 3)": _slab("mean"),
+    "thick slab (mean of 2)": _slab("mean", 2),
     "MIP of 3 slices": _slab("max"),
+    "MinIP of 3 slices": _slab("min"),
     "smaller field (x1.25)": _field(1.25),
     "larger field (x0.8)": _field(0.8),
     "denoised, blended 50%": _nlm(0.5),
