@@ -86,3 +86,22 @@ def test_the_noise_readers_judge_acquired_slices_alone_and_projected_ones_with_t
     assert "noise-residual" not in found.series_scores
     assert "noise-free" in found.series_scores and "region-comb" in found.series_scores
     assert all(any("sliding projection" in n for n in notes) for notes in found.instance_notes)
+
+
+def test_a_multi_frame_mip_is_judged_as_its_series_would_be(shared_data):
+    """The same GE head MIP as one multi-frame CT image (an Enhanced CT, or a NIfTI volume): 0.98 `tampered` by
+    noise-residual before. Its frames are now judged together by noise-free, and noise-residual says why it did not
+    judge them; the untouched frames are judged as before."""
+    (head,) = load_series(shared_data / "ct" / "ge_head")
+    v = head.volume()[6:22].astype(np.float32)
+
+    def image(x: np.ndarray) -> Image:
+        return Image(path=None, pixels=x, source_format="dicom", modality="CT", bits_stored=12,
+                     dataset=head.instances[0].dataset)
+
+    plain = Scanner().scan_image(image(v))
+    assert plain.verdict == "authentic" and "noise-residual" in plain.detectors
+    mip = Scanner().scan_image(image(ndimage.maximum_filter1d(v, 3, axis=0, mode="nearest")))
+    assert mip.verdict == "authentic", (mip.score, mip.detectors)
+    assert "noise-residual" not in mip.detectors and "noise-free" in mip.detectors
+    assert any(e.startswith("noise-residual: not judged:") and "sliding projection" in e for e in mip.evidence)

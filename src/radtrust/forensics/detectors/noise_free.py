@@ -64,6 +64,7 @@ from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.jpeg_grid import picture_levels
 from radtrust.forensics.detectors.noise_free_picture import picture_finding
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
+from radtrust.forensics.projection import sliding_projection
 from radtrust.forensics.residuals import box_mean, dilate, valid_mask
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
@@ -286,7 +287,10 @@ class NoiseFreeRegionDetector(Detector):
         px = image.pixels
         # a 2D image is passed as itself, so the body and clipping masks other detectors computed are reused
         slices = [px] if px.ndim == 2 else list(px)
-        return self._analyse(slices, [measured_field(image)] * len(slices), per_slice=True, squeeze=px.ndim == 2,
+        # the frames of a multi-frame CT are judged one by one, as a series' slices are, but those of a sliding
+        # projection together, as its series would settle them (radtrust.forensics.projection)
+        alone = px.ndim == 2 or sliding_projection(px) is None
+        return self._analyse(slices, [measured_field(image)] * len(slices), per_slice=alone, squeeze=px.ndim == 2,
                              step=_stored_step(image))
 
     def run_series(self, series: Series) -> Finding:

@@ -204,6 +204,7 @@ class NoiseResidualDetector(Detector):
         self.block = block
 
     def run(self, image) -> Finding:  # noqa: ANN001 - Image
+        _not_a_projection(image.pixels, image.modality)  # the frames of a multi-frame CT
         return self._analyse(image.pixels, image.modality, image.source_format, image.bits_stored,
                              lossy_reason(image))
 
@@ -212,8 +213,7 @@ class NoiseResidualDetector(Detector):
             raise NotApplicable("noise-residual needs a stackable series for 3D analysis")
         lossy = next((r for r in map(lossy_reason, series.instances) if r), None)
         volume = series.volume()
-        if (series.modality or "").upper() == "CT" and sliding_projection(volume):
-            raise EvidenceLost("the slices are a sliding projection, whose noise follows no noise-level function")
+        _not_a_projection(volume, series.modality)
         return self._analyse(volume, series.modality, "dicom", series.instances[0].bits_stored, lossy)
 
     # -- core -------------------------------------------------------------------------------------------
@@ -293,6 +293,11 @@ class NoiseResidualDetector(Detector):
         if len(out) == 1:
             out.append("local noise level and texture follow the image's noise-level function")
         return out
+
+
+def _not_a_projection(pixels: np.ndarray, modality: str | None) -> None:
+    if (modality or "").upper() == "CT" and np.ndim(pixels) == 3 and sliding_projection(np.asarray(pixels)):
+        raise EvidenceLost("the slices are a sliding projection, whose noise follows no noise-level function")
 
 
 def _median_trend(values: np.ndarray, size: int) -> np.ndarray:
