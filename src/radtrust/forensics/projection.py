@@ -16,8 +16,11 @@ the same voxel of the next slice, against the share that equals its in-plane nei
 of ``../shared/data`` (median over neighbouring slice pairs): acquired slices 0.010-0.032 (in-plane about as often);
 sliding projections of 3 slices 0.17-0.42 (MinIP of the Philips phantom's uniform inserts the lowest), of 8 slices
 0.66-0.68; slabs averaged over 3 slices 0.011-0.056 (an average repeats no value: judged as acquired slices). A
-series smoothed throughout repeats in-plane as much as along z and is not a projection. Only the per-slice runs of
-the noise readers change: duplicated-noise, patch-fill, the header and every 3D analysis judge such a series as any.
+series smoothed throughout repeats in-plane as much as along z and is not a projection. Only the noise readers
+change: noise-free and region-comb judge such a series in 3D as any other, noise-residual not at all (the maximum of
+a slab is quieter where the slab agrees, whatever the intensity); duplicated-noise, patch-fill and the header judge
+its slices alone too. A multi-frame CT image holding a projection (an Enhanced CT, a NIfTI volume) is judged the
+same way by those detectors' own checks.
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ class NoiseResidualDetector(Detector):
     version = "1"
     # a sliding MIP or MinIP series (radtrust.forensics.projection) is not judged, in 3D or by slice: the maximum of
     # a slab is quieter where the slab agrees than where it does not, whatever the intensity (a GE head MIP of 3
-    # slices: 0.17 of the predicted noise over its skull, 0.85, where the slices were at most 0.08)
+    # slices: 0.17 of the predicted noise over its skull, 0.85, where its acquired slices read 0.03)
     series_settles_slices = True
     reads_slice_noise = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)

@@ -217,14 +217,15 @@ def half_even_ratio(values: np.ndarray) -> float | None:
     one half) ends in .5 for a share of voxels, and rounding half to even (numpy's ``rint``, C's ``rint`` and
     ``nearbyint`` in the default mode) sends all of them to one parity, which then holds (n + 1) / (n - 1) times the
     other's values: 3 for a mean of 2, 5/3 for 4, 7/5 for 6 (taken from 15% under to 10% over: a histogram's
-    curvature pulls the measure towards 1, to 2.69 on a GE head slice), none missing, through the whole image. Measured per value as its count over the geometric mean of its two neighbours' (a slope cancels), the
-    median over one parity against the other's (a peak's curvature cancels), over values held with both neighbours
-    by at least 10 voxels (12 or more of each parity), and no value missing where the counts' running mean over 9
-    values is 30 or more: histograms too narrow for a comb's period to be read (a low-noise phantom's) are read
-    too. A gain above 1 empties values instead; a gain of 2/3 puts 2 and 1 input values on
-    alternate outputs (ratio 2) and is not taken for this (a gain near 2/3 over most of an image, mixed with
-    untouched values, could read as a mean of 4: not measured); a region's own comb is region-comb's. A CT series
-    averaged over 2 slices this way scored physics 0.98 (`tampered`) before."""
+    curvature pulls the measure towards 1, to 2.69 on a GE head slice), none missing, through the whole image.
+    Measured per value as its count over the geometric mean of its two neighbours' (a slope cancels), the median over
+    one parity against the other's (a peak's curvature cancels), over values held with both neighbours by at least
+    10 voxels (12 or more of each parity), and no value missing where the counts' running mean over 9 values is 30
+    or more: histograms too narrow for a comb's period to be read (a low-noise phantom's) are read too. A gain above
+    1 empties values instead; a gain of 2/3 puts 2 and 1 input values on alternate outputs (ratio 2) and is not
+    taken for this (a gain near 2/3 over most of an image, mixed with untouched values, could read as a mean of 4:
+    not measured); a region's own comb is region-comb's. A CT series averaged over 2 slices this way scored physics
+    0.98 (`tampered`) before."""
     if values.size < 5000:
         return None
     c, lo = _counts(values)
