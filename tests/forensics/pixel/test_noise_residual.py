@@ -159,7 +159,6 @@ def test_an_edge_is_not_excess_noise_but_noisier_tissue_is(shared_data, rng):
     (head,) = load_series(shared_data / "ct" / "ge_head")
     x = head.volume()[12:28].astype(np.float32)
     det = NoiseResidualDetector()
-    series = Series(None, tuple(make_image(s) for s in x), tuple(float(z) for z in range(len(x))))
     for v in (x, np.stack([ndimage.gaussian_filter(s, 0.7) for s in x])):
         series = Series(None, tuple(make_image(np.rint(s)) for s in v), tuple(float(z) for z in range(len(v))))
         f = det.run_series(series)
