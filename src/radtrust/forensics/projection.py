@@ -5,10 +5,10 @@ nodules, a minimum-intensity one for airways. Each slice is the maximum (or mini
 the slab moves by one slice, so neighbouring slices share most of their slab: wherever the extreme lies in the shared
 part, a voxel repeats its neighbour's value exactly. The noise of one such slice is not a reconstruction's: a maximum
 of several noisy values is quieter and skewed, and the slice switches between source slices from pixel to pixel. The
-detectors that read one slice's noise (``Detector.reads_slice_noise``) then see regions too quiet or too rough, and a
-slice judged alone was flagged (`scripts/ct_benign_check.py`: 4 of 12 MIP stretches, each from single slices; the
-series judged in 3D found nothing). A series told to be a projection therefore settles those detectors' slices: each
-slice takes its share of what the series analysis found (:meth:`radtrust.forensics.scanner.Scanner.series_findings`).
+detectors that read one slice's noise (noise-free, noise-residual, region-comb) then see regions too quiet or too
+rough, and a slice judged alone was flagged (`scripts/ct_benign_check.py`: 4 of 12 MIP stretches, each from single
+slices; the series judged in 3D found nothing). A series told to be a projection therefore settles those detectors'
+slices (``Detector.series_settles_slices``): each slice takes its share of what the series analysis found.
 
 The test is the pixels', not the header's (a header's ``ImageType`` DERIVED and ``DerivationDescription`` are not
 needed, and NIfTI volumes carry neither): among voxels of tissue (above -950 HU in both slices), the share that equals
@@ -24,6 +24,8 @@ same way by those detectors' own checks.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -53,3 +55,14 @@ def sliding_projection(volume: np.ndarray) -> str | None:
     return (f"slices form a sliding projection (a MIP or MinIP slab moved slice by slice): {z_share:.0%} of tissue "
             f"voxels repeat the next slice's value, {xy_share:.0%} their in-plane neighbour's; the noise of one slice "
             "is judged with the series")
+
+
+_SERIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Series -> its sentence or None, while it lives
+
+
+def of_series(series) -> str | None:  # noqa: ANN001 - radtrust.io.Series
+    """:func:`sliding_projection` of a stackable CT series, computed once per series object (three detectors ask)."""
+    if series not in _SERIES:
+        ct = (series.modality or "").upper() == "CT" and series.is_volume()
+        _SERIES[series] = sliding_projection(series.volume()) if ct else None
+    return _SERIES[series]

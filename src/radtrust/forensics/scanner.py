@@ -26,7 +26,6 @@ from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.journal import Resumed
 from radtrust.forensics.limits import verdict_limits
-from radtrust.forensics.projection import sliding_projection
 from radtrust.forensics.registry import available, get_detector
 from radtrust.forensics.residuals import shared_intermediates
 from radtrust.forensics.same_pixels import Store
@@ -272,11 +271,6 @@ class Scanner:
         # 3D first: its detectors' working memory is the largest, and the slices' 2D maps are not yet held then
         settled: dict[str, str | None] = {}
         f3d = self.analyze_series(series, series_notes, settled)
-        if (series.modality or "").upper() == "CT" and series.is_volume() and (
-                projection := sliding_projection(series.volume())):
-            for said in (*per_notes, series_notes):
-                said.append(f"series: {projection}")
-            settled.update({d.name: None for d in self.detectors if d.reads_slice_noise and d.name not in settled})
         for name, lost in settled.items():  # what the series says for its slices, each slice says too
             for said in ([*per_notes, series_notes] if lost else []):
                 said.append(f"{name}: not judged: {lost}")

@@ -69,10 +69,6 @@ class Detector(ABC):
     #: ``settles_slices``, the slices are not judged alone (each takes its share of the finding, or the series'
     #: reason). For context a slice cannot see (noise-free: quiet spots that recur through a denoised series).
     series_settles_slices: bool = False
-    #: True when the detector reads the noise of one reconstructed slice, which a projection over slices reshapes:
-    #: the slices of a series told to be a sliding MIP or MinIP (:mod:`radtrust.forensics.projection`) are then not
-    #: judged alone by it but take their share of its series finding.
-    reads_slice_noise: bool = False
 
     def applies_to(self, image: Image) -> bool:
         return self.scope.admits(image)

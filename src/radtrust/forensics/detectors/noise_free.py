@@ -54,6 +54,7 @@ duplicated-noise detectors' job.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,7 +65,7 @@ from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.jpeg_grid import picture_levels
 from radtrust.forensics.detectors.noise_free_picture import picture_finding
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
-from radtrust.forensics.projection import sliding_projection
+from radtrust.forensics.projection import of_series, sliding_projection
 from radtrust.forensics.residuals import box_mean, dilate, valid_mask
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
@@ -272,9 +273,9 @@ class NoiseFreeRegionDetector(Detector):
     # a series denoised throughout, or whose quiet regions are spread (a denoiser's, not an edit's), settles its
     # slices: a slice alone cannot tell (a slice of a blended-denoised chest series held 7 quiet regions, one of 514
     # voxels, 0.89, where the series holds 97; scripts/ct_benign_check.py). Otherwise each slice is judged alone as
-    # well: a copy rotated on one slice leaves its finest-scale dips dense in that slice only (0.30 alone, 0.008 in 3D)
+    # well: a copy rotated on one slice leaves its finest-scale dips dense in that slice only (0.30 alone, 0.008 in 3D).
+    # A sliding projection's slices are settled too (radtrust.forensics.projection)
     series_settles_slices = True
-    reads_slice_noise = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY, dims=frozenset({2, 3}))
 
     def run(self, image: Image) -> Finding:
@@ -303,9 +304,12 @@ class NoiseFreeRegionDetector(Detector):
                 raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
             if reason := lossy_reason(im):
                 raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
-        return self._analyse([im.pixels for im in series.instances],
-                             [measured_field(im) for im in series.instances], per_slice=False, squeeze=False,
-                             step=max(map(_stored_step, series.instances)))
+        found = self._analyse([im.pixels for im in series.instances],
+                              [measured_field(im) for im in series.instances], per_slice=False, squeeze=False,
+                              step=max(map(_stored_step, series.instances)))
+        if projection := of_series(series):
+            return replace(found, evidence=(*found.evidence, projection), settles_slices=True)
+        return found
 
     def _analyse(self, slices: list[np.ndarray], fields: list[np.ndarray | None], *, per_slice: bool,
                  squeeze: bool, step: float) -> Finding:

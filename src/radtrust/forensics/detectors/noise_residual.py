@@ -36,7 +36,7 @@ from scipy import ndimage
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import RADIOGRAPHY
-from radtrust.forensics.projection import sliding_projection
+from radtrust.forensics.projection import of_series, sliding_projection
 from radtrust.forensics.residuals import (
     VOLUME_FORMATS,
     bin2d,
@@ -192,7 +192,6 @@ class NoiseResidualDetector(Detector):
     # a slab is quieter where the slab agrees than where it does not, whatever the intensity (a GE head MIP of 3
     # slices: 0.17 of the predicted noise over its skull, 0.85, where its acquired slices read 0.03)
     series_settles_slices = True
-    reads_slice_noise = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
 
     #: logistic link per image class: stat (regional robust z) -> score. Centres sit above the largest
@@ -212,9 +211,9 @@ class NoiseResidualDetector(Detector):
         if not series.is_volume():
             raise NotApplicable("noise-residual needs a stackable series for 3D analysis")
         lossy = next((r for r in map(lossy_reason, series.instances) if r), None)
-        volume = series.volume()
-        _not_a_projection(volume, series.modality)
-        return self._analyse(volume, series.modality, "dicom", series.instances[0].bits_stored, lossy)
+        if of_series(series):
+            raise EvidenceLost(_PROJECTION)
+        return self._analyse(series.volume(), series.modality, "dicom", series.instances[0].bits_stored, lossy)
 
     # -- core -------------------------------------------------------------------------------------------
     def _analyse(self, pixels: np.ndarray, modality: str | None, source: str, bits: int | None,
@@ -295,9 +294,12 @@ class NoiseResidualDetector(Detector):
         return out
 
 
+_PROJECTION = "the slices are a sliding projection, whose noise follows no noise-level function"
+
+
 def _not_a_projection(pixels: np.ndarray, modality: str | None) -> None:
     if (modality or "").upper() == "CT" and np.ndim(pixels) == 3 and sliding_projection(np.asarray(pixels)):
-        raise EvidenceLost("the slices are a sliding projection, whose noise follows no noise-level function")
+        raise EvidenceLost(_PROJECTION)
 
 
 def _median_trend(values: np.ndarray, size: int) -> np.ndarray:

@@ -58,6 +58,7 @@ from scipy import ndimage, stats
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import half_even_ratio
+from radtrust.forensics.projection import of_series
 from radtrust.forensics.residuals import logistic
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
@@ -252,7 +253,7 @@ class RegionCombDetector(Detector):
 
     name = "region-comb"
     version = "1"
-    reads_slice_noise = True  # a sliding MIP slice repeats its neighbours' values (radtrust.forensics.projection)
+    series_settles_slices = True  # a sliding projection's slices repeat their neighbours' values: judged in 3D only
     scope = Scope(modalities=frozenset({"CT"}))
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
@@ -269,7 +270,10 @@ class RegionCombDetector(Detector):
         for im in series.instances:
             self._check(im)
         v = np.stack([stored_values(im.pixels, im.rescale) for im in series.instances])
-        return self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True)
+        found = self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True)
+        if projection := of_series(series):  # (radtrust.forensics.projection)
+            return replace(found, evidence=(*found.evidence, projection), settles_slices=True)
+        return found
 
     @staticmethod
     def _check(image) -> None:  # noqa: ANN001
