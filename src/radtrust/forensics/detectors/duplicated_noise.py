@@ -7,28 +7,28 @@ is a random field whose fine residual never repeats at a different position. CT-
 another location" anti-forensic step and every copy-move leave two regions whose residuals agree at one
 displacement.
 
-The residual (:func:`~radtrust.forensics.residuals.highpass`) cancels intensity offsets and ramps, and the
-sign of the residual is unchanged by a gain, so a copy pasted with a small offset or a contrast change still
-matches. Every position gets a 36-bit hash of the residual signs in its 6x6 block; equal hashes are found by
-one sort and voted by displacement (in 3D over the whole series, so noise copied from another slice is found
-too). Random collisions of 36-bit patterns are rare and scattered over displacements; a copied region of
-A pixels gives about A votes at one displacement, and still a fraction of them when a few signs are
-perturbed (added content, re-quantisation). Displacements whose neighbours also collect votes are
-structures elongated along a line (edges, the CT table), not copied noise, and are discarded. In a plane, a
-displacement on a lattice (both components multiples of 4 or more: a JPEG grid of 8 px, or 4-12 px once the
-picture was resized) loses what the best other displacement with the same common factor gets over the best of as
-many displacements on no lattice: blocky content (smooth stretches of a JPEG, a straight edge crossing its grid)
-repeats at many grid displacements by chance, up to 83 votes in an authentic picture enlarged by 1.5 (session 19),
-while a picture without blocks loses nothing. In 8-bit pictures the fine scale leaves out
-lettering as the coarse one does (:func:`~radtrust.forensics.band_signs.picture_positions`): repeated letters of a
-burned-in label matched 56-77 times once a picture was resized or blurred and saved again. At the winning
-displacement the heatmap marks both the source and the target over their whole extent: where the residual
-correlates with the residual one displacement away (normalised over 7x7 pixels), grown from the matching
-blocks, so the parts of a copy whose signs were perturbed (a feathered edge, re-quantisation, added content,
-flat 8-bit stretches) are marked too, not only the blocks that matched exactly. On CT only positions inside the
-patient (:func:`~radtrust.forensics.detectors.physics.body_mask`, grown by two hash blocks) are hashed: the
-table's honeycomb and rails repeat by construction, and in a resampled series their residual matched at
-displacements just beyond the exclusion radius (an authentic abdomen slice reached 0.66 with 29 matches).
+The residual (:func:`~radtrust.forensics.residuals.highpass`) cancels intensity offsets and ramps, and the sign of
+the residual is unchanged by a gain, so a copy pasted with a small offset or a contrast change still matches. Every
+position gets a 36-bit hash of the residual signs in its 6x6 block; equal hashes are found by one grouping of the
+keys (:mod:`radtrust.forensics.keysort`, a sort in effect) and voted by displacement (in 3D over the whole series,
+so noise copied from another slice is found too). Random collisions of 36-bit patterns are rare and scattered over
+displacements; a copied region of A pixels gives about A votes at one displacement, and still a fraction of them
+when a few signs are perturbed (added content, re-quantisation). Displacements whose neighbours also collect votes
+are structures elongated along a line (edges, the CT table), not copied noise, and are discarded. In a plane, a
+displacement on a lattice (both components multiples of 4 or more: a JPEG grid of 8 px, or 4-12 px once the picture
+was resized) loses what the best other displacement with the same common factor gets over the best of as many
+displacements on no lattice: blocky content (smooth stretches of a JPEG, a straight edge crossing its grid) repeats
+at many grid displacements by chance, up to 83 votes in an authentic picture enlarged by 1.5 (session 19), while a
+picture without blocks loses nothing. In 8-bit pictures the fine scale leaves out lettering as the coarse one does
+(:func:`~radtrust.forensics.band_signs.picture_positions`): repeated letters of a burned-in label matched 56-77
+times once a picture was resized or blurred and saved again. At the winning displacement the heatmap marks both the
+source and the target over their whole extent: where the residual correlates with the residual one displacement
+away (normalised over 7x7 pixels), grown from the matching blocks, so the parts of a copy whose signs were
+perturbed (a feathered edge, re-quantisation, added content, flat 8-bit stretches) are marked too, not only the
+blocks that matched exactly. On CT only positions inside the patient
+(:func:`~radtrust.forensics.detectors.physics.body_mask`, grown by two hash blocks) are hashed: the table's
+honeycomb and rails repeat by construction, and in a resampled series their residual matched at displacements just
+beyond the exclusion radius (an authentic abdomen slice reached 0.66 with 29 matches).
 
 A second, coarse scale (:mod:`radtrust.forensics.band_signs`, since version 2) hashes a band-passed image the
 same way, for copies whose finest noise a lossy codec removed after the paste (JPEG, irreversible JPEG 2000):
@@ -54,6 +54,7 @@ from radtrust.forensics.band_signs import SIGMAS, band, band_signs, picture_posi
 from radtrust.forensics.band_signs import STEP as COARSE_STEP
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import body_mask
+from radtrust.forensics.keysort import group_keys
 from radtrust.forensics.residuals import (
     block_reduce,
     dilate,
@@ -126,7 +127,8 @@ def vote_displacements(
     if pos.size < 2:
         return []
     pbits = int(np.ceil(np.log2(hashes.size + 1)))
-    keys = np.sort((hashes.ravel()[pos.astype(np.int64)] << np.uint64(pbits)) | pos)
+    # equal hashes side by side, positions ascending among them (not a full sort: the order of hashes is free)
+    keys = group_keys((hashes.ravel()[pos.astype(np.int64)] << np.uint64(pbits)) | pos, pbits)
     h = keys >> np.uint64(pbits)
     p = (keys & np.uint64((1 << pbits) - 1)).astype(np.int64)
     eq = h[1:] == h[:-1]

@@ -12,20 +12,20 @@ in a 2000 px picture whose noise is below a grey level), but each at its own dis
 sit at multiples of 8 px; glyphs and test-pattern bars repeat by design.
 
 Steps: every position whose 4 x 4 block spans at least ``_MIN_RANGE`` stored steps, has fewer than ``_MAX_EXTREME``
-of its 16 pixels at its own minimum or maximum (bars, gratings, strokes), touches no clipped value, lies
-``_BORDER`` px or more inside the edges and inside the patient on CT, and in an 8-bit picture spans at most 100 grey
-levels and has a mean residual of ``_MIN_ROUGH_8BIT`` grey levels (texture, not a rounded ramp), gets a hash of its
-stored values; equal hashes are found by one sort. A pair of equal blocks counts when it lies ``_MIN_SHIFT`` px
-apart or more (in a picture, not at a multiple of 8 px on both axes: the JPEG grid) and at least two of its 8
-neighbours repeat at the same displacement: a fragment, not a chance repeat. The statistic is the largest number of
-different displacements whose fragments have an end in one window of ``3 * _CELL`` px (1 for a copy-move, many for
-a fill), less twice the plane's 95th-percentile window and its square over 80 (a whole picture tone-curved,
-equalised or resized repeats near-identical blocks everywhere, and the more it does, the longer its tail). On CT
-each slice is judged in-plane, as the 2D tools edit them, and the series takes its worst slice.
-Posterised pictures (under ``_MIN_LEVELS`` grey levels), pictures whose histogram shows a tone curve applied as a
-whole (:func:`~radtrust.forensics.detectors.jpeg_grid.tone_curve_since_compression`: where its slope is under 1 it
-merges near-identical blocks) and images known to have been lossy-compressed are not judged: the codec's plateaus
-repeat by themselves, and a codec applied after a fill leaves no exact copy.
+of its 16 pixels at its own minimum or maximum (bars, gratings, strokes), touches no clipped value, lies ``_BORDER``
+px or more inside the edges and inside the patient on CT, and in an 8-bit picture spans at most 100 grey levels and
+has a mean residual of ``_MIN_ROUGH_8BIT`` grey levels (texture, not a rounded ramp), gets a hash of its stored
+values; equal hashes are found by one grouping of the keys (:mod:`radtrust.forensics.keysort`, a sort in effect). A
+pair of equal blocks counts when it lies ``_MIN_SHIFT`` px apart or more (in a picture, not at a multiple of 8 px on
+both axes: the JPEG grid) and at least two of its 8 neighbours repeat at the same displacement: a fragment, not a
+chance repeat. The statistic is the largest number of different displacements whose fragments have an end in one
+window of ``3 * _CELL`` px (1 for a copy-move, many for a fill), less twice the plane's 95th-percentile window and
+its square over 80 (a whole picture tone-curved, equalised or resized repeats near-identical blocks everywhere, and
+the more it does, the longer its tail). On CT each slice is judged in-plane, as the 2D tools edit them, and the
+series takes its worst slice. Posterised pictures (under ``_MIN_LEVELS`` grey levels), pictures whose histogram
+shows a tone curve applied as a whole (:func:`~radtrust.forensics.detectors.jpeg_grid.tone_curve_since_compression`:
+where its slope is under 1 it merges near-identical blocks) and images known to have been lossy-compressed are not
+judged: the codec's plateaus repeat by themselves, and a codec applied after a fill leaves no exact copy.
 
 Written here: scikit-image, SciPy and OpenCV have no detector of this kind; the exact-match block search is
 Fridrich, Soukal and Lukáš's (DFRWS 2003) without their single-displacement vote.
@@ -42,6 +42,7 @@ from radtrust.forensics.detectors.jpeg_grid import (
     tone_curve_since_compression,
 )
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
+from radtrust.forensics.keysort import group_keys
 from radtrust.forensics.residuals import (
     block_reduce,
     frames,
@@ -181,12 +182,14 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
     pos = np.flatnonzero(usable.ravel()).astype(np.uint64)
     if pos.size < 2:
         return 0, cells
-    # one sort of (hash, position): the hash's high bits above the grid index, so equal blocks come out in raster
-    # order and neighbouring positions of a fragment pair with their neighbours' twins (a few chance collisions of
-    # the shortened hash pair at random displacements, which coherence drops)
+    # (hash, position) keys grouped by hash (radtrust.forensics.keysort): the hash's high bits above the grid index,
+    # so equal blocks come out together in raster order and neighbouring positions of a fragment pair with their
+    # neighbours' twins (a few chance collisions of the shortened hash pair at random displacements, which coherence
+    # drops)
     gy, gx = usable.shape
     shift = np.uint64(max(24, (gy * gx).bit_length()))
-    keys = np.sort((_block_hashes(x, ny, nx, step).ravel()[pos.astype(np.int64)] >> shift << shift) | pos)
+    keys = group_keys((_block_hashes(x, ny, nx, step).ravel()[pos.astype(np.int64)] >> shift << shift) | pos,
+                      int(shift))
     same_block = np.flatnonzero((keys[1:] >> shift) == (keys[:-1] >> shift))
     low = (np.uint64(1) << shift) - np.uint64(1)
     first, second = (keys[same_block] & low).astype(np.int64), (keys[same_block + 1] & low).astype(np.int64)

@@ -1,0 +1,43 @@
+"""Grouping the 64-bit (hash, position) keys the exact-match block searches are built on, faster than np.sort.
+
+duplicated-noise and patch-fill find equal blocks by sorting one 64-bit key per position (the block's hash in the
+high bits, its position in the low ones), then reading equal hashes off neighbouring keys: millions of keys on a
+2048 x 2048 radiograph, the largest single cost of a scan there. They need less than a sort: keys of equal hash
+next to each other, positions ascending among them; the order of different hashes does not matter. NumPy sorts
+64-bit integers by introsort (its SIMD sort was not used for them on the development machine: as slow as heapsort),
+about 60 ns a key once the array outgrows the cache. Here the keys are split into buckets by a multiplicative
+(Fibonacci) hash of their hash part, with NumPy's radix argsort of 16-bit integers, and each bucket, a hundred or
+two keys that fit in the cache, is sorted on its own. Equal hashes share a bucket, so they come out together and in
+position order, as from np.sort, in 0.4 of its time (3.7M band hashes of a 2k radiograph: 0.09 against 0.22 s).
+The Fibonacci hash spreads the skewed hashes of real images evenly (their top bits alone left up to 30,000 keys in
+one bucket: 0.13 s).
+
+Written here: NumPy offers radix sorting only for integers of 16 bits or fewer, and no NumPy, SciPy or
+scikit-image routine groups 64-bit keys faster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_BUCKET_BITS = 14  # at most 16,384 buckets (the Python loop over them costs 5 ms)
+PER_BUCKET = 128  # keys per bucket aimed at (measured best from 30,000 to 3M keys)
+_SMALL = 1024  # below this many keys one np.sort
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: Knuth's multiplicative hash
+
+
+def group_keys(keys: np.ndarray, low_bits: int) -> np.ndarray:
+    """``keys`` (1D, unsigned 64-bit) reordered so that keys of equal ``keys >> low_bits`` are adjacent and
+    ascending among themselves, as in ``np.sort(keys)``; the groups come in no particular order. A new array."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    if keys.size < _SMALL:
+        return np.sort(keys)
+    bits = min(MAX_BUCKET_BITS, (keys.size // PER_BUCKET).bit_length())
+    bucket = ((keys >> np.uint64(low_bits)) * _GOLDEN >> np.uint64(64 - bits)).astype(np.uint16)
+    out = keys[np.argsort(bucket, kind="stable")]  # radix sort: 16-bit keys
+    start = 0
+    for end in np.cumsum(np.bincount(bucket, minlength=1 << bits)).tolist():
+        if end - start > 1:
+            out[start:end].sort()  # in place, on a view
+        start = end
+    return out
