@@ -49,6 +49,17 @@ def test_an_exemplar_fill_is_found_in_place(rng):
     assert found.heatmap.shape == x.shape and _near_disc(_peak(found.heatmap))
 
 
+def test_an_exemplar_fill_in_a_16_bit_radiograph_is_found(rng):
+    """Stored values of 0-4095 are compared as 16-bit integers (the narrowest type that holds them)."""
+    x = np.clip(np.rint(phantom(rng) * 3 + 1500), 0, 4095)
+    filled = fill_plane(x, _disc(x.shape))
+    det = PatchFillDetector()
+    assert det.run(make_image(x, modality="CR")).score < 0.05
+    found = det.run(make_image(filled, modality="CR"))
+    assert found.score > 0.9, found.evidence
+    assert _near_disc(_peak(found.heatmap))
+
+
 def test_a_copy_move_is_one_displacement_not_a_fill(rng):
     """A copy-move repeats everything at one displacement: duplicated-noise's case, not this detector's."""
     x = np.rint(phantom(rng))
