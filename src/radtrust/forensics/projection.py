@@ -26,8 +26,13 @@ same way by those detectors' own checks.
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from radtrust.forensics.detectors.base import Finding
 
 TISSUE = -950.0  # HU: air and lung parenchyma below it repeat by clipping and rounding, not by projection
 MIN_SHARE = 0.10  # median share of tissue voxels equal to the next slice's (acquired series: at most 0.032)
@@ -66,3 +71,10 @@ def of_series(series) -> str | None:  # noqa: ANN001 - radtrust.io.Series
         ct = (series.modality or "").upper() == "CT" and series.is_volume()
         _SERIES[series] = sliding_projection(series.volume()) if ct else None
     return _SERIES[series]
+
+
+def settled(found: Finding, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
+    """A detector's series finding; for a sliding projection, marked to settle the series' slices and saying why."""
+    if projection := of_series(series):
+        return replace(found, evidence=(*found.evidence, projection), settles_slices=True)
+    return found

@@ -54,7 +54,6 @@ duplicated-noise detectors' job.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,7 +64,7 @@ from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.jpeg_grid import picture_levels
 from radtrust.forensics.detectors.noise_free_picture import picture_finding
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
-from radtrust.forensics.projection import of_series, sliding_projection
+from radtrust.forensics.projection import settled, sliding_projection
 from radtrust.forensics.residuals import box_mean, dilate, valid_mask
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
@@ -304,12 +303,9 @@ class NoiseFreeRegionDetector(Detector):
                 raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
             if reason := lossy_reason(im):
                 raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
-        found = self._analyse([im.pixels for im in series.instances],
-                              [measured_field(im) for im in series.instances], per_slice=False, squeeze=False,
-                              step=max(map(_stored_step, series.instances)))
-        if projection := of_series(series):
-            return replace(found, evidence=(*found.evidence, projection), settles_slices=True)
-        return found
+        return settled(self._analyse([im.pixels for im in series.instances],
+                                     [measured_field(im) for im in series.instances], per_slice=False,
+                                     squeeze=False, step=max(map(_stored_step, series.instances))), series)
 
     def _analyse(self, slices: list[np.ndarray], fields: list[np.ndarray | None], *, per_slice: bool,
                  squeeze: bool, step: float) -> Finding:

@@ -37,8 +37,8 @@ neighbours, how much more often a voxel equals its neighbour than it differs fro
 +-1; rounded noise differs by 0 about as often as by 1, and values a gain doubled do too) over the image's typical
 clustering (its median tile's, taken up to 1.5), less 0.25 (a comb and a tissue boundary move it by about a tenth),
 at least 1. Authentic CT's typical clustering is 1.00-1.08, the Philips phantom's 1.47, a series median-filtered
-throughout 1.9-3.8, the phantom after non-local means 3.4 (patients after it 1.1-1.4). Measured with ``scripts/ct_benign_check.py``
-and ``scripts/region_comb_check.py`` (session 22): the same 93 of 120 tone edits found, no score moved by 0.05; a
+throughout 1.9-3.8, the phantom after non-local means 3.4 (patients after it 1.1-1.4). Measured with
+``scripts/ct_benign_check.py`` and ``scripts/region_comb_check.py`` (session 22): the same 93 of 120 tone edits found, no score moved by 0.05; a
 total-variation denoised GE head 0.81 -> 0.04. Not enough for a whole series median-filtered over 5 x 5 px (still
 1.0: its plateaus reach past the 8 neighbours) or the phantom denoised unblended. Blind to edits smaller than a tile
 (about 24 mm on a 0.75 mm grid), to tissue too uniform for 16 voxels on three adjacent values (low-noise phantoms
@@ -58,7 +58,7 @@ from scipy import ndimage, stats
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
 from radtrust.forensics.detectors.physics import half_even_ratio
-from radtrust.forensics.projection import of_series
+from radtrust.forensics.projection import settled
 from radtrust.forensics.residuals import logistic
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
@@ -270,10 +270,8 @@ class RegionCombDetector(Detector):
         for im in series.instances:
             self._check(im)
         v = np.stack([stored_values(im.pixels, im.rescale) for im in series.instances])
-        found = self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True)
-        if projection := of_series(series):  # (radtrust.forensics.projection)
-            return replace(found, evidence=(*found.evidence, projection), settles_slices=True)
-        return found
+        return settled(self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True),
+                       series)  # a sliding projection settles the slices (radtrust.forensics.projection)
 
     @staticmethod
     def _check(image) -> None:  # noqa: ANN001
