@@ -13,12 +13,14 @@ mistakes a clipped region for a noise-free forgery (the physics detector reports
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+from scipy import ndimage
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)
 
@@ -89,6 +91,49 @@ def box_mean(x: np.ndarray, k: int) -> np.ndarray:
         out += rows[:, j : j + n1]
     out *= np.float32(1.0 / (k * k))
     return out
+
+
+ROWS_PER_CHUNK = 64  # rows of the axis-0 Gaussian pass done at once: in float64 they stay in the core's cache
+
+
+def gaussian(x: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """``ndimage.gaussian_filter(x, sigma, truncate=truncate)`` of a 2D float32 array ('reflect' edges), the same
+    values bit for bit, in a fifth of the time along axis 0.
+
+    SciPy filters along axis 0 one strided column at a time (55 against 10 ms along axis 1 for sigma 1 on a
+    2048 x 2048 array, here). That pass is done as shifted sums of whole rows instead, in float64 and in SciPy's
+    order (centre tap first, then each pair of taps from the outermost in: ``acc += (x[i-j] + x[i+j]) * w[j]``),
+    so every value rounds as SciPy's does; the pass along axis 1 is SciPy's own. Arrays too short for the
+    kernel, or not 2D float32, are left to SciPy.
+    """
+    w = _gaussian_taps(float(sigma), float(truncate))
+    r = w.size - 1
+    if x.ndim != 2 or x.dtype != np.float32 or x.shape[0] <= 2 * r or r == 0:
+        return ndimage.gaussian_filter(x, sigma, truncate=truncate)
+    padded = np.pad(x, ((r, r), (0, 0)), mode="symmetric")  # NumPy's 'symmetric' is SciPy's 'reflect'
+    down = np.empty(x.shape, np.float32)
+    for i in range(0, x.shape[0], ROWS_PER_CHUNK):
+        n = min(ROWS_PER_CHUNK, x.shape[0] - i)
+        rows = padded[i : i + n + 2 * r].astype(np.float64)
+        acc = rows[r : r + n] * w[0]
+        pair = np.empty_like(acc)
+        for j in range(r, 0, -1):
+            np.add(rows[r - j : r - j + n], rows[r + j : r + j + n], out=pair)
+            pair *= w[j]
+            acc += pair
+        down[i : i + n] = acc
+    return ndimage.gaussian_filter1d(down, sigma, axis=1, truncate=truncate)
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
+    """SciPy's Gaussian weights (centre, then taps 1..radius), read off its response to a unit impulse."""
+    radius = int(truncate * sigma + 0.5)
+    impulse = np.zeros(2 * radius + 1)
+    impulse[radius] = 1.0
+    taps = ndimage.gaussian_filter1d(impulse, sigma, truncate=truncate, mode="constant")[radius:]
+    taps.setflags(write=False)
+    return taps
 
 
 def highpass(x: np.ndarray) -> np.ndarray:

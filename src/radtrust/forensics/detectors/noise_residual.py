@@ -43,6 +43,7 @@ from radtrust.forensics.residuals import (
     block_mean,
     block_sigma,
     frames,
+    gaussian,
     highpass,
     image_class,
     logistic,
@@ -98,7 +99,7 @@ def _plane_blocks(
     span = None
     if edges:  # on the 2x2-binned image, a quarter of the work: EDGE_SMOOTH px there is twice that in the image
         half = block // 2
-        smooth = ndimage.gaussian_filter(coarse, EDGE_SMOOTH / 2, truncate=2.0)
+        smooth = gaussian(coarse, EDGE_SMOOTH / 2, truncate=2.0)
         tiles = smooth[: ny * half, : nx * half].reshape(ny, half, nx, half)
         span = tiles.max(axis=(1, 3)) - tiles.min(axis=(1, 3))
     return mean, log_sigma, texture, residual, valid, span
