@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     lomo = report["lomo"]
     print(f"LOMO overall AUC {lomo['overall_auc']:.3f}, min per-method AUC {lomo['min_method_auc']:.3f}, "
           f"TPR@1%FPR {lomo['overall_tpr_at_1pct_fpr']:.3f}")
+    rest = lomo["without_unseeable"]
+    print(f"  without {', '.join(rest['methods_left_out']) or 'nothing'} (nothing in one file to find): "
+          f"AUC {rest['overall_auc']:.3f}, TPR@1%FPR {rest['overall_tpr_at_1pct_fpr']:.3f}")
     for m, r in lomo["methods"].items():
         print(f"  {m:<28} AUC {r['auc']:.3f}  TPR@1%FPR {r['tpr_at_1pct_fpr']:.3f}  "
               f"TPR@thr {r['tpr_at_threshold']:.3f}  FPR@thr {r['fpr_at_threshold']:.3f}  n={r['n_tampered']}")

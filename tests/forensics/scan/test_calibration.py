@@ -30,6 +30,21 @@ def test_lomo_reports_every_method_and_generalises():
     assert out["methods"]["m1"]["auc"] > 0.95 and out["min_method_auc"] > 0.55 and out["overall_auc"] > 0.7
 
 
+def test_lomo_reports_the_pooled_figures_without_identity_swaps_apart():
+    rows = _rows()
+    rng = np.random.default_rng(3)
+    for i in range(40):  # edits nothing scores: authentic-looking vectors under the identity-swap method
+        v = {"a": float(np.clip(rng.normal(0.2, 0.1), 0, 1)), "b": float(np.clip(rng.normal(0.2, 0.1), 0, 1))}
+        rows.append(cal.Vectors(f"id{i}", 1, "meta-identity-swap", ("train", "test")[i % 5 == 0], v, [v]))
+    out = cal.lomo(rows, [], ["a", "b"])
+    rest = out["without_unseeable"]
+    assert rest["methods_left_out"] == ["meta-identity-swap"]
+    assert out["methods"]["meta-identity-swap"]["auc"] < 0.7
+    assert rest["overall_auc"] > out["overall_auc"] + 0.03  # the full figure stays the headline; this one is apart
+    plain = cal.lomo(_rows(), [], ["a", "b"])["without_unseeable"]
+    assert plain["methods_left_out"] == [] and plain["overall_auc"] == cal.lomo(_rows(), [], ["a", "b"])["overall_auc"]
+
+
 def test_fit_thresholds_cover_instances_and_false_alarms():
     rows = _rows()
     f = cal.fit(rows, [], ["a", "b"], fpr=0.05)
