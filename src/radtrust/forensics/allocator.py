@@ -4,11 +4,12 @@ A scan allocates and frees the same few dozen large arrays for every image (16-3
 radiograph). With its default settings glibc's malloc serves blocks over a dynamic threshold (at most 32 MiB) with
 fresh ``mmap`` pages and trims the heap as soon as twice that threshold is free at its top, so every image faults
 its working set in again, page by page or through transparent huge pages (NumPy asks for them), at a cost that
-varies from run to run. Measured with ``benchmarks/scan_speed.py`` (best of 5, one core, the settings below given
-as ``MALLOC_*`` environment variables against none, two runs each): the 2k CR 0.81 -> 0.67-0.70 s, the 8-bit picture
-0.84-0.86 -> 0.77-0.78 s, the CT slice unchanged; single scans of the picture varied between 0.85 and 1.34 s with
-the defaults and between 0.77 and 0.83 s with these. The process's peak memory is unchanged (about 600 MB for either
-2k image); what changes is that up to ``TRIM`` bytes freed at the heap's top stay resident between images.
+varies from run to run. Measured on this machine class (one core, six scans of each 2k image in a fresh process,
+twice, with these settings given as ``MALLOC_*`` environment variables against none; a ``/tmp`` script): the
+best scan of the 16-bit CR 0.79-0.82 -> 0.68-0.70 s, of the 8-bit picture 0.85-0.87 -> 0.77-0.79 s, and the scans
+after a process's first 0.85-1.34 s against 0.77-0.85 s for the picture. The process's peak memory is unchanged
+(about 600 MB for either 2k image); what changes is that up to ``TRIM`` bytes freed at the heap's top stay resident
+between images.
 
 :func:`tune` raises the mmap threshold to glibc's ceiling and the trim threshold to ``TRIM``, once per process, and
 only where the C library is glibc and the user has not set glibc's own ``MALLOC_MMAP_THRESHOLD_`` or
