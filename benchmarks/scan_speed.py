@@ -5,10 +5,11 @@ Run from the repository root:
     .venv/bin/python benchmarks/scan_speed.py [--repeat 3]
 
 Measures CPU time (``time.process_time``, one process, so one core) of :meth:`Scanner.scan_image` with every
-registered detector and the shipped fusion, per detector too, on: the sample CT slices (512 x 512), a
-2048 x 2048 radiograph (the sample CR upsampled, with its header), the same as an 8-bit JPEG-decoded picture
-(where the jpeg-grid detector runs) and a series of 6 vs 12 slices (series cost
-must grow linearly). A fixed reference workload (a 512² float32 FFT and a 2^20-element sort) is timed in the same
+registered detector and the shipped fusion, per detector too, with malloc tuned as the ``radtrust`` command tunes
+it (:mod:`radtrust.allocator`; set ``MALLOC_TRIM_THRESHOLD_`` to measure glibc's defaults), on: the sample CT
+slices (512 x 512), a 2048 x 2048 radiograph (the sample CR upsampled, with its header), the same as an 8-bit
+JPEG-decoded picture (where the jpeg-grid detector runs) and a series of 6 vs 12 slices (series cost must grow
+linearly). A fixed reference workload (a 512² float32 FFT and a 2^20-element sort) is timed in the same
 run, so results on a loaded or slower machine can be read as ratios. Targets (issue 6): <= 100 ms per CT slice,
 <= 1 s per 2k radiograph.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from radtrust import allocator
 from radtrust.forensics.same_pixels import fingerprint
 from radtrust.forensics.scanner import Scanner
 from radtrust.io import assemble, load_image
@@ -64,6 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    allocator.tune()  # as the radtrust command and its workers do
     scanner = Scanner()
     cts = [load_image(p) for p in sorted((ROOT / "samples" / "ct").glob("*.dcm"))]
     cr = load_image(ROOT / "samples" / "cr" / "RG1_crop.dcm")

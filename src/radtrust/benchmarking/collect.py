@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from radtrust import allocator
 from radtrust.benchmarking.format import Row, load_mask
 from radtrust.errors import Error
 
@@ -138,6 +139,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init(factory: Callable[[], Any]) -> None:
+    allocator.tune()
     _WORKER["scanner"] = factory()
 
 

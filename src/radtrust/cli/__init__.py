@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from radtrust import __version__
+from radtrust import __version__, allocator
 from radtrust.errors import Error
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -138,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.verbose = getattr(args, "verbose", 0)
     args.quiet = getattr(args, "quiet", False)
     _configure_logging(args.verbose, args.quiet)
+    allocator.tune()  # this process is ours: keep one image's freed arrays for the next (radtrust.allocator)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT

@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from radtrust import allocator
 from radtrust.forensics.copies import CopyFinding, compare_copies
 from radtrust.forensics.planning import Place, slice_place
-from radtrust.forensics.same_pixels import fingerprint
 from radtrust.forensics.results import (
     FLAGGED,
     InstanceResult,
     SeriesTally,
     error_record,
 )
+from radtrust.forensics.same_pixels import fingerprint
 from radtrust.forensics.slabs import Evidence, Slab, SlabPlan, plan_slabs
 from radtrust.forensics.trust import signature_status
 from radtrust.io import group_series, iter_images
@@ -185,6 +186,8 @@ def _copy_findings(scanner: Scanner, images: list[Any]) -> dict[int, CopyFinding
 def init_worker(config: dict[str, Any]) -> None:
     global _WORKER
     from radtrust.forensics.scanner import Scanner
+
+    allocator.tune()  # a worker of ours, however it was started (fork, spawn, forkserver)
 
     _WORKER = Scanner(config["detectors"], model=config["model"], trust=config["trust"], fpr=config["fpr"],
                       fusion=config["fusion"], copies=config["copies"])

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from radtrust import allocator
 from radtrust.forensics.fusion import MARGIN, Fusion
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Vectors:
 def _init(detectors: Sequence[str] | None, lossless_copies: bool = False) -> None:
     global _WORKER, _LOSSLESS_COPIES
     from radtrust.forensics.scanner import Scanner
+
+    allocator.tune()
 
     _WORKER = Scanner(detectors, fusion=Fusion.default([]))
     _LOSSLESS_COPIES = lossless_copies

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from radtrust.errors import EvidenceLost, NotApplicable, UsageError
-from radtrust.forensics import allocator, slabs
+from radtrust.forensics import slabs
 from radtrust.forensics.copies import CopyFinding
 from radtrust.forensics.detectors.base import Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
@@ -88,9 +88,6 @@ class Scanner:
     copies : what copies of one instance that disagree do (:mod:`radtrust.forensics.copies`): ``note`` (the
         default) adds the evidence and leaves verdicts to the detectors; ``flag`` also raises both copies to at
         least ``suspicious`` and marks the differing region in their heatmaps (archive audits); ``off`` skips it.
-
-    Creating one tunes glibc's malloc for the process so that the large arrays of one image are reused by the next
-    (:mod:`radtrust.forensics.allocator`; set ``MALLOC_TRIM_THRESHOLD_`` to keep glibc's defaults).
     """
 
     def __init__(self, detectors: Sequence[str] | None = None, *, model: str | os.PathLike[str] | None = None,
@@ -98,7 +95,6 @@ class Scanner:
                  copies: str = "note") -> None:
         if copies not in COPIES_MODES:
             raise UsageError(f"copies must be one of {', '.join(COPIES_MODES)}, not {copies!r}")
-        allocator.tune()
         self.copies = copies
         explicit = detectors is not None
         names = list(detectors) if explicit else [n for n in available() if n != SITE_MODEL]

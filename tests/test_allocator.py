@@ -1,4 +1,4 @@
-"""The malloc tuning a Scanner applies: freed arrays stay in the process for the next image (glibc only)."""
+"""The malloc tuning of the radtrust command: freed arrays stay in the process for the next image (glibc only)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import sys
 
 import pytest
 
+from radtrust import allocator, cli
+
 GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc") if hasattr(os, "confstr") else False
 
 #: in a fresh interpreter: fill and free a 24 MB array, print the resident memory it left behind (MB)
 PROBE = """
 import sys
 import numpy as np
-if sys.argv[1] == "scanner":
-    from radtrust.forensics.scanner import Scanner
-    Scanner(["header"])
+if sys.argv[1] == "tuned":
+    from radtrust import allocator
+    assert allocator.tune()
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096 / 2**20
@@ -34,16 +36,22 @@ def _kept(mode: str, **env: str) -> float:
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc's mallopt")
-def test_a_scanner_keeps_freed_arrays_for_the_next_image():
+def test_tuned_processes_keep_freed_arrays_for_the_next_image():
     assert _kept("plain") < 8  # glibc's default: the array was mmap'd and handed back
-    assert _kept("scanner") > 20  # tuned: its pages stay, ready for the next image's arrays
+    assert _kept("tuned") > 20  # tuned: its pages stay, ready for the next image's arrays
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc's mallopt")
 def test_glibcs_own_settings_win():
-    assert _kept("scanner", MALLOC_TRIM_THRESHOLD_="131072") < 8
-    from radtrust.forensics import allocator
-
+    with pytest.raises(subprocess.CalledProcessError):  # tune() declines, and says so
+        _kept("tuned", MALLOC_TRIM_THRESHOLD_="131072")
     if not {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ):
         assert allocator.tune() is True  # this process: accepted, and idempotent
         assert allocator.tune() is True
+
+
+def test_the_command_tunes_its_own_process(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(allocator, "tune", lambda: calls.append(1) or True)
+    assert cli.main(["info", "/nonexistent/radtrust-test.dcm"]) == 2  # any command: bad input, still tuned first
+    assert calls == [1]

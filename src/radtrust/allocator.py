@@ -1,5 +1,9 @@
 """Keep the memory a scan frees for the next image instead of handing it back to the OS (glibc only).
 
+Called where radtrust owns the process: the ``radtrust`` command (:func:`radtrust.cli.main`) and the worker
+processes it starts for scans, benchmarks and calibration. A library caller (the Orthanc plugin, which runs inside
+Orthanc's process) is left alone: its host decides how its memory is managed.
+
 A scan allocates and frees the same few dozen large arrays for every image (16-34 MB each on a 2048 x 2048
 radiograph). With its default settings glibc's malloc serves blocks over a dynamic threshold (at most 32 MiB) with
 fresh ``mmap`` pages and trims the heap as soon as twice that threshold is free at its top, so every image faults
