@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from radtrust.forensics.residuals import block_sigma, gaussian, highpass, logistic, robust_z, valid_mask
+from radtrust.forensics.residuals import block_sigma, dilate, gaussian, highpass, logistic, robust_z, valid_mask
 
 
 @pytest.mark.parametrize("sigma", [0.8, 5.0, 20.0])
@@ -39,10 +39,6 @@ def test_logistic_and_robust_z():
 @pytest.mark.parametrize("shape", [(50, 60), (7, 3), (1, 9), (4, 4, 5)])
 @pytest.mark.parametrize("radius", [1, 2, 3])
 def test_dilate_matches_a_maximum_filter(shape, radius):
-    from scipy import ndimage
-
-    from radtrust.forensics.residuals import dilate
-
     mask = np.random.default_rng(radius).random(shape) < 0.05
     expected = ndimage.maximum_filter(mask.view(np.uint8), size=2 * radius + 1).astype(bool)
     assert np.array_equal(dilate(mask, radius), expected)
