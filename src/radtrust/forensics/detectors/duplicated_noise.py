@@ -264,6 +264,7 @@ class DuplicatedNoiseDetector(Detector):
     name = "duplicated-noise"
     version = "3"
     scope = Scope()
+    series_covers_slices = True  # the 3D vote counts in-plane displacements in every slice too
 
     def __init__(self, scales: tuple[_Scale, ...] = SCALES) -> None:
         self.scales = scales  # one scale alone: the check scripts and tests measure each

@@ -276,6 +276,9 @@ class NoiseFreeRegionDetector(Detector):
     # A sliding projection's slices are settled too (radtrust.forensics.projection)
     series_settles_slices = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY, dims=frozenset({2, 3}))
+    # not series_covers_slices: its 3D pass does not judge each slice alone, which the rotated copy above needs
+    # (without the slices' own runs, a held-out benchmark's rotated CT copies 0.886 -> 0.864 AUC, CT nodule
+    # injection 0.690 -> 0.643 leave-one-method-out; session 25)
 
     def run(self, image: Image) -> Finding:
         if (image.modality or "").upper() != "CT":

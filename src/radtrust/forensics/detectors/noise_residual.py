@@ -194,6 +194,7 @@ class NoiseResidualDetector(Detector):
     # slices: 0.17 of the predicted noise over its skull, 0.85, where its acquired slices read 0.03)
     series_settles_slices = True
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
+    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     #: logistic link per image class: stat (regional robust z) -> score. Centres sit above the largest
     #: statistic seen on the authentic development images of that class (CT: 7.6; CR: 5.7; 8-bit pictures

@@ -82,6 +82,7 @@ class PatchFillDetector(Detector):
     # CT, radiographs and pictures, whose noise or texture never repeats by itself; ultrasound, MR and nuclear
     # medicine images carry graphics and smoothed counts this was not measured on
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
+    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     def run(self, image) -> Finding:
         planes = list(frames(np.asarray(image.pixels)))

@@ -255,6 +255,7 @@ class RegionCombDetector(Detector):
     version = "1"
     series_settles_slices = True  # a sliding projection's slices repeat their neighbours' values: judged in 3D only
     scope = Scope(modalities=frozenset({"CT"}))
+    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         self._check(image)

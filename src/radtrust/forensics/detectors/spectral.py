@@ -137,6 +137,7 @@ class SpectralDetector(Detector):
     name = "spectral"
     version = "1"
     scope = Scope()
+    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     #: logistic links per image class on the strongest regional robust z. Authentic CT reaches z ~6.3 where
     #: real periodic structures sit (the Philips phantom's holder, tables); see scripts/pixel_forensics_check.py.
