@@ -263,8 +263,9 @@ class Scanner:
     def series_findings(self, series: Series) -> SeriesFindings:
         """Findings per instance (2D plus that slice's share of the 3D evidence) and the series' score vector.
 
-        A detector with ``series_covers_slices`` and a 3D finding is not run on the slices alone: each slice takes
-        its share of the 3D finding (a CT slice in a series cost twice a slice alone before; docs/verdict.md).
+        In a CT series, a detector with ``series_covers_slices`` and a 3D finding is not run on the slices alone:
+        each slice takes its share of the 3D finding (a CT slice in a series cost twice a slice alone before;
+        docs/verdict.md).
 
         This is what :meth:`scan_series` fuses, and what calibration and benchmarks should use for series.
         """
@@ -277,8 +278,10 @@ class Scanner:
         for name, lost in settled.items():  # what the series says for its slices, each slice says too
             for said in ([*per_notes, series_notes] if lost else []):
                 said.append(f"{name}: not judged: {lost}")
-        # a detector whose 3D pass reads every slice's plane as its 2D run would is not run again slice by slice
-        covered = {d.name for d in self.detectors if d.series_covers_slices and d.name in f3d}
+        # a detector whose 3D pass reads every slice's plane as its 2D run would is not run again slice by slice:
+        # in CT series, where that was measured (other modalities' slices keep their own runs)
+        ct = (series.modality or "").upper() == "CT"
+        covered = {d.name for d in self.detectors if ct and d.series_covers_slices and d.name in f3d}
         skip = frozenset(settled) | covered
         per_slice = [self._run(im, per_notes[i], skip) for i, im in enumerate(series.instances)]
         # Series vector: 3D scores where a detector has them, else the strongest slice.

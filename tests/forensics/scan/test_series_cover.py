@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.duplicated_noise import DuplicatedNoiseDetector
 from radtrust.forensics.detectors.noise_free import NoiseFreeRegionDetector
 from radtrust.forensics.scanner import Scanner
-from radtrust.io import load_series
+from radtrust.io import Series, load_series
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "ct"
 
@@ -53,3 +54,12 @@ def test_without_a_series_finding_the_slices_are_run_alone(series, monkeypatch):
     found = Scanner(["duplicated-noise"]).series_findings(series)
     assert len(runs) == len(series) and "duplicated-noise" not in found.findings_3d
     assert all("duplicated-noise" in inst for inst in found.instances)
+
+
+def test_only_ct_series_are_covered(series, monkeypatch):
+    """The rule was measured on CT: an MR series' slices keep their own runs."""
+    mr = Series(series.series_instance_uid, tuple(dataclasses.replace(im, modality="MR") for im in series.instances),
+                series.positions)
+    runs = _count_runs(monkeypatch, DuplicatedNoiseDetector)
+    found = Scanner(["duplicated-noise"]).series_findings(mr)
+    assert "duplicated-noise" in found.findings_3d and len(runs) == len(series)

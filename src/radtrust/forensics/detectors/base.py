@@ -69,8 +69,8 @@ class Detector(ABC):
     #: ``settles_slices``, the slices are not judged alone (each takes its share of the finding, or the series'
     #: reason). For context a slice cannot see (noise-free: quiet spots that recur through a denoised series).
     series_settles_slices: bool = False
-    #: True when :meth:`run_series` reads every slice's plane as :meth:`run` does and more: in a series for which it
-    #: gives a finding, the slices are not run again one by one, each takes its share of that finding instead
+    #: True when :meth:`run_series` reads every slice's plane as :meth:`run` does and more: in a CT series for which
+    #: it gives a finding, the slices are not run again one by one, each takes its share of that finding instead
     #: (:meth:`radtrust.forensics.scanner.Scanner.series_findings`). Measured in session 25 on both benchmarks and
     #: all authentic CT: what the slices' own runs added were chance-level scores that an edit and its authentic
     #: twin shared, and a CT slice in a series cost twice a slice alone (docs/verdict.md).
