@@ -10,8 +10,8 @@ fresh ``mmap`` pages and trims the heap as soon as twice that threshold is free 
 its working set in again, page by page or through transparent huge pages (NumPy asks for them), at a cost that
 varies from run to run. Measured on this machine class (one core, six scans of each 2k image in a fresh process,
 twice, with these settings given as ``MALLOC_*`` environment variables against none; a ``/tmp`` script): the
-best scan of the 16-bit CR 0.79-0.82 -> 0.68-0.70 s, of the 8-bit picture 0.85-0.87 -> 0.77-0.79 s, and the scans
-after a process's first 0.85-1.34 s against 0.77-0.85 s for the picture. The process's peak memory is unchanged
+best scan of the 16-bit CR 0.79-0.82 -> 0.68-0.70 s, of the 8-bit picture 0.85-0.87 -> 0.76-0.79 s, and the scans
+after a process's first 0.85-1.34 s against 0.76-0.85 s for the picture. The process's peak memory is unchanged
 (about 600 MB for either 2k image); what changes is that up to ``TRIM`` bytes freed at the heap's top stay resident
 between images.
 
