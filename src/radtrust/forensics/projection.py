@@ -8,7 +8,7 @@ of several noisy values is quieter and skewed, and the slice switches between so
 detectors that read one slice's noise (noise-free, noise-residual, region-comb) then see regions too quiet or too
 rough, and a slice judged alone was flagged (`scripts/ct_benign_check.py`: 4 of 12 MIP stretches, each from single
 slices; the series judged in 3D found nothing). A series told to be a projection therefore settles those detectors'
-slices (``Detector.series_settles_slices``): each slice takes its share of what the series analysis found.
+slices (``Finding.slices``): each slice takes its share of what the series analysis found.
 
 The test is the pixels', not the header's (a header's ``ImageType`` DERIVED and ``DerivationDescription`` are not
 needed, and NIfTI volumes carry neither): among voxels of tissue (above -950 HU in both slices), the share that equals
@@ -30,6 +30,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from radtrust.forensics.detectors.base import SHARE
 
 if TYPE_CHECKING:
     from radtrust.forensics.detectors.base import Finding
@@ -76,5 +78,5 @@ def of_series(series) -> str | None:  # noqa: ANN001 - radtrust.io.Series
 def settled(found: Finding, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
     """A detector's series finding; for a sliding projection, marked to settle the series' slices and saying why."""
     if projection := of_series(series):
-        return replace(found, evidence=(*found.evidence, projection), settles_slices=True)
+        return replace(found, evidence=(*found.evidence, projection), slices=SHARE)
     return found

@@ -12,9 +12,10 @@ import dataclasses
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from radtrust.errors import EvidenceLost, NotApplicable, UsageError
 from radtrust.forensics import slabs
 from radtrust.forensics.copies import CopyFinding
-from radtrust.forensics.detectors.base import Detector, Finding
+from radtrust.forensics.detectors.base import SHARE, Detector, Finding
 from radtrust.forensics.fusion import Fusion, fuse_heatmaps, shipped_fusion
 from radtrust.forensics.journal import Resumed
 from radtrust.forensics.limits import verdict_limits
@@ -126,20 +127,23 @@ class Scanner:
                             fpr=fpr, fusion=self.fusion, copies=copies)
 
     # ------------------------------------------------------------------------------------------ raw findings
-    def _run(self, image: Image, notes: list[str] | None = None, settled: frozenset[str] = frozenset()
-             ) -> dict[str, Finding]:
-        """Every applicable detector on one image but those named in ``settled`` (judged with its series)."""
+    def _run(self, image: Image, notes: list[str] | None = None, settled: frozenset[str] = frozenset(),
+             judged: Mapping[str, Finding | NotApplicable] | None = None) -> dict[str, Finding]:
+        """Every applicable detector on one image but those named in ``settled`` (judged with its series); those in
+        ``judged`` are not run but give what their series pass judged of this slice (:attr:`Finding.slices`)."""
         with shared_intermediates():  # residual, clipping and body masks every pixel detector needs, once
-            return self._run_detectors(image, notes, settled)
+            return self._run_detectors(image, notes, settled, judged or {})
 
-    def _run_detectors(self, image: Image, notes: list[str] | None, settled: frozenset[str] = frozenset()
-                       ) -> dict[str, Finding]:
+    def _run_detectors(self, image: Image, notes: list[str] | None, settled: frozenset[str] = frozenset(),
+                       judged: Mapping[str, Finding | NotApplicable] = MappingProxyType({})) -> dict[str, Finding]:
         out: dict[str, Finding] = {}
         for det in self.detectors:
             if det.name in settled or not det.applies_to(image):
                 continue
             try:
-                out[det.name] = det.run(image)
+                if isinstance(given := judged.get(det.name), NotApplicable):
+                    raise given
+                out[det.name] = given if given is not None else det.run(image)
             except NotApplicable as exc:
                 if det.name == SITE_MODEL and notes is not None:  # e.g. out of group: say why it is absent
                     notes.append(exc.message)
@@ -157,11 +161,11 @@ class Scanner:
         return self._run(image)
 
     def analyze_series(self, series: Series, notes: list[str] | None = None,
-                       settled: dict[str, str | None] | None = None) -> dict[str, Finding]:
+                       lost: dict[str, str] | None = None) -> dict[str, Finding]:
         """Raw per-detector findings on a series as a whole (3D maps have shape (slices, rows, cols)).
 
-        ``settled`` collects the detectors whose slices need not be judged alone (``series_settles_slices``): with
-        a finding that says so (None) or with why the evidence was lost for the whole series (its message)."""
+        ``lost`` collects why a detector's evidence was lost for the whole series, its slices included
+        (:meth:`Detector.run_series` raised EvidenceLost)."""
         out: dict[str, Finding] = {}
         if len(series) < 2:
             return out
@@ -172,8 +176,8 @@ class Scanner:
             try:
                 out[det.name] = det.run_series(series)
             except EvidenceLost as exc:
-                if det.series_settles_slices and settled is not None:
-                    settled[det.name] = exc.message
+                if lost is not None:
+                    lost[det.name] = exc.message
                 continue
             except NotApplicable:
                 continue
@@ -182,8 +186,6 @@ class Scanner:
                 if notes is not None:
                     notes.append(f"detector {det.name} (3D) failed: {type(exc).__name__}: {exc}")
                 continue
-            if det.series_settles_slices and out[det.name].settles_slices and settled is not None:
-                settled[det.name] = None
         return out
 
     # ------------------------------------------------------------------------------------------ verdicts
@@ -263,9 +265,8 @@ class Scanner:
     def series_findings(self, series: Series) -> SeriesFindings:
         """Findings per instance (2D plus that slice's share of the 3D evidence) and the series' score vector.
 
-        In a CT series, a detector with ``series_covers_slices`` and a 3D finding is not run on the slices alone:
-        each slice takes its share of the 3D finding (a CT slice in a series cost twice a slice alone before;
-        docs/verdict.md).
+        A detector whose series finding answers for the slices (:attr:`Finding.slices`), or whose evidence was lost
+        for the whole series, is not run on the slices alone; one whose series pass judged each slice gives that.
 
         This is what :meth:`scan_series` fuses, and what calibration and benchmarks should use for series.
         """
@@ -273,17 +274,18 @@ class Scanner:
         series_notes: list[str] = [f"series: {p}" for p in series.problems]
         per_notes: list[list[str]] = [[] for _ in range(n)]
         # 3D first: its detectors' working memory is the largest, and the slices' 2D maps are not yet held then
-        settled: dict[str, str | None] = {}
-        f3d = self.analyze_series(series, series_notes, settled)
-        for name, lost in settled.items():  # what the series says for its slices, each slice says too
-            for said in ([*per_notes, series_notes] if lost else []):
-                said.append(f"{name}: not judged: {lost}")
-        # a detector whose 3D pass reads every slice's plane as its 2D run would is not run again slice by slice:
-        # in CT series, where that was measured (other modalities' slices keep their own runs)
-        ct = (series.modality or "").upper() == "CT"
-        covered = {d.name for d in self.detectors if ct and d.series_covers_slices and d.name in f3d}
-        skip = frozenset(settled) | covered
-        per_slice = [self._run(im, per_notes[i], skip) for i, im in enumerate(series.instances)]
+        lost: dict[str, str] = {}
+        f3d = self.analyze_series(series, series_notes, lost)
+        for name, why in lost.items():  # what the series says for its slices, each slice says too
+            for said in [*per_notes, series_notes]:
+                said.append(f"{name}: not judged: {why}")
+        judged = {name: f.slices for name, f in f3d.items() if isinstance(f.slices, tuple) and len(f.slices) == n}
+        skip = frozenset(lost) | {name for name, f in f3d.items() if f.slices == SHARE}
+        # the slices' own findings are held by the slices only
+        f3d = {name: dataclasses.replace(f, slices=None) if name in judged else f for name, f in f3d.items()}
+        per_slice = [self._run(im, per_notes[i], skip, {name: own[i] for name, own in judged.items()})
+                     for i, im in enumerate(series.instances)]
+        del judged
         # Series vector: 3D scores where a detector has them, else the strongest slice.
         sscores: dict[str, float] = {}
         for f in per_slice:

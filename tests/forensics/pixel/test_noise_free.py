@@ -347,7 +347,7 @@ def test_slices_of_a_series_take_its_judgement(shared_data, monkeypatch):
     cannot tell them from an edit; its series can. There each slice takes its share of the series finding, and
     when the series is denoised throughout, each slice says it was not judged and why. The slices of a series
     whose quiet regions are not spread are still judged alone too (a copy rotated on one slice leaves its
-    finest-scale dips dense in that slice only)."""
+    finest-scale dips dense in that slice only), in the series pass, from the maps it computed."""
     from skimage.restoration import denoise_tv_chambolle
 
     from radtrust.forensics.scanner import Scanner
@@ -368,12 +368,14 @@ def test_slices_of_a_series_take_its_judgement(shared_data, monkeypatch):
     assert not found.series_scores and all("noise-free" not in d for d in found.instances)
     assert all(any(n.startswith("noise-free: not judged:") and "throughout" in n for n in notes)
                for notes in found.instance_notes)
+    assert det.run_series(series(blended)).slices == "share"
+    judged = det.run_series(series(x)).slices
+    assert len(judged) == len(x) and all(isinstance(f, Finding) for f in judged)
     alone = []
     monkeypatch.setattr(NoiseFreeRegionDetector, "run", lambda self, image: alone.append(image) or Finding(0.0))
     scanner.series_findings(series(blended))
-    assert not alone
     scanner.series_findings(series(x))
-    assert len(alone) == len(x)
+    assert not alone  # neither series' slices are read again
 
 
 def _resampled(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,6 +38,10 @@ class Scope:
         return image.pixels.ndim in self.dims
 
 
+#: :attr:`Finding.slices` of a series finding that answers for the series' slices (each takes its share of it)
+SHARE = "share"
+
+
 @dataclass(frozen=True, eq=False)
 class Finding:
     """One detector's result on one image or series."""
@@ -47,11 +51,17 @@ class Finding:
     evidence: tuple[str, ...] = field(default=())
     #: for a series finding without a map: the share (0-1) of it each instance carries; None = all of it
     shares: tuple[float, ...] | None = None
-    #: for a series finding of a detector with ``series_settles_slices``: it answers for each slice, which is then
-    #: not judged alone but takes its share (what the series saw explains what a slice alone would flag)
-    settles_slices: bool = False
+    #: for a series finding (:meth:`Detector.run_series`): how this detector judges the series' slices. None: each
+    #: slice alone as well (its own finding merged with its share of this one). ``SHARE``: not alone, each takes its
+    #: share of this one (what the series saw explains what a slice alone would flag, or the series pass read every
+    #: slice's plane as :meth:`Detector.run` would). A tuple, one entry per slice: the detector's own judgement of
+    #: each slice, made in the same pass from the same arrays (what :meth:`Detector.run` gives that slice: a
+    #: Finding, or the NotApplicable it raised), so that no slice is read twice
+    slices: str | tuple[Finding | NotApplicable, ...] | None = None
 
     def __post_init__(self) -> None:
+        if not (self.slices is None or self.slices == SHARE or isinstance(self.slices, tuple)):
+            raise ValueError(f"Finding.slices must be None, {SHARE!r} or a tuple, got {self.slices!r}")
         if not (isinstance(self.score, (int, float)) and math.isfinite(self.score) and 0.0 <= self.score <= 1.0):
             raise ValueError(f"Finding.score must be a finite number in [0, 1], got {self.score!r}")
         if self.heatmap is not None and self.heatmap.dtype != np.float32:
@@ -64,17 +74,6 @@ class Detector(ABC):
     name: str
     version: str
     scope: Scope = Scope()
-    #: True when a series judged as a whole may settle this detector's question for its slices: when
-    #: :meth:`run_series` says the evidence was lost for the whole series, or gives a finding marked
-    #: ``settles_slices``, the slices are not judged alone (each takes its share of the finding, or the series'
-    #: reason). For context a slice cannot see (noise-free: quiet spots that recur through a denoised series).
-    series_settles_slices: bool = False
-    #: True when :meth:`run_series` reads every slice's plane as :meth:`run` does and more: in a CT series for which
-    #: it gives a finding, the slices are not run again one by one, each takes its share of that finding instead
-    #: (:meth:`radtrust.forensics.scanner.Scanner.series_findings`). Measured in session 25 on both benchmarks and
-    #: all authentic CT: what the slices' own runs added were chance-level scores that an edit and its authentic
-    #: twin shared, and a CT slice in a series cost twice a slice alone (docs/verdict.md).
-    series_covers_slices: bool = False
 
     def applies_to(self, image: Image) -> bool:
         return self.scope.admits(image)
@@ -84,5 +83,18 @@ class Detector(ABC):
         """Analyse one image (2D, or a 3D multi-frame/volume image)."""
 
     def run_series(self, series: Series) -> Finding:
-        """Analyse a sorted series as a volume. The default: not applicable (2D-only detectors)."""
+        """Analyse a sorted series as a volume. The default: not applicable (2D-only detectors).
+
+        The finding's :attr:`~Finding.slices` says how the slices are then judged. Raising
+        :class:`~radtrust.errors.EvidenceLost` says the evidence is lost for the whole series, its slices included:
+        they are not judged alone, each says why; NotApplicable leaves them to be judged alone."""
         raise NotApplicable(f"detector {self.name} has no series (3D) analysis")
+
+
+def sharing_ct_slices(found: Finding, series: Series) -> Finding:
+    """``found`` answering for its series' slices (:data:`SHARE`) when the series is CT: for a detector whose
+    series pass reads every slice's plane as its :meth:`Detector.run` does, and more. Measured in session 25 on
+    both benchmarks and all authentic CT: what the slices' own runs added were chance-level scores that an edit and
+    its authentic twin shared, and a CT slice in a series cost twice a slice alone (docs/verdict.md). Other
+    modalities' slices keep their own runs (not measured)."""
+    return replace(found, slices=SHARE) if (series.modality or "").upper() == "CT" else found

@@ -54,7 +54,7 @@ from scipy import ndimage
 from radtrust.errors import NotApplicable
 from radtrust.forensics.band_signs import SIGMAS, band, band_signs, picture_positions
 from radtrust.forensics.band_signs import STEP as COARSE_STEP
-from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.detectors.physics import body_mask
 from radtrust.forensics.keysort import group_keys
 from radtrust.forensics.residuals import (
@@ -264,7 +264,6 @@ class DuplicatedNoiseDetector(Detector):
     name = "duplicated-noise"
     version = "3"
     scope = Scope()
-    series_covers_slices = True  # the 3D vote counts in-plane displacements in every slice too
 
     def __init__(self, scales: tuple[_Scale, ...] = SCALES) -> None:
         self.scales = scales  # one scale alone: the check scripts and tests measure each
@@ -276,7 +275,10 @@ class DuplicatedNoiseDetector(Detector):
     def run_series(self, series) -> Finding:
         if not series.is_volume():
             raise NotApplicable("duplicated-noise needs a stackable series for 3D analysis")
-        return self._analyse(series.volume().astype(np.float32), image_class(series.modality, "dicom", None))
+        # in CT its 3D pass answers for the slices (base.sharing_ct_slices): the 3D vote counts in-plane
+        # displacements in every slice too
+        found = self._analyse(series.volume().astype(np.float32), image_class(series.modality, "dicom", None))
+        return sharing_ct_slices(found, series)
 
     def _analyse(self, pixels: np.ndarray, klass: str = "ct") -> Finding:
         planes = list(frames(pixels))

@@ -23,7 +23,7 @@ barely moves a block's median, so this detector looks at the finest scale instea
    local RMS under 0.25 of the reference, logistic centred at 250 voxels (authentic regions reach 44; see
    ``TIERS``). Not judged where quiet regions are many and spread (``QUIET_*``: adaptive denoising smooths every
    uniform organ; an edit is one place); a series where they are does not have its slices judged alone either
-   (``series_settles_slices``): a slice cannot see that its quiet spots recur in every other. A biharmonic fill
+   (``Finding.slices``): a slice cannot see that its quiet spots recur in every other. A biharmonic fill
    of a 20 mm disc on three slices of the Siemens samples, re-noised with white noise at 0.2 of the scan's noise,
    leaves a 269-voxel region there (score 0.55) and passes the 0.15 tier; at 0.25 of the scan's noise it passes
    both (146 voxels), as it should: that is as quiet as authentic tissue gets.
@@ -54,13 +54,14 @@ duplicated-noise detectors' job.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
 from radtrust.errors import EvidenceLost, NotApplicable
-from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.base import SHARE, Detector, Finding, Scope
 from radtrust.forensics.detectors.jpeg_grid import picture_levels
 from radtrust.forensics.detectors.noise_free_picture import picture_finding
 from radtrust.forensics.detectors.physics import RADIOGRAPHY, body_mask
@@ -273,12 +274,10 @@ class NoiseFreeRegionDetector(Detector):
     # slices: a slice alone cannot tell (a slice of a blended-denoised chest series held 7 quiet regions, one of 514
     # voxels, 0.89, where the series holds 97; scripts/ct_benign_check.py). Otherwise each slice is judged alone as
     # well: a copy rotated on one slice leaves its finest-scale dips dense in that slice only (0.30 alone, 0.008 in 3D).
-    # A sliding projection's slices are settled too (radtrust.forensics.projection)
-    series_settles_slices = True
+    # Without the slices' own judgements a held-out benchmark's rotated CT copies fell 0.886 -> 0.864 AUC and CT nodule
+    # injection 0.690 -> 0.643 leave-one-method-out (session 25), so the series pass makes them, from the maps it
+    # computes anyway (Finding.slices). A sliding projection's slices are settled too (radtrust.forensics.projection)
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY, dims=frozenset({2, 3}))
-    # not series_covers_slices: its 3D pass does not judge each slice alone, which the rotated copy above needs
-    # (without the slices' own runs, a held-out benchmark's rotated CT copies 0.886 -> 0.864 AUC, CT nodule
-    # injection 0.690 -> 0.643 leave-one-method-out; session 25)
 
     def run(self, image: Image) -> Finding:
         if (image.modality or "").upper() != "CT":
@@ -306,17 +305,32 @@ class NoiseFreeRegionDetector(Detector):
                 raise NotApplicable(f"a derived map, not a reconstructed CT image: {reason}")
             if reason := lossy_reason(im):
                 raise EvidenceLost(f"{reason}: it removed noise, so noise-free regions prove nothing")
-        return settled(self._analyse([im.pixels for im in series.instances],
-                                     [measured_field(im) for im in series.instances], per_slice=False,
-                                     squeeze=False, step=max(map(_stored_step, series.instances))), series)
+        maps = [_slice_maps(im.pixels, measured_field(im)) for im in series.instances]
+        # each slice judged alone, as run() judges it, from the same maps: before the series judgement consumes them
+        own = tuple(self._judge_alone(m, _stored_step(im)) for m, im in zip(maps, series.instances))
+        found = settled(self._judge(maps, per_slice=False, squeeze=False,
+                                    step=max(map(_stored_step, series.instances))), series)
+        return found if found.slices is not None else replace(found, slices=own)
 
     def _analyse(self, slices: list[np.ndarray], fields: list[np.ndarray | None], *, per_slice: bool,
                  squeeze: bool, step: float) -> Finding:
-        maps = [_slice_maps(s, f) for s, f in zip(slices, fields)]
+        return self._judge([_slice_maps(s, f) for s, f in zip(slices, fields)], per_slice=per_slice, squeeze=squeeze,
+                           step=step)
+
+    def _judge_alone(self, maps: tuple[np.ndarray, ...], step: float) -> Finding | NotApplicable:
+        """One slice judged from its maps as :meth:`run` judges it, or the NotApplicable (EvidenceLost) it raised."""
+        try:
+            return self._judge([maps], per_slice=True, squeeze=True, step=step)
+        except NotApplicable as exc:
+            return exc
+
+    def _judge(self, maps: list[tuple[np.ndarray, ...]], *, per_slice: bool, squeeze: bool, step: float) -> Finding:
+        """The finding on slices from their :func:`_slice_maps`; empties ``maps`` once it no longer needs them."""
+        depth = len(maps)  # slices
         rms = np.stack([m[0] for m in maps])
         judged = np.stack([m[1] for m in maps])
         soft = np.stack([m[2] for m in maps])
-        if int(soft.sum()) < max(MIN_SOFT, MIN_SOFT_PER_SLICE * len(slices)):
+        if int(soft.sum()) < max(MIN_SOFT, MIN_SOFT_PER_SLICE * depth):
             raise NotApplicable("too little soft tissue inside the body for a reference noise level")
         ref = float(np.median(rms[soft]))
         if ref <= 0.0:
@@ -343,7 +357,7 @@ class NoiseFreeRegionDetector(Detector):
             dips = np.stack([_fine_dip(m[3], m[1]) for m in maps])
             tiers.append((_dense_dips(dips, judged, FINE_WINDOW_2D if per_slice else FINE_WINDOW_3D), None,
                           TIERS[0][1]))
-        del maps
+        maps.clear()
         spread = None  # the quiet tier's regions, when they are many and dense: adaptive denoising, not an edit
         for voxels, ratio, centre in tiers:
             labels, n = ndimage.label(voxels, structure=structure)
@@ -364,7 +378,7 @@ class NoiseFreeRegionDetector(Detector):
                 told = entry
             if (region_score > 0.2).any():  # authentic scans stop here: no full-size map of region scores
                 strong = (region_score > 0.2)[labels]
-                for z in np.flatnonzero(strong.reshape(len(slices), -1).any(axis=1)):
+                for z in np.flatnonzero(strong.reshape(depth, -1).any(axis=1)):
                     graded = np.clip(rms[z] * np.float32(-0.4 / ref) + np.float32(0.2), 0.0, 0.2)
                     graded[~judged[z]] = 0.0
                     grown = ndimage.grey_dilation(region_score[labels[z]], size=(WINDOW, WINDOW))
@@ -386,7 +400,7 @@ class NoiseFreeRegionDetector(Detector):
                             f"(reference noise {ref:.1f} HU)")
             else:
                 z, y, x = np.nonzero(labels == top)
-                where = f"slices {z.min()}-{z.max()}, " if len(slices) > 1 else ""
+                where = f"slices {z.min()}-{z.max()}, " if depth > 1 else ""
                 level = ("second differences along rows and columns, which every reconstructed voxel carries, "
                          "measured over 3x3 pixels against the 32 px around" if ratio is None
                          else f"local noise under {ratio * ref:.1f} HU where the scan has {ref:.1f} HU")
@@ -396,7 +410,7 @@ class NoiseFreeRegionDetector(Detector):
         if spread and best is not None:
             evidence += _spread_note(spread)
         return Finding(score, heat[0] if squeeze else heat, (evidence,),
-                       settles_slices=bool(spread) and not per_slice)
+                       slices=SHARE if spread and not per_slice else None)
 
 
 def _spread_note(spread: tuple[int, int, float]) -> str:

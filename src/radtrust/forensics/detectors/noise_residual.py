@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from radtrust.errors import EvidenceLost, NotApplicable
-from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.detectors.physics import RADIOGRAPHY
 from radtrust.forensics.projection import of_series, sliding_projection
 from radtrust.forensics.residuals import (
@@ -191,10 +191,9 @@ class NoiseResidualDetector(Detector):
     version = "1"
     # a sliding MIP or MinIP series (radtrust.forensics.projection) is not judged, in 3D or by slice: the maximum of
     # a slab is quieter where the slab agrees than where it does not, whatever the intensity (a GE head MIP of 3
-    # slices: 0.17 of the predicted noise over its skull, 0.85, where its acquired slices read 0.03)
-    series_settles_slices = True
+    # slices: 0.17 of the predicted noise over its skull, 0.85, where its acquired slices read 0.03): the series pass
+    # says the evidence is lost, for the slices too
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
-    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     #: logistic link per image class: stat (regional robust z) -> score. Centres sit above the largest
     #: statistic seen on the authentic development images of that class (CT: 7.6; CR: 5.7; 8-bit pictures
@@ -215,7 +214,9 @@ class NoiseResidualDetector(Detector):
         lossy = next((r for r in map(lossy_reason, series.instances) if r), None)
         if of_series(series):
             raise EvidenceLost(_PROJECTION)
-        return self._analyse(series.volume(), series.modality, "dicom", series.instances[0].bits_stored, lossy)
+        # in CT its 3D pass answers for the slices (base.sharing_ct_slices): it reads every slice's plane too
+        return sharing_ct_slices(self._analyse(series.volume(), series.modality, "dicom",
+                                               series.instances[0].bits_stored, lossy), series)
 
     # -- core -------------------------------------------------------------------------------------------
     def _analyse(self, pixels: np.ndarray, modality: str | None, source: str, bits: int | None,

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from radtrust.errors import EvidenceLost, NotApplicable
-from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.detectors.jpeg_grid import (
     grey_levels,
     tone_curve_since_compression,
@@ -82,7 +82,6 @@ class PatchFillDetector(Detector):
     # CT, radiographs and pictures, whose noise or texture never repeats by itself; ultrasound, MR and nuclear
     # medicine images carry graphics and smoothed counts this was not measured on
     scope = Scope(modalities=frozenset({"CT", "", "OT", "SC", "XC"}) | RADIOGRAPHY)
-    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     def run(self, image) -> Finding:
         planes = list(frames(np.asarray(image.pixels)))
@@ -93,7 +92,8 @@ class PatchFillDetector(Detector):
             raise NotApplicable("patch-fill needs a stackable series for its per-slice analysis")
         vol = series.volume()
         lossy = next((r for r in map(lossy_reason, series.instances) if r), "")
-        return self._judge(list(vol), series.instances[0], vol.shape, lossy)
+        # in CT its 3D pass answers for the slices (base.sharing_ct_slices): it judges every slice's plane
+        return sharing_ct_slices(self._judge(list(vol), series.instances[0], vol.shape, lossy), series)
 
     def _judge(self, planes: list[np.ndarray], image, shape: tuple[int, ...],
                lossy: str | None = None) -> Finding:

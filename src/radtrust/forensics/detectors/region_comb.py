@@ -56,7 +56,7 @@ import numpy as np
 from scipy import ndimage, stats
 
 from radtrust.errors import EvidenceLost, NotApplicable
-from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.detectors.physics import half_even_ratio
 from radtrust.forensics.projection import settled
 from radtrust.forensics.residuals import logistic
@@ -253,9 +253,7 @@ class RegionCombDetector(Detector):
 
     name = "region-comb"
     version = "1"
-    series_settles_slices = True  # a sliding projection's slices repeat their neighbours' values: judged in 3D only
     scope = Scope(modalities=frozenset({"CT"}))
-    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     def run(self, image) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         self._check(image)
@@ -271,8 +269,10 @@ class RegionCombDetector(Detector):
         for im in series.instances:
             self._check(im)
         v = np.stack([stored_values(im.pixels, im.rescale) for im in series.instances])
-        return settled(self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True),
-                       series)  # a sliding projection settles the slices (radtrust.forensics.projection)
+        # its 3D pass answers for the slices (base.sharing_ct_slices: it reads every slice's plane too; and
+        # projection.settled: a sliding projection's slices repeat their neighbours' values, judged in 3D only)
+        found = self._analyse(v, np.stack([np.asarray(im.pixels) >= _AIR for im in series.instances]), True)
+        return sharing_ct_slices(settled(found, series), series)
 
     @staticmethod
     def _check(image) -> None:  # noqa: ANN001

@@ -27,7 +27,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from radtrust.errors import NotApplicable
-from radtrust.forensics.detectors.base import Detector, Finding, Scope
+from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.residuals import (
     frames,
     highpass,
@@ -137,7 +137,6 @@ class SpectralDetector(Detector):
     name = "spectral"
     version = "1"
     scope = Scope()
-    series_covers_slices = True  # its 3D pass reads every slice's plane (radtrust.forensics.detectors.base)
 
     #: logistic links per image class on the strongest regional robust z. Authentic CT reaches z ~6.3 where
     #: real periodic structures sit (the Philips phantom's holder, tables); see scripts/pixel_forensics_check.py.
@@ -151,7 +150,9 @@ class SpectralDetector(Detector):
         if not series.is_volume():
             raise NotApplicable("spectral needs a stackable series for 3D analysis")
         klass = image_class(series.modality, "dicom", series.instances[0].bits_stored)
-        return self._analyse(series.volume().astype(np.float32), klass, along_z=len(series) >= 5)
+        # in CT its 3D pass answers for the slices (base.sharing_ct_slices): it reads every slice's plane too
+        return sharing_ct_slices(self._analyse(series.volume().astype(np.float32), klass, along_z=len(series) >= 5),
+                                 series)
 
     def _analyse(self, pixels: np.ndarray, klass: str, *, along_z: bool = False) -> Finding:
         planes = list(frames(pixels))
