@@ -348,7 +348,7 @@ class NoiseFreeRegionDetector(Detector):
         # finding stays where the regions are): each region's score, grown by the window's half-width (a voxel
         # is only called noise-free when its whole 5x5 neighbourhood is, so the edit reaches further), over a
         # graded background, 0.2 * how far the local noise falls below half the reference.
-        heat = np.zeros(rms.shape, np.float32)
+        heat = np.zeros(rms.shape, np.float32) if not squeeze else None  # a slice's: made where something is drawn
         best = None  # (score, size, ratio, labels, label) of the tier whose largest region scores highest
         told = None  # (score, ...) of the first tier, in order, whose region scores 0.5 or more: the evidence names it
         tiers = [(judged & (rms < ratio * ref), ratio, centre) for ratio, centre in TIERS]
@@ -378,6 +378,7 @@ class NoiseFreeRegionDetector(Detector):
                 told = entry
             if (region_score > 0.2).any():  # authentic scans stop here: no full-size map of region scores
                 strong = (region_score > 0.2)[labels]
+                heat = np.zeros(rms.shape, np.float32) if heat is None else heat
                 for z in np.flatnonzero(strong.reshape(depth, -1).any(axis=1)):
                     graded = np.clip(rms[z] * np.float32(-0.4 / ref) + np.float32(0.2), 0.0, 0.2)
                     graded[~judged[z]] = 0.0
@@ -409,6 +410,8 @@ class NoiseFreeRegionDetector(Detector):
                             "smoothed content")
         if spread and best is not None:
             evidence += _spread_note(spread)
+        if heat is None:  # zeros that hold no memory: a series' slices keep their findings until the series is judged
+            heat = np.broadcast_to(np.zeros((1, 1, 1), np.float32), rms.shape)
         return Finding(score, heat[0] if squeeze else heat, (evidence,),
                        slices=SHARE if spread and not per_slice else None)
 
