@@ -321,3 +321,42 @@ def test_averages_rounded_half_to_even_are_processing_not_an_edit(shared_data, n
     assert f.score > 0.5 and any("exactly at 137 HU" in e for e in f.evidence)
     gain = physics(np.rint(v[4] * 2.0 / 3.0))
     assert gain is None or not any("rounded half to even" in e for e in gain.evidence)
+
+
+def _reformat(image, orientation=None, image_type=None):
+    """``image`` with the header of a reformat: another orientation, or an ImageType that says so."""
+    ds = copy.deepcopy(image.dataset)
+    if image_type is not None:
+        ds.ImageType = image_type
+    geometry = image.geometry if orientation is None else dataclasses.replace(image.geometry, orientation=orientation)
+    return dataclasses.replace(image, dataset=ds, geometry=geometry)
+
+
+@pytest.mark.parametrize("orientation, image_type", [((1, 0, 0, 0, 0, -1), None), ((0, 1, 0, 0, 0, -1), None),
+                                                     (None, ["DERIVED", "SECONDARY", "MPR"]),
+                                                     (None, ["DERIVED", "SECONDARY", "REFORMATTED"])])
+def test_a_reformat_is_not_judged_against_its_acquisition_noise(ct, orientation, image_type):
+    """A coronal or sagittal plane, or an ImageType that declares a reformat: its SliceThickness is the reformat's
+    and its noise the source slices' after interpolation (the Philips phantom's thin reformats read 0.52 HU where
+    its header predicted 10.7 HU). The axial original with the same noise is flagged; a tilted gantry is axial."""
+    acq = dataclasses.replace(ct.acquisition, exposure_mas=ct.acquisition.exposure_mas * 5000)
+    edited = dataclasses.replace(ct, acquisition=acq)
+    assert any("noise in uniform tissue" in e for e in PhysicsCheck().run(edited).evidence)
+    tilted = (1, 0, 0, 0, float(np.cos(0.5)), float(-np.sin(0.5)))  # about 29 degrees
+    assert any("noise in uniform tissue" in e for e in PhysicsCheck().run(_reformat(edited, tilted)).evidence)
+    f = PhysicsCheck().run(_reformat(edited, orientation, image_type))
+    assert not any("noise in uniform tissue" in e for e in f.evidence)
+    assert any(e.startswith("noise against kVp") and "not judged" in e for e in f.evidence)
+
+
+def test_a_constant_in_a_reformat_counts_less(ct):
+    """A slab averaged from a phantom's low-noise slices rounds a uniform insert to one value: a constant (spike)
+    in a reformat is kept as evidence at 0.3 of its severity; a floor is not weakened."""
+    p = ct.pixels.copy()
+    yy, xx = np.mgrid[: p.shape[0], : p.shape[1]]
+    disk = (yy - 256) ** 2 + (xx - 300) ** 2 < 20 ** 2
+    p[disk] = 37.0
+    axial = PhysicsCheck().run(_with(ct, p))
+    coronal = PhysicsCheck().run(_reformat(_with(ct, p), (1, 0, 0, 0, 0, -1)))
+    assert axial.score > 0.5 and 0.0 < coronal.score < 0.3 * axial.score + 0.05
+    assert any("37 HU" in e and "declared" in e for e in coronal.evidence)

@@ -17,7 +17,12 @@ Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks 
 * **Pixel spacing vs field of view and matrix** (PS3.3 C.8.2.1: ReconstructionDiameter ≈ PixelSpacing ×
   Columns) and plausible spacing for the modality.
 * **Noise vs kVp, mAs, kernel and slice thickness** (CT): measured sigma in uniform tissue against the shipped
-  model fitted on authentic data (:mod:`radtrust.forensics.ct_noise`).
+  model fitted on authentic data (:mod:`radtrust.forensics.ct_noise`). Not judged on a reformat (:func:`reformatted`:
+  a coronal, sagittal or oblique plane, or ImageType DERIVED with MPR, REFORMATTED, MIP...), whose SliceThickness is
+  the reformat's and whose noise is the source slices' after interpolation and averaging: thin coronal and sagittal
+  reformats of the Philips phantom read 0.52 HU where its header predicted 10.7 HU, 0.97 `tampered`
+  (``scripts/ct_reformat_check.py``). A constant region ("spike") in a reformat counts at 0.3 of its severity: a
+  slab averaged from a phantom's low-noise slices rounds a uniform insert to one value.
 * **Lossy compression** (:func:`radtrust.io.lossy.lossy_reason`): a lossy codec removes noise and flattens
   uniform tissue into plateaus of one value, so on such an image neither the noise checks nor a constant
   region ("spike") are judged, and the evidence says so. Floors and ceilings still count.
@@ -242,6 +247,28 @@ def half_even_ratio(values: np.ndarray) -> float | None:
     return ratio if any(0.85 <= ratio / ((n + 1) / (n - 1)) <= 1.1 for n in (2, 4, 6)) else None
 
 
+#: ImageType values (3 onwards) of a CT image computed from other slices: vendors' names for a multiplanar reformat,
+#: a curved one and the projections and averages of a slab
+REFORMATS = frozenset({"MPR", "REFORMATTED", "CURVED", "CPR", "MIP", "MINIP", "AVERAGE", "PROJECTION IMAGE"})
+#: a slice whose normal lies further than this from the patient's long axis (|cos| under it: over 45 degrees) is not
+#: an axial acquisition (gantry tilts reach about 30 degrees)
+AXIAL_COS = 0.7
+
+
+def reformatted(image: Any) -> str | None:
+    """Why a CT slice is a reformat of other slices (a coronal, sagittal or oblique plane, or an ImageType that says
+    so), or None. Its noise is the source slices' after interpolation and averaging, not what its header's
+    acquisition parameters and SliceThickness predict."""
+    normal = image.geometry.normal
+    if normal is not None and abs(float(normal[2])) < AXIAL_COS:
+        return "a plane at more than 45 degrees to the axial (ImageOrientationPatient): a reformat of axial slices"
+    ds = image.dataset
+    image_type = [str(v).strip().upper() for v in (ds.get("ImageType") or [])] if ds is not None else []
+    if image_type[:1] == ["DERIVED"] and (kinds := sorted(REFORMATS.intersection(image_type[2:]))):
+        return f"ImageType DERIVED, {kinds[0]}: computed from other slices"
+    return None
+
+
 def _declared(ds: Any, checks: list[tuple[float, str]]) -> list[tuple[float, str]]:
     """Re-quantisation that the header declares is processing, not tampering: DERIVED with a
     DerivationDescription, or a projection radiograph (DX, MG, IO) declared FOR PRESENTATION (Presentation Intent
@@ -334,6 +361,7 @@ class PhysicsCheck(Detector):
             raise NotApplicable("no patient or phantom found in the slice for the CT physics checks")
         inside = hu[body]
         lossy = lossy_reason(image)
+        reformat = reformatted(image)
         if lossy:
             checks.append((0.0, f"noise and constant regions not judged: {lossy}, which removes noise and "
                                 "flattens uniform tissue"))
@@ -356,16 +384,22 @@ class PhysicsCheck(Detector):
             if lossy and kind == "spike":
                 continue  # a lossy codec's plateau
             sev = min(0.95, 0.5 + 0.03 * (z - 6.0))
+            if reformat and kind == "spike":  # a slab averaged from low-noise slices rounds uniform material to one value
+                sev *= 0.3
             where = body & (np.rint(hu) == value)
             what = {"floor": "a hard floor (values clipped from below", "ceiling": "a hard ceiling (values clipped from above",
                     "spike": "a constant (a region set to one value"}[kind]
             checks.append((sev, f"{count} pixels inside the body sit exactly at {value} HU, {what}), as pasted "
-                                f"and clipped regions leave (z={z:.0f})"))
+                                f"and clipped regions leave (z={z:.0f})"
+                                + (f" (declared: {reformat})" if reformat and kind == "spike" else "")))
             heat = np.maximum(heat, np.clip(ndi.gaussian_filter(where.astype(np.float32), 3.0) * 10.0, 0, 1))
         slope = image.rescale[0] if image.rescale else 1.0
         checks.extend(_declared(image.dataset, requantisation(inside, slope if slope > 0 else 1.0)))
         # Noise against the acquisition parameters.
-        if self.noise_model is not None and not lossy:
+        if reformat and self.noise_model is not None and not lossy:
+            checks.append((0.0, f"noise against kVp, mAs, kernel and slice thickness not judged: {reformat}, whose "
+                                "SliceThickness is the reformat's and whose noise is that of the slices it was made from"))
+        elif self.noise_model is not None and not lossy:
             predicted = self.noise_model.predict(image.acquisition, image.geometry.slice_thickness)
             if predicted is not None:
                 sigma, _ = uniform_noise_sigma(hu)

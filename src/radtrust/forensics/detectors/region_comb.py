@@ -57,7 +57,7 @@ from scipy import ndimage, stats
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
-from radtrust.forensics.detectors.physics import half_even_ratio
+from radtrust.forensics.detectors.physics import half_even_ratio, reformatted
 from radtrust.forensics.projection import settled
 from radtrust.forensics.residuals import logistic
 from radtrust.io.dicom import not_hounsfield
@@ -280,6 +280,10 @@ class RegionCombDetector(Detector):
             raise NotApplicable(reason)
         if reason := lossy_reason(image):  # a lossy codec flattens tissue into plateaus: values a histogram spikes on
             raise EvidenceLost(f"{reason}: its plateaus and rounding leave the histogram uneven, so no comb is judged")
+        if reason := reformatted(image):
+            # interpolated with weights that change from row to row, then averaged and rounded: combs in some rows and
+            # not others (a sagittal slab of 3 mm from the Philips phantom: 0.62, `tampered`; scripts/ct_reformat_check.py)
+            raise EvidenceLost(f"{reason}: its values were interpolated and averaged, which leaves combs of their own")
 
     def _analyse(self, v: np.ndarray, valid: np.ndarray, volume: bool) -> Finding:
         if (ratio := half_even_ratio(v[valid])) is not None:
