@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""False alarms on coronal and sagittal reformats (MPR) of whole CT volumes, as consoles store them beside the axial
-series: each written as a DICOM series and scanned with the shipped fusion, as ``radtrust scan`` judges a series.
+"""False alarms on coronal and sagittal reformats (MPR) of whole CT volumes, and on localizers, as consoles store them
+beside the axial series: each written as DICOM and scanned with the shipped fusion, as ``radtrust scan`` judges it.
 
     .venv/bin/python scripts/ct_reformat_check.py ../shared/data/ct/siemens_abdomen ../shared/data/ct/ge_head \\
         ../shared/data/ct/philips_phantom ../shared/data/ct/chest_volume/cxr.nii.gz [--jobs 2] [--json OUT]
@@ -8,8 +8,9 @@ series: each written as a DICOM series and scanned with the shipped fusion, as `
 Per volume and plane: the slices resampled along z to the in-plane pixel spacing (linear or cubic, as viewers
 offer), then 16 planes 3 mm apart through the middle of the volume, each either one resampled plane or the mean of a
 3 mm slab. The header is a console's: ImageOrientationPatient of the plane, PixelSpacing, SliceThickness of the
-slab, ImageType DERIVED/SECONDARY/MPR with a DerivationDescription, UIDs under the source's root. No region is
-edited, so each flag is a false alarm.
+slab, ImageType DERIVED/SECONDARY/MPR with a DerivationDescription, UIDs under the source's root. And an AP localizer
+simulated from the volume (:func:`localizer`; how real topograms scale their values was not available to check). No
+region is edited, so each flag is a false alarm.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from pydicom.uid import generate_uid
 from scipy import ndimage
 
 from radtrust.forensics.scanner import Scanner
-from radtrust.io import load_series
+from radtrust.io import load_image, load_series
 from radtrust.simulation.target import Target, load_target
 from radtrust.simulation.writer import write_dicom
 
 PLANES = {"coronal": (1, [1, 0, 0, 0, 0, -1]), "sagittal": (2, [0, 1, 0, 0, 0, -1])}
 VARIANTS = ((1, 3.0), (3, 3.0), (1, 0.0), (3, 0.0))  # (interpolation order, slab mm; 0: one plane)
+LOCALIZERS = ((600.0, 8.0), (400.0, 3.0))  # (stored steps per unit of line integral, noise in stored steps)
 
 
 def _uid_root(t: Target) -> str | None:
@@ -71,23 +73,45 @@ def reformat(t: Target, plane: str, order: int, slab_mm: float, count: int = 16,
     return pixels, tuple(headers), uids
 
 
+def localizer(t: Target, gain: float, noise: float, seed: int = 0) -> tuple[np.ndarray, tuple, list[str]]:
+    """An AP localizer (topogram) simulated from the volume: line integrals of attenuation through it (water 0.02 per
+    mm), brighter where more, ``gain`` stored steps per unit and white noise, 12 bits from -1024; the header says
+    ORIGINAL/PRIMARY/LOCALIZER in the coronal plane."""
+    dz, dy, dx = t.spacing
+    mu = np.clip((t.pixels.astype(np.float32) + 1000.0) / 1000.0, 0.0, None) * 0.02
+    projection = ndimage.zoom(mu.sum(axis=1) * dy, (dz / dx, 1), order=1)[::-1]
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(np.rint(projection * gain + rng.normal(0.0, noise, projection.shape)) - 1024.0, -1024, 3071)
+    ds = copy.deepcopy(t.datasets[0])
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+    ds.ImageOrientationPatient = PLANES["coronal"][1]
+    ds.PixelSpacing = [dx, dx]
+    root = _uid_root(t)
+    return pixels.astype(np.float32)[None], (ds,), [generate_uid(prefix=root) for _ in range(2)]
+
+
 def run(path: str) -> list[dict]:
     t = load_target(path)
     scanner = Scanner()
     rows = []
-    for plane in PLANES:
-        for order, slab in VARIANTS:
-            pixels, headers, uids = reformat(t, plane, order, slab)
-            with tempfile.TemporaryDirectory() as td:
+    made = [(f"{plane} order {order} slab {slab:.0f} mm", reformat(t, plane, order, slab))
+            for plane in PLANES for order, slab in VARIANTS]
+    made += [(f"localizer gain {gain:.0f} noise {noise:.0f}", localizer(t, gain, noise)) for gain, noise in LOCALIZERS]
+    for name, (pixels, headers, uids) in made:
+        with tempfile.TemporaryDirectory() as td:
+            if len(pixels) == 1:  # a localizer: one image
+                one = write_dicom(headers, pixels[0], Path(td) / "one.dcm", syntax="explicit", new_uids=uids)
+                results, sres = [scanner.scan_image(load_image(one))], None
+            else:
                 (series,) = load_series(write_dicom(headers, pixels, Path(td) / "mpr", syntax="explicit",
                                                     new_uids=uids))
                 results, sres = scanner.scan_series(series)
-            worst = max(results, key=lambda r: r.score)
-            rows.append({"volume": Path(path).name, "plane": plane, "order": order, "slab_mm": slab,
-                         "shape": list(pixels.shape), "score": round(max(sres.score, worst.score), 4),
-                         "verdict": sres.verdict,
-                         "instances_flagged": sum(r.verdict in ("suspicious", "tampered") for r in results),
-                         "series_detectors": sres.detectors, "evidence": sres.evidence[:4] + worst.evidence[:4]})
+        worst = max(results, key=lambda r: r.score)
+        top = sres or worst
+        rows.append({"volume": Path(path).name, "image": name, "shape": list(pixels.shape),
+                     "score": round(max(top.score, worst.score), 4), "verdict": top.verdict,
+                     "instances_flagged": sum(r.verdict in ("suspicious", "tampered") for r in results),
+                     "detectors": top.detectors, "evidence": (sres.evidence[:4] if sres else []) + worst.evidence[:4]})
     return rows
 
 
@@ -102,13 +126,12 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     flagged = [r for r in rows if r["verdict"] != "authentic" or r["instances_flagged"]]
-    print(f"{len(rows)} reformats of {len(args.inputs)} volumes; flagged (series or any instance suspicious or "
+    print(f"{len(rows)} reformats and localizers of {len(args.inputs)} volumes; flagged (series or any instance suspicious or "
           f"tampered): {len(flagged)}")
     for r in rows:
         mark = "FLAGGED" if r in flagged else ""
-        top = {k: round(v, 3) for k, v in r["series_detectors"].items() if v >= 0.05}
-        print(f"  {r['volume'][:20]:20} {r['plane']:8} order {r['order']} slab {r['slab_mm']:.0f} mm "
-              f"{r['score']:.3f} {r['verdict']:10} {mark} {top}")
+        top = {k: round(v, 3) for k, v in r["detectors"].items() if v >= 0.05}
+        print(f"  {r['volume'][:20]:20} {r['image']:32} {r['score']:.3f} {r['verdict']:10} {mark} {top}")
         if mark:
             print(f"      {r['evidence'][:3]}")
 

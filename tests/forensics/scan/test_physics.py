@@ -334,7 +334,8 @@ def _reformat(image, orientation=None, image_type=None):
 
 @pytest.mark.parametrize("orientation, image_type", [((1, 0, 0, 0, 0, -1), None), ((0, 1, 0, 0, 0, -1), None),
                                                      (None, ["DERIVED", "SECONDARY", "MPR"]),
-                                                     (None, ["DERIVED", "SECONDARY", "REFORMATTED"])])
+                                                     (None, ["DERIVED", "SECONDARY", "REFORMATTED"]),
+                                                     (None, ["ORIGINAL", "PRIMARY", "LOCALIZER"])])
 def test_a_reformat_is_not_judged_against_its_acquisition_noise(ct, orientation, image_type):
     """A coronal or sagittal plane, or an ImageType that declares a reformat: its SliceThickness is the reformat's
     and its noise the source slices' after interpolation (the Philips phantom's thin reformats read 0.52 HU where

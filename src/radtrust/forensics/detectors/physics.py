@@ -17,12 +17,13 @@ Checks (severity in [0, 1] each; the score is their noisy-OR; the heatmap marks 
 * **Pixel spacing vs field of view and matrix** (PS3.3 C.8.2.1: ReconstructionDiameter ≈ PixelSpacing ×
   Columns) and plausible spacing for the modality.
 * **Noise vs kVp, mAs, kernel and slice thickness** (CT): measured sigma in uniform tissue against the shipped
-  model fitted on authentic data (:mod:`radtrust.forensics.ct_noise`). Not judged on a reformat (:func:`reformatted`:
-  a coronal, sagittal or oblique plane, or ImageType DERIVED with MPR, REFORMATTED, MIP...), whose SliceThickness is
-  the reformat's and whose noise is the source slices' after interpolation and averaging: thin coronal and sagittal
-  reformats of the Philips phantom read 0.52 HU where its header predicted 10.7 HU, 0.97 `tampered`
-  (``scripts/ct_reformat_check.py``). A constant region ("spike") in a reformat counts at 0.3 of its severity: a
-  slab averaged from a phantom's low-noise slices rounds a uniform insert to one value.
+  model fitted on authentic data (:mod:`radtrust.forensics.ct_noise`). Not judged on a reformat or a localizer
+  (:func:`reformatted`: a coronal, sagittal or oblique plane, ImageType DERIVED with MPR, REFORMATTED, MIP..., or
+  LOCALIZER), whose SliceThickness is the reformat's and whose noise is the source slices' after interpolation and
+  averaging (or a projection's): thin coronal and sagittal reformats of the Philips phantom read 0.52 HU where its
+  header predicted 10.7 HU, 0.97 `tampered` (``scripts/ct_reformat_check.py``). A constant region ("spike") in a
+  reformat counts at 0.3 of its severity: a slab averaged from a phantom's low-noise slices rounds a uniform insert
+  to one value.
 * **Lossy compression** (:func:`radtrust.io.lossy.lossy_reason`): a lossy codec removes noise and flattens
   uniform tissue into plateaus of one value, so on such an image neither the noise checks nor a constant
   region ("spike") are judged, and the evidence says so. Floors and ceilings still count.
@@ -256,14 +257,17 @@ AXIAL_COS = 0.7
 
 
 def reformatted(image: Any) -> str | None:
-    """Why a CT slice is a reformat of other slices (a coronal, sagittal or oblique plane, or an ImageType that says
-    so), or None. Its noise is the source slices' after interpolation and averaging, not what its header's
-    acquisition parameters and SliceThickness predict."""
+    """Why a CT image is not an axial slice reconstructed at its header's settings, or None: a localizer (a
+    projection), a plane at more than 45 degrees to the axial, or an ImageType that declares a reformat. Its noise is
+    then the source slices' after interpolation and averaging (or a projection's), not what its acquisition
+    parameters and SliceThickness predict."""
+    ds = image.dataset
+    image_type = [str(v).strip().upper() for v in (ds.get("ImageType") or [])] if ds is not None else []
+    if "LOCALIZER" in image_type[2:]:
+        return "ImageType LOCALIZER: a projection that plans the scan, not a reconstructed slice"
     normal = image.geometry.normal
     if normal is not None and abs(float(normal[2])) < AXIAL_COS:
         return "a plane at more than 45 degrees to the axial (ImageOrientationPatient): a reformat of axial slices"
-    ds = image.dataset
-    image_type = [str(v).strip().upper() for v in (ds.get("ImageType") or [])] if ds is not None else []
     if image_type[:1] == ["DERIVED"] and (kinds := sorted(REFORMATS.intersection(image_type[2:]))):
         return f"ImageType DERIVED, {kinds[0]}: computed from other slices"
     return None
@@ -397,8 +401,7 @@ class PhysicsCheck(Detector):
         checks.extend(_declared(image.dataset, requantisation(inside, slope if slope > 0 else 1.0)))
         # Noise against the acquisition parameters.
         if reformat and self.noise_model is not None and not lossy:
-            checks.append((0.0, f"noise against kVp, mAs, kernel and slice thickness not judged: {reformat}, whose "
-                                "SliceThickness is the reformat's and whose noise is that of the slices it was made from"))
+            checks.append((0.0, f"noise against kVp, mAs, kernel and slice thickness not judged: {reformat}"))
         elif self.noise_model is not None and not lossy:
             predicted = self.noise_model.predict(image.acquisition, image.geometry.slice_thickness)
             if predicted is not None:

@@ -283,7 +283,8 @@ class RegionCombDetector(Detector):
         if reason := reformatted(image):
             # interpolated with weights that change from row to row, then averaged and rounded: combs in some rows and
             # not others (a sagittal slab of 3 mm from the Philips phantom: 0.62, `tampered`; scripts/ct_reformat_check.py)
-            raise EvidenceLost(f"{reason}: its values were interpolated and averaged, which leaves combs of their own")
+            raise EvidenceLost(f"{reason}; its values were interpolated, averaged or projected, which leaves combs "
+                               "of their own")
 
     def _analyse(self, v: np.ndarray, valid: np.ndarray, volume: bool) -> Finding:
         if (ratio := half_even_ratio(v[valid])) is not None:
