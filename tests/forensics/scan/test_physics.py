@@ -348,6 +348,8 @@ def test_a_reformat_is_not_judged_against_its_acquisition_noise(ct, orientation,
     f = PhysicsCheck().run(_reformat(edited, orientation, image_type))
     assert not any("noise in uniform tissue" in e for e in f.evidence)
     assert any(e.startswith("noise against kVp") and "not judged" in e for e in f.evidence)
+    flat = PhysicsCheck().run(_reformat(_with(edited, np.full_like(ct.pixels, 40.0)), orientation, image_type))
+    assert any("no noise at all" in e for e in flat.evidence)  # a reformat still carries noise
 
 
 def test_a_constant_in_a_reformat_counts_less(ct):

@@ -400,13 +400,14 @@ class PhysicsCheck(Detector):
         slope = image.rescale[0] if image.rescale else 1.0
         checks.extend(_declared(image.dataset, requantisation(inside, slope if slope > 0 else 1.0)))
         # Noise against the acquisition parameters.
-        if reformat and self.noise_model is not None and not lossy:
-            checks.append((0.0, f"noise against kVp, mAs, kernel and slice thickness not judged: {reformat}"))
-        elif self.noise_model is not None and not lossy:
-            predicted = self.noise_model.predict(image.acquisition, image.geometry.slice_thickness)
-            if predicted is not None:
+        if self.noise_model is not None and not lossy:
+            predicted = None if reformat else self.noise_model.predict(image.acquisition,
+                                                                       image.geometry.slice_thickness)
+            if reformat:
+                checks.append((0.0, f"noise against kVp, mAs, kernel and slice thickness not judged: {reformat}"))
+            if predicted is not None or reformat:
                 sigma, _ = uniform_noise_sigma(hu)
-                if math.isfinite(sigma) and sigma > 0:
+                if predicted is not None and math.isfinite(sigma) and sigma > 0:
                     d = abs(math.log(sigma / predicted))
                     if d > self.noise_model.tolerance:
                         sev = min(0.8, 0.3 + (d - self.noise_model.tolerance) / math.log(4.0))
