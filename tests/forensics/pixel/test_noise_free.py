@@ -490,3 +490,21 @@ def test_tone_curved_authentic_pictures_are_not_flagged(shared_data):
         curved = np.asarray(curve(picture), dtype=np.float32)
         finding = det.run(make_image(curved, modality=None, source="png", bits=8))
         assert finding.score < 0.5, (name, finding.evidence)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.0005, 0.01, 0.2, 0.55])
+@pytest.mark.parametrize("along_slices", [False, True])
+def test_region_sizes_are_ndimage_labels_sizes_in_its_order(density, along_slices):
+    """The sparse-graph component sizes equal ``ndimage.label``'s, region by region in its numbering (the largest
+    region's index names the evidence's place), for scattered voxels and for percolating ones, across image edges."""
+    from radtrust.forensics.detectors.noise_free import region_sizes
+
+    rng = np.random.default_rng(int(density * 1e4) + along_slices)
+    voxels = rng.random((5, 37, 53)) < density
+    voxels[:, :, -1] |= rng.random((5, 37)) < 0.5  # regions that touch the last column must not wrap to the next row
+    structure = np.zeros((3, 3, 3), bool)
+    structure[1] = ndimage.generate_binary_structure(2, 1)
+    if along_slices:
+        structure[0, 1, 1] = structure[2, 1, 1] = True
+    labels, n = ndimage.label(voxels, structure=structure)
+    assert np.array_equal(region_sizes(voxels, along_slices=along_slices), np.bincount(labels.ravel())[1:])

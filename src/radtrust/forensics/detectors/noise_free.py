@@ -59,6 +59,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import SHARE, Detector, Finding, Scope
@@ -198,6 +200,30 @@ def _dense_dips(dips: np.ndarray, judged: np.ndarray, window: tuple[int, int, in
     out = np.zeros(dips.shape, bool)
     out[:, :h, :w] = dense.repeat(b, axis=1).repeat(b, axis=2)
     return out & dips
+
+
+def region_sizes(voxels: np.ndarray, *, along_slices: bool) -> np.ndarray:
+    """Sizes of the connected regions of ``voxels`` (slices, rows, cols; 4-connected in-plane, and across slices
+    when ``along_slices``), in the order ``ndimage.label`` numbers them (by each region's first voxel in raster order).
+    A sparse graph of the marked voxels: on a tier's few scattered voxels a third of the time of labelling all of
+    them (0.4-0.7 ms against 1.2-2.4 ms a 512 x 512 slice)."""
+    index = np.flatnonzero(voxels)
+    if not index.size:
+        return np.zeros(0, np.int64)
+    _, rows, cols = voxels.shape
+    steps = [(1, index % cols != cols - 1), (cols, index // cols % rows != rows - 1)]
+    if along_slices:
+        steps.append((rows * cols, np.ones(index.size, bool)))
+    heads, tails = [], []
+    for step, inside in steps:
+        at = np.minimum(np.searchsorted(index, index + step), index.size - 1)
+        linked = inside & (index[at] == index + step)
+        heads.append(np.flatnonzero(linked))
+        tails.append(at[linked])
+    head, tail = np.concatenate(heads), np.concatenate(tails)
+    graph = coo_matrix((np.ones(head.size, np.int8), (head, tail)), shape=(index.size, index.size))
+    _, region = connected_components(graph, directed=False)
+    return np.bincount(region)
 
 
 def _bin_sums(a: np.ndarray, b: int) -> np.ndarray:
@@ -360,10 +386,9 @@ class NoiseFreeRegionDetector(Detector):
         maps.clear()
         spread = None  # the quiet tier's regions, when they are many and dense: adaptive denoising, not an edit
         for voxels, ratio, centre in tiers:
-            labels, n = ndimage.label(voxels, structure=structure)
-            if not n:
+            sizes = region_sizes(voxels, along_slices=not per_slice)
+            if not sizes.size:
                 continue
-            sizes = np.bincount(labels.ravel())[1:]
             if ratio is not None and ratio != RATIO:
                 many = int(np.count_nonzero(sizes >= QUIET_REGION))
                 if many >= QUIET_MANY and many >= QUIET_PER_MILLION * 1e-6 * np.count_nonzero(judged):
@@ -371,6 +396,8 @@ class NoiseFreeRegionDetector(Detector):
                     continue
             region_score = np.concatenate([[0.0], _score(sizes, centre)]).astype(np.float32)
             top = 1 + int(np.argmax(sizes))
+            # the full labelling only where a region scores (its map, and the evidence's place): not on authentic scans
+            labels = ndimage.label(voxels, structure=structure)[0] if (region_score > 0.2).any() else None
             entry = (float(region_score[top]), int(sizes[top - 1]), ratio, labels, top)
             if best is None or entry[0] > best[0]:
                 best = entry
