@@ -126,8 +126,8 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     flagged = [r for r in rows if r["verdict"] != "authentic" or r["instances_flagged"]]
-    print(f"{len(rows)} reformats and localizers of {len(args.inputs)} volumes; flagged (series or any instance suspicious or "
-          f"tampered): {len(flagged)}")
+    print(f"{len(rows)} reformats and localizers of {len(args.inputs)} volumes; flagged (series or any instance "
+          f"suspicious or tampered): {len(flagged)}")
     for r in rows:
         mark = "FLAGGED" if r in flagged else ""
         top = {k: round(v, 3) for k, v in r["detectors"].items() if v >= 0.05}

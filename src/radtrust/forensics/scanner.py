@@ -128,14 +128,14 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ raw findings
     def _run(self, image: Image, notes: list[str] | None = None, settled: frozenset[str] = frozenset(),
-             judged: Mapping[str, Finding | NotApplicable] | None = None) -> dict[str, Finding]:
+             judged: Mapping[str, Finding | NotApplicable] = MappingProxyType({})) -> dict[str, Finding]:
         """Every applicable detector on one image but those named in ``settled`` (judged with its series); those in
         ``judged`` are not run but give what their series pass judged of this slice (:attr:`Finding.slices`)."""
         with shared_intermediates():  # residual, clipping and body masks every pixel detector needs, once
-            return self._run_detectors(image, notes, settled, judged or {})
+            return self._run_detectors(image, notes, settled, judged)
 
-    def _run_detectors(self, image: Image, notes: list[str] | None, settled: frozenset[str] = frozenset(),
-                       judged: Mapping[str, Finding | NotApplicable] = MappingProxyType({})) -> dict[str, Finding]:
+    def _run_detectors(self, image: Image, notes: list[str] | None, settled: frozenset[str],
+                       judged: Mapping[str, Finding | NotApplicable]) -> dict[str, Finding]:
         out: dict[str, Finding] = {}
         for det in self.detectors:
             if det.name in settled or not det.applies_to(image):

@@ -388,7 +388,7 @@ class PhysicsCheck(Detector):
             if lossy and kind == "spike":
                 continue  # a lossy codec's plateau
             sev = min(0.95, 0.5 + 0.03 * (z - 6.0))
-            if reformat and kind == "spike":  # a slab averaged from low-noise slices rounds uniform material to one value
+            if reformat and kind == "spike":  # a slab averaged from low-noise slices rounds a uniform material
                 sev *= 0.3
             where = body & (np.rint(hu) == value)
             what = {"floor": "a hard floor (values clipped from below", "ceiling": "a hard ceiling (values clipped from above",

@@ -281,8 +281,9 @@ class RegionCombDetector(Detector):
         if reason := lossy_reason(image):  # a lossy codec flattens tissue into plateaus: values a histogram spikes on
             raise EvidenceLost(f"{reason}: its plateaus and rounding leave the histogram uneven, so no comb is judged")
         if reason := reformatted(image):
-            # interpolated with weights that change from row to row, then averaged and rounded: combs in some rows and
-            # not others (a sagittal slab of 3 mm from the Philips phantom: 0.62, `tampered`; scripts/ct_reformat_check.py)
+            # interpolated with weights that change from row to row, then averaged and rounded: combs in some rows
+            # and not others (a 3 mm sagittal slab of the Philips phantom: 0.62, `tampered`;
+            # scripts/ct_reformat_check.py)
             raise EvidenceLost(f"{reason}; its values were interpolated, averaged or projected, which leaves combs "
                                "of their own")
 
