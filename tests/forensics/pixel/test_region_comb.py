@@ -6,12 +6,21 @@ whose noise was added before the rounding stay quiet."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from radtrust.errors import EvidenceLost, NotApplicable
-from radtrust.forensics.detectors.region_comb import RegionCombDetector, stored_values, tile_windows
+from radtrust.forensics.detectors.region_comb import (
+    RegionCombDetector,
+    binomial_isf,
+    binomial_sf,
+    poisson_logsf,
+    stored_values,
+    tile_windows,
+)
 from radtrust.io import load_image, load_series
 
 from .conftest import make_image, phantom
@@ -82,6 +91,29 @@ def test_values_that_were_never_rounded_are_not_judged(rng):
 def test_stored_values_undo_the_rescale():
     hu = np.array([[-1024.0, 0.0], [40.5, 1000.0]])
     assert stored_values(hu, (0.5, -1024.0)).tolist() == [[0, 2048], [2129, 4048]]
+
+
+def test_tails_are_scipy_stats_value_for_value():
+    """The binomial and Poisson tails equal scipy.stats' bit for bit over every trio size a tile can give (16 up to
+    twice its 8,192 voxels: counts are divided by the image's fine structure, at least 0.5) and every count of hits
+    (at most the 512 values a tile judges) and expected count the test meets, so scanning need not import scipy.stats."""
+    stats = pytest.importorskip("scipy.stats")
+    n = np.arange(16, 16385, dtype=float)
+    crit = binomial_isf(1e-3, n, 1.0 / 3.0)
+    assert np.array_equal(crit, stats.binom.isf(1e-3, n, 1.0 / 3.0))
+    for k in (crit, crit - 1.0, np.floor(n / 3.0), np.zeros_like(n), n):
+        assert np.array_equal(binomial_sf(k, n, 1.0 / 3.0), stats.binom.sf(k, n, 1.0 / 3.0))
+    k = np.arange(0.0, 513.0)[None, :]
+    mu = np.geomspace(1e-300, 300.0, 400)[:, None]
+    assert np.array_equal(poisson_logsf(k, mu), stats.poisson.logsf(k, mu))
+
+
+def test_scanning_does_not_import_scipy_stats():
+    """scipy.stats takes a third of a second to import, more than a CT slice's analysis; a scan does not need it."""
+    code = ("import sys; from radtrust.forensics.scanner import Scanner; Scanner(); "
+            "import radtrust.cli.commands.scan; print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_authentic_ct_is_quiet(shared_data, sample_ct_files):

@@ -53,7 +53,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy import ndimage, stats
+from scipy import ndimage, special
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
@@ -189,6 +189,39 @@ def _clustering(block: np.ndarray, ok: np.ndarray, cell: int) -> np.ndarray:
     return 1.0 + 2.0 * len(_OFFSETS) * np.clip(e / np.maximum(n, 1.0), 0.0, None)
 
 
+# The three tails below are scipy.stats' (binom.sf, binom.isf, poisson.logsf) computed from the scipy.special
+# functions those methods call, value for value (tests/forensics/pixel/test_region_comb.py compares them over every
+# size a tile can hold): importing scipy.stats costs a third of a second in every process that scans, more than the
+# analysis of a CT slice.
+def binomial_sf(k: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
+    """P(X > k) for X ~ Binomial(n, p), integer-valued float arrays with 0 <= k (the regularised incomplete beta
+    function I_p(k + 1, n - k), as scipy.stats.binom.sf computes it; 0 where k >= n)."""
+    k, n = np.broadcast_arrays(np.asarray(k, float), np.asarray(n, float))
+    short = k < n
+    out = np.zeros(k.shape)
+    out[short] = special.betainc(k[short] + 1.0, n[short] - k[short], p)
+    return out
+
+
+def binomial_isf(q: float, n: np.ndarray, p: float) -> np.ndarray:
+    """The least integer k with P(X > k) <= q for X ~ Binomial(n, p) (scipy.stats.binom.isf), 0 < q < 1: from the
+    normal approximation's quantile, stepped up and down to the exact tail."""
+    n = np.asarray(n, float)
+    z = -special.ndtri(q)
+    k = np.clip(np.floor(n * p + z * np.sqrt(n * p * (1.0 - p))), 0.0, n)
+    while (up := (k < n) & (binomial_sf(k, n, p) > q)).any():
+        k = k + up
+    while (down := (k > 0) & (binomial_sf(np.maximum(k - 1.0, 0.0), n, p) <= q)).any():
+        k = k - down
+    return k
+
+
+def poisson_logsf(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """log P(X > k) for X ~ Poisson(mu), 0 <= k, 0 < mu (scipy.stats.poisson.logsf: -inf where the tail underflows)."""
+    with np.errstate(divide="ignore"):
+        return np.log(special.pdtrc(np.floor(k), mu))
+
+
 def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per tile (row of ``hists``): -log p of its emptied or doubled values (NaN where not judged), and how many
@@ -229,18 +262,18 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
     emptied = judged & emptied_raw
     p_empty = np.where(judged, (2.0 / 3.0) ** n, 0.0)
     sizes, where = np.unique(n[judged], return_inverse=True)  # a few hundred trio sizes: binomial tails once each
-    crit_of = stats.binom.isf(_HIT, sizes, 1.0 / 3.0) + 1.0
+    crit_of = binomial_isf(_HIT, sizes, 1.0 / 3.0) + 1.0
     crit = np.full(n.shape, np.inf)
     crit[judged] = crit_of[where]
     doubled = judged & (c >= crit) & (c <= 1.5 * (left + right))  # a gain >= 0.5 doubles; a plateau spikes higher
     p_doubled = np.zeros(n.shape)
-    p_doubled[judged] = stats.binom.sf(crit_of - 1.0, sizes, 1.0 / 3.0)[where]
+    p_doubled[judged] = binomial_sf(crit_of - 1.0, sizes, 1.0 / 3.0)[where]
     evidence = np.full(n_tiles, np.nan)
     found = np.zeros(n_tiles, int)
     ok = (judged.sum(axis=1) >= _MIN_VALUES) & ((raw * judged).sum(axis=1) >= _MIN_VOXELS)
     for hits, p in ((emptied, p_empty), (doubled, p_doubled)):
         k, expected = hits.sum(axis=1), p.sum(axis=1)
-        tail = np.where(k > 0, -stats.poisson.logsf(np.maximum(k - 1, 0), np.maximum(expected, 1e-300)), 0.0)
+        tail = np.where(k > 0, -poisson_logsf(np.maximum(k - 1, 0), np.maximum(expected, 1e-300)), 0.0)
         tail -= math.log(2.0)  # the better of two tests
         better = ok & ~(tail <= np.nan_to_num(evidence, nan=-np.inf))
         evidence = np.where(better, tail, evidence)
