@@ -96,7 +96,7 @@ def test_stored_values_undo_the_rescale():
 def test_tails_are_scipy_stats_value_for_value():
     """The binomial and Poisson tails equal scipy.stats' bit for bit over every trio size a tile can give (16 up to
     twice its 8,192 voxels: counts are divided by the image's fine structure, at least 0.5) and every count of hits
-    (at most the 512 values a tile judges) and expected count the test meets, so scanning need not import scipy.stats."""
+    (at most the 512 values a tile judges) and expected count the test meets: scanning need not import scipy.stats."""
     stats = pytest.importorskip("scipy.stats")
     n = np.arange(16, 16385, dtype=float)
     crit = binomial_isf(1e-3, n, 1.0 / 3.0)
