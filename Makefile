@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orth
 TORCH_VERSION := 2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all bench bench-data bench-dev bench-holdout bench-exemplar debian-packages clean
+.PHONY: demo test test-all bench bench-data bench-dev bench-holdout bench-exemplar bench-filters debian-packages clean
 
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ bench-exemplar: $(VENV)/.installed-runtime
 	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/ct $(BENCH_DATA)/cr $(BENCH_DATA)/cxr \
 	  --out bench/exemplar --methods ho-inpaint-exemplar --per-image 1 --max-2d 100 --seed 616
 	$(VENV)/bin/radtrust bench bench/exemplar --out bench/report-exemplar --jobs 2
+
+# Plain filters and additions over a region (simulation/holdout_filters.py, session 27), held out: a sharpening, a
+# median, an offset and a smooth lesion added over the pixels' own noise.
+FILTER_METHODS = ho-sharpen-region,ho-median-region,ho-offset-region,ho-lesion-add
+bench-filters: $(VENV)/.installed-runtime
+	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/ct $(BENCH_DATA)/cr $(BENCH_DATA)/cxr \
+	  --out bench/filters --methods $(FILTER_METHODS) --per-image 3 --max-2d 40 --split-by series --seed 27
+	$(VENV)/bin/radtrust bench bench/filters --out bench/report-filters --jobs 2
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -23,7 +23,8 @@ def _residual(x: np.ndarray) -> np.ndarray:
 
 def test_held_out_methods_are_never_drawn_by_default():
     assert {"ho-inpaint-biharmonic", "ho-copy-move-affine", "ho-healing-brush", "ho-contrast-region",
-            "ho-noise-region", "ho-inpaint-exemplar", "ct-inpaint-learned", "xr-inpaint-learned"} == set(HELD_OUT)
+            "ho-noise-region", "ho-inpaint-exemplar", "ct-inpaint-learned", "xr-inpaint-learned",
+            "ho-sharpen-region", "ho-median-region", "ho-offset-region", "ho-lesion-add"} == set(HELD_OUT)
     assert set(DEFAULT_EXCLUDED) == set(HELD_OUT)
     assert not set(_methods("pixels")) & set(HELD_OUT)
     assert set(_methods("holdout")) == set(HELD_OUT)
@@ -84,6 +85,38 @@ def test_healing_brush_carries_the_source_detail():
     own = _residual(XR.pixels)[dy - half: dy + half, dx - half: dx + half]
     assert np.corrcoef(got.ravel(), src.ravel())[0, 1] > 0.8
     assert abs(np.corrcoef(got.ravel(), own.ravel())[0, 1]) < 0.3
+
+
+def test_sharpen_region_raises_the_noise_by_the_mask_amount():
+    r = simulate("ho-sharpen-region", XR, 6, size_mm=40.0)
+    core = ndi.binary_erosion(r.mask, iterations=8)
+    ratio = _residual(r.pixels)[core].std() / _residual(XR.pixels)[core].std()
+    assert 1.0 + 0.6 * r.params["amount"] < ratio < 1.0 + 1.1 * r.params["amount"]  # the blur keeps little of it
+    assert np.array_equal(r.pixels[~r.mask], XR.pixels[~r.mask])
+
+
+def test_median_region_removes_the_noise_inside():
+    r = simulate("ho-median-region", XR, 7, size_mm=40.0)
+    core = ndi.binary_erosion(r.mask, iterations=8)
+    assert _residual(r.pixels)[core].std() < 0.7 * _residual(XR.pixels)[core].std()
+
+
+def test_offset_region_shifts_the_region_by_its_constant():
+    r = simulate("ho-offset-region", XR, 8, size_mm=40.0)
+    core = ndi.binary_erosion(r.mask, iterations=8)
+    assert np.abs(r.pixels[core] - XR.pixels[core] - r.params["offset"]).max() <= 0.5 + 1e-3  # then rounded
+    assert float(np.abs(r.pixels - np.round(r.pixels)).max()) == 0.0
+
+
+@pytest.mark.parametrize("target", [XR, CT], ids=["radiograph", "ct"])
+def test_lesion_add_is_a_smooth_denser_bump_over_the_same_noise(target):
+    r = simulate("ho-lesion-add", target, 9, size_mm=30.0)
+    added = (r.pixels - target.pixels)[r.mask] * target.brighter
+    assert added.max() == pytest.approx(r.params["amplitude"], rel=0.1) and added.min() >= -0.5  # denser only
+    core = ndi.binary_erosion(r.mask, iterations=4)
+    # the pixels keep their own noise: the residual of the result is the original's plus a smooth bump's
+    got, own = _residual(r.pixels)[core], _residual(target.pixels)[core]
+    assert np.corrcoef(got, own)[0, 1] > 0.9
 
 
 @pytest.mark.parametrize("method", [m for m in HELD_OUT if not METHODS[m].target.endswith("inpaint_learned")])

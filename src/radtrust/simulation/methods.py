@@ -77,6 +77,15 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
                help="white Gaussian noise added to a region"),
     MethodSpec("ho-inpaint-exemplar", f"{_SIM}.exemplar:inpaint_exemplar", "any", held_out=True,
                help="exemplar-based (patch) in-painting of a region, content-aware fill's kind"),
+    # held out (simulation/holdout_filters.py): a plain filter or an addition over a region
+    MethodSpec("ho-sharpen-region", f"{_SIM}.holdout_filters:sharpen_region", "any", held_out=True,
+               help="an unsharp mask over a region (its edges and noise raised)"),
+    MethodSpec("ho-median-region", f"{_SIM}.holdout_filters:median_region", "any", held_out=True,
+               help="a 3 or 5 px median filter over a region"),
+    MethodSpec("ho-offset-region", f"{_SIM}.holdout_filters:offset_region", "any", held_out=True,
+               help="a region made brighter or darker by a constant"),
+    MethodSpec("ho-lesion-add", f"{_SIM}.holdout_filters:lesion_add", "any", held_out=True,
+               help="a smooth lesion-like bump added to a region, its noise kept"),
 )}
 HELD_OUT: tuple[str, ...] = tuple(m for m, spec in METHODS.items() if spec.held_out)
 
