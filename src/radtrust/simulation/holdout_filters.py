@@ -78,8 +78,9 @@ def offset_region(target: Target, rng: np.random.Generator, *, at: tuple[int, ..
 
 def lesion_add(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | None = None,
                size_mm: float | None = None, **_: Any) -> Tampered:
-    """A smooth bump (a Gaussian, elongated up to 1.5 times along a random in-plane direction) added to the pixels
-    of a disc/ball, denser than what was there; the pixels keep their noise."""
+    """A smooth bump (a Gaussian of half the region's radius, elongated up to 1.5 times along a random in-plane
+    direction) added to the pixels of a disc/ball, denser than what was there; the pixels keep their noise. The
+    region's feathered edge cuts the bump where it has fallen to about a seventh of its height."""
     radius, center, edge, box, weight = draw_region(target, rng, at, size_mm)
     amp = float(rng.uniform(80.0, 300.0)) if target.is_ct else float(rng.uniform(0.05, 0.15)) * _span(target)
     shape = tuple(s.stop - s.start for s in box)
