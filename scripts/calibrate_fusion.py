@@ -40,7 +40,8 @@ def pixel_auc(bench: Path, fusion_path: Path, detectors: list[str] | None, limit
     rng.shuffle(rows)
     per_method: dict[str, list[float]] = {}
     for r in rows:
-        if not np.load(mask_path(bench, r)).any() or sum(len(v) for v in per_method.values()) >= limit:
+        if not mask_path(bench, r).exists() or not np.load(mask_path(bench, r)).any() \
+                or sum(len(v) for v in per_method.values()) >= limit:
             continue
         auc = full_pixel_auc(scanner, bench, r)
         if math.isfinite(auc):

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = read_labels(args.bench)
     jobs = [(str(args.bench), r, args.fusion) for r in rows
-            if r.label == 1 and args.split in ("all", r.split) and np.load(mask_path(args.bench, r)).any()]
+            if r.label == 1 and args.split in ("all", r.split) and mask_path(args.bench, r).exists()
+            and np.load(mask_path(args.bench, r)).any()]  # rows without a mask: image-level labels only
     per: dict[str, list[float]] = {}
     with ProcessPoolExecutor(max(1, args.jobs)) as pool:
         for method, auc in pool.map(_one, jobs):

@@ -105,3 +105,27 @@ def test_bench_on_ct_volumes_stored_as_nifti(tmp_path):
     assert rep["in_distribution"]["overall"]["auc"] == 1.0
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "retouch: ct/v" in html  # an overlay of a volume's edited slice
+
+
+def test_bench_measures_tampered_images_without_masks_at_image_level(tmp_path, capsys):
+    """Some tampered rows without a mask (image-level labels, as many public tampering datasets give): the benchmark
+    runs, every row is scored, the localisation uses the rows that have a mask, and the report and stderr say how
+    many had none."""
+    pics = _pictures(tmp_path / "pics", n=4)
+    bench = tmp_path / "bench"
+    assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(bench), "--per-image", "2", "--seed",
+                 "2", "--split-by", "series", "--methods", "retouch,copy-move"]) == 0
+    tampered = [r for r in read_labels(bench) if r.label == 1]
+    for r in tampered[::2]:
+        mask_path(bench, r).unlink()
+    capsys.readouterr()
+    out = tmp_path / "report"
+    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "--detectors", "noise-residual,header"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert not rep["errors"] and rep["images"] == len(read_labels(bench))
+    assert sorted(rep["tampered_without_mask"]) == sorted(r.file for r in tampered[::2])
+    test_masked = [r for r in tampered[1::2] if r.split == "test"]
+    assert rep["in_distribution"]["localisation"]["n_images"] <= len(test_masked)
+    assert "without a mask" in capsys.readouterr().err
+    assert "have no mask: measured at image level only" in (out / "report.html").read_text()
+

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from radtrust.benchmarking.collect import ItemResult, reduce_map
-from radtrust.benchmarking.format import Row, load_mask, mask_path, read_labels, write_labels
+from radtrust.benchmarking.format import Row, load_mask, mask_path, read_labels, unmasked, write_labels
 from radtrust.benchmarking.runner import evaluate
 from radtrust.errors import InputError
 
@@ -43,6 +43,21 @@ def test_round_trip(tmp_path):
     assert read_labels(tmp_path) == [Row("xr/a_v0.dcm", 0, "", "test")]
 
 
+def test_a_tampered_row_without_a_mask_is_read_at_image_level(tmp_path):
+    """A dataset labelled per image only (no masks) is a benchmark too: its rows are read, the mask is None and the
+    row is named as unmasked; a mask that exists is still checked."""
+    rows = _bench(tmp_path)
+    mask_path(tmp_path, rows[1]).unlink()
+    write_labels(tmp_path, rows)
+    back = read_labels(tmp_path)
+    by = {r.file: r for r in back}
+    assert load_mask(tmp_path, by["xr/a_v1.dcm"], (4, 4)) is None
+    assert unmasked(tmp_path, back) == ["xr/a_v1.dcm"]
+    assert load_mask(tmp_path, by["ct/b_v1"], (2, 4, 4)) is not None
+    with pytest.raises(InputError):
+        load_mask(tmp_path, by["ct/b_v1"], (3, 4, 4))
+
+
 @pytest.mark.parametrize("bad", [
     "file,label,method,split\nxr/a_v0.dcm,2,,train\n",             # label not 0/1
     "file,label,method,split\nxr/a_v0.dcm,0,copy-move,train\n",    # authentic with a method
@@ -51,7 +66,6 @@ def test_round_trip(tmp_path):
     "file,label,method,split\n../x.dcm,0,,train\n",                # escapes the folder
     "file,label,split\nxr/a_v0.dcm,0,train\n",                     # missing column
     "file,label,method,split\nxr/missing.dcm,0,,train\n",          # missing file
-    "file,label,method,split\nxr/a_v0.dcm,1,retouch,train\n",      # tampered without a mask
 ])
 def test_invalid_labels_rejected(tmp_path, bad):
     _bench(tmp_path)

@@ -5,6 +5,6 @@
 
 from __future__ import annotations
 
-from radtrust.benchmarking.format import COLUMNS, Row, load_mask, mask_path, read_labels, write_labels
+from radtrust.benchmarking.format import COLUMNS, Row, load_mask, mask_path, read_labels, unmasked, write_labels
 
-__all__ = ["COLUMNS", "Row", "load_mask", "mask_path", "read_labels", "write_labels"]
+__all__ = ["COLUMNS", "Row", "load_mask", "mask_path", "read_labels", "unmasked", "write_labels"]

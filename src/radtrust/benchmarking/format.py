@@ -5,8 +5,11 @@
   ``method`` (empty for authentic), ``split`` (``train``/``test``), ``modality``, ``patient``, ``source``
   and ``variant`` (the anti-forensic steps applied, ``plain`` if none, empty for authentic);
 - ``BENCH/masks/<stem>.npy``: a boolean mask, the shape of the image (rows, cols) or volume (slices,
-  rows, cols), for every tampered row (all False for metadata-only edits). ``<stem>`` is the file's
-  name without its image suffix (``.dcm``, ``.png``, ...); stems are unique within a benchmark.
+  rows, cols), for every tampered row whose changed pixels are known (all False for metadata-only edits;
+  the simulator writes one for every row). A tampered row without one, as in a dataset labelled per image
+  only, is measured at image level and left out of the localisation figures; the report counts such rows.
+  ``<stem>`` is the file's name without its image suffix (``.dcm``, ``.png``, ...); stems are unique within
+  a benchmark.
 - ``BENCH/sidecars/<stem>.json``: how each tampered image was made (never read by detectors).
 """
 
@@ -87,7 +90,8 @@ def _check(rows: list[Row], where: Path) -> None:
 
 
 def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> list[Row]:
-    """Rows of ``BENCH/labels.csv``, validated (files and masks exist when ``check_files``)."""
+    """Rows of ``BENCH/labels.csv``, validated (the listed files exist when ``check_files``; masks may not:
+    :func:`load_mask`)."""
     bench = Path(bench)
     path = bench / "labels.csv"
     if not path.is_file():
@@ -119,8 +123,6 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
         for r in rows:
             if not (bench / r.file).exists():
                 raise InputError(f"listed in labels.csv but missing: {r.file}", bench)
-            if r.label == 1 and not mask_path(bench, r).is_file():
-                raise InputError(f"tampered row without a mask: masks/{r.stem}.npy", bench)
     return rows
 
 
@@ -139,10 +141,13 @@ def write_labels(bench: str | os.PathLike[str], rows: Iterable[Row]) -> Path:
 
 
 def load_mask(bench: str | os.PathLike[str], row: Row, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
-    """The row's boolean mask (None for authentic rows); checked against ``shape`` when given."""
+    """The row's boolean mask, checked against ``shape`` when given; for an authentic row None (all False with a
+    ``shape``), for a tampered row without a mask file None (its changed pixels are not known)."""
     if row.label == 0:
         return None if shape is None else np.zeros(shape, dtype=bool)
     path = mask_path(bench, row)
+    if not path.exists():
+        return None
     try:
         mask = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -152,6 +157,11 @@ def load_mask(bench: str | os.PathLike[str], row: Row, shape: tuple[int, ...] | 
     if shape is not None and tuple(mask.shape) != tuple(shape):
         raise InputError(f"mask shape {mask.shape} differs from the image's {shape}", path)
     return mask
+
+
+def unmasked(bench: str | os.PathLike[str], rows: Iterable[Row]) -> list[str]:
+    """The files of the tampered rows that have no mask (measured at image level only)."""
+    return [r.file for r in rows if r.label == 1 and not mask_path(bench, r).exists()]
 
 
 def split_rows(rows: Iterable[Row], split: str) -> Iterator[Row]:

@@ -151,6 +151,9 @@ def render_html(result: BenchResult, bench: Path) -> str:
     parts.append(f"<h3>Localisation</h3><p>pixel AUC {_fmt(loc.get('pixel_auc'))}, F1 {_fmt(loc.get('f1'))}, "
                  f"IoU {_fmt(loc.get('iou'))} at map threshold {_fmt(loc.get('map_threshold'))} "
                  f"over {loc.get('n_images')} tampered test images (maps on a reduced grid).</p>")
+    if no_mask := rep.get("tampered_without_mask"):
+        parts.append(f"<p>{len(no_mask)} tampered image(s) have no mask: measured at image level only, left out of "
+                     "the localisation figures.</p>")
     if "shipped_fusion" in rep:
         parts.append(_table("shipped fusion (no refit)", {"shipped": rep["shipped_fusion"]},
                             (*COLS, "false_alarm_rate_at_threshold")))

@@ -29,7 +29,7 @@ import numpy as np
 
 from radtrust.benchmarking import metrics
 from radtrust.benchmarking.collect import ItemResult, analyze_all, iter_errors
-from radtrust.benchmarking.format import read_labels
+from radtrust.benchmarking.format import read_labels, unmasked
 from radtrust.benchmarking.robustness import VARIANTS, transformer
 from radtrust.errors import InputError
 
@@ -264,6 +264,10 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
     shipped = factory().fusion
     rep, fusion, curves = evaluate(results, fpr=fpr, lomo=lomo, shipped=shipped)
     rep = {"benchmark": str(bench), "images": len(rows), "errors": errors, **rep, "runtime": _runtime(results)}
+    if no_mask := unmasked(bench, rows):  # image-level labels only: out of the localisation figures, said so
+        rep["tampered_without_mask"] = no_mask
+        log.warning("%s: %d tampered row(s) without a mask (masks/<stem>.npy): measured at image level only",
+                    bench, len(no_mask))
     out = BenchResult(rep, results, fusion, curves)
     if robustness:
         test_rows = [r for r in rows if r.split == "test"]
