@@ -129,3 +129,25 @@ def test_bench_measures_tampered_images_without_masks_at_image_level(tmp_path, c
     assert "without a mask" in capsys.readouterr().err
     assert "have no mask: measured at image level only" in (out / "report.html").read_text()
 
+
+def test_bench_on_a_benchmark_made_for_evaluation_only(tmp_path, capsys):
+    """Every row in the test split: nothing to refit on, so the shipped fusion's figures, said so on stdout, in the
+    report and its HTML; no leave-one-method-out even when asked."""
+    pics = _pictures(tmp_path / "pics", n=4)
+    bench = tmp_path / "bench"
+    assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(bench), "--per-image", "2", "--seed",
+                 "3", "--split-by", "series", "--methods", "retouch,copy-move"]) == 0
+    labels = bench / "labels.csv"
+    labels.write_text(labels.read_text().replace(",train,", ",test,"))
+    assert {r.split for r in read_labels(bench)} == {"test"}
+    capsys.readouterr()
+    out = tmp_path / "report"
+    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "--leave-one-method-out",
+                 "--detectors", "noise-residual,header"]) == 0
+    assert "shipped fusion (no train split to refit on): AUC" in capsys.readouterr().out
+    rep = json.loads((out / "report.json").read_text())
+    assert "fitted_on" in rep["fusion"] and "leave_one_method_out" not in rep
+    assert rep["in_distribution"]["overall"]["auc"] == rep["shipped_fusion"]["auc"]
+    assert rep["in_distribution"]["overall"]["n_tampered"] == sum(r.label for r in read_labels(bench))
+    assert "Evaluation only" in (out / "report.html").read_text()
+

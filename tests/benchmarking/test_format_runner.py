@@ -167,6 +167,22 @@ def test_a_train_split_without_both_classes_is_an_input_error():
         evaluate(only_authentic, fpr=0.05)
 
 
+def test_a_benchmark_for_evaluation_only_is_measured_with_the_shipped_fusion():
+    """Every row in the test split (a dataset made to evaluate, not to fit): the figures are the shipped fusion's,
+    the report says so, and no method is held out; without a shipped fusion it is still an error."""
+    from radtrust.benchmarking import runner
+
+    results = _results()
+    shipped = runner.fit([r for r in results if r.row.split == "train"], ["a", "b"], 0.05)
+    test_only = [r for r in results if r.row.split == "test"]
+    rep, fusion, _ = evaluate(test_only, fpr=0.05, lomo=True, shipped=shipped)
+    assert fusion is shipped and "shipped fusion" in rep["fusion"]["fitted_on"]
+    assert "leave_one_method_out" not in rep
+    assert rep["in_distribution"]["overall"]["auc"] == rep["shipped_fusion"]["auc"] == 1.0
+    with pytest.raises(InputError, match="test split"):
+        evaluate([r for r in results if r.row.split == "train"], fpr=0.05, shipped=shipped)
+
+
 @pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage", b"file,label,method,split\n\"xr/a_v0.dcm,0,,train\n"])
 def test_labels_that_are_not_utf8_csv_are_an_input_error(tmp_path, content):
     _bench(tmp_path)

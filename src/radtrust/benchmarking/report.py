@@ -133,13 +133,18 @@ def render_html(result: BenchResult, bench: Path) -> str:
     ind = rep["in_distribution"]
     parts = [f"<h1>radtrust benchmark: {html.escape(str(bench))}</h1>",
              f"<p>{rep['images']} images; detectors: {html.escape(', '.join(rep['detectors']))}. "
-             "Fusion fitted on the <b>train</b> split, every figure measured on the <b>test</b> split.</p>"]
+             + ("The shipped fusion" if rep.get("fusion", {}).get("fitted_on") else
+                "Fusion fitted on the <b>train</b> split")
+             + ", every figure measured on the <b>test</b> split.</p>"]
     if "leave_one_method_out" in rep:
         lomo = rep["leave_one_method_out"]
         parts.append("<h2>Leave-one-method-out (the number that matters)</h2>")
         parts.append(_table("pooled over held-out methods", {"pooled": lomo["pooled"]}, COLS))
         parts.append(_table("each method held out", lomo["per_method"], (*COLS, "localisation")))
-    parts.append("<h2>In-distribution (fusion fitted on every method)</h2>")
+    if fitted_on := rep.get("fusion", {}).get("fitted_on"):
+        parts.append(f"<h2>Evaluation only</h2><p>{html.escape(fitted_on)}.</p>")
+    else:
+        parts.append("<h2>In-distribution (fusion fitted on every method)</h2>")
     parts.append(_table("overall", {"all": ind["overall"]}, COLS))
     parts.append(_table("per method", ind["per_method"], COLS))
     parts.append(_table("per modality", ind["per_modality"], COLS))

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     paths = write_report(result, args.bench, args.out)
     r = result.report
     lines = [f"wrote {paths['json']} and {paths['html']}",
-             f"in-distribution: {_s(r['in_distribution']['overall'])}; pixel AUC "
+             f"{'in-distribution' if 'fitted_on' not in r['fusion'] else 'shipped fusion (no train split to refit on)'}"
+             f": {_s(r['in_distribution']['overall'])}; pixel AUC "
              f"{r['in_distribution']['localisation'].get('pixel_auc')}"]
     if "leave_one_method_out" in r:
         lines.append(f"leave-one-method-out pooled: {_s(r['leave_one_method_out']['pooled'])}; "
