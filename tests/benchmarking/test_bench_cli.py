@@ -138,6 +138,7 @@ def test_bench_on_a_benchmark_made_for_evaluation_only(tmp_path, capsys):
     assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(bench), "--per-image", "2", "--seed",
                  "3", "--split-by", "series", "--methods", "retouch,copy-move"]) == 0
     labels = bench / "labels.csv"
+    full = read_labels(bench)
     labels.write_text(labels.read_text().replace(",train,", ",test,"))
     assert {r.split for r in read_labels(bench)} == {"test"}
     capsys.readouterr()
@@ -150,4 +151,12 @@ def test_bench_on_a_benchmark_made_for_evaluation_only(tmp_path, capsys):
     assert rep["in_distribution"]["overall"]["auc"] == rep["shipped_fusion"]["auc"]
     assert rep["in_distribution"]["overall"]["n_tampered"] == sum(r.label for r in read_labels(bench))
     assert "Evaluation only" in (out / "report.html").read_text()
+    # the same folder with a labels.csv of file and label only: the same figures, one method "unnamed"
+    labels.write_text("file,label\n" + "".join(f"{r.file},{r.label}\n" for r in full))
+    out2 = tmp_path / "report2"
+    assert main(["bench", str(bench), "--out", str(out2), "--jobs", "1", "--detectors", "noise-residual,header"]) == 0
+    rep2 = json.loads((out2 / "report.json").read_text())
+    assert rep2["shipped_fusion"]["auc"] == rep["shipped_fusion"]["auc"]
+    assert set(rep2["shipped_fusion"]["per_method"]) == {"unnamed"}
+    assert set(rep2["in_distribution"]["per_modality"]) == set(rep["in_distribution"]["per_modality"])
 

@@ -43,6 +43,16 @@ def test_round_trip(tmp_path):
     assert read_labels(tmp_path) == [Row("xr/a_v0.dcm", 0, "", "test")]
 
 
+def test_only_file_and_label_are_required(tmp_path):
+    """A labels.csv with file and label only (a dataset labelled per image): every row in test, tampered rows of one
+    method called "unnamed"."""
+    rows = _bench(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,label\n" + "".join(f"{r.file},{r.label}\n" for r in rows))
+    back = read_labels(tmp_path)
+    assert [(r.file, r.label, r.method, r.split) for r in back] == [
+        ("xr/a_v0.dcm", 0, "", "test"), ("xr/a_v1.dcm", 1, "unnamed", "test"), ("ct/b_v1", 1, "unnamed", "test")]
+
+
 def test_a_tampered_row_without_a_mask_is_read_at_image_level(tmp_path):
     """A dataset labelled per image only (no masks) is a benchmark too: its rows are read, the mask is None and the
     row is named as unmasked; a mask that exists is still checked."""
@@ -64,7 +74,7 @@ def test_a_tampered_row_without_a_mask_is_read_at_image_level(tmp_path):
     "file,label,method,split\nxr/a_v1.dcm,1,,train\n",             # tampered without a method
     "file,label,method,split\nxr/a_v0.dcm,0,,validate\n",          # unknown split
     "file,label,method,split\n../x.dcm,0,,train\n",                # escapes the folder
-    "file,label,split\nxr/a_v0.dcm,0,train\n",                     # missing column
+    "file,method,split\nxr/a_v0.dcm,,train\n",                     # missing column: label
     "file,label,method,split\nxr/missing.dcm,0,,train\n",          # missing file
 ])
 def test_invalid_labels_rejected(tmp_path, bad):
@@ -211,3 +221,13 @@ def test_figures_per_evidence_class():
     assert ship["tpr_at_threshold"] == 1.0 and ship["false_alarm_rate_at_threshold"] == 0.0
     assert runner.evidence_class(ItemResult(Row("ct/s_v0", 0, "", "test", "CT"))) == "CT"
     assert runner.evidence_class(ItemResult(Row("xr/p.dcm", 0, "", "test", "CR"))) == "radiograph, 12-16 bit"
+
+
+def test_the_modality_comes_from_the_image_when_labels_csv_leaves_it_out():
+    from radtrust.benchmarking.runner import evidence_class, modality_of
+
+    ct = ItemResult(Row("ct/b_v1", 1, "X", "test"), {"a": 0.5}, slices=16, modality="CT")
+    assert modality_of(ct) == "CT" and evidence_class(ct) == "CT"
+    labelled = ItemResult(Row("xr/a.dcm", 0, "", "test", "DX"), {"a": 0.1}, modality="CT")
+    assert modality_of(labelled) == "DX"  # labels.csv, when it says, wins
+

@@ -40,6 +40,7 @@ class ItemResult:
     slices: int = 1
     error: str | None = None
     eight_bit: bool = False  # a 2D picture of at most 256 grey levels (radtrust.forensics.limits)
+    modality: str = ""  # as the image says (what labels.csv leaves out of its optional column)
 
 
 def reduce_factor(shape: tuple[int, ...]) -> int:
@@ -100,6 +101,7 @@ def analyze_item(scanner: Any, bench: Path, row: Row, path: Path | None = None) 
     path = path or bench / row.file
     try:
         obj = _load(path)
+        res.modality = str(getattr(obj, "modality", "") or "")
         t0 = time.perf_counter()
         if hasattr(obj, "instances"):
             found = scanner.series_findings(obj)

@@ -3,7 +3,9 @@
 - ``BENCH/labels.csv``: one row per image with the columns ``file`` (path relative to BENCH: a DICOM
   file, or a folder holding one DICOM series for a CT volume), ``label`` (0 authentic, 1 tampered),
   ``method`` (empty for authentic), ``split`` (``train``/``test``), ``modality``, ``patient``, ``source``
-  and ``variant`` (the anti-forensic steps applied, ``plain`` if none, empty for authentic);
+  and ``variant`` (the anti-forensic steps applied, ``plain`` if none, empty for authentic). Only ``file``
+  and ``label`` are required: without ``split`` every row is ``test`` (a folder to evaluate, not to fit on),
+  without ``method`` the tampered rows are of one method called ``unnamed``;
 - ``BENCH/masks/<stem>.npy``: a boolean mask, the shape of the image (rows, cols) or volume (slices,
   rows, cols), for every tampered row whose changed pixels are known (all False for metadata-only edits;
   the simulator writes one for every row). A tampered row without one, as in a dataset labelled per image
@@ -27,7 +29,10 @@ import numpy as np
 from radtrust.errors import InputError
 from radtrust.io.atomic import write_atomic
 
-REQUIRED = ("file", "label", "method", "split")
+REQUIRED = ("file", "label")
+#: a labels.csv without a ``split`` column is for evaluation only (every row ``test``); without a ``method`` column
+#: its tampered rows are of one unnamed method
+NO_SPLIT, NO_METHOD = "test", "unnamed"
 COLUMNS = ("file", "label", "method", "split", "modality", "patient", "source", "variant")
 SPLITS = ("train", "test")
 
@@ -107,13 +112,16 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"labels.csv lacks column(s) {', '.join(missing)}", path)
+        has_method, has_split = ("method" in reader.fieldnames), ("split" in reader.fieldnames)
         rows = []
         for i, rec in enumerate(reader, start=2):
             try:
                 label = int(rec["label"])
             except (TypeError, ValueError):
                 raise InputError(f"line {i}: label must be 0 or 1, got {rec['label']!r}", path) from None
-            rows.append(Row(file=rec["file"], label=label, method=rec.get("method") or "", split=rec.get("split") or "",
+            method = (rec.get("method") or "") if has_method else (NO_METHOD if label == 1 else "")
+            rows.append(Row(file=rec["file"], label=label, method=method,
+                            split=(rec.get("split") or "") if has_split else NO_SPLIT,
                             modality=rec.get("modality") or "", patient=rec.get("patient") or "",
                             source=rec.get("source") or "", variant=rec.get("variant") or ""))
     except csv.Error as exc:

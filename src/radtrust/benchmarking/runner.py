@@ -111,10 +111,15 @@ def localisation(fusion: Any, train: Sequence[ItemResult], test: Sequence[ItemRe
             "map_threshold": round(thr, 3), "n_images": len(te)}
 
 
+def modality_of(r: ItemResult) -> str:
+    """The row's modality from labels.csv, else the image's own (the column is optional)."""
+    return (r.row.modality or r.modality).upper()
+
+
 def evidence_class(r: ItemResult) -> str:
     """``CT``, ``picture, JPEG lattice read``, ``picture, no JPEG lattice`` (8-bit radiographs, by whether jpeg-grid
     judged them) or another modality: the classes whose figures differ most (docs/verdict.md, session 13)."""
-    mod = r.row.modality.upper()
+    mod = modality_of(r)
     if mod not in RADIOGRAPH:
         return mod
     if "jpeg-grid" in r.scores:
@@ -165,7 +170,7 @@ def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = T
     if not refit:
         rep["fusion"]["fitted_on"] = ("the shipped fusion: the train split does not hold both authentic and tampered "
                                       "images, so nothing was refitted and no method was held out")
-    modality = np.array(["radiograph" if r.row.modality.upper() in RADIOGRAPH else r.row.modality.upper() for r in test])
+    modality = np.array(["radiograph" if modality_of(r) in RADIOGRAPH else modality_of(r) for r in test])
     kind = np.array([evidence_class(r) for r in test])
     rep["in_distribution"] = {
         "overall": metrics.summary(y, p),
