@@ -110,7 +110,7 @@ def test_bench_on_ct_volumes_stored_as_nifti(tmp_path):
 def test_bench_measures_tampered_images_without_masks_at_image_level(tmp_path, capsys):
     """Some tampered rows without a mask (image-level labels, as many public tampering datasets give): the benchmark
     runs, every row is scored, the localisation uses the rows that have a mask, and the report and stderr say how
-    many had none."""
+    many had none. A mask of the wrong shape is bad input (exit 2, named), its image still measured."""
     pics = _pictures(tmp_path / "pics", n=4)
     bench = tmp_path / "bench"
     assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(bench), "--per-image", "2", "--seed",
@@ -118,15 +118,21 @@ def test_bench_measures_tampered_images_without_masks_at_image_level(tmp_path, c
     tampered = [r for r in read_labels(bench) if r.label == 1]
     for r in tampered[::2]:
         mask_path(bench, r).unlink()
+    wrong = tampered[1]  # a mask of another shape: that image too is measured at image level, and named
+    np.save(mask_path(bench, wrong), np.ones((3, 3), bool))
     capsys.readouterr()
     out = tmp_path / "report"
-    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "--detectors", "noise-residual,header"]) == 0
+    # the mask of another shape is bad input (exit 2, one line naming it); every image is still in the figures
+    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "--detectors", "noise-residual,header"]) == 2
     rep = json.loads((out / "report.json").read_text())
     assert not rep["errors"] and rep["images"] == len(read_labels(bench))
+    assert rep["in_distribution"]["overall"]["n_tampered"] == sum(r.split == "test" for r in tampered)
     assert sorted(rep["tampered_without_mask"]) == sorted(r.file for r in tampered[::2])
-    test_masked = [r for r in tampered[1::2] if r.split == "test"]
+    assert [m["file"] for m in rep["masks_not_used"]] == [wrong.file] and "shape" in rep["masks_not_used"][0]["problem"]
+    test_masked = [r for r in tampered[1::2] if r.split == "test" and r != wrong]
     assert rep["in_distribution"]["localisation"]["n_images"] <= len(test_masked)
-    assert "without a mask" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "without a mask" in err and f"{mask_path(bench, wrong)}: mask shape" in err
     assert "have no mask: measured at image level only" in (out / "report.html").read_text()
 
 

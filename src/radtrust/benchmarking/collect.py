@@ -41,6 +41,7 @@ class ItemResult:
     error: str | None = None
     eight_bit: bool = False  # a 2D picture of at most 256 grey levels (radtrust.forensics.limits)
     modality: str = ""  # as the image says (what labels.csv leaves out of its optional column)
+    mask_problem: str | None = None  # a mask that could not be used (its shape, its type): image level only
 
 
 def reduce_factor(shape: tuple[int, ...]) -> int:
@@ -129,7 +130,10 @@ def analyze_item(scanner: Any, bench: Path, row: Row, path: Path | None = None) 
                 if f.heatmap is not None and f.heatmap.shape == shape:
                     res.maps[n] = reduce_map(f.heatmap, k).astype(np.float16)
         if row.label == 1:
-            mask = load_mask(bench, row, shape)
+            try:
+                mask = load_mask(bench, row, shape)
+            except Error as exc:  # the image is still measured, at image level: the report names the mask
+                res.mask_problem, mask = str(exc), None
             if mask is not None and mask.any():
                 res.mask = reduce_map(mask, k, "mask")
     except Error as exc:

@@ -159,6 +159,9 @@ def render_html(result: BenchResult, bench: Path) -> str:
     if no_mask := rep.get("tampered_without_mask"):
         parts.append(f"<p>{len(no_mask)} tampered image(s) have no mask: measured at image level only, left out of "
                      "the localisation figures.</p>")
+    if bad := rep.get("masks_not_used"):
+        parts.append(f"<p>{len(bad)} mask(s) could not be used (shape or type; report.json names them): those images "
+                     "are measured at image level only.</p>")
     if "shipped_fusion" in rep:
         parts.append(_table("shipped fusion (no refit)", {"shipped": rep["shipped_fusion"]},
                             (*COLS, "false_alarm_rate_at_threshold")))

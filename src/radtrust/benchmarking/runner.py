@@ -280,6 +280,8 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
         rep["tampered_without_mask"] = no_mask
         log.warning("%s: %d tampered row(s) without a mask (masks/<stem>.npy): measured at image level only",
                     bench, len(no_mask))
+    if bad := [{"file": r.row.file, "problem": r.mask_problem} for r in results if r.mask_problem]:
+        rep["masks_not_used"] = bad  # bad input (the command says so and exits 2), the images measured at image level
     out = BenchResult(rep, results, fusion, curves)
     if robustness:
         test_rows = [r for r in rows if r.split == "test"]

@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     for item in result.results:  # the items left out of the figures: one line each, as scan reports a bad file
         if item.error:
             print(f"radtrust: error: {item.error}", file=sys.stderr, flush=True)
-    return 2 if r["errors"] else 0
+    for item in result.results:  # a mask that cannot be used is bad input too; its image is in the figures
+        if item.mask_problem:
+            print(f"radtrust: error: {item.mask_problem} (the image is measured at image level only)", file=sys.stderr,
+                  flush=True)
+    return 2 if r["errors"] or r.get("masks_not_used") else 0
 
 
 def _s(m: dict) -> str:
