@@ -10,6 +10,10 @@ Folds (the fusion is always fitted on the ``train`` split and measured on ``test
 - ``robustness``: every test image (authentic and tampered) rewritten by each variant of
   :mod:`radtrust.benchmarking.robustness`, scored with the in-distribution fusion.
 
+A benchmark made to evaluate only (no ``train`` split holding both classes, e.g. a labels.csv without a split
+column) has nothing to fit on: ``in_distribution`` and ``robustness`` are then the shipped fusion's, and no method
+is held out. Tampered rows without a mask count at image level only.
+
 An image's probability is what ``radtrust scan`` reports: its fused vector, and for a series the
 maximum of the series vector and each slice's vector.
 """
@@ -142,7 +146,8 @@ def _rate_at(p: np.ndarray, rows: np.ndarray, threshold: float) -> float | None:
 
 def evaluate(results: Sequence[ItemResult], *, fpr: float = 0.01, lomo: bool = True,
              shipped: Any = None) -> tuple[dict[str, Any], Any, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The in-distribution, leave-one-method-out and shipped-fusion figures from analysed items."""
+    """The in-distribution, leave-one-method-out and shipped-fusion figures from analysed items; a benchmark whose
+    train split does not hold both classes is measured with ``shipped`` alone (``fusion.fitted_on`` says so)."""
     ok = [r for r in results if r.error is None]
     names = _names(ok)
     train = [r for r in ok if r.row.split == "train"]
