@@ -166,3 +166,36 @@ def test_bench_on_a_benchmark_made_for_evaluation_only(tmp_path, capsys):
     assert set(rep2["shipped_fusion"]["per_method"]) == {"unnamed"}
     assert set(rep2["in_distribution"]["per_modality"]) == set(rep["in_distribution"]["per_modality"])
 
+
+def test_bench_on_pairs_of_one_name_in_two_folders(tmp_path):
+    """A dataset laid out as authentic/NAME and tampered/NAME, masks by path: measured whole, robustness variants
+    included (their copies are named by path too, so the pairs do not overwrite each other)."""
+    import shutil
+
+    pics = _pictures(tmp_path / "pics", n=4)
+    made = tmp_path / "made"
+    assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(made), "--per-image", "1", "--seed",
+                 "4", "--split-by", "series", "--methods", "retouch"]) == 0
+    rows = read_labels(made)
+    bench = tmp_path / "bench"
+    lines = ["file,label,method,split"]
+    for i, r in enumerate(rows):  # every file renamed img<i of its kind>.dcm under authentic/ or tampered/
+        kind = "tampered" if r.label else "authentic"
+        n = sum(x.label == r.label for x in rows[:i])
+        dst = bench / kind / f"img{n}.dcm"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(made / r.file, dst)
+        if r.label:
+            (bench / "masks" / kind).mkdir(parents=True, exist_ok=True)
+            shutil.copy(mask_path(made, r), bench / "masks" / kind / f"img{n}.npy")
+        lines.append(f"{kind}/img{n}.dcm,{r.label},{r.method},{r.split}")
+    (bench / "labels.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "report"
+    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "--robustness", "--detectors",
+                 "noise-residual,header", "-q"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["images"] == len(rows) and not rep["errors"] and "tampered_without_mask" not in rep
+    n_test = sum(r.split == "test" for r in rows)
+    assert rep["robustness"]["lossless"]["images_in_variant"] == n_test
+    assert rep["robustness"]["lossless"]["auc_change"] == 0.0
+

@@ -53,6 +53,29 @@ def test_only_file_and_label_are_required(tmp_path):
         ("xr/a_v0.dcm", 0, "", "test"), ("xr/a_v1.dcm", 1, "unnamed", "test"), ("ct/b_v1", 1, "unnamed", "test")]
 
 
+def test_files_of_one_name_in_several_folders_take_their_masks_by_path(tmp_path):
+    """authentic/0001.png beside tampered/0001.png (a common layout of paired datasets): read, each tampered row's
+    mask at masks/<path>.npy; a mask at masks/<stem>.npy that any of them could own is an error, and so is a file
+    listed twice."""
+    for folder in ("authentic", "tampered"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "0001.png").write_bytes(b"x")
+    (tmp_path / "labels.csv").write_text("file,label\nauthentic/0001.png,0\ntampered/0001.png,1\n")
+    (tmp_path / "masks" / "tampered").mkdir(parents=True)
+    np.save(tmp_path / "masks" / "tampered" / "0001.npy", np.eye(4, dtype=bool))
+    rows = read_labels(tmp_path)
+    assert [r.key for r in rows] == ["authentic/0001", "tampered/0001"]
+    assert load_mask(tmp_path, rows[1], (4, 4)).sum() == 4 and not unmasked(tmp_path, rows)
+    np.save(tmp_path / "masks" / "0001.npy", np.eye(4, dtype=bool))  # fine: the tampered row has its own by path
+    read_labels(tmp_path)
+    (tmp_path / "masks" / "tampered" / "0001.npy").unlink()  # now masks/0001.npy could be either's
+    with pytest.raises(InputError, match="name each by its path"):
+        read_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,label\ntampered/0001.png,1\ntampered/0001.png,1\n")
+    with pytest.raises(InputError, match="listed twice"):
+        read_labels(tmp_path)
+
+
 def test_a_tampered_row_without_a_mask_is_read_at_image_level(tmp_path):
     """A dataset labelled per image only (no masks) is a benchmark too: its rows are read, the mask is None and the
     row is named as unmasked; a mask that exists is still checked."""

@@ -10,8 +10,9 @@
   rows, cols), for every tampered row whose changed pixels are known (all False for metadata-only edits;
   the simulator writes one for every row). A tampered row without one, as in a dataset labelled per image
   only, is measured at image level and left out of the localisation figures; the report counts such rows.
-  ``<stem>`` is the file's name without its image suffix (``.dcm``, ``.png``, ...); stems are unique within
-  a benchmark.
+  ``<stem>`` is the file's name without its image suffix (``.dcm``, ``.png``, ...); the simulator keeps stems
+  unique. Files of one name in several folders (``authentic/0001.png``, ``tampered/0001.png``) take their masks
+  by path instead: ``masks/tampered/0001.npy``.
 - ``BENCH/sidecars/<stem>.json``: how each tampered image was made (never read by detectors).
 """
 
@@ -53,6 +54,11 @@ class Row:
         return stem_of(self.file)
 
     @property
+    def key(self) -> str:
+        """The file's path without its image suffix: unique within a benchmark where stems need not be."""
+        return (Path(self.file).parent / self.stem).as_posix()
+
+    @property
     def is_series(self) -> bool:
         """A folder holding one DICOM series (no image-file suffix)."""
         return stem_of(self.file) == Path(self.file).name
@@ -71,15 +77,21 @@ def stem_of(file: str) -> str:
 
 
 def mask_path(bench: str | os.PathLike[str], row: Row) -> Path:
-    return Path(bench) / "masks" / f"{row.stem}.npy"
+    """``masks/<path without suffix>.npy`` where it exists (files of one name in several folders), else
+    ``masks/<stem>.npy`` (what the simulator writes)."""
+    nested = Path(bench) / "masks" / f"{row.key}.npy"
+    return nested if nested.is_file() else Path(bench) / "masks" / f"{row.stem}.npy"
 
 
 def sidecar_path(bench: str | os.PathLike[str], row: Row) -> Path:
     return Path(bench) / "sidecars" / f"{row.stem}.json"
 
 
-def _check(rows: list[Row], where: Path) -> None:
+def _check(rows: list[Row], where: Path, *, unique_stems: bool = True) -> None:
+    """Validate rows; ``unique_stems``: as the simulator writes them (a folder read from elsewhere may hold files of
+    one name in several folders; only their files must differ, and :func:`read_labels` checks their masks)."""
     stems: set[str] = set()
+    files: set[str] = set()
     for i, r in enumerate(rows, start=2):
         if r.label not in (0, 1):
             raise InputError(f"line {i}: label must be 0 or 1, got {r.label!r}", where)
@@ -89,7 +101,10 @@ def _check(rows: list[Row], where: Path) -> None:
             raise InputError(f"line {i}: method must be empty exactly for authentic rows", where)
         if not r.file or Path(r.file).is_absolute() or ".." in Path(r.file).parts:
             raise InputError(f"line {i}: file must be a relative path inside the benchmark, got {r.file!r}", where)
-        if r.stem in stems:
+        if r.key in files:
+            raise InputError(f"line {i}: {r.file!r} is listed twice", where)
+        files.add(r.key)
+        if unique_stems and r.stem in stems:
             raise InputError(f"line {i}: duplicate file stem {r.stem!r}", where)
         stems.add(r.stem)
 
@@ -126,12 +141,27 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
                             source=rec.get("source") or "", variant=rec.get("variant") or ""))
     except csv.Error as exc:
         raise InputError(f"labels.csv is not CSV: {exc}", path) from None
-    _check(rows, path)
+    _check(rows, path, unique_stems=False)
+    _check_shared_stems(bench, rows, path)
     if check_files:
         for r in rows:
             if not (bench / r.file).exists():
                 raise InputError(f"listed in labels.csv but missing: {r.file}", bench)
     return rows
+
+
+def _check_shared_stems(bench: Path, rows: list[Row], where: Path) -> None:
+    """Files of one name in several folders cannot share ``masks/<stem>.npy``: each tampered one needs its own
+    ``masks/<path>.npy`` wherever a mask of that stem exists."""
+    by_stem: dict[str, list[Row]] = {}
+    for r in rows:
+        by_stem.setdefault(r.stem, []).append(r)
+    for stem, shared in by_stem.items():
+        if len(shared) < 2 or not (bench / "masks" / f"{stem}.npy").is_file():
+            continue
+        if any(r.label == 1 and not (bench / "masks" / f"{r.key}.npy").is_file() for r in shared):
+            raise InputError(f"masks/{stem}.npy could be the mask of any of {len(shared)} files named {stem!r} in "
+                             f"different folders: name each by its path (masks/{shared[0].key}.npy, ...)", where)
 
 
 def write_labels(bench: str | os.PathLike[str], rows: Iterable[Row]) -> Path:

@@ -113,11 +113,11 @@ def transform(src: Path, dst: Path, variant: str) -> Path:
 
 
 def transformer(workdir: Path, variant: str) -> Callable[[Path, str], Path | None]:
-    """A function (image path, stem) -> transformed copy under ``workdir/variant``, or None when the variant
+    """A function (image path, key) -> transformed copy under ``workdir/variant``, or None when the variant
     does not apply to that image."""
-    def apply(src: Path, stem: str) -> Path | None:
+    def apply(src: Path, key: str) -> Path | None:
         try:
-            return transform(src, workdir / variant / (stem + ("" if src.is_dir() else ".dcm")), variant)
+            return transform(src, workdir / variant / (key + ("" if src.is_dir() else ".dcm")), variant)
         except NotApplicableVariant:
             return None
     return apply

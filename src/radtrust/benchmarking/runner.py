@@ -243,7 +243,7 @@ def _variant_breakdown(items: Sequence[ItemResult], y: np.ndarray, p: np.ndarray
     """Per method and per evidence class (the class the image had as stored: a codec takes jpeg-grid's lattice
     away), and the AUC within classes, for one robustness variant."""
     auth = y == 0
-    kind = np.array([clean_class.get(r.row.stem, evidence_class(r)) for r in items])
+    kind = np.array([clean_class.get(r.row.key, evidence_class(r)) for r in items])
     methods = sorted({r.row.method for r in items if r.row.label == 1})
     return {"within_class_auc": round(metrics.within_class_auc(y, p, kind), 4),
             "per_method": {m: round(metrics.roc_auc(y[sel], p[sel]), 4)
@@ -296,7 +296,7 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
         with tempfile.TemporaryDirectory(prefix="radtrust-bench-") as tmp:
             for v in variants:
                 apply = transformer(Path(tmp), v)
-                applied = [(r, p) for r in test_rows if (p := apply(bench / r.file, r.stem)) is not None]
+                applied = [(r, p) for r in test_rows if (p := apply(bench / r.file, r.key)) is not None]
                 rows_v = [r for r, _ in applied]
                 res = analyze_all(bench, rows_v, factory, jobs=jobs, paths=[p for _, p in applied],
                                   progress=(lambda i, n, v=v: progress(v, i, n)) if progress else None)
@@ -305,11 +305,11 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
                 pv = probabilities(fusion, ok)
                 s = metrics.summary(yv, pv)
                 # against the clean AUC of the same images (a variant may apply to some images only)
-                stems = {r.row.stem for r in ok}
-                ref = _auc_of(fusion, [r for r in clean if r.row.stem in stems])
+                keys = {r.row.key for r in ok}
+                ref = _auc_of(fusion, [r for r in clean if r.row.key in keys])
                 s["images_in_variant"] = len(rows_v)
                 s["auc_change"] = round(s["auc"] - ref, 4) if np.isfinite(s["auc"]) and np.isfinite(ref) else None
-                s.update(_variant_breakdown(ok, yv, pv, {r.row.stem: evidence_class(r) for r in clean}))
+                s.update(_variant_breakdown(ok, yv, pv, {r.row.key: evidence_class(r) for r in clean}))
                 # processed authentic images are where a deployment would see new false alarms
                 s["false_alarm_rate_at_threshold"] = _rate_at(pv, yv == 0, fusion.threshold)
                 s["errors"] = list(iter_errors(res))
