@@ -49,6 +49,9 @@ def test_only_file_and_label_are_required(tmp_path):
     rows = _bench(tmp_path)
     (tmp_path / "labels.csv").write_text("file,label\n" + "".join(f"{r.file},{r.label}\n" for r in rows))
     back = read_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,label\n" + "".join(f"{r.file},{('False', 'True')[r.label]}\n"
+                                                                for r in rows))
+    assert [r.label for r in read_labels(tmp_path)] == [r.label for r in back]  # pandas writes booleans so
     assert [(r.file, r.label, r.method, r.split) for r in back] == [
         ("xr/a_v0.dcm", 0, "", "test"), ("xr/a_v1.dcm", 1, "unnamed", "test"), ("ct/b_v1", 1, "unnamed", "test")]
 

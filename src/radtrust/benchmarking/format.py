@@ -130,10 +130,9 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
         has_method, has_split = ("method" in reader.fieldnames), ("split" in reader.fieldnames)
         rows = []
         for i, rec in enumerate(reader, start=2):
-            try:
-                label = int(rec["label"])
-            except (TypeError, ValueError):
-                raise InputError(f"line {i}: label must be 0 or 1, got {rec['label']!r}", path) from None
+            label = _label(rec["label"])
+            if label is None:
+                raise InputError(f"line {i}: label must be 0 or 1, got {rec['label']!r}", path)
             method = (rec.get("method") or "") if has_method else (NO_METHOD if label == 1 else "")
             rows.append(Row(file=rec["file"], label=label, method=method,
                             split=(rec.get("split") or "") if has_split else NO_SPLIT,
@@ -148,6 +147,13 @@ def read_labels(bench: str | os.PathLike[str], *, check_files: bool = True) -> l
             if not (bench / r.file).exists():
                 raise InputError(f"listed in labels.csv but missing: {r.file}", bench)
     return rows
+
+
+_LABELS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}  # as spreadsheets and pandas write them too
+
+
+def _label(text: str | None) -> int | None:
+    return _LABELS.get((text or "").strip().lower())
 
 
 def _check_shared_stems(bench: Path, rows: list[Row], where: Path) -> None:
