@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
              f"{'in-distribution' if 'fitted_on' not in r['fusion'] else 'shipped fusion (no train split to refit on)'}"
              f": {_s(r['in_distribution']['overall'])}; pixel AUC "
              f"{r['in_distribution']['localisation'].get('pixel_auc')}"]
+    if "shipped_fusion" in r and "fitted_on" not in r["fusion"]:  # what a deployment sees: no refit
+        lines.append(f"shipped fusion (no refit): {_s(r['shipped_fusion'])}; false alarms at its threshold "
+                     f"{r['shipped_fusion'].get('false_alarm_rate_at_threshold')}")
     if "leave_one_method_out" in r:
         lines.append(f"leave-one-method-out pooled: {_s(r['leave_one_method_out']['pooled'])}; "
                      f"worst method AUC {r['leave_one_method_out']['worst_method_auc']}")
