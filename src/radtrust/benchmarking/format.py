@@ -101,8 +101,9 @@ def _check(rows: list[Row], where: Path, *, unique_stems: bool = True) -> None:
             raise InputError(f"line {i}: method must be empty exactly for authentic rows", where)
         if not r.file or Path(r.file).is_absolute() or ".." in Path(r.file).parts:
             raise InputError(f"line {i}: file must be a relative path inside the benchmark, got {r.file!r}", where)
-        if r.key in files:
-            raise InputError(f"line {i}: {r.file!r} is listed twice", where)
+        if r.key in files:  # masks and robustness copies are named by it
+            raise InputError(f"line {i}: {r.file!r} is listed twice (or beside a file of the same path but its "
+                             "suffix)", where)
         files.add(r.key)
         if unique_stems and r.stem in stems:
             raise InputError(f"line {i}: duplicate file stem {r.stem!r}", where)
