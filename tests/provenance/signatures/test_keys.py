@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -11,7 +9,6 @@ from cryptography.hazmat.primitives import serialization
 from radtrust.errors import InputError, UsageError
 from radtrust.provenance.signatures import load_signer, read_password, sign_file
 from radtrust.provenance.signatures.pki import key_pem, new_key
-from tests.conftest import require_tool
 from tests.provenance.signatures.conftest import CT, dcmsign_verify, trust_for
 from radtrust.provenance.signatures.verify import examine_file
 
