@@ -19,7 +19,8 @@ from radtrust.provenance.signatures._elements import at_value, find_item, mac_pa
 from radtrust.provenance.signatures._rawdicom import Element, Item
 from radtrust.provenance.signatures.keys import SoftwareSigner
 from radtrust.provenance.signatures.mac_stream import (
-    DATA_ELEMENTS_SIGNED, DIGITAL_SIGNATURES_SEQUENCE, MAC_ALGORITHM, MAC_CALC_TS, MAC_PARAMETERS_SEQUENCE, SIGNATURE, SIGNATURE_DATETIME, TIMESTAMP, signable_tags,
+    DATA_ELEMENTS_SIGNED, DIGITAL_SIGNATURES_SEQUENCE, MAC_ALGORITHM, MAC_CALC_TS, MAC_PARAMETERS_SEQUENCE, SIGNATURE,
+    SIGNATURE_DATETIME, TIMESTAMP, signable_tags,
 )
 from radtrust.provenance.signatures.pki import issue, make_crl, new_key
 from radtrust.provenance.signatures.policy import AllOf, UnsafeTrustClaimedTime, default_policy
