@@ -46,6 +46,11 @@ def smoothstep_edge(r: np.ndarray, radius: float, width: float) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(z))).astype(np.float32)
 
 
+def in_plane_sigma(mm: float, spacing: tuple[float, ...], volume: bool) -> tuple[float, ...]:
+    """A Gaussian's sigma per axis (pixels) for ``mm`` in-plane, none along a volume's slices (axis 0)."""
+    return tuple(0.0 if (volume and axis == 0) else mm / s for axis, s in enumerate(spacing))
+
+
 def smooth_field(shape: tuple[int, ...], sigma_px: float | tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
     """Low-frequency random field, zero mean and unit standard deviation."""
     f = ndi.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma_px)

@@ -16,7 +16,7 @@ from scipy import ndimage as ndi
 
 from radtrust.errors import NotApplicable, UsageError
 from radtrust.simulation import antiforensics as afm
-from radtrust.simulation._ops import bbox_slices
+from radtrust.simulation._ops import bbox_slices, in_plane_sigma
 from radtrust.simulation.anatomy import choose_center
 from radtrust.simulation.regions import ball, draw_radius, paste, placeable
 from radtrust.simulation.target import Tampered, Target
@@ -130,7 +130,7 @@ def retouch(target: Target, rng: np.random.Generator, *, at: tuple[int, ...] | N
     kind = "gaussian" if rng.random() < 0.6 else "median"
     if kind == "gaussian":
         mm = float(rng.uniform(0.7, 2.5))
-        sig = tuple(0.0 if (target.is_ct and ax == 0) else mm / s for ax, s in enumerate(target.spacing))
+        sig = in_plane_sigma(mm, target.spacing, target.is_ct)
         sm = ndi.gaussian_filter(window, sig)
         detail = {"sigma_mm": round(mm, 2)}
     else:

@@ -27,7 +27,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from radtrust.errors import NotApplicable
 from radtrust.simulation import antiforensics as afm
-from radtrust.simulation._ops import bbox_slices, noise_sigma
+from radtrust.simulation._ops import bbox_slices, in_plane_sigma, noise_sigma
 from radtrust.simulation.anatomy import choose_center
 from radtrust.simulation.regions import draw_region, paste, placeable
 from radtrust.simulation.target import Tampered, Target
@@ -104,7 +104,7 @@ def healing_brush(target: Target, rng: np.random.Generator, *, at: tuple[int, ..
     radius, dst, edge, box, weight = draw_region(target, rng, at, size_mm)
     src, sbox = _far_source(target, rng, dst, radius, radius, size=tuple(s.stop - s.start for s in box))
     mm = float(rng.uniform(1.5, 4.0))
-    sig = tuple(0.0 if (target.is_ct and ax == 0) else mm / s for ax, s in enumerate(target.spacing))
+    sig = in_plane_sigma(mm, target.spacing, target.is_ct)
     cur = target.pixels[box].astype(np.float32)
     source = target.pixels[sbox].astype(np.float32)
     new = ndi.gaussian_filter(cur, sig) + (source - ndi.gaussian_filter(source, sig))

@@ -24,16 +24,11 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from radtrust.simulation import antiforensics as afm
-from radtrust.simulation._ops import grid_mm
+from radtrust.simulation._ops import grid_mm, in_plane_sigma
 from radtrust.simulation.regions import draw_region, paste
 from radtrust.simulation.target import Tampered, Target
 
 ROUNDED = afm.AntiForensics(requantise=True)
-
-
-def _in_plane(target: Target, mm: float) -> tuple[float, ...]:
-    """A Gaussian's sigma per axis for ``mm`` in-plane (none along a CT volume's slices)."""
-    return tuple(0.0 if (target.is_ct and axis == 0) else mm / s for axis, s in enumerate(target.spacing))
 
 
 def _span(target: Target) -> float:
@@ -47,7 +42,7 @@ def sharpen_region(target: Target, rng: np.random.Generator, *, at: tuple[int, .
     radius, center, edge, box, weight = draw_region(target, rng, at, size_mm)
     amount, mm = float(rng.uniform(0.6, 1.5)), float(rng.uniform(1.0, 2.0))
     cur = target.pixels[box].astype(np.float32)
-    new = cur + np.float32(amount) * (cur - ndi.gaussian_filter(cur, _in_plane(target, mm)))
+    new = cur + np.float32(amount) * (cur - ndi.gaussian_filter(cur, in_plane_sigma(mm, target.spacing, target.is_ct)))
     params = {"center": list(center), "radius_mm": round(radius, 2), "amount": round(amount, 3),
               "radius_blur_mm": round(mm, 2), "edge_mm": round(edge, 2)}
     return paste(target, box, new, weight, "ho-sharpen-region", params, ROUNDED)
