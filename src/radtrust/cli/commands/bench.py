@@ -67,11 +67,10 @@ def run(args: argparse.Namespace) -> int:
         lines += [f"robustness {k}: AUC {v['auc']} ({v['auc_change']:+}), within classes {v.get('within_class_auc')}"
                   for k, v in r["robustness"].items() if isinstance(v, dict) and v.get("auc_change") is not None]
     rep.record(r, "\n".join(lines))
-    for item in result.results:  # the items left out of the figures: one line each, as scan reports a bad file
-        if item.error:
+    for item in result.results:  # bad input, one line each as scan reports a bad file: an item left out of the
+        if item.error:  # figures, or a mask that cannot be used (its image is in the figures)
             print(f"radtrust: error: {item.error}", file=sys.stderr, flush=True)
-    for item in result.results:  # a mask that cannot be used is bad input too; its image is in the figures
-        if item.mask_problem:
+        elif item.mask_problem:
             print(f"radtrust: error: {item.mask_problem} (the image is measured at image level only)", file=sys.stderr,
                   flush=True)
     return 2 if r["errors"] or r.get("masks_not_used") else 0
