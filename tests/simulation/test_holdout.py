@@ -30,6 +30,13 @@ def test_held_out_methods_are_never_drawn_by_default():
     assert set(_methods("holdout")) == set(HELD_OUT)
 
 
+def test_methods_option_mixes_groups_and_names_each_once():
+    both = _methods("pixels,holdout")
+    assert both == _methods("pixels") + _methods("holdout")
+    assert _methods(" retouch, holdout,retouch , ho-noise-region") == ["retouch"] + _methods("holdout")
+    assert _methods("all") is None
+
+
 def test_contrast_region_scales_the_region_about_its_mean():
     r = simulate("ho-contrast-region", XR, 0, size_mm=40.0)
     gain = r.params["gain"]

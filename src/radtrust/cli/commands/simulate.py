@@ -51,8 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     d = sub.add_parser("dataset", help="build a benchmark folder from authentic images")
     d.add_argument("--authentic", nargs="+", required=True, metavar="PATH", help="authentic files or folders")
     _common(d)
-    d.add_argument("--methods", default="all", help="comma list of methods, 'all', 'pixels' or 'holdout' "
-                   "(the held-out methods, which 'all' never draws; default all)")
+    d.add_argument("--methods", default="all", help="'all' or a comma list of methods and the groups 'pixels' (the "
+                   "development pixel methods) and 'holdout' (the held-out ones, which 'all' never draws), e.g. "
+                   "'pixels,holdout' (default all)")
     d.add_argument("--per-image", type=int, default=2, help="tampered copies per authentic item (default 2)")
     d.add_argument("--split-by", choices=("patient", "series"), default="patient")
     d.add_argument("--slab", type=int, default=16, help="slices per CT item (default 16)")
@@ -86,16 +87,18 @@ def _coords(text: str | None) -> tuple[int, ...] | None:
 
 
 def _methods(text: str) -> list[str] | None:
+    """The methods ``--methods`` names: ``all`` (None: every method but the held-out ones), or a comma list of
+    method names and the groups ``pixels`` (the development pixel methods) and ``holdout`` (the held-out pixel
+    methods), in the order given, each once."""
     from radtrust.simulation.dataset import DEFAULT_EXCLUDED
     from radtrust.simulation.methods import METHODS
 
-    if text == "all":
+    if text.strip() == "all":
         return None
-    if text == "holdout":
-        return [m for m in DEFAULT_EXCLUDED if METHODS[m].kind == "pixels"]
-    if text == "pixels":
-        return [m for m, s in METHODS.items() if s.kind == "pixels" and m not in DEFAULT_EXCLUDED]
-    return [m.strip() for m in text.split(",") if m.strip()]
+    groups = {"holdout": [m for m in DEFAULT_EXCLUDED if METHODS[m].kind == "pixels"],
+              "pixels": [m for m, s in METHODS.items() if s.kind == "pixels" and m not in DEFAULT_EXCLUDED]}
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    return list(dict.fromkeys(n for name in names for n in groups.get(name, [name])))
 
 
 def _check_dataset(args: argparse.Namespace) -> None:
@@ -109,7 +112,7 @@ def _check_dataset(args: argparse.Namespace) -> None:
     for option, value in (("--max-2d", args.max_2d), ("--max-side", args.max_side)):
         if value is not None and value < 1:
             raise UsageError(f"{option} must be at least 1, not {value}")
-    if args.methods not in ("all", "holdout", "pixels") and not _methods(args.methods):
+    if args.methods.strip() != "all" and not _methods(args.methods):
         raise UsageError(f"--methods names no method: {args.methods!r}")
 
 
