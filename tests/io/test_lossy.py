@@ -14,7 +14,7 @@ import pytest
 from pydicom.uid import JPEG2000
 
 from radtrust.io import load_image
-from radtrust.io.lossy import j2k_irreversible, lossy_reason, stored_lossy
+from radtrust.io.lossy import codec_grid, j2k_irreversible, lossy_reason, stored_lossy
 from tests.conftest import require_tool
 
 
@@ -78,3 +78,15 @@ def test_codestream_parser_fails_soft():
     cod = b"\xff\x52\x00\x0c" + bytes([0, 0, 0, 1, 0, 5, 4, 4, 0, 1]) + b"\x00\x00"
     assert j2k_irreversible(b"\xff\x4f" + cod) is False
     assert j2k_irreversible(b"\xff\x4f" + cod[:13] + b"\x00" + cod[14:]) is True
+
+
+def test_codec_grid_names_the_block_and_wavelet_codecs(raw_ct, tmp_path, shared_data):
+    assert codec_grid(load_image(raw_ct)) is None
+    assert codec_grid(load_image(_tool(["gdcmconv", "--j2k"], raw_ct, tmp_path / "j2k.dcm"))) is None  # 5-3
+    assert codec_grid(load_image(_tool(["dcmcjpls", "--encode-nearlossless"], raw_ct, tmp_path / "jls.dcm"))) is None
+    assert "DCT blocks" in codec_grid(load_image(_tool(["dcmcjpeg", "+ee"], raw_ct, tmp_path / "jpg.dcm")))
+    ds = pydicom.dcmread(raw_ct)
+    ds.compress(JPEG2000, j2k_cr=[5], generate_instance_uid=False)
+    ds.save_as(tmp_path / "irr.dcm")
+    assert "wavelet" in codec_grid(load_image(tmp_path / "irr.dcm"))
+    assert "JPEG file" in codec_grid(load_image(next((shared_data / "cxr").glob("*.jpg"))))

@@ -65,15 +65,37 @@ def first_frame(ds: Any) -> bytes | None:
         return None
 
 
+def wavelet_coded(image: Any) -> bool:
+    """Is the pixel data stored as an irreversible (9-7 wavelet) JPEG 2000 codestream? Its dyadic subbands,
+    quantised to nothing where the image is smooth and kept where it is not, leave periods of 2, 4 and 8 pixels
+    in some places and not in others."""
+    if (image.transfer_syntax or "") not in _J2K_EITHER or image.dataset is None:
+        return False
+    frame = first_frame(image.dataset)
+    return frame is not None and bool(j2k_irreversible(frame))
+
+
+def codec_grid(image: Any) -> str | None:
+    """Which codec's 8-pixel grid the stored pixels carry, or None: JPEG's 8 x 8 DCT blocks (a JPEG file, or DICOM
+    stored as JPEG baseline or extended) or irreversible JPEG 2000's wavelet levels (periods 2, 4 and 8). Either
+    quantises some places to nothing and keeps others, so the grid's periods show in some places only."""
+    if image.source_format == "jpeg":
+        return "a JPEG file (8 x 8 DCT blocks)"
+    ts = image.transfer_syntax or ""
+    if ts in JPEG_DCT_SYNTAXES:
+        return f"stored as {JPEG_DCT_SYNTAXES[ts]} (8 x 8 DCT blocks)"
+    if wavelet_coded(image):
+        return "stored as lossy JPEG 2000 (wavelet levels)"
+    return None
+
+
 def stored_lossy(image: Any) -> str | None:
     """Why the image's pixel data as stored is lossy-compressed (the last step applied to it), or None."""
     ts = image.transfer_syntax or ""
     if ts in LOSSY_SYNTAXES:
         return f"stored with a lossy transfer syntax ({LOSSY_SYNTAXES[ts]})"
-    if ts in _J2K_EITHER and image.dataset is not None:
-        frame = first_frame(image.dataset)
-        if frame is not None and j2k_irreversible(frame):
-            return f"stored lossy-compressed as {image.transfer_syntax_name or 'JPEG 2000'} (irreversible 9-7 wavelet)"
+    if wavelet_coded(image):
+        return f"stored lossy-compressed as {image.transfer_syntax_name or 'JPEG 2000'} (irreversible 9-7 wavelet)"
     return None
 
 

@@ -37,6 +37,7 @@ from radtrust.forensics.residuals import (
     robust_scale,
     valid_mask,
 )
+from radtrust.io.lossy import codec_grid, stored_lossy
 
 MIN_ERROR = 0.5  # stored steps: a tile's predictor error scale below which its p-map is rounding, not noise
 
@@ -56,12 +57,17 @@ def tiles(x: np.ndarray, block: int) -> np.ndarray:
     return x[: ny * block, : nx * block].reshape(ny, block, nx, block).swapaxes(1, 2)
 
 
-def local_periodicity(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def local_periodicity(x: np.ndarray, block: int, skip_grid: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per tile: log of the strongest p-map spectral peak relative to the image's typical spectrum.
 
     The p-map exp(-e^2 / 2 s^2) uses each tile's own robust error scale s, so smooth and noisy tiles are
     judged alike. Only frequencies of 0.12 cycles/px and above are searched (periods up to ~8 px: the
-    interpolation periods of realistic rescaling factors), which keeps text and anatomy out.
+    interpolation periods of realistic rescaling factors), which keeps text and anatomy out. With ``skip_grid``
+    (pixels stored by JPEG or lossy JPEG 2000, :func:`radtrust.io.lossy.codec_grid`) the periods of the codec's
+    8-pixel grid (8, 4, 2.67 and 2 px along rows or columns, whatever the other axis holds) are not searched: the
+    codec leaves them where it quantised the detail away, and not elsewhere, its block edges along one axis
+    modulated by the content along the other.
     Returns (stat (ny, nx), peak frequency (ny, nx, 2) in cycles/px, validity (ny, nx)).
     """
     e = tiles(predictor_error(x), block)
@@ -80,6 +86,8 @@ def local_periodicity(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
     fy = np.fft.fftfreq(block)[:, None]
     fx = np.fft.rfftfreq(block)[None, :]
     searched = np.hypot(fy, fx) >= 0.12
+    if skip_grid:
+        searched &= ~(_on_grid(fy) | _on_grid(fx))
     ratio[:, ~searched] = -np.inf
     flat = ratio.reshape(len(ratio), -1)
     k = np.argmax(flat, axis=1)
@@ -144,17 +152,24 @@ class SpectralDetector(Detector):
 
     def run(self, image) -> Finding:  # noqa: ANN001 - Image
         klass = image_class(image.modality, image.source_format, image.bits_stored)
-        return self._analyse(np.asarray(image.pixels, dtype=np.float32), klass)
+        return self._analyse(np.asarray(image.pixels, dtype=np.float32), klass, codec=codec_grid(image))
 
     def run_series(self, series) -> Finding:  # noqa: ANN001 - Series
         if not series.is_volume():
             raise NotApplicable("spectral needs a stackable series for 3D analysis")
         klass = image_class(series.modality, "dicom", series.instances[0].bits_stored)
         # in CT its 3D pass answers for the slices (base.sharing_ct_slices): it reads every slice's plane too
-        return sharing_ct_slices(self._analyse(series.volume().astype(np.float32), klass, along_z=len(series) >= 5),
-                                 series)
+        codec = next((c for c in map(codec_grid, series.instances) if c), None)
+        # a lossy codec removes each slice's in-plane noise unevenly, so the through-plane residual's ratio to it
+        # says nothing of z: an authentic Siemens series stored as 12-bit JPEG at quality 90 read as interpolated
+        # along z (robust z 11.0, 0.995)
+        lossy = next((r for r in map(stored_lossy, series.instances) if r), None)
+        return sharing_ct_slices(self._analyse(series.volume().astype(np.float32), klass,
+                                               along_z=len(series) >= 5 and lossy is None, codec=codec,
+                                               z_not_judged=lossy), series)
 
-    def _analyse(self, pixels: np.ndarray, klass: str, *, along_z: bool = False) -> Finding:
+    def _analyse(self, pixels: np.ndarray, klass: str, *, along_z: bool = False, codec: str | None = None,
+                 z_not_judged: str | None = None) -> Finding:
         planes = list(frames(pixels))
         shape2 = planes[0].shape
         block = 32 if max(shape2) <= 1200 else 64
@@ -163,7 +178,7 @@ class SpectralDetector(Detector):
             raise NotApplicable(f"spectral needs at least {4 * block} px per side, got {shape2}")
         per, dec, freqs, oks = [], [], [], []
         for p in planes:
-            s, f, ok = local_periodicity(p, block)
+            s, f, ok = local_periodicity(p, block, skip_grid=codec is not None)
             per.append(s)
             freqs.append(f)
             oks.append(ok)
@@ -217,8 +232,18 @@ class SpectralDetector(Detector):
         score = logistic(stat, center, width)
         if not evidence:
             evidence.append(f"no local resampling periodicity or abnormal spectral decay (strongest z {stat:.1f})")
+        if codec:
+            evidence.append(f"periods of 8, 4, 2.67 and 2 px not judged: {codec}, whose grid leaves them")
+        if z_not_judged:
+            evidence.append(f"interpolation along z not judged: {z_not_judged}, which removed noise unevenly")
         heatmap = heat if pixels.ndim == 3 else heat[0]
         return Finding(score=score, heatmap=heatmap, evidence=tuple(evidence))
+
+
+def _on_grid(f: np.ndarray) -> np.ndarray:
+    """Frequencies (cycles/px) of an 8-pixel grid's harmonics: JPEG's blocks, and JPEG 2000's first three wavelet
+    levels among them."""
+    return np.isin(np.abs(f), (0.125, 0.25, 0.375, 0.5))
 
 
 def _z(values: np.ndarray, floor: float) -> np.ndarray:
