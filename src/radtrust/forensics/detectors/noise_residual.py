@@ -42,6 +42,7 @@ from radtrust.forensics.residuals import (
     bin2d,
     block_mean,
     block_sigma,
+    dilate,
     frames,
     gaussian,
     highpass,
@@ -64,6 +65,12 @@ _RADIOGRAPH = {"CR", "DX", "MG", "RG", "XA", "RF", "PX", "IO"}
 #: boundaries (fat against muscle, about 150 HU) stay judged
 EDGE_SMOOTH = 2.0
 EDGE_HU = 300.0
+#: in CT, what lies below OUTSIDE_HU once smoothed (as for EDGE_HU) is padding or the outside of the reconstructed
+#: field, not the patient (air reads -1000): it and OUTSIDE_GROW px around it are not judged. Stored lossless, padding
+#: is one value and valid_mask() leaves it out; a lossy codec rings at the field's edge (an authentic chest series,
+#: padded at -2048 and stored as 12-bit JPEG at quality 90: "noise too high" at -2049 HU, robust z 18.9, 0.999)
+OUTSIDE_HU = -1050.0
+OUTSIDE_GROW = 8  # px: a JPEG block, the codec's ringing
 
 
 @dataclass
@@ -74,14 +81,24 @@ class _Blocks:
 
 
 def _plane_blocks(
-    x: np.ndarray, block: int, qfloor: float, edges: bool = False
+    x: np.ndarray, block: int, qfloor: float, ct: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Per block: mean, log sigma, texture; the residual and valid mask; with ``edges``, the span (max - min) of the
-    image smoothed by a Gaussian of EDGE_SMOOTH px over the block (the structure it holds, hardly its noise)."""
+    """Per block: mean, log sigma, texture; the residual and valid mask; in CT, the span (max - min) of the image
+    smoothed by a Gaussian of EDGE_SMOOTH px over the block (the structure it holds, hardly its noise), and the
+    outside of the patient and the reconstructed field (smoothed below OUTSIDE_HU, grown by OUTSIDE_GROW px) left
+    out of the valid mask."""
+    coarse = bin2d(x, 2)
     valid = valid_mask(x)
+    smooth = None
+    if ct:  # on the 2x2-binned image, a quarter of the work: EDGE_SMOOTH px there is twice that in the image
+        smooth = gaussian(coarse, EDGE_SMOOTH / 2, truncate=2.0)
+        outside = smooth < OUTSIDE_HU
+        if outside.any():
+            full = np.zeros(x.shape, dtype=bool)
+            full[: 2 * outside.shape[0], : 2 * outside.shape[1]] = outside.repeat(2, 0).repeat(2, 1)
+            valid = valid & ~dilate(full, OUTSIDE_GROW)
     residual = highpass(x)
     sigma = block_sigma(residual, valid, block)
-    coarse = bin2d(x, 2)
     ny2, nx2 = coarse.shape
     v = valid[: 2 * ny2, : 2 * nx2]
     cvalid = v[::2, ::2] & v[1::2, 1::2] & v[::2, 1::2] & v[1::2, ::2]
@@ -97,9 +114,8 @@ def _plane_blocks(
     # floor/floor = 0 against the body's -2.2 and, once resampled, robust z 14.7); "too low" still covers it
     texture[~(np.minimum(sigma, sigma_c) > 1.05 * floor)] = np.nan
     span = None
-    if edges:  # on the 2x2-binned image, a quarter of the work: EDGE_SMOOTH px there is twice that in the image
+    if smooth is not None:
         half = block // 2
-        smooth = gaussian(coarse, EDGE_SMOOTH / 2, truncate=2.0)
         tiles = smooth[: ny * half, : nx * half].reshape(ny, half, nx, half)
         span = tiles.max(axis=(1, 3)) - tiles.min(axis=(1, 3))
     return mean, log_sigma, texture, residual, valid, span
@@ -229,7 +245,7 @@ class NoiseResidualDetector(Detector):
         klass = image_class(modality, source, bits)
         # 8-bit pictures (also colour ones turned into fractional luminance) cannot show noise below ~1/2 LSB
         qfloor = max(quantisation_floor(planes[0]), 0.5 if klass == "picture" else 1e-6)
-        stats = [_plane_blocks(p, block, qfloor, edges=klass == "ct") for p in planes]
+        stats = [_plane_blocks(p, block, qfloor, ct=klass == "ct") for p in planes]
         blocks = _Blocks(*(np.stack(s) for s in list(zip(*stats, strict=True))[:3]))
         radiograph = (modality or "").upper() in _RADIOGRAPH or (modality is None and source not in VOLUME_FORMATS)
         model_note = ""
