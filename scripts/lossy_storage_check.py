@@ -14,7 +14,6 @@ codec that cannot hold an image (JPEG-LS near-lossless and signed pixels in DCMT
 from __future__ import annotations
 
 import argparse
-import collections
 import functools
 import subprocess
 import tempfile
@@ -24,7 +23,8 @@ from pathlib import Path
 import pydicom
 from pydicom.uid import JPEG2000
 
-from radtrust.io import iter_files, load_image, load_series
+from radtrust.forensics.planning import plan_groups
+from radtrust.io import load_image, load_series
 
 
 @functools.cache
@@ -75,16 +75,14 @@ def run(task: tuple[str, tuple[str, ...], str]) -> tuple[str, str, float | None,
 
 
 def _items(inputs: list[Path]) -> list[tuple[str, tuple[str, ...]]]:
-    """(name, files) per series or single file of the inputs."""
+    """(name, files) per series-sized task of each input, grouped as `radtrust scan` plans them (header reads only)."""
     out = []
     for path in inputs:
-        files = sorted(iter_files([path])) if path.is_dir() else [path]
-        groups = collections.defaultdict(list)
-        for f in files:
-            ds = pydicom.dcmread(f, stop_before_pixels=True)
-            groups[str(ds.get("SeriesInstanceUID", f.parent))].append(str(f))
-        for k, (_, members) in enumerate(sorted(groups.items())):
-            out.append((f"{path.name}" + (f"#{k}" if len(groups) > 1 else ""), tuple(members)))
+        tasks, errors = plan_groups([path])
+        for err in errors:
+            print(f"  skipped: {err['path']}: {err['message']}")
+        for k, files in enumerate(tasks):
+            out.append((path.name + (f"#{k}" if len(tasks) > 1 else ""), tuple(str(f) for f in files)))
     return out
 
 
