@@ -164,9 +164,8 @@ class SpectralDetector(Detector):
         # says nothing of z: an authentic Siemens series stored as 12-bit JPEG at quality 90 read as interpolated
         # along z (robust z 11.0, 0.995)
         lossy = next((r for r in map(stored_lossy, series.instances) if r), None)
-        return sharing_ct_slices(self._analyse(series.volume().astype(np.float32), klass,
-                                               along_z=len(series) >= 5 and lossy is None, codec=codec,
-                                               z_not_judged=lossy), series)
+        return sharing_ct_slices(self._analyse(series.volume().astype(np.float32), klass, along_z=len(series) >= 5,
+                                               codec=codec, z_not_judged=lossy), series)
 
     def _analyse(self, pixels: np.ndarray, klass: str, *, along_z: bool = False, codec: str | None = None,
                  z_not_judged: str | None = None) -> Finding:
@@ -211,7 +210,7 @@ class SpectralDetector(Detector):
                 f"cols {ix * step}-{ix * step + 2 * block}{_slice(k, pixels)} (robust z "
                 f"{_regional(smooth)[k, iy, ix]:.1f}): interpolated or generated content"
             )
-        if along_z and pixels.ndim == 3:
+        if along_z and z_not_judged is None and pixels.ndim == 3:
             zr = z_smoothness(pixels, block)
             zz = np.maximum(-np.nan_to_num(_z(zr, floor=0.15)), 0)
             zreg = ndimage.uniform_filter(zz, size=(3, 2, 2), mode="constant")  # a cube spans slices
@@ -234,7 +233,7 @@ class SpectralDetector(Detector):
             evidence.append(f"no local resampling periodicity or abnormal spectral decay (strongest z {stat:.1f})")
         if codec:
             evidence.append(f"periods of 8, 4, 2.67 and 2 px not judged: {codec}, whose grid leaves them")
-        if z_not_judged:
+        if along_z and z_not_judged:
             evidence.append(f"interpolation along z not judged: {z_not_judged}, which removed noise unevenly")
         heatmap = heat if pixels.ndim == 3 else heat[0]
         return Finding(score=score, heatmap=heatmap, evidence=tuple(evidence))
