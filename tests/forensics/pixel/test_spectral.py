@@ -11,7 +11,7 @@ from scipy import ndimage
 from radtrust.forensics.detectors.spectral import SpectralDetector, local_periodicity, predictor_error
 from radtrust.forensics.registry import get_detector
 from radtrust.forensics.residuals import highpass
-from radtrust.io import Series, load_image
+from radtrust.io import Series, load_image, load_series
 
 from .conftest import make_image, phantom
 
@@ -116,9 +116,8 @@ def _stored(sample_ct_files, out: Path, how: str) -> Series:
             subprocess.run([require_tool("dcmcjpeg"), "+ee", "+q", how[4:], str(out / ("raw-" + f.name)),
                             str(out / f.name)], check=True, capture_output=True)
             (out / ("raw-" + f.name)).unlink()
-    images = sorted((load_image(p) for p in out.glob("*.dcm")), key=lambda im: float(im.dataset.SliceLocation))
-    return Series(images[0].series_instance_uid, tuple(images), tuple(float(im.dataset.SliceLocation)
-                                                                      for im in images))
+    (series,) = load_series(sorted(out.glob("*.dcm")))
+    return series
 
 
 @pytest.mark.parametrize("how", ["j2k4", "j2k5", "jpeg75", "jpeg90"])
