@@ -57,6 +57,31 @@ def test_bench_rejects_what_scan_rejects(tmp_path, capsys, option):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("variants, says", [("j2k-lossy:1", "compression ratio is above 1"),
+                                            ("jpeg-resave:90.5", "whole number from 1 to 100"),
+                                            ("resample:2", "takes no strength"), ("j2k", "unknown robustness variant"),
+                                            (",", "names no variant")])
+def test_bench_rejects_a_wrong_variant_before_analysing(tmp_path, capsys, variants, says):
+    assert main(["bench", str(tmp_path), "--out", str(tmp_path / "r"), "--variants", variants]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radtrust: error: --variants") and says in err[0], err
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_variants_measure_chosen_strengths(tmp_path):
+    pics = _pictures(tmp_path / "pics", n=4)
+    bench = tmp_path / "bench"
+    assert main(["simulate", "dataset", "--authentic", str(pics), "--out", str(bench), "--per-image", "2",
+                 "--seed", "1", "--split-by", "series", "--methods", "retouch,copy-move"]) == 0
+    out = tmp_path / "r"
+    assert main(["bench", str(bench), "--out", str(out), "--jobs", "1", "-q", "--detectors", "noise-residual,header",
+                 "--variants", "j2k-lossy:4,jpeg-resave:95,j2k-lossy:4"]) == 0  # --robustness implied, each once
+    rob = json.loads((out / "report.json").read_text())["robustness"]
+    assert set(rob) == {"clean_auc", "j2k-lossy:4", "jpeg-resave:95"}
+    assert all(not rob[v]["errors"] and rob[v]["images_in_variant"] > 0 for v in ("j2k-lossy:4", "jpeg-resave:95"))
+    assert "j2k-lossy:4" in (out / "report.html").read_text()
+
+
 def test_bench_names_each_item_it_could_not_read(tmp_path, capsys):
     pics = _pictures(tmp_path / "pics", n=4)
     bench = tmp_path / "bench"

@@ -5,13 +5,16 @@ then reads like any other, and is applied to the authentic and the tampered imag
 
 - ``lossless``: re-encoded as JPEG 2000 lossless (RLE lossless for a source already in JPEG 2000);
   the pixels are unchanged, only the encoding differs;
-- ``j2k-lossy``: JPEG 2000 irreversible at a 10:1 compression ratio;
+- ``j2k-lossy``: JPEG 2000 irreversible at a 10:1 compression ratio (``j2k-lossy:4``: at 4:1);
 - ``resample``: in-plane down to 75 % and back up (linear), the image keeps its size;
 - ``requantise``: the two least significant stored bits dropped (steps of 4);
 - ``jpeg-resave``: saved again as JPEG baseline at quality 90 (Pillow's libjpeg, stored encapsulated with
   Lossy Image Compression 01), what an image editor or a web export does to a picture. Only 8-bit greyscale
   images can be baseline JPEG; the others are not in this variant (:class:`NotApplicableVariant`), and its
-  AUC is compared with the clean AUC of the same images.
+  AUC is compared with the clean AUC of the same images (``jpeg-resave:95``: at quality 95).
+
+The two lossy variants take their strength after a colon, so a report can measure how the figures fall
+with the compression (``radtrust bench --variants j2k-lossy:3,j2k-lossy:5,j2k-lossy``).
 
 Masks keep their meaning: no variant moves anatomy.
 """
@@ -32,15 +35,38 @@ from radtrust.io.dicom import image_from_dataset
 from radtrust.simulation.writer import encode_slice, stored_values
 
 VARIANTS = ("lossless", "j2k-lossy", "resample", "requantise", "jpeg-resave")
+J2K_RATIO = 10.0
 JPEG_QUALITY = 90
+
+
+def parse_variant(variant: str) -> tuple[str, float | None]:
+    """``name`` or ``name:strength`` -> (name, strength or None); ValueError naming what is wrong.
+
+    Only the lossy variants take a strength: a JPEG 2000 compression ratio above 1, or a JPEG quality 1-100."""
+    name, sep, arg = variant.partition(":")
+    if name not in VARIANTS:
+        raise ValueError(f"unknown robustness variant {name!r}; one of {', '.join(VARIANTS)}")
+    if not sep:
+        return name, None
+    if name not in ("j2k-lossy", "jpeg-resave"):
+        raise ValueError(f"robustness variant {name!r} takes no strength (only j2k-lossy:RATIO, jpeg-resave:QUALITY)")
+    try:
+        value = float(arg)
+    except ValueError:
+        raise ValueError(f"robustness variant {variant!r}: {arg!r} is not a number") from None
+    if name == "j2k-lossy" and not (1.0 < value <= 1000.0):
+        raise ValueError(f"robustness variant {variant!r}: a JPEG 2000 compression ratio is above 1 (and at most 1000)")
+    if name == "jpeg-resave" and not (value == int(value) and 1 <= value <= 100):
+        raise ValueError(f"robustness variant {variant!r}: a JPEG quality is a whole number from 1 to 100")
+    return name, value
 
 
 class NotApplicableVariant(ValueError):
     """The variant cannot be applied to this image (JPEG baseline holds 8-bit greyscale only)."""
 
 
-def _jpeg_baseline(out: Any, pixels: np.ndarray) -> None:
-    """Encode ``out``'s pixels as one JPEG baseline frame at JPEG_QUALITY (Pillow), encapsulated."""
+def _jpeg_baseline(out: Any, pixels: np.ndarray, quality: int = JPEG_QUALITY) -> None:
+    """Encode ``out``'s pixels as one JPEG baseline frame at ``quality`` (Pillow), encapsulated."""
     from PIL import Image as PILImage
     from pydicom.encaps import encapsulate
     from pydicom.uid import JPEGBaseline8Bit
@@ -50,7 +76,7 @@ def _jpeg_baseline(out: Any, pixels: np.ndarray) -> None:
         raise NotApplicableVariant("JPEG baseline holds single-frame unsigned 8-bit greyscale images only")
     stored = stored_values(out, pixels)
     buf = io.BytesIO()
-    PILImage.fromarray(stored.astype(np.uint8)).save(buf, "JPEG", quality=JPEG_QUALITY)
+    PILImage.fromarray(stored.astype(np.uint8)).save(buf, "JPEG", quality=quality)
     out.PixelData = encapsulate([buf.getvalue()])
     out["PixelData"].VR = "OB"
     out.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
@@ -75,9 +101,10 @@ def _requantise(ds: Any, pixels: np.ndarray) -> np.ndarray:
 
 
 def transform_file(src: Path, dst: Path, variant: str) -> None:
-    """Write ``src`` transformed by ``variant`` to ``dst``."""
+    """Write ``src`` transformed by ``variant`` (a name, or a lossy variant's ``name:strength``) to ``dst``."""
     from pydicom.uid import JPEG2000, JPEG2000Lossless, RLELossless
 
+    variant, strength = parse_variant(variant)
     ds = read_dataset(src)
     image = image_from_dataset(ds, src)
     pixels = image.pixels
@@ -85,17 +112,16 @@ def transform_file(src: Path, dst: Path, variant: str) -> None:
         pixels = _resample(pixels)
     elif variant == "requantise":
         pixels = _requantise(ds, pixels)
-    elif variant not in ("lossless", "j2k-lossy", "jpeg-resave"):
-        raise ValueError(f"unknown robustness variant {variant!r}; one of {', '.join(VARIANTS)}")
     out = encode_slice(ds, pixels, syntax="explicit")
     if variant == "lossless":
         was_j2k = str(ds.file_meta.get("TransferSyntaxUID", "")) == JPEG2000Lossless
         out.compress(RLELossless if was_j2k else JPEG2000Lossless, stored_values(out, pixels), generate_instance_uid=False)
     elif variant == "j2k-lossy":
-        out.compress(JPEG2000, stored_values(out, pixels), j2k_cr=[10], generate_instance_uid=False)
+        out.compress(JPEG2000, stored_values(out, pixels), j2k_cr=[strength or J2K_RATIO],
+                     generate_instance_uid=False)
         out.LossyImageCompression = "01"
     elif variant == "jpeg-resave":
-        _jpeg_baseline(out, pixels)
+        _jpeg_baseline(out, pixels, int(strength or JPEG_QUALITY))
     dst.parent.mkdir(parents=True, exist_ok=True)
     out.save_as(dst, enforce_file_format=True)
 
@@ -117,7 +143,7 @@ def transformer(workdir: Path, variant: str) -> Callable[[Path, str], Path | Non
     does not apply to that image."""
     def apply(src: Path, key: str) -> Path | None:
         try:
-            return transform(src, workdir / variant / (key + ("" if src.is_dir() else ".dcm")), variant)
+            return transform(src, workdir / variant.replace(":", "-") / (key + ("" if src.is_dir() else ".dcm")), variant)
         except NotApplicableVariant:
             return None
     return apply

@@ -27,13 +27,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--leave-one-method-out", dest="lomo", action="store_true",
                         help="also fit one fusion per held-out method (recommended)")
     parser.add_argument("--robustness", action="store_true",
-                        help="also score the test split after lossless re-encoding, JPEG 2000 10:1, resampling, re-quantisation")
+                        help="also score the test split after lossless re-encoding, JPEG 2000 10:1, resampling, "
+                             "re-quantisation and a JPEG resave at quality 90")
+    parser.add_argument("--variants", metavar="LIST",
+                        help="robustness variants to run, comma-separated (implies --robustness; default all: "
+                             "lossless,j2k-lossy,resample,requantise,jpeg-resave); the lossy ones take a strength, "
+                             "e.g. j2k-lossy:4 (compression ratio), jpeg-resave:95 (quality)")
     parser.add_argument("--fpr", type=float, default=0.01, help="false-alarm rate for the fusion threshold (default 0.01)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
 
 
 def run(args: argparse.Namespace) -> int:
     from radtrust.benchmarking.report import write_report
+    from radtrust.benchmarking.robustness import VARIANTS
     from radtrust.benchmarking.runner import run_benchmark
 
     if not 0.0 < args.fpr < 1.0:
@@ -49,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"\r{stage}: {i}/{n}", end="\n" if i == n else "", file=sys.stderr, flush=True)
 
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    variants = _variants(args.variants) if args.variants is not None else VARIANTS
     result = run_benchmark(args.bench, detectors=detectors, model=args.model, lomo=args.lomo,
-                           robustness=args.robustness, fpr=args.fpr, jobs=args.jobs, progress=progress)
+                           robustness=args.robustness or args.variants is not None, variants=variants,
+                           fpr=args.fpr, jobs=args.jobs, progress=progress)
     paths = write_report(result, args.bench, args.out)
     r = result.report
     lines = [f"wrote {paths['json']} and {paths['html']}",
@@ -74,6 +82,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"radtrust: error: {item.mask_problem} (the image is measured at image level only)", file=sys.stderr,
                   flush=True)
     return 2 if r["errors"] or r.get("masks_not_used") else 0
+
+
+def _variants(text: str) -> list[str]:
+    """``--variants``' comma list, each checked (a usage error names the first that is wrong), each once."""
+    from radtrust.benchmarking.robustness import parse_variant
+
+    names = list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not names:
+        raise UsageError("--variants names no variant")
+    for v in names:
+        try:
+            parse_variant(v)
+        except ValueError as e:
+            raise UsageError(f"--variants: {e}") from None
+    return names
 
 
 def _s(m: dict) -> str:
