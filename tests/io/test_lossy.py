@@ -15,7 +15,15 @@ import pytest
 from pydicom.uid import JPEG2000
 
 from radtrust.io import load_image
-from radtrust.io.lossy import codec_grid, j2k_irreversible, lossy_reason, stored_lossy
+from radtrust.io.lossy import (
+    NEAR_LOSSLESS_RATIO,
+    codec_grid,
+    j2k_irreversible,
+    lossy_reason,
+    near_lossless,
+    stored_lossy,
+    stored_ratio,
+)
 from tests.conftest import require_tool
 
 
@@ -94,3 +102,62 @@ def test_codec_grid_names_the_block_and_wavelet_codecs(raw_ct, tmp_path):
 
     PILImage.fromarray(np.linspace(0, 255, 64 * 64).reshape(64, 64).astype(np.uint8)).save(tmp_path / "x.jpg")
     assert "JPEG file" in codec_grid(load_image(tmp_path / "x.jpg"))
+
+
+def _j2k(src: Path, dst: Path, ratio: float, **header: str) -> Path:
+    ds = pydicom.dcmread(src)
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        ds.decompress(generate_instance_uid=False)
+    ds.compress(JPEG2000, j2k_cr=[ratio], generate_instance_uid=False)
+    ds.LossyImageCompression = "01"
+    for keyword, value in header.items():
+        setattr(ds, keyword, value)
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
+
+
+def test_jpeg2000_at_a_low_ratio_is_judged_as_lossless(raw_ct, tmp_path):
+    """12 stored bits at 2:1: lossy storage, but its error is a fraction of one HU, so the noise checks judge it."""
+    mild = load_image(_j2k(raw_ct, tmp_path / "mild.dcm", 2))
+    assert stored_lossy(mild) and lossy_reason(mild) is None
+    assert "judged as if lossless" in near_lossless(mild) and stored_ratio(mild) <= NEAR_LOSSLESS_RATIO
+    assert float(np.abs(mild.pixels - load_image(raw_ct).pixels).mean()) < 0.5
+    strong = load_image(_j2k(raw_ct, tmp_path / "strong.dcm", 10))
+    assert abs(stored_ratio(strong) - 10) < 0.2  # measured on the codestream, at the bits stored
+    assert near_lossless(strong) is None and lossy_reason(strong) == stored_lossy(strong)
+    # the header's record of the step (a writer may count its ratio at the 16 bits allocated) is this storage
+    recorded = load_image(_j2k(raw_ct, tmp_path / "rec.dcm", 2, LossyImageCompressionRatio="3.5",
+                               LossyImageCompressionMethod="ISO_15444_1"))
+    assert near_lossless(recorded) and lossy_reason(recorded) is None
+
+
+@pytest.mark.parametrize("header", [{"LossyImageCompressionMethod": ["ISO_10918_1", "ISO_15444_1"]},
+                                    {"LossyImageCompressionRatio": ["12", "2.6"]},
+                                    {"LossyImageCompressionRatio": "2.00"}])
+def test_an_earlier_lossy_step_in_the_header_keeps_the_image_lossy(raw_ct, tmp_path, header):
+    path = _j2k(raw_ct, tmp_path / "earlier.dcm", 2, **header)
+    if header.get("LossyImageCompressionRatio") == "2.00":  # written malformed: no ratio can be read from it
+        data = path.read_bytes()
+        path.write_bytes(data.replace(b"2.00", b"n/a ", 1))
+        assert pydicom.dcmread(path).get_item("LossyImageCompressionRatio").value == b"n/a "
+    image = load_image(path)
+    assert near_lossless(image) is None and lossy_reason(image) == stored_lossy(image)
+
+
+def test_eight_bit_pictures_are_never_near_lossless(tmp_path):
+    """The 9-7 transform's rounding is as large as an 8-bit picture's JPEG lattice: lossy at any ratio."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    rng = np.random.default_rng(3)
+    pixels = np.clip(rng.normal(120, 20, (128, 128)), 0, 255).astype(np.uint8)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
+    ds.Modality, ds.Rows, ds.Columns, ds.SamplesPerPixel = "OT", 128, 128, 1
+    ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored, ds.HighBit = "MONOCHROME2", 8, 8, 7
+    ds.PixelRepresentation, ds.PixelData = 0, pixels.tobytes()
+    ds.save_as(tmp_path / "pic.dcm", enforce_file_format=True)
+    image = load_image(_j2k(tmp_path / "pic.dcm", tmp_path / "pic2.dcm", 2))
+    assert near_lossless(image) is None and lossy_reason(image)

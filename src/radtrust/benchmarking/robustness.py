@@ -102,6 +102,7 @@ def _requantise(ds: Any, pixels: np.ndarray) -> np.ndarray:
 
 def transform_file(src: Path, dst: Path, variant: str) -> None:
     """Write ``src`` transformed by ``variant`` (a name, or a lossy variant's ``name:strength``) to ``dst``."""
+    from pydicom.encaps import generate_fragments
     from pydicom.uid import JPEG2000, JPEG2000Lossless, RLELossless
 
     variant, strength = parse_variant(variant)
@@ -117,9 +118,12 @@ def transform_file(src: Path, dst: Path, variant: str) -> None:
         was_j2k = str(ds.file_meta.get("TransferSyntaxUID", "")) == JPEG2000Lossless
         out.compress(RLELossless if was_j2k else JPEG2000Lossless, stored_values(out, pixels), generate_instance_uid=False)
     elif variant == "j2k-lossy":
+        raw = out.Rows * out.Columns * out.BitsAllocated // 8
         out.compress(JPEG2000, stored_values(out, pixels), j2k_cr=[strength or J2K_RATIO],
                      generate_instance_uid=False)
-        out.LossyImageCompression = "01"
+        out.LossyImageCompression = "01"  # and the step's ratio and method, as PS3.3 C.7.6.1.1.5 asks of a writer
+        out.LossyImageCompressionRatio = f"{raw / sum(len(f) for f in generate_fragments(out.PixelData)):.4g}"
+        out.LossyImageCompressionMethod = "ISO_15444_1"
     elif variant == "jpeg-resave":
         _jpeg_baseline(out, pixels, int(strength or JPEG_QUALITY))
     dst.parent.mkdir(parents=True, exist_ok=True)

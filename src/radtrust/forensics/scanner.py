@@ -39,6 +39,7 @@ from radtrust.forensics.results import (
 from radtrust.forensics.same_pixels import Store
 from radtrust.forensics.trust import signature_status
 from radtrust.io import Image, Series, group_series
+from radtrust.io.lossy import near_lossless
 
 log = logging.getLogger(__name__)
 SITE_MODEL = "site-model"
@@ -219,6 +220,8 @@ class Scanner:
             evidence.extend(f"{name}: {line}" for line in findings[name].evidence)
         evidence.extend(notes)
         evidence.extend(f"input: {note}" for note in image.notes)  # how it was read (a modality inferred, colour)
+        if reason := near_lossless(image):  # its lossy storage does not stop the noise checks: the record says so
+            evidence.append(f"input: {reason}")
         if heat is None:
             heat = fuse_heatmaps(findings, self.fusion, shape=image.shape, extra=self.extra)
         if flag and copy.heatmap is not None and copy.heatmap.shape == image.shape:
@@ -272,6 +275,9 @@ class Scanner:
         """
         n = len(series)
         series_notes: list[str] = [f"series: {p}" for p in series.problems]
+        if mild := [reason for im in series.instances if (reason := near_lossless(im))]:  # each slice says it too
+            series_notes.append(f"series: {'every slice' if len(mild) == n else f'{len(mild)} of {n} slices'} "
+                                f"{mild[0]}")
         per_notes: list[list[str]] = [[] for _ in range(n)]
         # 3D first: its detectors' working memory is the largest, and the slices' 2D maps are not yet held then
         lost: dict[str, str] = {}

@@ -531,3 +531,30 @@ def test_region_sizes_are_ndimage_labels_sizes_in_its_order(density, along_slice
         structure[0, 1, 1] = structure[2, 1, 1] = True
     labels, n = ndimage.label(voxels, structure=structure)
     assert np.array_equal(region_sizes(voxels, along_slices=along_slices), np.bincount(labels.ravel())[1:])
+
+
+def test_ct_stored_as_near_lossless_jpeg2000_is_judged(sample_ct_files, tmp_path):
+    """JPEG 2000 at 2:1 changes a 12-bit CT slice by a fraction of one HU: a removal's hole without noise is still
+    found in place, and the authentic slice stays quiet (radtrust.io.lossy.near_lossless)."""
+    import pydicom
+
+    from radtrust.benchmarking.robustness import transform_file
+
+    ds = pydicom.dcmread(sample_ct_files[0])
+    x = ds.pixel_array.astype(np.float64)
+    sl = (slice(246, 270), slice(294, 318))  # soft tissue, noise about 19 HU
+    x[sl] = np.round(ndimage.gaussian_filter(x, 4.0)[sl])
+    ds.PixelData = x.astype(ds.pixel_array.dtype).tobytes()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.save_as(tmp_path / "edited.dcm", enforce_file_format=True)
+    det = NoiseFreeRegionDetector()
+    for src, name in ((sample_ct_files[0], "authentic"), (tmp_path / "edited.dcm", "edited")):
+        transform_file(src, tmp_path / f"{name}-2.dcm", "j2k-lossy:2")
+        found = det.run(load_image(tmp_path / f"{name}-2.dcm"))
+        if name == "authentic":
+            assert found.score < 0.2
+        else:
+            assert found.score > 0.9 and found.heatmap[sl].mean() > 0.5
+        transform_file(src, tmp_path / f"{name}-10.dcm", "j2k-lossy")
+        with pytest.raises(NotApplicable, match="lossy"):
+            det.run(load_image(tmp_path / f"{name}-10.dcm"))

@@ -62,3 +62,17 @@ def test_the_text_report_shows_the_limits_line_under_an_authentic_verdict(tmp_pa
     assert not lines[at + 2].startswith("  - ")  # that line only, not the detectors' evidence
     clean = next(i for i, line in enumerate(lines) if line.endswith(sample_ct_files[0].name))
     assert not lines[clean + 1].startswith("  - ")
+
+
+def test_a_series_stored_near_losslessly_is_judged_and_says_so(tmp_path, capsys, sample_ct_files):
+    """JPEG 2000 at 2:1 of 12 stored bits: no limits line, the noise checks judged, the record says why."""
+    mild = [transform(f, tmp_path / "mild" / f.name, "j2k-lossy:2") for f in sample_ct_files]
+    assert main(["scan", str(tmp_path / "mild"), "--format", "jsonl", "-q"]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    inst = [r for r in recs if r["kind"] == "instance"]
+    (series,) = [r for r in recs if r["kind"] == "series"]
+    assert len(inst) == len(mild) and all(r["verdict"] == "authentic" and not _limits(r) for r in inst)
+    assert all(any(e.startswith("input: stored as irreversible JPEG 2000 at") and "judged as if lossless" in e
+                   for e in r["evidence"]) and r["detectors"].get("noise-free") is not None for r in inst)
+    assert any(e.startswith("series: every slice stored as irreversible JPEG 2000") for e in series["evidence"])
+    assert all(series["detectors"].get(name) is not None for name in ("noise-free", "region-comb", "patch-fill"))

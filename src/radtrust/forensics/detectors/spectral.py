@@ -37,7 +37,7 @@ from radtrust.forensics.residuals import (
     robust_scale,
     valid_mask,
 )
-from radtrust.io.lossy import codec_grid, stored_lossy
+from radtrust.io.lossy import codec_grid, near_lossless, stored_lossy
 
 MIN_ERROR = 0.5  # stored steps: a tile's predictor error scale below which its p-map is rounding, not noise
 
@@ -162,8 +162,8 @@ class SpectralDetector(Detector):
         codec = next((c for c in map(codec_grid, series.instances) if c), None)
         # a lossy codec removes each slice's in-plane noise unevenly, so the through-plane residual's ratio to it
         # says nothing of z: an authentic Siemens series stored as 12-bit JPEG at quality 90 read as interpolated
-        # along z (robust z 11.0, 0.995)
-        lossy = next((r for r in map(stored_lossy, series.instances) if r), None)
+        # along z (robust z 11.0, 0.995); JPEG 2000 mild enough to leave the noise (near_lossless) is judged
+        lossy = next((r for im in series.instances if (r := stored_lossy(im)) and not near_lossless(im)), None)
         return sharing_ct_slices(self._analyse(series.volume().astype(np.float32), klass, along_z=len(series) >= 5,
                                                codec=codec, z_not_judged=lossy), series)
 
