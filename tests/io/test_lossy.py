@@ -161,3 +161,25 @@ def test_eight_bit_pictures_are_never_near_lossless(tmp_path):
     ds.save_as(tmp_path / "pic.dcm", enforce_file_format=True)
     image = load_image(_j2k(tmp_path / "pic.dcm", tmp_path / "pic2.dcm", 2))
     assert near_lossless(image) is None and lossy_reason(image)
+
+
+@pytest.mark.parametrize("method, ratio, mild", [("ISO_15444_1", "2.6", True), ("ISO_15444_1", "10", False),
+                                                 ("ISO_15444_1", None, False), (None, "2.6", False),
+                                                 ("ISO_10918_1", "2.6", False)])
+def test_a_recorded_mild_jpeg2000_step_on_lossless_pixels(raw_ct, tmp_path, method, ratio, mild):
+    """A near-lossless image decompressed for export keeps its record: JPEG 2000 within the bound, method and ratio
+    both recorded, is judged; any other record (or half of one) keeps the image lossy."""
+    ds = pydicom.dcmread(raw_ct)
+    ds.LossyImageCompression = "01"
+    if method:
+        ds.LossyImageCompressionMethod = method
+    if ratio:
+        ds.LossyImageCompressionRatio = ratio
+    ds.save_as(tmp_path / "exported.dcm")
+    image = load_image(tmp_path / "exported.dcm")
+    assert stored_lossy(image) is None
+    if mild:
+        assert "records lossy compression as JPEG 2000 at 2.6:1 only" in near_lossless(image)
+        assert lossy_reason(image) is None
+    else:
+        assert near_lossless(image) is None and "LossyImageCompression 01" in lossy_reason(image)

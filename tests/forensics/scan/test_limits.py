@@ -1,6 +1,7 @@
 """An authentic verdict says what it cannot vouch for (radtrust.forensics.limits): a lossy-compressed image, a JPEG
 file and an 8-bit picture with no JPEG lattice carry one "limits of this verdict" line, first after any signature;
-a lossless CT slice, a picture whose lattice is read and a flagged image do not."""
+a lossless CT slice, a picture whose lattice is read and a flagged image do not, nor does CT stored as JPEG 2000 mild
+enough to keep its noise (radtrust.io.lossy.near_lossless), whose edits are still found."""
 
 from __future__ import annotations
 
@@ -76,3 +77,23 @@ def test_a_series_stored_near_losslessly_is_judged_and_says_so(tmp_path, capsys,
                    for e in r["evidence"]) and r["detectors"].get("noise-free") is not None for r in inst)
     assert any(e.startswith("series: every slice stored as irreversible JPEG 2000") for e in series["evidence"])
     assert all(series["detectors"].get(name) is not None for name in ("noise-free", "region-comb", "patch-fill"))
+
+
+def test_an_edit_stored_near_losslessly_is_still_found(tmp_path, capsys, sample_ct_files):
+    """Storing an edited CT slice as JPEG 2000 at 2:1 no longer turns the noise checks off (before session 29 it was
+    `authentic` with a limits line, as it still is at 10:1, where the codec erases the evidence)."""
+    import pydicom
+    from scipy import ndimage
+
+    ds = pydicom.dcmread(sample_ct_files[0])
+    x = ds.pixel_array.astype(np.float64)
+    sl = (slice(246, 270), slice(294, 318))  # a removal's hole: the region's smooth trend, no noise
+    x[sl] = np.round(ndimage.gaussian_filter(x, 4.0)[sl])
+    ds.PixelData = x.astype(ds.pixel_array.dtype).tobytes()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.save_as(tmp_path / "edited.dcm", enforce_file_format=True)
+    mild = transform(tmp_path / "edited.dcm", tmp_path / "mild.dcm", "j2k-lossy:2")
+    strong = transform(tmp_path / "edited.dcm", tmp_path / "strong.dcm", "j2k-lossy")
+    recs = _records(capsys, mild, strong)
+    assert recs["mild.dcm"]["verdict"] == "tampered" and recs["mild.dcm"]["detectors"]["noise-free"] > 0.9
+    assert recs["strong.dcm"]["verdict"] == "authentic" and _limits(recs["strong.dcm"])
