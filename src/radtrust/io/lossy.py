@@ -131,9 +131,9 @@ def _values(ds: Any, keyword: str) -> list[str]:
 
 
 def _header_explained(ds: Any, bits: int) -> bool:
-    """Does the header's record of lossy compression name this JPEG 2000 storage only? An earlier step of another
-    method, or at a higher ratio, took the noise away before it (PS3.3 C.7.6.1.1.5: one value per step). A writer
-    may count the ratio at the bits allocated: that is allowed for."""
+    """Does the header's record of lossy compression name JPEG 2000 steps within the bound only? An earlier step of
+    another method, or at a higher ratio, took the noise away before it (PS3.3 C.7.6.1.1.5: one value per step). A
+    writer may count the ratio at the bits allocated: that is allowed for."""
     try:  # a value that cannot be read (pydicom raises on a malformed DS) is no record of a mild step
         if any(m not in _J2K_METHODS for m in _values(ds, "LossyImageCompressionMethod")):
             return False
@@ -156,8 +156,8 @@ def near_lossless(image: Any) -> str | None:
         ratio = stored_ratio(image)
         if ratio is None or ratio > NEAR_LOSSLESS_RATIO or not _header_explained(ds, bits):
             return None
-        return (f"stored as irreversible JPEG 2000 at {ratio:.1f}:1 of its {bits} stored bits, which changes pixels "
-                "by a fraction of one stored unit, far below the noise: judged as if lossless")
+        return (f"stored as irreversible JPEG 2000 at {ratio:.1f}:1 of its {bits} stored bits, mild enough to keep "
+                "the image's noise: judged as if lossless")
     if stored_lossy(image) or str(ds.get("LossyImageCompression", "") or "").strip() != "01":
         return None
     try:
@@ -166,8 +166,8 @@ def near_lossless(image: Any) -> str | None:
         return None
     if not all(recorded) or not _header_explained(ds, bits):
         return None
-    return (f"the header records lossy compression as JPEG 2000 at {', '.join(recorded[1])}:1 only, which changes "
-            "pixels by a fraction of one stored unit, far below the noise: judged as if lossless")
+    return (f"the header records lossy compression as JPEG 2000 at {', '.join(recorded[1])}:1 only, mild enough to "
+            "keep the image's noise: judged as if lossless")
 
 
 def stored_lossy(image: Any) -> str | None:
