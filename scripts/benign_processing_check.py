@@ -3,7 +3,11 @@
 radiograph before anyone could tamper with it (resize, tone curves, sharpening, rotation, cropping), saved as PNG
 and as JPEG, then scanned with the shipped fusion.
 
-    .venv/bin/python scripts/benign_processing_check.py ../shared/data/cxr --limit 40 [--jobs 2] [--json OUT]
+    .venv/bin/python scripts/benign_processing_check.py ../shared/data/cxr --limit 40 [--jobs 2] [--json OUT] \
+        [--j2k | --only-j2k]
+
+With --j2k each is also stored as a DICOM secondary capture in irreversible JPEG 2000 at 2:1 and 3:1 (what an archive
+compressing on ingest does; jpeg-grid reads the lattice through such mild storage since session 29).
 
 Every transform applies to the whole picture, so none is an edit of a region: each flag is a false alarm.
 Burned-in text (an annotation added to the whole picture's corner) is reported on its own row: it does change
@@ -64,6 +68,25 @@ TRANSFORMS: dict[str, Callable[[PILImage.Image], PILImage.Image]] = {
     "burned-in text": _text,
 }
 SAVES = {"png": {}, "jpeg q90": {"quality": 90}}
+#: stored as DICOM (a secondary capture made from the PNG) in irreversible JPEG 2000 at these ratios, as an archive
+#: compressing on ingest would: with --j2k
+J2K_SAVES = {"dicom j2k 2:1": 2.0, "dicom j2k 3:1": 3.0}
+
+
+def _as_j2k(png: Path, dst: Path, ratio: float) -> Path:
+    import pydicom
+    from pydicom.uid import JPEG2000
+
+    from radtrust.simulation import writer
+    from radtrust.simulation.target import from_raster
+
+    target = from_raster(png)
+    writer.write_dicom(target.datasets, target.pixels, dst, syntax="explicit")
+    ds = pydicom.dcmread(dst)
+    ds.compress(JPEG2000, j2k_cr=[ratio], generate_instance_uid=False)
+    ds.LossyImageCompression = "01"
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
 
 
 def run(task: tuple[str, str, str]) -> dict:
@@ -71,8 +94,10 @@ def run(task: tuple[str, str, str]) -> dict:
     im = PILImage.open(path).convert("L")
     out = TRANSFORMS[name](im)
     with tempfile.TemporaryDirectory() as td:
-        dst = Path(td) / ("x.png" if save == "png" else "x.jpg")
-        out.save(dst, **SAVES[save])
+        dst = Path(td) / ("x.jpg" if save in SAVES and save != "png" else "x.png")
+        out.save(dst, **SAVES.get(save, {}))
+        if save in J2K_SAVES:
+            dst = _as_j2k(dst, Path(td) / "x.dcm", J2K_SAVES[save])
         result = Scanner().scan_image(load_image(dst))
     return {"picture": Path(path).name, "transform": name, "save": save, "score": round(result.score, 4),
             "verdict": result.verdict, "detectors": result.detectors}
@@ -84,10 +109,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40, help="pictures, in name order (every fourth first)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--j2k", action="store_true", help="also store each as DICOM in JPEG 2000 at 2:1 and 3:1")
+    ap.add_argument("--only-j2k", action="store_true", help="store each as DICOM in JPEG 2000 only")
     args = ap.parse_args()
     pictures = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     pictures = (pictures[::4] + [p for i, p in enumerate(pictures) if i % 4])[: args.limit]
-    tasks = [(str(p), t, s) for p in pictures for t in TRANSFORMS for s in SAVES]
+    saves = [*([] if args.only_j2k else SAVES), *(J2K_SAVES if args.j2k or args.only_j2k else [])]
+    tasks = [(str(p), t, s) for p in pictures for t in TRANSFORMS for s in saves]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run, tasks, chunksize=4))
     if args.json:
