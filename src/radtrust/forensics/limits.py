@@ -30,6 +30,9 @@ def verdict_limits(image: Image, judged: Collection[str], available: Collection[
         return (f"{PREFIX}a JPEG file: an edit saved with its last compression leaves no lattice to read, so only a "
                 "double-compression trace (jpeg-double), the header or copies can show one")
     if reason := lossy_reason(image):
+        if LATTICE in judged:  # a picture stored as JPEG 2000 whose lattice was read through the codec's rounding
+            return (f"{PREFIX}{reason}: that coder erased the fine noise and weakened the JPEG lattice by which most "
+                    "pixel edits are found, so fewer edits are found than in a picture stored losslessly")
         return (f"{PREFIX}{reason}: that coder erased the fine noise, and any JPEG lattice, by which most pixel edits "
                 "are found, so an edit made before it is rarely found; this verdict rests mainly on the header, "
                 "signatures and copies")

@@ -97,3 +97,25 @@ def test_an_edit_stored_near_losslessly_is_still_found(tmp_path, capsys, sample_
     recs = _records(capsys, mild, strong)
     assert recs["mild.dcm"]["verdict"] == "tampered" and recs["mild.dcm"]["detectors"]["noise-free"] > 0.9
     assert recs["strong.dcm"]["verdict"] == "authentic" and _limits(recs["strong.dcm"])
+
+
+def test_a_picture_stored_as_jpeg2000_says_its_lattice_was_read_through_the_codec(tmp_path, capsys, shared_data):
+    """jpeg-grid reads a JPEG-born picture's lattice through JPEG 2000 at 2:1: the limits line says the lattice was
+    weakened, not erased; at 10:1 (lattice not read) it says erased."""
+    import pydicom
+    from pydicom.uid import JPEG2000
+
+    from radtrust.simulation import writer
+    from radtrust.simulation.target import from_raster
+
+    target = from_raster(shared_data / "cxr" / "16663_1_1.jpg")  # the sample picture's lattice does not survive 2:1
+    writer.write_dicom(target.datasets, target.pixels, tmp_path / "raw.dcm", syntax="explicit")
+    for ratio in (2, 10):
+        ds = pydicom.dcmread(tmp_path / "raw.dcm")
+        ds.compress(JPEG2000, j2k_cr=[ratio], generate_instance_uid=False)
+        ds.save_as(tmp_path / f"j2k{ratio}.dcm", enforce_file_format=True)
+    recs = _records(capsys, tmp_path / "j2k2.dcm", tmp_path / "j2k10.dcm")
+    mild, strong = recs["j2k2.dcm"], recs["j2k10.dcm"]
+    assert mild["verdict"] == strong["verdict"] == "authentic"
+    assert "jpeg-grid" in mild["detectors"] and "weakened the JPEG lattice" in _limits(mild)[0]
+    assert "jpeg-grid" not in strong["detectors"] and "and any JPEG lattice" in _limits(strong)[0]

@@ -30,9 +30,12 @@ judged. Measured on the development pictures: untouched ones at most 0.006 below
 every block's distance, so the score's centre rises with the deficit (``_DEFICIT_SLOPE``).
 
 Images with no JPEG history (CT, most DICOM radiographs, pictures resized after compression) are not
-judged: the detector raises NotApplicable and says why. An image stored lossy-compressed (a lossy JPEG, JPEG-LS or
-irreversible JPEG 2000 transfer syntax, :func:`radtrust.io.lossy.stored_lossy`) is not judged either: that
-compression came last, so the lattice left is the archive's or has been blurred for the whole picture alike.
+judged: the detector raises NotApplicable and says why. An image stored lossy-compressed as JPEG or JPEG-LS
+(:func:`radtrust.io.lossy.stored_lossy`) is not judged either: that compression came last, so the lattice left is
+the archive's or has been blurred for the whole picture alike. A picture stored as irreversible JPEG 2000 is judged
+(session 29) while its lattice shows no more noise than the 9-7 transform's rounding adds (``Lattice.noise_variance``
+at most ``_WAVELET_MAX_NOISE``), against a fixed, higher centre (``_WAVELET_CENTER``): that rounding weakens the
+lattice evenly, like added noise, not unevenly like a resize.
 """
 
 from __future__ import annotations
