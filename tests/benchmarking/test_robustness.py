@@ -48,7 +48,8 @@ def test_lossy_variants_take_their_strength(tmp_path, sample_ct_files):
 
 def test_parse_variant():
     assert parse_variant("lossless") == ("lossless", None)
-    assert parse_variant("j2k-lossy:4") == ("j2k-lossy", 4.0) and parse_variant("jpeg-resave:95") == ("jpeg-resave", 95.0)
+    assert parse_variant("j2k-lossy:4") == ("j2k-lossy", 4.0)
+    assert parse_variant("jpeg-resave:95") == ("jpeg-resave", 95.0)
     for bad in ("j2k-lossy:0.5", "j2k-lossy:x", "jpeg-resave:0", "jpeg-resave:101", "requantise:2", "blur"):
         with pytest.raises(ValueError):
             parse_variant(bad)

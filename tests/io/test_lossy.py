@@ -188,5 +188,6 @@ def test_a_recorded_mild_jpeg2000_step_on_lossless_pixels(raw_ct, tmp_path, meth
 def test_jpeg_ls_near_lossless_stays_lossy_however_small_its_error(raw_ct, tmp_path):
     """JPEG-LS with NEAR 1 errs by one HU at most, yet quantises a quiet phantom's residuals into combs (region-comb
     read the Philips phantom as re-scaled, 0.999, session 29): it is not judged as lossless."""
-    image = load_image(_tool(["dcmcjpls", "--encode-nearlossless", "--max-deviation", "1"], raw_ct, tmp_path / "n1.dcm"))
+    args = ["dcmcjpls", "--encode-nearlossless", "--max-deviation", "1"]
+    image = load_image(_tool(args, raw_ct, tmp_path / "n1.dcm"))
     assert near_lossless(image) is None and "JPEG-LS near-lossless" in lossy_reason(image)

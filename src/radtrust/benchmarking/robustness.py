@@ -147,7 +147,8 @@ def transformer(workdir: Path, variant: str) -> Callable[[Path, str], Path | Non
     does not apply to that image."""
     def apply(src: Path, key: str) -> Path | None:
         try:
-            return transform(src, workdir / variant.replace(":", "-") / (key + ("" if src.is_dir() else ".dcm")), variant)
+            out = workdir / variant.replace(":", "-") / (key + ("" if src.is_dir() else ".dcm"))
+            return transform(src, out, variant)
         except NotApplicableVariant:
             return None
     return apply
