@@ -1,7 +1,8 @@
 """An authentic verdict says what it cannot vouch for (radtrust.forensics.limits): a lossy-compressed image, a JPEG
 file and an 8-bit picture with no JPEG lattice carry one "limits of this verdict" line, first after any signature;
 a lossless CT slice, a picture whose lattice is read and a flagged image do not, nor does CT stored as JPEG 2000 mild
-enough to keep its noise (radtrust.io.lossy.near_lossless), whose edits are still found."""
+enough to keep its noise (radtrust.io.lossy.near_lossless), whose edits are still found; a picture stored as JPEG 2000
+whose lattice jpeg-grid reads through it says the lattice was weakened, not erased."""
 
 from __future__ import annotations
 
