@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orth
 TORCH_VERSION := 2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all bench bench-data bench-dev bench-holdout bench-exemplar bench-filters bench-resized debian-packages clean
+.PHONY: demo test test-all bench bench-data bench-dev bench-lossy bench-holdout bench-exemplar bench-filters bench-resized debian-packages clean
 
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ bench/dev/labels.csv:
 # Every detector measured on the development benchmark (report in bench/report-dev/report.html).
 bench-dev: $(VENV)/.installed-runtime bench/dev/labels.csv
 	$(VENV)/bin/radtrust bench bench/dev --out bench/report-dev --leave-one-method-out --jobs 2
+
+# How the figures fall with lossy storage (session 29): the development benchmark's test split stored as JPEG 2000 at
+# 2:1, 3:1, 5:1 and 10:1 (about 7 min; report in bench/report-lossy/report.html).
+LOSSY_VARIANTS = j2k-lossy:2,j2k-lossy:3,j2k-lossy:5,j2k-lossy
+bench-lossy: $(VENV)/.installed-runtime bench/dev/labels.csv
+	$(VENV)/bin/radtrust bench bench/dev --out bench/report-lossy --variants $(LOSSY_VARIANTS) --jobs 2
 
 # Methods nothing was tuned on (simulation/holdout.py and the learned in-painter), measured with the shipped fusion.
 # The methods are named, not `--methods holdout`, so that the benchmark the README's figures come from is rebuilt
