@@ -21,6 +21,7 @@ from radtrust.io.lossy import (
     j2k_irreversible,
     lossy_reason,
     near_lossless,
+    record_lossy_step,
     stored_lossy,
     stored_ratio,
 )
@@ -146,20 +147,10 @@ def test_an_earlier_lossy_step_in_the_header_keeps_the_image_lossy(raw_ct, tmp_p
 
 def test_eight_bit_pictures_are_never_near_lossless(tmp_path):
     """The 9-7 transform's rounding is as large as an 8-bit picture's JPEG lattice: lossy at any ratio."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from tests.forensics.pixel.test_jpeg_grid import _stored_as_j2k
 
-    rng = np.random.default_rng(3)
-    pixels = np.clip(rng.normal(120, 20, (128, 128)), 0, 255).astype(np.uint8)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
-    ds.Modality, ds.Rows, ds.Columns, ds.SamplesPerPixel = "OT", 128, 128, 1
-    ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored, ds.HighBit = "MONOCHROME2", 8, 8, 7
-    ds.PixelRepresentation, ds.PixelData = 0, pixels.tobytes()
-    ds.save_as(tmp_path / "pic.dcm", enforce_file_format=True)
-    image = load_image(_j2k(tmp_path / "pic.dcm", tmp_path / "pic2.dcm", 2))
+    pixels = np.clip(np.random.default_rng(3).normal(120, 20, (128, 128)), 0, 255)
+    image = _stored_as_j2k(pixels, tmp_path / "pic.dcm", 2)
     assert near_lossless(image) is None and lossy_reason(image)
 
 
@@ -191,3 +182,17 @@ def test_jpeg_ls_near_lossless_stays_lossy_however_small_its_error(raw_ct, tmp_p
     args = ["dcmcjpls", "--encode-nearlossless", "--max-deviation", "1"]
     image = load_image(_tool(args, raw_ct, tmp_path / "n1.dcm"))
     assert near_lossless(image) is None and "JPEG-LS near-lossless" in lossy_reason(image)
+
+
+def test_a_lossy_step_is_appended_to_the_header_record(raw_ct):
+    """One value per step (PS3.3 C.7.6.1.1.5), earlier single values kept whole (a single DS or CS value is not a
+    list: it was once iterated character by character)."""
+    ds = pydicom.dcmread(raw_ct)
+    ds.LossyImageCompression, ds.LossyImageCompressionMethod, ds.LossyImageCompressionRatio = "01", "ISO_10918_1", "5"
+    raw = len(ds.PixelData)
+    ds.compress(JPEG2000, j2k_cr=[10], generate_instance_uid=False)
+    ratio = record_lossy_step(ds, raw)
+    assert 12 < ratio < 15  # 10:1 at the 12 bits stored is 13.3:1 at the 16 allocated
+    assert list(ds.LossyImageCompressionMethod) == ["ISO_10918_1", "ISO_15444_1"]
+    assert [float(r) for r in ds.LossyImageCompressionRatio] == [5.0, float(f"{ratio:.4g}")]
+    assert ds.LossyImageCompression == "01"

@@ -32,6 +32,8 @@ from scipy import ndimage as ndi
 
 from radtrust.io import iter_files, read_dataset
 from radtrust.io.dicom import image_from_dataset
+from radtrust.io.lossy import record_lossy_step
+from radtrust.provenance.derive.compress import MAX_RATIO
 from radtrust.simulation.writer import encode_slice, stored_values
 
 VARIANTS = ("lossless", "j2k-lossy", "resample", "requantise", "jpeg-resave")
@@ -54,8 +56,9 @@ def parse_variant(variant: str) -> tuple[str, float | None]:
         value = float(arg)
     except ValueError:
         raise ValueError(f"robustness variant {variant!r}: {arg!r} is not a number") from None
-    if name == "j2k-lossy" and not (1.0 < value <= 1000.0):
-        raise ValueError(f"robustness variant {variant!r}: a JPEG 2000 compression ratio is above 1 (and at most 1000)")
+    if name == "j2k-lossy" and not (1.0 < value <= MAX_RATIO):
+        raise ValueError(f"robustness variant {variant!r}: a JPEG 2000 compression ratio is above 1 (and at most "
+                         f"{MAX_RATIO:g})")
     if name == "jpeg-resave" and not (value == int(value) and 1 <= value <= 100):
         raise ValueError(f"robustness variant {variant!r}: a JPEG quality is a whole number from 1 to 100")
     return name, value
@@ -75,13 +78,13 @@ def _jpeg_baseline(out: Any, pixels: np.ndarray, quality: int = JPEG_QUALITY) ->
             or int(out.get("NumberOfFrames", 1) or 1) != 1 or int(out.get("PixelRepresentation", 0) or 0) != 0:
         raise NotApplicableVariant("JPEG baseline holds single-frame unsigned 8-bit greyscale images only")
     stored = stored_values(out, pixels)
+    raw = len(out.PixelData)
     buf = io.BytesIO()
     PILImage.fromarray(stored.astype(np.uint8)).save(buf, "JPEG", quality=quality)
     out.PixelData = encapsulate([buf.getvalue()])
     out["PixelData"].VR = "OB"
     out.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
-    out.LossyImageCompression = "01"
-    out.LossyImageCompressionMethod = "ISO_10918_1"
+    record_lossy_step(out, raw, "ISO_10918_1")
 
 
 def _resample(pixels: np.ndarray) -> np.ndarray:
@@ -102,7 +105,6 @@ def _requantise(ds: Any, pixels: np.ndarray) -> np.ndarray:
 
 def transform_file(src: Path, dst: Path, variant: str) -> None:
     """Write ``src`` transformed by ``variant`` (a name, or a lossy variant's ``name:strength``) to ``dst``."""
-    from pydicom.encaps import generate_fragments
     from pydicom.uid import JPEG2000, JPEG2000Lossless, RLELossless
 
     variant, strength = parse_variant(variant)
@@ -118,12 +120,10 @@ def transform_file(src: Path, dst: Path, variant: str) -> None:
         was_j2k = str(ds.file_meta.get("TransferSyntaxUID", "")) == JPEG2000Lossless
         out.compress(RLELossless if was_j2k else JPEG2000Lossless, stored_values(out, pixels), generate_instance_uid=False)
     elif variant == "j2k-lossy":
-        raw = out.Rows * out.Columns * out.BitsAllocated // 8
+        raw = len(out.PixelData)
         out.compress(JPEG2000, stored_values(out, pixels), j2k_cr=[strength or J2K_RATIO],
                      generate_instance_uid=False)
-        out.LossyImageCompression = "01"  # and the step's ratio and method, as PS3.3 C.7.6.1.1.5 asks of a writer
-        out.LossyImageCompressionRatio = f"{raw / sum(len(f) for f in generate_fragments(out.PixelData)):.4g}"
-        out.LossyImageCompressionMethod = "ISO_15444_1"
+        record_lossy_step(out, raw)
     elif variant == "jpeg-resave":
         _jpeg_baseline(out, pixels, int(strength or JPEG_QUALITY))
     dst.parent.mkdir(parents=True, exist_ok=True)

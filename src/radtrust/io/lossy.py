@@ -133,6 +133,24 @@ def _values(ds: Any, keyword: str) -> list[str]:
     return [str(v).strip() for v in values if v is not None and str(v).strip()]
 
 
+def record_lossy_step(ds: Any, raw_bytes: int, method: str = "ISO_15444_1") -> float:
+    """Record the lossy compression just applied to ``ds`` as PS3.3 C.7.6.1.1.5 asks of a writer: Lossy Image
+    Compression 01, and this step's ratio (``raw_bytes``, the pixel data's size before it, over the encapsulated
+    fragments') and method appended to those of earlier steps. Returns the ratio."""
+    from pydicom.encaps import generate_fragments
+
+    ratio = raw_bytes / max(sum(len(f) for f in generate_fragments(ds.PixelData)), 1)
+    ratios, methods = _values(ds, "LossyImageCompressionRatio"), _values(ds, "LossyImageCompressionMethod")
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionRatio = [*ratios, f"{ratio:.4g}"]
+    ds.LossyImageCompressionMethod = [*methods, method]
+    return ratio
+
+
+def _says_lossy(ds: Any) -> bool:
+    return str(ds.get("LossyImageCompression", "") or "").strip() == "01"
+
+
 def _header_explained(ds: Any, bits: int) -> bool:
     """Does the header's record of lossy compression name JPEG 2000 steps within the bound only? An earlier step of
     another method, or at a higher ratio, took the noise away before it (PS3.3 C.7.6.1.1.5: one value per step). A
@@ -161,7 +179,7 @@ def near_lossless(image: Any) -> str | None:
             return None
         return (f"stored as irreversible JPEG 2000 at {ratio:.1f}:1 of its {bits} stored bits, mild enough to keep "
                 "the image's noise: judged as if lossless")
-    if stored_lossy(image) or str(ds.get("LossyImageCompression", "") or "").strip() != "01":
+    if stored_lossy(image) or not _says_lossy(ds):
         return None
     try:
         recorded = _values(ds, "LossyImageCompressionMethod"), _values(ds, "LossyImageCompressionRatio")
@@ -190,6 +208,6 @@ def lossy_reason(image: Any) -> str | None:
     if reason := stored_lossy(image):
         return reason
     ds = image.dataset
-    if ds is not None and str(ds.get("LossyImageCompression", "") or "").strip() == "01":
+    if ds is not None and _says_lossy(ds):
         return "the header says the image went through lossy compression (LossyImageCompression 01)"
     return None

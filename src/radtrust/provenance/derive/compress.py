@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from radtrust.errors import UsageError
+from radtrust.io.lossy import record_lossy_step
 from radtrust.provenance.derive.derived import mark_derived
 
 JPEG2000 = "1.2.840.10008.1.2.4.91"
@@ -33,14 +34,6 @@ def compress(ds: Any, *, ratio: float = 10.0) -> dict[str, Any]:
     raw = len(ds.PixelData)
     source = mark_derived(ds, f"Lossy JPEG 2000 compression, target ratio {ratio:g}:1")
     ds.compress(UID(JPEG2000), j2k_cr=[ratio], generate_instance_uid=False)
-    from pydicom.encaps import generate_fragments
-
-    encoded = sum(len(f) for f in generate_fragments(ds.PixelData))
-    actual = raw / max(encoded, 1)
-    previous = [str(v) for v in ds.get("LossyImageCompressionRatio", [])] if "LossyImageCompressionRatio" in ds else []
-    methods = [str(v) for v in ds.get("LossyImageCompressionMethod", [])] if "LossyImageCompressionMethod" in ds else []
-    ds.LossyImageCompression = "01"
-    ds.LossyImageCompressionRatio = previous + [f"{actual:.4g}"]
-    ds.LossyImageCompressionMethod = methods + ["ISO_15444_1"]
+    actual = record_lossy_step(ds, raw)
     return {"method": "ISO_15444_1", "target_ratio": ratio, "ratio": round(actual, 3), "from": before,
             "to": JPEG2000, "source": source}
