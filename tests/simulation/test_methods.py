@@ -54,6 +54,26 @@ def test_ct_methods_with_antiforensics_respect_mask(af):
         assert r.params["antiforensics"] == AF_CASES[af].to_dict()
 
 
+def test_the_whole_scan_rescaled_as_ct_gans_code_does():
+    """'scan': every voxel zoomed to 1 mm and back and truncated to the stored grid, not only the lesion's; the mask
+    still marks the lesion and the sidecar says the scan was rescaled; 2D targets refuse it."""
+    from radtrust.errors import UsageError
+    from radtrust.forensics.detectors.whole_resample import line_strength
+
+    af = AntiForensics(noise="copy", scan=True)
+    plain = simulate("ct-inject-nodule", CT, 4, antiforensics=AntiForensics(noise="copy"))
+    r = simulate("ct-inject-nodule", CT, 4, antiforensics=af)
+    assert np.array_equal(r.mask, plain.mask)
+    outside = ~ndi.binary_dilation(r.mask, iterations=3)
+    assert (r.pixels != CT.pixels)[outside].mean() > 0.5  # the whole scan moved
+    assert np.array_equal(r.pixels, np.trunc(r.pixels))  # on the stored grid (slope 1 here)
+    assert r.params["whole_scan_rescaled_mm"] == 1.0 and r.params["antiforensics"]["scan"] is True
+    if abs(CT.spacing[-1] % 1.0 - 0.5) < 0.45:  # a zoom factor away from a whole number leaves its period
+        assert line_strength(list(r.pixels))[0] > line_strength(list(plain.pixels))[0]
+    with pytest.raises(UsageError, match="CT volumes only"):
+        simulate("xr-inject-nodule", XR, 4, antiforensics=af)
+
+
 # (kind, diameter mm, HU range of the core, HU level that delimits the whole nodule) from the
 # module's literature table; the outline of ground-glass parts is taken just above the -850 HU lung.
 NODULES = [("solid", 8.0, (0, 80), -400), ("solid", 16.0, (0, 80), -400), ("ground-glass", 12.0, (-750, -300), -790),

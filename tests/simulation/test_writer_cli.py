@@ -100,6 +100,8 @@ def test_antiforensics_parse():
     assert AntiForensics.parse("none") == AntiForensics()
     assert AntiForensics.parse("random") is None
     assert AntiForensics.parse("synth,resample") == AntiForensics(noise="synth", resample=True)
+    assert AntiForensics.parse("copy,scan") == AntiForensics(noise="copy", scan=True)
+    assert "scan" not in AntiForensics(noise="copy").to_dict()  # sidecars without it stay as they were
     with pytest.raises(ValueError):
         AntiForensics.parse("magic")
 

@@ -22,6 +22,7 @@ DETECTORS: dict[str, str] = {
     "noise-free": "radtrust.forensics.detectors.noise_free:NoiseFreeRegionDetector",
     "region-comb": "radtrust.forensics.detectors.region_comb:RegionCombDetector",
     "patch-fill": "radtrust.forensics.detectors.patch_fill:PatchFillDetector",
+    "whole-resample": "radtrust.forensics.detectors.whole_resample:WholeResampleDetector",
     "site-model": "radtrust.forensics.detectors.site_model:SiteModelDetector",
 }
 

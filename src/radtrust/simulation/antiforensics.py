@@ -7,6 +7,10 @@
 - **Re-quantisation** to the stored grid (rescale slope steps) before writing.
 - **Isotropic resampling**: the cube is cut, zoomed to isotropic spacing (cubic spline), tampered there
   and zoomed back, as CT-GAN does with ``scipy.ndimage.zoom``.
+- **The whole scan rescaled** (``scan``, asked for by name, never drawn): CT-GAN's public code zooms the *whole
+  scan* to 1 mm voxels and back (``utils/dicom_utils.scale_scan``) and writes the floats into the stored integer
+  array, so every voxel is interpolated and truncated, not only the cube's (:func:`rescale_scan`). The mask still
+  marks the lesion; the sidecar records the step.
 
 :class:`AntiForensics` says which of them a run applies; :func:`draw` picks them at random.
 """
@@ -31,13 +35,17 @@ class AntiForensics:
     histmatch: bool = False
     requantise: bool = False
     resample: bool = False
+    scan: bool = False  # the whole scan rescaled to 1 mm and back (CT-GAN's code); CT volumes only
 
     @property
     def any(self) -> bool:
-        return self.noise != "none" or self.histmatch or self.requantise or self.resample
+        return self.noise != "none" or self.histmatch or self.requantise or self.resample or self.scan
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.scan:  # sidecars of runs without it stay as they were
+            del out["scan"]
+        return out
 
     @classmethod
     def parse(cls, spec: str | None) -> AntiForensics | None:
@@ -52,10 +60,11 @@ class AntiForensics:
         for part in (p.strip() for p in spec.split(",") if p.strip()):
             if part in ("copy", "synth"):
                 kw["noise"] = part
-            elif part in ("histmatch", "requantise", "resample"):
+            elif part in ("histmatch", "requantise", "resample", "scan"):
                 kw[part] = True
             else:
-                raise ValueError(f"unknown anti-forensic step {part!r} (copy, synth, histmatch, requantise, resample)")
+                raise ValueError(f"unknown anti-forensic step {part!r} (copy, synth, histmatch, requantise, resample, "
+                                 "scan)")
         return cls(**kw)
 
 
@@ -123,6 +132,22 @@ def match_histogram(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def requantise(x: np.ndarray, step: float, lo: float, hi: float) -> np.ndarray:
     """Round to the stored grid and clip to what the stored bits can hold."""
     return np.clip(np.rint(x / step) * step, lo, hi).astype(np.float32)
+
+
+def rescale_scan(pixels: np.ndarray, spacing: tuple[float, ...], datasets: tuple[Any, ...],
+                 value_range: tuple[float, float], iso_mm: float = 1.0) -> np.ndarray:
+    """The whole volume as CT-GAN's code leaves it: zoomed to ``iso_mm`` isotropic voxels and back to its shape
+    (``scipy.ndimage.zoom``, cubic spline, mode nearest; back to the exact shape, where CT-GAN's rounding of the
+    shapes can miss it by a voxel), then stored as CT-GAN stores it, floats written into the integer array:
+    truncated toward zero in stored units (RescaleSlope and RescaleIntercept of the first slice)."""
+    v = pixels.astype(np.float64)
+    up = ndi.zoom(v, tuple(s / iso_mm for s in spacing), order=3, mode="nearest")
+    back = ndi.zoom(up, tuple(n / m for n, m in zip(v.shape, up.shape)), order=3, mode="nearest")
+    ds = datasets[0] if datasets else None
+    slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
+    intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
+    stored = np.trunc((back - intercept) / slope)
+    return np.clip(stored * slope + intercept, *value_range).astype(np.float32)
 
 
 def in_isotropic(cube: np.ndarray, spacing: tuple[float, ...], fn: Callable[[np.ndarray, tuple[float, ...]], np.ndarray],

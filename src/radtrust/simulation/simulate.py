@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,14 @@ def simulate(method: str, target: Target, rng: np.random.Generator | int, *, don
     kw: dict[str, Any] = {k: v for k, v in {"donor": donor, "at": at, "size_mm": size_mm,
                                            "antiforensics": antiforensics, **options}.items()
                           if k in accepted and v is not None}
+    if antiforensics is not None and antiforensics.scan and not target.is_ct:
+        raise UsageError("the anti-forensic step 'scan' (the whole scan rescaled, as CT-GAN's code does) applies to "
+                         "CT volumes only")
     result = fn(target, rng, **kw)
     assert isinstance(result, Tampered)
+    if antiforensics is not None and antiforensics.scan:
+        pixels = afm.rescale_scan(result.pixels, target.spacing, result.datasets, target.value_range)
+        result = replace(result, pixels=pixels, params={**result.params, "whole_scan_rescaled_mm": 1.0})
     return result
 
 

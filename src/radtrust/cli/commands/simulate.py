@@ -39,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--at", help="where: z,y,x for a volume or y,x for an image (voxel indices)")
         p.add_argument("--size", type=float, metavar="MM", help="lesion/region size in mm (diameter)")
         p.add_argument("--antiforensics", default="random", metavar="SPEC",
-                       help="none, all, random (default) or a comma list of copy|synth,histmatch,requantise,resample")
+                       help="none, all, random (default) or a comma list of copy|synth,histmatch,requantise,resample,"
+                            "scan (CT: the whole scan rescaled to 1 mm and back, as CT-GAN's code does)")
         if spec.name == "ct-inject-nodule":
             p.add_argument("--kind", choices=("solid", "part-solid", "ground-glass", "spiculated"))
         p.add_argument("--donor", help="donor image for splice/identity swap (another patient)")
