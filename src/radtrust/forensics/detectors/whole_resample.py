@@ -5,8 +5,9 @@ CT-GAN's public code (Mirsky et al., USENIX Security 2019; ymirsky/CT-GAN, ``uti
 the *whole scan* to 1 mm isotropic voxels (``scipy.ndimage.zoom``, a cubic spline), pastes its generator's cube
 there and zooms the whole scan back before writing every slice: every voxel has been interpolated, not only the
 lesion's. That hides the lesion from the checks that judge a region against the rest of its own scan (noise-free's
-tiers, spectral's local periodicity, noise-residual): 40 nodule injections into chest CT stretches, of which the
-shipped scanner flags 20, keep 7 flagged once the whole stretch is rescaled so (session 30, docs/verdict.md).
+tiers, spectral's local periodicity, noise-residual): of 78 nodule injections into chest CT stretches the scanner
+without this detector flags 41 as made and 14 once each stretch is rescaled so; with it, 78
+(``scripts/ct_gan_scan_check.py``, session 30, docs/verdict.md).
 
 A scanner reconstructs each slice directly on its pixel grid. Re-gridding a stored image interpolates every output
 pixel from the input grid with weights that repeat every 1 / f pixels (f the fractional part of the zoom factor,
@@ -24,7 +25,7 @@ skips its codec's own grid frequencies (JPEG's 8 px blocks, JPEG 2000's wavelet 
 Measured (session 30, ``scripts/whole_resample_check.py``, 12 stretches of 16 slices): authentic CT of
 ``../shared/data`` and its benign processing (kernels, slabs, MIPs, denoising, dose, an offset) at most
 ``AUTHENTIC_MAX`` (5.5 as a series, 5.3 as one slice); zoomed to 1 mm and back as CT-GAN does, 12-28 at pixel spacings
-of 0.49 and 0.70 mm (one slice alone 10-20), 60-86 with linear interpolation.
+of 0.49 and 0.70 mm (one slice alone 10-20), up to 86 with linear interpolation.
 
 Blind where the zoom factor is close to a whole number (a 0.98 mm grid taken to 1 mm: a period of 43 px, below
 ``F_MIN``, and so little interpolation that the lesion's own traces stay), and weak on smooth, low-noise images (the
