@@ -81,6 +81,12 @@ def test_a_reformat_is_not_judged(rng):
         WholeResampleDetector().run(image)
 
 
+def test_a_secondary_capture_is_not_judged(rng):
+    image = dataclasses.replace(make_image(_regrid(_volume(rng), 0.7)), sop_class_uid="1.2.840.10008.5.1.4.1.1.7")
+    with pytest.raises(NotApplicable, match="secondary capture"):
+        WholeResampleDetector().run(image)
+
+
 def test_a_lossy_codecs_grid_periods_are_skipped(rng):
     """A zoom of 0.75 puts its line at 0.25 cycles per pixel, a JPEG 2000 wavelet period: judged when the image was
     never lossy-coded, skipped when its header says it was."""
