@@ -21,7 +21,8 @@ Statistic: per axis, the mean |second difference| per column (row) over the voxe
 detrended by its running median over 15 px, Hann-windowed; its amplitude spectrum over frequencies from ``F_MIN``
 (periods of 10 px or less: anatomy's slow variations lie below) in units of the spectrum's median. The line strength
 is the largest value, over frequencies, of the smaller of the two axes' values there (+-1 bin). A lossy-coded image
-skips its codec's own grid frequencies (JPEG's 8 px blocks, JPEG 2000's wavelet levels: multiples of 1/8).
+skips its codec's own grid frequencies (JPEG's 8 px blocks, JPEG 2000's wavelet levels: multiples of 1/8), within
+``SKIP_BAND``.
 Measured (session 30, ``scripts/whole_resample_check.py``, 12 stretches of 16 slices): authentic CT of
 ``../shared/data`` and its benign processing (kernels, slabs, MIPs, denoising, dose, an offset) at most
 ``AUTHENTIC_MAX`` (5.5 as a series, 5.3 as one slice); zoomed to 1 mm and back as CT-GAN does, 12-28 at pixel spacings
@@ -31,7 +32,8 @@ Blind where the zoom factor is close to a whole number (a 0.98 mm grid taken to 
 ``F_MIN``, and so little interpolation that the lesion's own traces stay), and weak on smooth, low-noise images (the
 Philips phantom at 0.45 mm: 4-9). Not judged: volumes read from NIfTI or MetaImage (no acquisition record; research
 pipelines resample volumes routinely), reformats and localizers (``physics.reformatted``: their planes were
-interpolated by design), secondary captures (renderings: screen and key-image captures). The heatmap is not drawn: resampling a whole image has no place.
+interpolated by design), secondary captures (renderings: screen and key-image captures). The heatmap is not drawn:
+resampling a whole image has no place.
 """
 
 from __future__ import annotations
