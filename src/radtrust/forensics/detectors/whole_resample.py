@@ -32,8 +32,9 @@ Blind where the zoom factor is close to a whole number (a 0.98 mm grid taken to 
 ``F_MIN``, and so little interpolation that the lesion's own traces stay), and weak on smooth, low-noise images (the
 Philips phantom at 0.45 mm: 4-9). Not judged: volumes read from NIfTI or MetaImage (no acquisition record; research
 pipelines resample volumes routinely), reformats and localizers (``physics.reformatted``: their planes were
-interpolated by design), secondary captures (renderings: screen and key-image captures). The heatmap is not drawn:
-resampling a whole image has no place.
+interpolated by design). A secondary capture is judged when its values are CT numbers (the reader then reads it
+as CT): an editor can file an edited CT as one, and a screen capture's rendered values are not read as CT. The heatmap
+is not drawn: resampling a whole image has no place.
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ SKIP_BAND = 0.03
 AUTHENTIC_MAX = 5.5            # line strength: authentic and benignly processed CT stretches and slices, session 30
 _CENTER, _WIDTH = 10.0, 1.5    # score link on the line strength (0.05 at AUTHENTIC_MAX)
 FILE_FORMATS = ("nifti", "metaimage")
-SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # and its multi-frame classes .7.1-.7.4: rendered, so re-gridded
 
 
 def _profile(planes: Iterable[np.ndarray], axis: int) -> np.ndarray | None:
@@ -157,9 +157,6 @@ class WholeResampleDetector(Detector):
                                 "pipelines resample volumes routinely")
         if reason := reformatted(image):
             raise NotApplicable(f"{reason}: its plane was interpolated by design")
-        if (image.sop_class_uid or "").startswith(SECONDARY_CAPTURE):
-            raise NotApplicable("a secondary capture: a rendering of the image (a screen or key-image capture), "
-                                "re-gridded by design")
 
     def _finding(self, planes: list[np.ndarray], first, what: str) -> Finding:  # noqa: ANN001 - radtrust.io.Image
         skip = _codec_skip(first)
