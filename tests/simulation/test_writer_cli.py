@@ -93,6 +93,14 @@ def test_cli_simulate(tmp_path, sample_cr_file, samples_dir, capsys):
     assert main(["simulate", "ho-noise-region", str(sample_cr_file), "--out", str(tmp_path),
                  "--antiforensics", "copy"]) == 2
     assert "leave --antiforensics out" in capsys.readouterr().err
+    # CT-GAN's whole-scan rescale: CT only; the sidecar and the message say every voxel was rescaled
+    assert main(["simulate", "ct-remove-nodule", str(samples_dir / "ct"), "--out", str(tmp_path),
+                 "--antiforensics", "copy,scan", "--name", "rescaled"]) == 0
+    assert json.loads((tmp_path / "rescaled.json").read_text())["params"]["whole_scan_rescaled_mm"] == 1.0
+    assert "every voxel then rescaled with the whole scan" in capsys.readouterr().out
+    assert main(["simulate", "xr-inject-nodule", str(sample_cr_file), "--out", str(tmp_path),
+                 "--antiforensics", "scan"]) == 2
+    assert "CT volumes only" in capsys.readouterr().err
     assert main(["simulate", "list"]) == 0
 
 

@@ -174,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     paths = write_result(result, target, args.out, name, seed=args.seed, syntax=args.syntax, new_uids=args.new_uids)
+    rescaled = "; every voxel then rescaled with the whole scan" if "whole_scan_rescaled_mm" in result.params else ""
     rep.record({k: str(v) for k, v in paths.items()},
                f"{args.sim_method}: wrote {paths['image']} (mask {paths['mask'].name}, {int(result.mask.sum())} "
-               f"voxels changed; sidecar {paths['sidecar'].name})")
+               f"voxels changed{rescaled}; sidecar {paths['sidecar'].name})")
     return 0
