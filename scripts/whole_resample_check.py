@@ -4,12 +4,12 @@
     .venv/bin/python scripts/whole_resample_check.py ../shared/data/ct/siemens_abdomen ../shared/data/ct/ge_head \\
         ../shared/data/ct/philips_phantom ../shared/data/ct/chest_volume/cxr.nii.gz [--jobs 2]
 
-Each input is cut into 16-slice stretches as ``scripts/ct_benign_check.py`` cuts them. Per stretch: the line
-strength of the stretch and of its middle slice alone, authentic, after each of ct_benign_check's transforms, and
-re-gridded in-plane as a whole: zoomed to 1 mm voxels and back as CT-GAN's ``scale_scan`` does (cubic spline, and
-linear), to 0.8 mm and to 1.25 mm. Prints per variant the largest and smallest strength and score over the
-stretches. ct_benign_check's "smaller field" and "larger field" transforms re-grid the image too (x1.25, x0.8), so
-they count with the re-gridded ones.
+Each input is cut into 16-slice stretches as ``scripts/ct_benign_check.py`` cuts them. Per stretch: the line strength of
+the stretch and of its middle slice alone, authentic, after each of ct_benign_check's transforms, and re-gridded as a
+whole: zoomed to 1 mm voxels and back as CT-GAN's ``scale_scan`` does (the simulator's ``rescale_scan``, z included),
+and in-plane only to 1 mm (linear), to 0.8 mm and to 1.25 mm. Prints per variant the largest and smallest strength and
+score over the stretches. ct_benign_check's "smaller field" and "larger field" transforms re-grid the image too (x1.25,
+x0.8), so they count with the re-gridded ones.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from radtrust.forensics.detectors.whole_resample import _CENTER, _WIDTH, line_strength
 from radtrust.forensics.residuals import logistic
+from radtrust.simulation.antiforensics import rescale_scan
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ct_benign_check as benign  # noqa: E402 - a sibling script: its stretches and transforms
@@ -32,24 +32,21 @@ import ct_benign_check as benign  # noqa: E402 - a sibling script: its stretches
 REGRIDDING = ("smaller field (x1.25)", "larger field (x0.8)")
 
 
-def regrid(v: np.ndarray, spacing: float, target_mm: float, order: int = 3) -> np.ndarray:
-    """Every slice zoomed in-plane from ``spacing`` to ``target_mm`` and back to its shape, truncated to integers
-    (CT-GAN writes floats into the stored integer array)."""
-    f = spacing / target_mm
-    small = ndimage.zoom(v.astype(np.float64), (1.0, f, f), order=order, mode="nearest")
-    back = ndimage.zoom(small, np.array(v.shape) / np.array(small.shape), order=order, mode="nearest")
-    return np.floor(back)
+def regrid(t, target_mm: float, order: int = 3) -> np.ndarray:  # noqa: ANN001 - a simulation Target
+    """Every slice of ``t`` zoomed in-plane to ``target_mm`` pixels and back, stored as CT-GAN stores it."""
+    px = float(t.spacing[-1])
+    return rescale_scan(t.pixels, (target_mm, px, px), t.datasets, t.value_range, iso_mm=target_mm, order=order)
 
 
 def run(task: tuple[str, int]) -> list[tuple[str, str, float, float]]:
     path, index = task
     label, t = benign.stretches(path, 16)[index]
     v = t.pixels.astype(np.float64)
-    px = float(t.spacing[-1])
     variants = [("authentic", v)]
     variants += [(name, fn(t).pixels.astype(np.float64)) for name, fn in benign.TRANSFORMS.items() if name != "none"]
-    variants += [("CT-GAN 1 mm and back", regrid(v, px, 1.0)), ("1 mm and back, linear", regrid(v, px, 1.0, 1)),
-                 ("0.8 mm and back", regrid(v, px, 0.8)), ("1.25 mm and back", regrid(v, px, 1.25))]
+    variants += [("CT-GAN 1 mm and back", rescale_scan(t.pixels, t.spacing, t.datasets, t.value_range)),
+                 ("1 mm and back, linear", regrid(t, 1.0, 1)), ("0.8 mm and back", regrid(t, 0.8)),
+                 ("1.25 mm and back", regrid(t, 1.25))]
     out = []
     for name, x in variants:
         series, _ = line_strength(list(x))

@@ -135,14 +135,15 @@ def requantise(x: np.ndarray, step: float, lo: float, hi: float) -> np.ndarray:
 
 
 def rescale_scan(pixels: np.ndarray, spacing: tuple[float, ...], datasets: tuple[Any, ...],
-                 value_range: tuple[float, float], iso_mm: float = 1.0) -> np.ndarray:
-    """The whole volume as CT-GAN's code leaves it: zoomed to ``iso_mm`` isotropic voxels and back to its shape
-    (``scipy.ndimage.zoom``, cubic spline, mode nearest; back to the exact shape, where CT-GAN's rounding of the
-    shapes can miss it by a voxel), then stored as CT-GAN stores it, floats written into the integer array:
-    truncated toward zero in stored units (RescaleSlope and RescaleIntercept of the first slice)."""
+                 value_range: tuple[float, float], iso_mm: float = 1.0, order: int = 3) -> np.ndarray:
+    """The whole volume (or image) as CT-GAN's code leaves it: zoomed to ``iso_mm`` isotropic voxels and back to its
+    shape (``scipy.ndimage.zoom``, a cubic spline by default, mode nearest; back to the exact shape, where CT-GAN's
+    rounding of the shapes can miss it by a voxel), then stored as CT-GAN stores it, floats written into the integer
+    array: truncated toward zero in stored units (RescaleSlope and RescaleIntercept of the first dataset; 1 and 0
+    without one). An axis whose spacing is ``iso_mm`` is left as it is."""
     v = pixels.astype(np.float64)
-    up = ndi.zoom(v, tuple(s / iso_mm for s in spacing), order=3, mode="nearest")
-    back = ndi.zoom(up, tuple(n / m for n, m in zip(v.shape, up.shape)), order=3, mode="nearest")
+    up = ndi.zoom(v, tuple(s / iso_mm for s in spacing), order=order, mode="nearest")
+    back = ndi.zoom(up, tuple(n / m for n, m in zip(v.shape, up.shape)), order=order, mode="nearest")
     ds = datasets[0] if datasets else None
     slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
     intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)

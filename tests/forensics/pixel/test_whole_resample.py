@@ -16,6 +16,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.whole_resample import WholeResampleDetector, line_strength
 from radtrust.io import load_series
 from radtrust.io.image import Geometry
+from radtrust.simulation.antiforensics import rescale_scan
 
 from .conftest import make_image, phantom
 
@@ -24,13 +25,11 @@ def _volume(rng: np.random.Generator, slices: int = 8) -> np.ndarray:
     return np.stack([phantom(rng) for _ in range(slices)])
 
 
-def _regrid(v: np.ndarray, factor: float, order: int = 3) -> np.ndarray:
-    """Every slice zoomed in-plane by ``factor`` and back to its shape (cubic spline, as scipy.ndimage.zoom), the
-    result truncated to integers as CT-GAN writes floats into the stored array."""
-    zoom = (1.0, factor, factor) if v.ndim == 3 else (factor, factor)
-    small = ndimage.zoom(v.astype(np.float64), zoom, order=order, mode="nearest")
-    back = ndimage.zoom(small, np.array(v.shape) / np.array(small.shape), order=order, mode="nearest")
-    return np.floor(back).astype(np.float32)
+def _regrid(v: np.ndarray, factor: float) -> np.ndarray:
+    """Every slice zoomed in-plane by ``factor`` and back, stored as CT-GAN stores it (the simulator's rescale_scan:
+    pixels of ``factor`` mm taken to 1 mm and back)."""
+    spacing = (1.0, factor, factor) if v.ndim == 3 else (factor, factor)
+    return rescale_scan(v, spacing, (), (-np.inf, np.inf))
 
 
 def test_untouched_synthetic_ct_is_quiet(rng):

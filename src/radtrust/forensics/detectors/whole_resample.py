@@ -25,8 +25,8 @@ skips its codec's own grid frequencies (JPEG's 8 px blocks, JPEG 2000's wavelet 
 ``SKIP_BAND``.
 Measured (session 30, ``scripts/whole_resample_check.py``, 12 stretches of 16 slices): authentic CT of
 ``../shared/data`` and its benign processing (kernels, slabs, MIPs, denoising, dose, an offset) at most
-``AUTHENTIC_MAX`` (5.5 as a series, 5.3 as one slice); zoomed to 1 mm and back as CT-GAN does, 12-28 at pixel spacings
-of 0.49 and 0.70 mm (one slice alone 10-20), up to 86 with linear interpolation.
+``AUTHENTIC_MAX`` (5.5 as a series, 5.3 as one slice); zoomed to 1 mm and back as CT-GAN does, 13-28 at pixel spacings
+of 0.49 and 0.70 mm (one slice alone 10-20), up to 84 with linear interpolation (in-plane).
 
 Blind where the zoom factor is close to a whole number (a 0.98 mm grid taken to 1 mm: a period of 43 px, below
 ``F_MIN``, and so little interpolation that the lesion's own traces stay), and weak on smooth, low-noise images (the
@@ -48,7 +48,7 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.detectors.physics import reformatted
 from radtrust.forensics.residuals import logistic
-from radtrust.io.lossy import codec_grid, lossy_reason, near_lossless
+from radtrust.io.lossy import lossy_reason, near_lossless
 
 F_MIN = 0.1                    # cycles per pixel: lines at longer periods are anatomy's
 TISSUE = (-950.0, 300.0)       # HU judged: air outside the body and dense bone left out
@@ -114,9 +114,9 @@ def line_strength(planes: list[np.ndarray], skip: tuple[float, ...] = ()) -> tup
 
 
 def _codec_skip(image) -> tuple[float, ...]:  # noqa: ANN001 - radtrust.io.Image
-    """A lossy codec's own grid frequencies, when the image was ever lossy-coded (any codec: the header may not say
-    which)."""
-    if codec_grid(image) or lossy_reason(image) or near_lossless(image):
+    """A lossy codec's own grid frequencies, when the image was ever lossy-coded, mildly or not (any codec: the header
+    may not say which)."""
+    if lossy_reason(image) or near_lossless(image):
         return tuple(1.0 / p for p in CODEC_PERIODS)
     return ()
 
