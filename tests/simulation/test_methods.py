@@ -55,8 +55,10 @@ def test_ct_methods_with_antiforensics_respect_mask(af):
 
 
 def test_the_whole_scan_rescaled_as_ct_gans_code_does():
-    """'scan': every voxel zoomed to 1 mm and back and truncated to the stored grid, not only the lesion's; the mask
-    still marks the lesion and the sidecar says the scan was rescaled; 2D targets refuse it."""
+    """'scan': every voxel outside CT-GAN's touch-up box zoomed to 1 mm and back and truncated to the stored grid,
+    not only the lesion's; inside the box the original scan blended back (its corners the original's own voxels);
+    the mask still marks the lesion and the sidecar says the scan was rescaled and where the box lies; 2D targets
+    refuse it."""
     from radtrust.errors import UsageError
     from radtrust.forensics.detectors.whole_resample import line_strength
 
@@ -64,14 +66,34 @@ def test_the_whole_scan_rescaled_as_ct_gans_code_does():
     plain = simulate("ct-inject-nodule", CT, 4, antiforensics=AntiForensics(noise="copy"))
     r = simulate("ct-inject-nodule", CT, 4, antiforensics=af)
     assert np.array_equal(r.mask, plain.mask)
-    outside = ~ndi.binary_dilation(r.mask, iterations=3)
-    assert (r.pixels != CT.pixels)[outside].mean() > 0.5  # the whole scan moved
+    (z0, z1), (y0, y1), (x0, x1) = r.params["touch_up_box"]
+    assert y1 - y0 == x1 - x0 == 64 and (z0, z1) == (0, CT.pixels.shape[0])  # 64 voxels, cut at the volume's ends
+    box = np.zeros(CT.pixels.shape, bool)
+    box[z0:z1, y0:y1, x0:x1] = True
+    assert (r.pixels != CT.pixels)[~box].mean() > 0.5  # the whole scan moved
+    corners = r.pixels[:, [y0, y0, y1 - 1, y1 - 1], [x0, x1 - 1, x0, x1 - 1]]
+    assert np.array_equal(corners, CT.pixels[:, [y0, y0, y1 - 1, y1 - 1], [x0, x1 - 1, x0, x1 - 1]])
+    z, y, x = r.params["center"]
+    core = (slice(z, z + 1), slice(y - 1, y + 2), slice(x - 1, x + 2))
+    lift = r.pixels[core].mean() - CT.pixels[core].mean()  # the lesion is there, damped by the sigmoid blend
+    assert lift > 0.25 * (plain.pixels[core].mean() - CT.pixels[core].mean()) > 20
     assert np.array_equal(r.pixels, np.trunc(r.pixels))  # on the stored grid (slope 1 here)
     assert r.params["whole_scan_rescaled_mm"] == 1.0 and r.params["antiforensics"]["scan"] is True
     if abs(CT.spacing[-1] % 1.0 - 0.5) < 0.45:  # a zoom factor away from a whole number leaves its period
         assert line_strength(list(r.pixels))[0] > line_strength(list(plain.pixels))[0]
     with pytest.raises(UsageError, match="CT volumes only"):
         simulate("xr-inject-nodule", XR, 4, antiforensics=af)
+
+
+def test_ct_gans_touch_up_windows():
+    """The touch-up's windows as CT-GAN's kern01 draws them: 1 at the centre, 0 at the corners; the injection's
+    bell (3 standard deviations) falls off far faster than the removal's nearly flat paraboloid."""
+    from radtrust.simulation.antiforensics import window01
+
+    bell, flat = window01(64, 3.0), window01(64, 0.1)
+    for k in (bell, flat):
+        assert k.max() == pytest.approx(1.0) and k[0, 0] == pytest.approx(0.0) and np.allclose(k, k.T)
+    assert bell[32, 0] < 0.15 < 0.4 < flat[32, 0] and bell[32, 16] < flat[32, 16]  # an edge's middle; halfway
 
 
 # (kind, diameter mm, HU range of the core, HU level that delimits the whole nodule) from the

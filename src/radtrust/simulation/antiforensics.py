@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy import special
 
 from radtrust.simulation._ops import highpass, noise_sigma
 
@@ -136,19 +137,85 @@ def requantise(x: np.ndarray, step: float, lo: float, hi: float) -> np.ndarray:
 
 def rescale_scan(pixels: np.ndarray, spacing: tuple[float, ...], datasets: tuple[Any, ...],
                  value_range: tuple[float, float], iso_mm: float = 1.0, order: int = 3) -> np.ndarray:
-    """The whole volume (or image) as CT-GAN's code leaves it: zoomed to ``iso_mm`` isotropic voxels and back to its
-    shape (``scipy.ndimage.zoom``, a cubic spline by default, mode nearest; back to the exact shape, where CT-GAN's
-    rounding of the shapes can miss it by a voxel), then stored as CT-GAN stores it, floats written into the integer
-    array: truncated toward zero in stored units (RescaleSlope and RescaleIntercept of the first dataset; 1 and 0
-    without one). An axis whose spacing is ``iso_mm`` is left as it is."""
+    """The whole volume (or image) as CT-GAN's code leaves it outside its touch-up boxes: zoomed to ``iso_mm``
+    isotropic voxels and back (:func:`zoom_round_trip`) and stored as CT-GAN stores it (:func:`store_truncated`)."""
+    return store_truncated(zoom_round_trip(pixels, spacing, iso_mm, order), datasets, value_range)
+
+
+def zoom_round_trip(pixels: np.ndarray, spacing: tuple[float, ...], iso_mm: float = 1.0, order: int = 3) -> np.ndarray:
+    """``pixels`` zoomed to ``iso_mm`` isotropic voxels and back to its shape (``scipy.ndimage.zoom``, a cubic spline
+    by default, mode nearest; back to the exact shape, where CT-GAN's rounding of the shapes can miss it by a voxel).
+    An axis whose spacing is ``iso_mm`` is left as it is."""
     v = pixels.astype(np.float64)
     up = ndi.zoom(v, tuple(s / iso_mm for s in spacing), order=order, mode="nearest")
-    back = ndi.zoom(up, tuple(n / m for n, m in zip(v.shape, up.shape)), order=order, mode="nearest")
+    return ndi.zoom(up, tuple(n / m for n, m in zip(v.shape, up.shape)), order=order, mode="nearest")
+
+
+def store_truncated(values: np.ndarray, datasets: tuple[Any, ...], value_range: tuple[float, float]) -> np.ndarray:
+    """Floats written into the stored integer array, as CT-GAN's ``save_dicom`` does: truncated toward zero in stored
+    units (RescaleSlope and RescaleIntercept of the first dataset; 1 and 0 without one), back in HU."""
     ds = datasets[0] if datasets else None
     slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
     intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
-    stored = np.trunc((back - intercept) / slope)
+    stored = np.trunc((values - intercept) / slope)
     return np.clip(stored * slope + intercept, *value_range).astype(np.float32)
+
+
+TOUCH_UP = 64  # voxels along each axis of CT-GAN's touch-up box (its cube_shape, 32, times 2), on the scan's own grid
+
+
+def window01(n: int, nsig: float) -> np.ndarray:
+    """CT-GAN's blending window (``utils.kern01``): the square root of the outer product of a Gaussian's
+    probabilities over ``n`` cells spanning +-``nsig`` standard deviations, scaled to 0 at the corners, 1 at the
+    centre (nsig 3: a bell; nsig 0.1: nearly a paraboloid)."""
+    step = (2 * nsig + 1.0) / n
+    x = np.linspace(-nsig - step / 2, nsig + step / 2, n + 1)
+    k1 = np.diff(special.ndtr(x))
+    k = np.sqrt(np.outer(k1, k1))
+    return (k - k.min()) / (k.max() - k.min())
+
+
+def touch_up(rescaled: np.ndarray, original: np.ndarray, centre: tuple[int, ...], inject: bool) -> np.ndarray:
+    """CT-GAN's noise touch-ups (``attack_pipeline._touch_up_scan``, ``copynoise`` on, its default) around one edit,
+    in HU: in a box of :data:`TOUCH_UP` voxels centred on the edit (cut from both scans, zero-padded past the
+    edges), noise copied from a fixed place of the original scan (the box at the middle slice, 43% down, 27% across;
+    values above -800 HU set to the mean of those below, less the mean) is added to the rescaled scan, which is then
+    blended with the *original*, un-rescaled scan: for an injection by a bell window times a sigmoid of the rescaled
+    HU (centre -700, scale 70) and never below the original (``np.maximum``); for a removal by a nearly paraboloid
+    window. So the box keeps the original's voxels at its edges, its lesion the rescaled ones, and everything outside
+    it stays rescaled. Where the fixed place holds no lung (no value below -800: CT-GAN's own code then writes NaN)
+    no noise is added. Works on a volume (z, y, x) or one slice."""
+    flat = rescaled.ndim == 2
+    mal, ben = (rescaled[None], original[None]) if flat else (rescaled, original)
+    centre = (0, *centre) if flat else tuple(centre)
+    half = TOUCH_UP // 2
+    lo = [c - half for c in centre]
+    inner = tuple(slice(max(0, a), min(n, a + TOUCH_UP)) for a, n in zip(lo, mal.shape))
+    local = tuple(slice(s.start - a, s.stop - a) for s, a in zip(inner, lo))  # the in-volume part of the box
+    mal_box = mal[inner].astype(np.float64)
+    ben_box = ben[inner].astype(np.float64)
+    src = (ben.shape[0] // 2, int(ben.shape[1] * 0.43), int(ben.shape[2] * 0.27))
+    fixed = np.zeros((TOUCH_UP,) * 3)
+    at = [c - half for c in src]
+    s_in = tuple(slice(max(0, a), min(n, a + TOUCH_UP)) for a, n in zip(at, ben.shape))
+    fixed[tuple(slice(s.start - a, s.stop - a) for s, a in zip(s_in, at))] = ben[s_in]
+    lung = fixed < -800
+    noise = np.zeros_like(fixed)
+    if lung.any():
+        x = np.where(lung, fixed, fixed[lung].mean())
+        noise = x - x.mean()
+    noise = noise[local]
+    if inject:
+        k = window01(TOUCH_UP, 3.0)[local[1], local[2]]
+        factors = special.expit((mal_box + 700.0) / 70.0) * k
+        blended = (mal_box + noise) * factors + ben_box * (1 - factors)
+        out = np.maximum(blended, ben_box)
+    else:
+        k = window01(TOUCH_UP, 0.1)[local[1], local[2]]
+        out = (mal_box + noise) * k + ben_box * (1 - k)
+    result = mal.astype(np.float64)
+    result[inner] = out
+    return result[0] if flat else result
 
 
 def in_isotropic(cube: np.ndarray, spacing: tuple[float, ...], fn: Callable[[np.ndarray, tuple[float, ...]], np.ndarray],

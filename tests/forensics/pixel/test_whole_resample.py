@@ -49,9 +49,48 @@ def test_a_volume_regridded_as_a_whole_is_found_at_its_period(rng, factor, perio
     assert "resampled in-plane" in f.evidence[0]
 
 
+def _pasted_back(rng: np.random.Generator, slices: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """A volume re-gridded as a whole with a 64 px box of its original pixels pasted back (CT-GAN's touch-up around
+    its edit, without the edit), and the box's mask."""
+    v = _volume(rng, slices)
+    out = _regrid(v, 0.7)
+    box = np.zeros(v.shape, bool)
+    box[:, 200:264, 280:344] = True
+    out[box] = v[box]
+    return out, box
+
+
+def test_the_map_marks_the_box_pasted_back_unresampled(rng):
+    """The heatmap is where the modulation is missing: CT-GAN's touch-up box of the original scan stands out of a
+    scan re-gridded as a whole; a scan re-gridded with nothing pasted back has no such region."""
+    from radtrust.benchmarking.metrics import roc_auc
+
+    v, box = _pasted_back(rng)
+    f = WholeResampleDetector().run(make_image(v))
+    assert f.score > 0.95 and f.heatmap is not None and f.heatmap.shape == v.shape
+    assert roc_auc(box.ravel().astype(int), f.heatmap.ravel()) > 0.9
+    assert f.heatmap[box].mean() > 0.6 > 0.2 > np.median(f.heatmap[~box])
+    assert "where it is missing" in " ".join(f.evidence)
+    whole = WholeResampleDetector().run(make_image(_regrid(_volume(rng), 0.7)))
+    assert whole.heatmap is not None and np.percentile(whole.heatmap, 99) < f.heatmap[box].mean() - 0.3
+
+
+def test_a_series_map_covers_every_slice_and_each_carries_the_score_in_full(rng, tmp_path):
+    from radtrust.simulation.dicomize import ct_series_datasets
+    from radtrust.simulation.writer import write_dicom
+
+    v, box = _pasted_back(rng, slices=6)
+    dest = write_dicom(ct_series_datasets(v.shape, (1.0, 0.7, 0.7), patient_id="P", key="k"), v, tmp_path / "s")
+    (series,) = load_series(dest)
+    f = WholeResampleDetector().run_series(series)
+    assert f.heatmap.shape == v.shape and f.shares == (1.0,) * 6
+    assert f.heatmap[box].mean() > 0.6 > 0.2 > np.median(f.heatmap[~box])
+
+
 def test_a_single_slice_regridded_is_found(rng):
     f = WholeResampleDetector().run(make_image(_regrid(phantom(rng), 0.7)))
     assert f.score > 0.9, f.evidence
+    assert f.heatmap is not None and f.heatmap.shape == (512, 512)
 
 
 def test_the_evidence_names_ct_gans_one_millimetre_round_trip(rng):

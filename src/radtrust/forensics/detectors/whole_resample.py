@@ -33,13 +33,22 @@ Blind where the zoom factor is close to a whole number (a 0.98 mm grid taken to 
 Philips phantom at 0.45 mm: 4-9). Not judged: volumes read from NIfTI or MetaImage (no acquisition record; research
 pipelines resample volumes routinely), reformats and localizers (``physics.reformatted``: their planes were
 interpolated by design). A secondary capture is judged when its values are CT numbers (the reader then reads it
-as CT): an editor can file an edited CT as one, and a screen capture's rendered values are not read as CT. The heatmap
-is not drawn: resampling a whole image has no place.
+as CT): an editor can file an edited CT as one, and a screen capture's rendered values are not read as CT.
+
+The heatmap (drawn when the line is found) is where the modulation is *missing*. CT-GAN's noise touch-up
+(``attack_pipeline._touch_up_scan``) blends the original, un-rescaled scan back into a box of 64 voxels around each
+edit, so the box keeps its own grid while the rest of the scan carries the line (:func:`missing_modulation`): each
+voxel's |second difference| relative to its neighbourhood, demodulated at the line's frequency, summed in blocks of
+``BLOCK`` px and averaged over ``WINDOW`` blocks in-plane and ``Z_WINDOW`` slices, projected on the whole image's
+phasor. Measured (session 31, ``scripts/ct_gan_scan_check.py``): on 26 chest-CT edits written as CT-GAN writes them
+the map's pixel AUC against the lesion's mask is 0.96-1.00. A scan rescaled as a whole, with nothing pasted back,
+gives a map without a region.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
@@ -61,6 +70,11 @@ SKIP_BAND = 0.03
 AUTHENTIC_MAX = 5.5            # line strength: authentic and benignly processed CT stretches and slices, session 30
 _CENTER, _WIDTH = 10.0, 1.5    # score link on the line strength (0.05 at AUTHENTIC_MAX)
 FILE_FORMATS = ("nifti", "metaimage")
+LOCAL_MEAN = 15                # px: the neighbourhood a voxel's |second difference| is taken relative to
+BLOCK = 8                      # px: the demodulated profile is summed in blocks of BLOCK x BLOCK before averaging
+WINDOW = 4                     # blocks in-plane (32 px): the local average of the modulation
+EDGE = 6.0                     # |second difference| over the plane's median above which a voxel is an edge
+Z_WINDOW = 15                  # slices: the local average along z (CT-GAN's touch-up box spans 64)
 
 
 def _profile(planes: Iterable[np.ndarray], axis: int) -> np.ndarray | None:
@@ -113,6 +127,64 @@ def line_strength(planes: list[np.ndarray], skip: tuple[float, ...] = ()) -> tup
     return float(both[k]), float(fx[k])
 
 
+def _block_sum(a: np.ndarray) -> np.ndarray:
+    """``a`` (2D) summed over blocks of BLOCK x BLOCK px (zero-padded at the far edges)."""
+    h, w = a.shape
+    a = np.pad(a, ((0, -h % BLOCK), (0, -w % BLOCK)))
+    return a.reshape(a.shape[0] // BLOCK, BLOCK, a.shape[1] // BLOCK, BLOCK).sum(axis=(1, 3), dtype=np.float64)
+
+
+def _demodulated(x: np.ndarray, axis: int, freq: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block of one plane: the sums of q cos and -q sin of the phase 2 pi freq times the position along ``axis``,
+    q the judged voxels' |second difference| along ``axis`` over its local mean, less 1; and the judged voxels'
+    count."""
+    x = np.asarray(x, dtype=np.float32)
+    d = np.zeros_like(x)
+    inside = (x > TISSUE[0]) & (x < TISSUE[1])
+    if axis == 1:
+        d[:, 1:-1] = np.abs(np.diff(x, 2, axis=1))
+        inside[:, [0, -1]] = False
+    else:
+        d[1:-1] = np.abs(np.diff(x, 2, axis=0))
+        inside[[0, -1]] = False
+    if inside.any():  # edges (|d| far above the plane's typical noise) and their surroundings are not judged
+        edge = ndimage.uniform_filter((d > EDGE * np.median(d[inside])).astype(np.float32), 5) > 0
+        inside &= ~edge
+    t = inside.astype(np.float32)
+    level = ndimage.uniform_filter(d * t, LOCAL_MEAN) / np.maximum(ndimage.uniform_filter(t, LOCAL_MEAN), 1e-3)
+    q = np.where(inside, d / np.maximum(level, 1e-3) - 1.0, 0.0).astype(np.float32)
+    phase = 2.0 * np.pi * freq * np.arange(x.shape[axis], dtype=np.float64)
+    c, s = np.cos(phase).astype(np.float32), np.sin(phase).astype(np.float32)
+    c, s = (c[None, :], s[None, :]) if axis == 1 else (c[:, None], s[:, None])
+    return _block_sum(q * c), _block_sum(-q * s), _block_sum(t)
+
+
+def missing_modulation(planes: list[np.ndarray], freq: float) -> np.ndarray:
+    """Per voxel of ``planes`` (HU, 2D each, one shape), how far the line at ``freq`` (cycles per pixel) is missing
+    locally: 1 - the local demodulated amplitude in units of the whole stack's, clipped to [0, 1]; 0 where too few
+    voxels are judged. Both in-plane axes, averaged."""
+    n = len(planes)
+    h, w = np.asarray(planes[0]).shape
+    local = []
+    for axis in (1, 0):
+        parts = [_demodulated(x, axis, freq) for x in planes]
+        re, im, cnt = (np.stack([p[k] for p in parts]) for k in range(3))
+        g = complex(re.sum(), im.sum()) / max(float(cnt.sum()), 1.0)
+        if abs(g) == 0:
+            return np.zeros((n, h, w), np.float32)
+        size = (min(n, Z_WINDOW), WINDOW, WINDOW)
+        lr, li, lc = (ndimage.uniform_filter(a, size, mode="nearest") for a in (re, im, cnt))
+        amp = (lr * g.real + li * g.imag) / np.maximum(lc, 1e-9) / abs(g) ** 2
+        amp[lc < 0.3 * BLOCK * BLOCK] = np.nan  # under 30% of the window's voxels judged
+        local.append(amp)
+    stack = np.stack(local)
+    judged = ~np.isnan(stack)
+    mean = np.where(judged, stack, 0.0).sum(axis=0) / np.maximum(judged.sum(axis=0), 1)
+    heat = np.where(judged.any(axis=0), np.clip(1.0 - mean, 0.0, 1.0), 0.0).astype(np.float32)
+    heat = np.repeat(np.repeat(heat, BLOCK, axis=1), BLOCK, axis=2)[:, :h, :w]
+    return np.ascontiguousarray(heat)
+
+
 def _codec_skip(image) -> tuple[float, ...]:  # noqa: ANN001 - radtrust.io.Image
     """A lossy codec's own grid frequencies, when the image was ever lossy-coded, mildly or not (any codec: the header
     may not say which)."""
@@ -140,7 +212,10 @@ class WholeResampleDetector(Detector):
         self._check(image)
         pixels = np.asarray(image.pixels)
         planes = list(pixels) if pixels.ndim == 3 else [pixels]
-        return self._finding(planes, image, "image")
+        found = self._finding(planes, image, "image")
+        if found.heatmap is not None and pixels.ndim == 2:
+            found = replace(found, heatmap=found.heatmap[0])
+        return found
 
     def run_series(self, series) -> Finding:  # noqa: ANN001 - radtrust.io.Series
         if not series.is_volume():
@@ -148,7 +223,8 @@ class WholeResampleDetector(Detector):
         for im in series.instances:
             self._check(im)
         found = self._finding([np.asarray(im.pixels) for im in series.instances], series.instances[0], "series")
-        return sharing_ct_slices(found, series)
+        # every slice carries the finding in full, not in proportion to its map's peak
+        return sharing_ct_slices(replace(found, shares=(1.0,) * len(series)), series)
 
     @staticmethod
     def _check(image) -> None:  # noqa: ANN001
@@ -176,10 +252,13 @@ class WholeResampleDetector(Detector):
             if one_mm is not None and abs(one_mm - freq) <= 0.01:
                 text += (f"; zooming its {spacing:.3f} mm grid to 1 mm and back, as CT-GAN's code does to the "
                          "whole scan, leaves this period")
+            text += ("; the heatmap marks where it is missing, pixels not resampled with the rest (CT-GAN blends "
+                     "the original scan back into a box around its edit)")
         else:
             text = (f"no periodic modulation common to every row and column (the strongest line, at {freq:.3f} "
                     f"cycles per pixel, {strength:.1f} times the spectrum's median): not resampled as a whole")
         evidence = [text]
         if skip:
             evidence.append("lossy-coded: its codec's own grid periods (2, 2.7, 4 and 8 px) were not judged")
-        return Finding(score, None, tuple(evidence))
+        heat = missing_modulation(planes, freq) if score >= 0.5 else None
+        return Finding(score, heat, tuple(evidence))
