@@ -42,6 +42,20 @@ def test_bench_cli_writes_report(tmp_path, sample_cr_file):
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "Leave-one-method-out" in html and "Robustness" in html
     assert "Robustness per method" in html
+    # one record per image, every split: what a person looking for the misses behind a figure needs
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    rows = {r.file: r for r in read_labels(bench)}
+    assert sorted(i["file"] for i in items) == sorted(rows)
+    for i in items:
+        row = rows[i["file"]]
+        assert (i["label"], i["method"], i["split"]) == (row.label, row.method, row.split)
+        assert 0.0 <= i["score"] <= 1.0 and i["verdict"] in ("authentic", "suspicious", "tampered")
+        assert set(i["detectors"]) <= {"noise-residual", "header"} and i["class"]
+    assert {i["class"] for i in items} <= set(rep["in_distribution"]["per_evidence_class"]) | {"radiograph, 12-16 bit"}
+    flagged = [i for i in items if i["split"] == "test" and i["label"] == 0 and i["verdict"] != "authentic"]
+    test_authentic = [i for i in items if i["split"] == "test" and i["label"] == 0]
+    assert len(flagged) / len(test_authentic) == pytest.approx(rep["shipped_fusion"]["false_alarm_rate_at_threshold"],
+                                                               abs=1 / len(test_authentic))
 
 
 def test_bench_bad_folder(tmp_path, capsys):
@@ -96,6 +110,8 @@ def test_bench_names_each_item_it_could_not_read(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("radtrust: error: ") for line in err), err
     assert str(bench / rows[0].file) in err[0] and str(mask_path(bench, rows[1])) in err[1]
+    items = {i["file"]: i for i in map(json.loads, (tmp_path / "r" / "items.jsonl").read_text().splitlines())}
+    assert "error" in items[rows[0].file] and "score" not in items[rows[0].file]
 
 
 def test_bench_on_ct_volumes_stored_as_nifti(tmp_path):

@@ -198,10 +198,13 @@ def render_html(result: BenchResult, bench: Path) -> str:
 
 
 def write_report(result: BenchResult, bench: str | Path, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``report.json`` and ``report.html`` into ``out_dir``."""
+    """Write ``report.json``, ``report.html`` and ``items.jsonl`` (one record per image, the shipped fusion's score
+    and verdict and every detector's score: :func:`radtrust.benchmarking.runner.item_records`) into ``out_dir``."""
     out_dir = Path(out_dir)
     j = out_dir / "report.json"
     write_atomic(j, json.dumps(_clean(result.report), indent=2, sort_keys=False) + "\n")
     h = out_dir / "report.html"
     write_atomic(h, render_html(result, Path(bench)))
-    return {"json": j, "html": h}
+    items = out_dir / "items.jsonl"
+    write_atomic(items, "".join(json.dumps(_clean(rec)) + "\n" for rec in result.items))
+    return {"json": j, "html": h, "items": items}

@@ -50,6 +50,29 @@ class BenchResult:
     fusion: Any = None  # in-distribution fusion
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     robust: dict[str, list[ItemResult]] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)  # one record per image: items.jsonl
+
+
+def item_records(results: Sequence[ItemResult], shipped: Any) -> list[dict[str, Any]]:
+    """One record per analysed image, every split: its row, its evidence class, the shipped fusion's probability and
+    verdict, and each detector's score (the series vector for CT) -- what a person looking for the misses and the
+    false alarms behind a figure needs. An image that could not be analysed has its error instead."""
+    ok = [r for r in results if r.error is None]
+    probs = dict(zip(map(id, ok), probabilities(shipped, ok))) if ok and shipped is not None else {}
+    out = []
+    for r in results:
+        rec: dict[str, Any] = {"file": r.row.file, "label": r.row.label, "method": r.row.method, "split": r.row.split,
+                               "modality": modality_of(r), "patient": r.row.patient}
+        if r.error is not None:
+            rec["error"] = r.error
+        else:
+            rec["class"] = evidence_class(r)
+            if id(r) in probs:
+                p = float(probs[id(r)])
+                rec["score"], rec["verdict"] = round(p, 4), shipped.verdict(p)
+            rec["detectors"] = {k: round(float(v), 4) for k, v in sorted(r.scores.items()) if v == v}
+        out.append(rec)
+    return out
 
 
 def _names(results: Sequence[ItemResult]) -> list[str]:
@@ -287,7 +310,7 @@ def run_benchmark(bench: str | Path, *, detectors: Sequence[str] | None = None, 
                     bench, len(no_mask))
     if bad := [{"file": r.row.file, "problem": r.mask_problem} for r in results if r.mask_problem]:
         rep["masks_not_used"] = bad  # bad input (the command says so and exits 2), the images measured at image level
-    out = BenchResult(rep, results, fusion, curves)
+    out = BenchResult(rep, results, fusion, curves, items=item_records(results, shipped))
     if robustness:
         test_rows = [r for r in rows if r.split == "test"]
         rob: dict[str, Any] = {}

@@ -15,8 +15,9 @@ DESCRIPTION = HELP + """
 
 BENCH is a folder in the benchmark format (labels.csv, masks/), e.g. made by `radtrust simulate dataset`
 or `make bench-data`. The scanner runs once per image; the fusion is fitted on the train split (per fold
-for --leave-one-method-out) and every figure is measured on the test split. Writes REPORT_DIR/report.json
-and REPORT_DIR/report.html (ROC curves, heatmap overlays)."""
+for --leave-one-method-out) and every figure is measured on the test split. Writes REPORT_DIR/report.json,
+REPORT_DIR/report.html (ROC curves, heatmap overlays) and REPORT_DIR/items.jsonl (one line per image: its label,
+method and evidence class, the shipped fusion's score and verdict, every detector's score)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     if args.out.exists() and not args.out.is_dir():
-        raise UsageError("--out must be a folder (the report's report.json and report.html go there)", args.out)
+        raise UsageError("--out must be a folder (the report's report.json, report.html and items.jsonl go there)",
+                         args.out)
     rep = Reporter(quiet=args.quiet)
 
     def progress(stage: str, i: int, n: int) -> None:
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                            fpr=args.fpr, jobs=args.jobs, progress=progress)
     paths = write_report(result, args.bench, args.out)
     r = result.report
-    lines = [f"wrote {paths['json']} and {paths['html']}",
+    lines = [f"wrote {paths['json']}, {paths['html']} and {paths['items']}",
              f"{'in-distribution' if 'fitted_on' not in r['fusion'] else 'shipped fusion (no train split to refit on)'}"
              f": {_s(r['in_distribution']['overall'])}; pixel AUC "
              f"{r['in_distribution']['localisation'].get('pixel_auc')}"]
