@@ -180,6 +180,30 @@ def test_picture_inpainted_disc_is_found_in_place(rng):
     assert 400 - 18 <= ys.min() and ys.max() <= 400 + 18 and 300 - 18 <= xs.min() and xs.max() <= 300 + 18
 
 
+def test_a_fill_quiet_only_once_averaged_over_2x2_pixels_is_found_in_place(rng):
+    """A fill that propagates its edge inward and rounds each step (OpenCV's Telea in-painting) carries rings of +-1
+    grey level, a third of the picture's noise: not quiet at full resolution, quiet in 2 x 2 means, which cancel
+    them."""
+    x = _picture(rng, sigma=3.0)
+    cy, cx, radius = 380, 420, 40
+    yy, xx = np.mgrid[: x.shape[0], : x.shape[1]]
+    rr = np.hypot(yy - cy, xx - cx)
+    disc = rr < radius
+    smooth = ndimage.gaussian_filter(x, 12)  # the anatomy under the fill, without noise
+    rings = np.where(np.floor(rr) % 2 == 0, 1.0, -1.0) * (np.floor(np.arctan2(yy - cy, xx - cx) * 12) % 2 * 2 - 1)
+    filled = np.where(disc, np.round(smooth + 0.5 * rings), x).astype(np.float32)
+    from radtrust.forensics.detectors import noise_free_picture as nfp
+
+    assert nfp._at_scale(filled, nfp.FULL).score < 0.5  # not quiet at full resolution
+    found = NoiseFreeRegionDetector().run(_picture_image(filled))
+    assert found.score > 0.5 and "once averaged over 2 x 2 pixels" in found.evidence[0], found.evidence
+    ys, xs = np.nonzero(found.heatmap > 0.5)
+    assert cy - radius - 12 <= ys.min() and ys.max() <= cy + radius + 12
+    assert cx - radius - 12 <= xs.min() and xs.max() <= cx + radius + 12
+    assert found.heatmap.shape == x.shape
+    assert NoiseFreeRegionDetector().run(_picture_image(x)).score < 0.05
+
+
 def test_picture_label_box_is_not_a_fill(rng):
     """A burned-in label (a box shaded by a codec, with a letter) is quiet inside, but its edge makes the 3-6 px
     around it far noisier than the picture's noise (4fed5061.jpg's "L" box, 11,590 px, in ../shared/data)."""
