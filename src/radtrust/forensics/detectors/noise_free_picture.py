@@ -73,17 +73,17 @@ class Scale:
 
 
 FULL = Scale(floor=0.8, near_span=(3, 6), far_span=(7, 15), centre=400.0, min_size=100, margin=12)
-# The same rules on the picture's 2 x 2 means, every distance and size halved or quartered: a fill whose residual at
-# full resolution is a fine pattern of its own reads as quiet there. OpenCV's Telea in-painting propagates the
-# boundary along its fronts and rounds each step, which leaves rings of +-1 grey level, 0.2-0.5 of the picture's noise
-# (over RATIO at full resolution); 2 x 2 means cancel them, where a picture's noise only halves. The floor halves with
-# the noise (a 2 x 2 mean of rounding is 0.14); the surroundings are read at the same distances in these pixels (6-12
-# and 14-30 picture px). PIL's unsharp mask with a threshold (scripts/benign_processing_check.py's) leaves quiet
-# patches of 500-1,500 picture px between sharpened edges: with a centre of 100 px here (400 in the picture's) 6 of
-# 320 sharpened pictures and one halved read as fills (0 at full resolution), so this scale wants a region of 512 px
-# (2,048 in the picture) for 0.5 and its near surroundings judged all round (two of those had 0.72-0.73 of them).
-# Session 31 (scripts/opencv_edits_bench.py on bench/dev's authentic items, seed 32, this detector alone): see
-# docs/verdict.md.
+# The same rules on the picture's 2 x 2 means, the distances in their pixels (twice as far in the picture's): a fill
+# whose residual at full resolution is a fine pattern of its own reads as quiet there. OpenCV's Telea in-painting
+# propagates the boundary along its fronts and rounds each step, which leaves rings of +-1 grey level, 0.2-0.5 of the
+# picture's noise (over RATIO at full resolution); 2 x 2 means cancel them, where a picture's noise only halves. The
+# floor halves with the noise (a 2 x 2 mean of rounding is 0.14); the surroundings are read at the same distances in
+# these pixels (6-12 and 14-30 picture px). PIL's unsharp mask with a threshold (scripts/benign_processing_check.py's)
+# leaves quiet patches of 500-1,500 picture px between sharpened edges: with a centre of 100 px here (400 in the
+# picture's) 6 of 320 sharpened pictures and one halved read as fills (0 at full resolution), so this scale wants a
+# region of 512 px (2,048 in the picture) for 0.5 and its near surroundings judged all round (two of those had
+# 0.72-0.73 of them). Session 31 (scripts/opencv_edits_bench.py on bench/dev's authentic items, seed 32, this detector
+# alone): see docs/verdict.md.
 HALF = Scale(floor=0.4, near_span=(3, 6), far_span=(7, 15), centre=512.0, min_size=128, margin=6, factor=2,
              min_seen=0.9)
 
@@ -183,8 +183,8 @@ def _at_scale(x: np.ndarray, scale: Scale) -> Finding:
     f = scale.factor
     if score < 0.5:
         largest = f"largest {size * f * f} px; " if size else ""
-        evidence = (f"no region without the picture's noise inside noisy surroundings ({largest}noise {mid * f:.1f} "
-                    "grey levels at the median band)")
+        evidence = (f"no region without the picture's noise inside noisy surroundings ({largest}noise {mid:.1f} grey "
+                    f"levels at the median band{' of its 2 x 2 means' if f > 1 else ''})")
     else:
         evidence = (f"a {size * f * f}-pixel region (rows {sl[0].start * f}-{sl[0].stop * f - 1}, columns "
                     f"{sl[1].start * f}-{sl[1].stop * f - 1}) has under {RATIO:g} of the noise this picture carries at "
