@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := dcmtk libgdcm-tools dicom3tools softhsm2 openssl orthanc orth
 TORCH_VERSION := 2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all bench bench-data bench-dev bench-lossy bench-holdout bench-exemplar bench-filters bench-resized debian-packages clean
+.PHONY: demo test test-all bench bench-data bench-dev bench-lossy bench-holdout bench-exemplar bench-filters bench-resized bench-opencv debian-packages clean
 
 $(VENV)/.installed-runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,18 @@ bench-resized: $(VENV)/.installed-dev
 	$(VENV)/bin/radtrust simulate dataset --authentic $(BENCH_DATA)/cxr --out bench/resized --methods $(RESIZED_METHODS) \
 	  --per-image 3 --max-2d 100 --max-side 512 --split-by series --seed 28
 	$(VENV)/bin/radtrust bench bench/resized --out bench/report-resized --jobs 2
+
+# Edits made with OpenCV (session 31): Telea and Navier-Stokes in-painting, Poisson cloning and splicing of the held-out
+# benchmark's authentic items (scripts/opencv_edits_bench.py), measured with the shipped fusion. Installs the `probe`
+# extra (opencv-python-headless), which nothing else needs.
+bench-opencv: $(VENV)/.installed-runtime bench/holdout/labels.csv
+	$(PIP) install -q -e '.[probe]'
+	rm -rf bench/opencv
+	$(PY) scripts/opencv_edits_bench.py bench/holdout bench/opencv --seed 31
+	$(VENV)/bin/radtrust bench bench/opencv --out bench/report-opencv --jobs 2
+
+bench/holdout/labels.csv:
+	$(MAKE) bench-holdout
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A benchmark of edits made with OpenCV, the library most people would reach for, which no detector was designed on.
 
-    .venv/bin/pip install opencv-python-headless          # the `probe` extra; not needed by radtrust itself
+    make bench-opencv                    # all of it: the `probe` extra, bench/opencv, bench/report-opencv
+    .venv/bin/pip install -e '.[probe]'  # or by hand: OpenCV (opencv-python-headless), not needed by radtrust itself
     .venv/bin/python scripts/opencv_edits_bench.py bench/holdout /tmp/cvbench [--seed 31]
     .venv/bin/radtrust bench /tmp/cvbench --out /tmp/cvbench-report --jobs 2
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,14 +90,23 @@ def _clone(cv2, target: Target, method: str, centre: tuple[int, ...], r_mm: floa
     return out.astype(np.float32), changed
 
 
+def _fail(message: str) -> None:
+    print(f"opencv_edits_bench.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bench", type=Path, help="a benchmark folder: its authentic items are edited")
     ap.add_argument("out", type=Path, help="the new benchmark folder (must not exist)")
     ap.add_argument("--seed", type=int, default=31)
     args = ap.parse_args()
-    import cv2  # the `probe` extra
-
+    try:
+        import cv2  # the `probe` extra
+    except ImportError:
+        _fail("OpenCV is not installed: pip install -e '.[probe]'")
+    if args.out.exists():
+        _fail(f"{args.out}: already exists (a new folder is written)")
     rng = np.random.default_rng(args.seed)
     rows = [r for r in read_labels(args.bench) if r.label == 0]
     args.out.mkdir(parents=True)
