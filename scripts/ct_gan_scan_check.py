@@ -20,17 +20,16 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
-import json
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from radtrust.benchmarking.format import read_labels
+from radtrust.benchmarking.format import mask_path, read_labels
 from radtrust.benchmarking.metrics import roc_auc
 from radtrust.io import load_series
-from radtrust.simulation.antiforensics import rescale_scan, store_truncated, touch_up, zoom_round_trip
+from radtrust.simulation.antiforensics import as_ct_gan_writes, rescale_scan
 from radtrust.simulation.target import load_target
 from radtrust.simulation.writer import write_dicom
 
@@ -69,8 +68,8 @@ def _pixel_auc(scanned: Scanned, mask: np.ndarray) -> float:
 Row = tuple[float, str, str, float]  # score, verdict, the deciding detector, the heatmap's pixel AUC
 
 
-def run(task: tuple[str, int, str | None, str]) -> tuple[Row, Row | None, Row | None]:
-    path, label, twin, mask_file = task
+def run(task: tuple[str, int, str, str | None, str]) -> tuple[Row, Row | None, Row | None]:
+    path, label, method, twin, mask_file = task
     t = load_target(path)
     mask = np.load(mask_file) if label else np.zeros(t.pixels.shape, bool)
     row = lambda s: (*s[:3], _pixel_auc(s, mask))  # noqa: E731
@@ -80,12 +79,9 @@ def run(task: tuple[str, int, str | None, str]) -> tuple[Row, Row | None, Row | 
     rescaled = row(_scan(t.with_pixels(rescale_scan(t.pixels, t.spacing, t.datasets, t.value_range))))
     if twin is None:
         return made, rescaled, None
-    original = load_target(twin)
-    where = np.argwhere(mask)
-    centre = tuple(int(c) for c in (where.min(0) + where.max(0)) // 2)
-    method = json.loads((Path(path).parent.parent / "sidecars" / f"{Path(path).name}.json").read_text())["method"]
-    touched = touch_up(zoom_round_trip(t.pixels, t.spacing), original.pixels, centre, "inject" in method)
-    return made, rescaled, row(_scan(t.with_pixels(store_truncated(touched, t.datasets, t.value_range))))
+    written, _ = as_ct_gan_writes(t.pixels, load_target(twin).pixels, mask, t.spacing, t.datasets, t.value_range,
+                                  "inject" in method)
+    return made, rescaled, row(_scan(t.with_pixels(written)))
 
 
 def main() -> None:
@@ -98,8 +94,7 @@ def main() -> None:
     tasks = []
     for b, r in rows:  # an edit's original: the authentic item cut from the same place
         twin = authentic.get((b, r.file.rsplit("_v", 1)[0])) if r.label else None
-        tasks.append((str(b / r.file), r.label, str(twin) if twin else None,
-                      str(b / "masks" / f"{Path(r.file).name}.npy")))
+        tasks.append((str(b / r.file), r.label, r.method, str(twin) if twin else None, str(mask_path(b, r))))
     with ProcessPoolExecutor(args.jobs) as pool:
         res = list(pool.map(run, tasks))
     y = np.array([r.label for _, r in rows])

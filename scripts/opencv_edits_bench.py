@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from radtrust.benchmarking.format import read_labels, write_labels
+from radtrust.benchmarking.format import mask_path, read_labels, sidecar_path, write_labels
 from radtrust.simulation.regions import choose_center, draw_radius, placeable
 from radtrust.simulation.target import Target, load_target
 from radtrust.simulation.writer import write_dicom
@@ -118,12 +118,13 @@ def main() -> None:
 
     def put(row, target: Target, name: str, pixels: np.ndarray, mask: np.ndarray, method: str) -> None:  # noqa: ANN001
         rel = f"ct/{name}" if pixels.ndim == 3 else f"xr/{name}.dcm"
+        new = dataclasses.replace(row, file=rel, label=int(bool(method)), method=method, split="test",
+                                  variant="plain" if method else "")
         write_dicom(target.datasets, pixels.astype(np.float32), args.out / rel, syntax="explicit")
-        np.save(args.out / "masks" / f"{name}.npy", mask)
-        (args.out / "sidecars" / f"{name}.json").write_text(json.dumps({"method": method or None, "seed": args.seed,
-                                                                       "source": row.file}))
-        out_rows.append(dataclasses.replace(row, file=rel, label=int(bool(method)), method=method, split="test",
-                                            variant="plain" if method else ""))
+        np.save(mask_path(args.out, new), mask)
+        sidecar_path(args.out, new).write_text(json.dumps({"method": method or None, "seed": args.seed,
+                                                           "source": row.file}))
+        out_rows.append(new)
 
     for row, t in targets:
         base = Path(row.file).stem

@@ -175,6 +175,20 @@ def window01(n: int, nsig: float) -> np.ndarray:
     return (k - k.min()) / (k.max() - k.min())
 
 
+def _box(centre: tuple[int, ...], shape: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """A :data:`TOUCH_UP` box centred on ``centre`` as CT-GAN's ``cutCube`` cuts it (zero-padded past the volume's
+    edges): (its part inside the volume, in the volume's coordinates; the same part in the box's)."""
+    lo = [c - TOUCH_UP // 2 for c in centre]
+    inside = tuple(slice(max(0, a), min(n, a + TOUCH_UP)) for a, n in zip(lo, shape))
+    return inside, tuple(slice(s.start - a, s.stop - a) for s, a in zip(inside, lo))
+
+
+def edit_centre(mask: np.ndarray) -> tuple[int, ...]:
+    """The centre of the edit's bounding box (of the volume without one): where CT-GAN's touch-up box is cut."""
+    where = np.argwhere(mask)
+    return tuple(int(c) for c in ((where.min(0) + where.max(0)) // 2 if len(where) else np.array(mask.shape) // 2))
+
+
 def touch_up(rescaled: np.ndarray, original: np.ndarray, centre: tuple[int, ...], inject: bool) -> np.ndarray:
     """CT-GAN's noise touch-ups (``attack_pipeline._touch_up_scan``, ``copynoise`` on, its default) around one edit,
     in HU: in a box of :data:`TOUCH_UP` voxels centred on the edit (cut from both scans, zero-padded past the
@@ -187,18 +201,12 @@ def touch_up(rescaled: np.ndarray, original: np.ndarray, centre: tuple[int, ...]
     no noise is added. Works on a volume (z, y, x) or one slice."""
     flat = rescaled.ndim == 2
     mal, ben = (rescaled[None], original[None]) if flat else (rescaled, original)
-    centre = (0, *centre) if flat else tuple(centre)
-    half = TOUCH_UP // 2
-    lo = [c - half for c in centre]
-    inner = tuple(slice(max(0, a), min(n, a + TOUCH_UP)) for a, n in zip(lo, mal.shape))
-    local = tuple(slice(s.start - a, s.stop - a) for s, a in zip(inner, lo))  # the in-volume part of the box
+    inner, local = _box((0, *centre) if flat else tuple(centre), mal.shape)
     mal_box = mal[inner].astype(np.float64)
     ben_box = ben[inner].astype(np.float64)
-    src = (ben.shape[0] // 2, int(ben.shape[1] * 0.43), int(ben.shape[2] * 0.27))
+    src_in, src_local = _box((ben.shape[0] // 2, int(ben.shape[1] * 0.43), int(ben.shape[2] * 0.27)), ben.shape)
     fixed = np.zeros((TOUCH_UP,) * 3)
-    at = [c - half for c in src]
-    s_in = tuple(slice(max(0, a), min(n, a + TOUCH_UP)) for a, n in zip(at, ben.shape))
-    fixed[tuple(slice(s.start - a, s.stop - a) for s, a in zip(s_in, at))] = ben[s_in]
+    fixed[src_local] = ben[src_in]
     lung = fixed < -800
     noise = np.zeros_like(fixed)
     if lung.any():
@@ -216,6 +224,19 @@ def touch_up(rescaled: np.ndarray, original: np.ndarray, centre: tuple[int, ...]
     result = mal.astype(np.float64)
     result[inner] = out
     return result[0] if flat else result
+
+
+def as_ct_gan_writes(edited: np.ndarray, original: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...],
+                     datasets: tuple[Any, ...], value_range: tuple[float, float], inject: bool
+                     ) -> tuple[np.ndarray, list[list[int]]]:
+    """The edited scan as CT-GAN's code writes it: zoomed to 1 mm and back as a whole (:func:`zoom_round_trip`), its
+    touch-up box around the edit (:func:`edit_centre` of ``mask``) blended with the original (:func:`touch_up`), every
+    voxel truncated to the stored grid (:func:`store_truncated`). Returns the pixels and the box inside the volume
+    ([start, stop] per axis)."""
+    centre = edit_centre(mask)
+    touched = touch_up(zoom_round_trip(edited, spacing), original, centre, inject)
+    inside, _ = _box(centre, mask.shape)
+    return store_truncated(touched, datasets, value_range), [[s.start, s.stop] for s in inside]
 
 
 def in_isotropic(cube: np.ndarray, spacing: tuple[float, ...], fn: Callable[[np.ndarray, tuple[float, ...]], np.ndarray],

@@ -45,17 +45,9 @@ def simulate(method: str, target: Target, rng: np.random.Generator | int, *, don
 
 
 def _as_ct_gan_writes(result: Tampered, target: Target, inject: bool) -> Tampered:
-    """The edited scan as CT-GAN's code writes it: the whole scan zoomed to 1 mm and back, its touch-up box around
-    the edit (the mask's bounding-box centre) blended with the original scan, every voxel truncated to the stored
-    grid (:mod:`radtrust.simulation.antiforensics`)."""
-    rescaled = afm.zoom_round_trip(result.pixels, target.spacing)
-    where = np.argwhere(result.mask)
-    centre = tuple(int(c) for c in ((where.min(0) + where.max(0)) // 2 if len(where) else
-                                    np.array(result.mask.shape) // 2))
-    touched = afm.touch_up(rescaled, target.pixels, centre, inject)
-    pixels = afm.store_truncated(touched, result.datasets, target.value_range)
-    half = afm.TOUCH_UP // 2
-    box = [[max(0, c - half), min(n, c + half)] for c, n in zip(centre, result.mask.shape)]
+    """The edited scan as CT-GAN's code writes it (:func:`radtrust.simulation.antiforensics.as_ct_gan_writes`)."""
+    pixels, box = afm.as_ct_gan_writes(result.pixels, target.pixels, result.mask, target.spacing, result.datasets,
+                                       target.value_range, inject)
     return replace(result, pixels=pixels, params={**result.params, "whole_scan_rescaled_mm": 1.0,
                                                   "touch_up_box": box})
 
