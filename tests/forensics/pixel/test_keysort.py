@@ -5,7 +5,8 @@ import pytest
 
 import radtrust.forensics.detectors.duplicated_noise as duplicated_noise
 import radtrust.forensics.detectors.patch_fill as patch_fill
-from radtrust.forensics.keysort import group_keys
+from radtrust.forensics import keysort
+from radtrust.forensics.keysort import bucket_group_keys, group_keys
 
 LOW = 22
 
@@ -29,8 +30,9 @@ def hash_position_keys(rng: np.random.Generator, n: int, hash_bits: int = 36) ->
 def test_groups_hash_position_keys(n: int) -> None:
     keys = hash_position_keys(np.random.default_rng(n), n, hash_bits=12 if n > 1000 else 36)  # many repeats
     before = keys.copy()
-    assert_grouped(group_keys(keys, LOW), keys)
-    assert np.array_equal(keys, before)  # the input is left as it is
+    for grouping in (group_keys, bucket_group_keys):
+        assert_grouped(grouping(keys, LOW), keys)
+        assert np.array_equal(keys, before)  # the input is left as it is
 
 
 def test_skewed_hashes_and_the_top_bit() -> None:
@@ -40,13 +42,15 @@ def test_skewed_hashes_and_the_top_bit() -> None:
         np.uint64), rng.integers(0, 1 << 63, 3_000, dtype=np.uint64) | np.uint64(1 << 63),
         rng.choice(1 << LOW, 3_000, replace=False).astype(np.uint64)])
     rng.shuffle(keys)
-    assert_grouped(group_keys(keys, LOW), keys)
-    assert np.array_equal(group_keys(np.arange(5000, dtype=np.uint64), 40), np.arange(5000))
+    for grouping in (group_keys, bucket_group_keys):
+        assert_grouped(grouping(keys, LOW), keys)
+        assert np.array_equal(grouping(np.arange(5000, dtype=np.uint64), 40), np.arange(5000))
 
 
 def test_detectors_find_what_a_full_sort_finds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The votes of duplicated-noise and the fragment counts of patch-fill are the same with np.sort, on an image
-    with a planted copy and a patch-filled region."""
+    """The votes of duplicated-noise and the fragment counts of patch-fill are the same with the bucket path as with
+    np.sort, on an image with a planted copy and a patch-filled region."""
+    monkeypatch.setattr(keysort, "SIMD_SORT", False)
     rng = np.random.default_rng(5)
     img = rng.normal(1000, 30, (384, 384)).round().astype(np.float32)
     img[200:260, 220:290] = img[40:100, 30:100]  # a copy-move
@@ -64,3 +68,9 @@ def test_detectors_find_what_a_full_sort_finds(monkeypatch: pytest.MonkeyPatch) 
     assert duplicated_noise.vote_displacements(hashes, usable) == votes
     full = patch_fill.displacement_counts(img, picture=False)
     assert full[0] == counts[0] and np.array_equal(full[1], counts[1])
+
+
+def test_simd_sort_is_read_from_the_cpu_features() -> None:
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+
+    assert keysort.simd_sort() == bool(features.get("AVX2") or features.get("AVX512_SKX"))
