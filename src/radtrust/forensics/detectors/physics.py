@@ -59,19 +59,28 @@ FOR_PRESENTATION = frozenset({"1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.
 def body_mask(hu: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(body, outside): the patient or phantom (largest region above -400 HU, holes such as lungs and gas
     filled, edge eroded) and what lies more than ``margin`` pixels away from it. Computed on a grid of every 2nd or 4th pixel."""
+    # physics, noise-free and duplicated-noise all ask, for the same slice (read-only results)
+    return reuse("body-mask", hu, margin, lambda: _body_mask(hu, margin))
+
+
+def _body_mask(hu: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
     step = 4 if min(hu.shape) >= 512 else 2 if min(hu.shape) >= 256 else 1
-    filled = reuse("body", hu, step, lambda: _largest_region(hu, step))  # physics and noise-free both ask
+    filled = reuse("body", hu, step, lambda: _largest_region(hu, step))
     if not filled.any():
         z = np.zeros(hu.shape, bool)
+        z.setflags(write=False)
         return z, ~z
     inner = ndi.binary_erosion(filled, iterations=max(1, 4 // step))
     outer = ~ndi.binary_dilation(filled, iterations=max(1, margin // step)) if margin else ~filled
 
     def up(m: np.ndarray) -> np.ndarray:
-        if step == 1:
-            return m
-        big = np.repeat(np.repeat(m, step, 0), step, 1)[: hu.shape[0], : hu.shape[1]]
-        return np.pad(big, ((0, hu.shape[0] - big.shape[0]), (0, hu.shape[1] - big.shape[1])), mode="edge")
+        if step != 1:  # each grid pixel over its step x step pixels, the last row and column repeated to the edge
+            h, w = m.shape
+            m = np.broadcast_to(m[:, None, :, None], (h, step, w, step)).reshape(h * step, w * step)
+            m = m[: hu.shape[0], : hu.shape[1]]
+            m = np.pad(m, ((0, hu.shape[0] - m.shape[0]), (0, hu.shape[1] - m.shape[1])), mode="edge")
+        m.setflags(write=False)
+        return m
 
     return up(inner), up(outer)
 
