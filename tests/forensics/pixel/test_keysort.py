@@ -70,7 +70,11 @@ def test_detectors_find_what_a_full_sort_finds(monkeypatch: pytest.MonkeyPatch) 
     assert full[0] == counts[0] and np.array_equal(full[1], counts[1])
 
 
-def test_simd_sort_is_read_from_the_cpu_features() -> None:
-    from numpy._core._multiarray_umath import __cpu_features__ as features
-
-    assert keysort.simd_sort() == bool(features.get("AVX2") or features.get("AVX512_SKX"))
+def test_the_simd_path_is_np_sort_and_the_other_the_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = hash_position_keys(np.random.default_rng(9), 50_000, hash_bits=12)
+    monkeypatch.setattr(keysort, "SIMD_SORT", True)
+    assert np.array_equal(group_keys(keys, LOW), np.sort(keys))
+    monkeypatch.setattr(keysort, "SIMD_SORT", False)
+    out = group_keys(keys, LOW)
+    assert np.array_equal(out, bucket_group_keys(keys, LOW))
+    assert not np.array_equal(out, np.sort(keys))  # the buckets leave the groups in another order

@@ -67,9 +67,10 @@ def _body_mask(hu: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
     step = 4 if min(hu.shape) >= 512 else 2 if min(hu.shape) >= 256 else 1
     filled = reuse("body", hu, step, lambda: _largest_region(hu, step))
     if not filled.any():
-        z = np.zeros(hu.shape, bool)
+        z, everywhere = np.zeros(hu.shape, bool), np.ones(hu.shape, bool)
         z.setflags(write=False)
-        return z, ~z
+        everywhere.setflags(write=False)
+        return z, everywhere
     inner = ndi.binary_erosion(filled, iterations=max(1, 4 // step))
     outer = ~ndi.binary_dilation(filled, iterations=max(1, margin // step)) if margin else ~filled
 
