@@ -1,11 +1,11 @@
-"""Grouping the 64-bit (hash, position) keys the exact-match block searches are built on, faster than np.sort.
+"""Grouping the 64-bit (hash, position) keys the exact-match block searches are built on.
 
 duplicated-noise and patch-fill find equal blocks by sorting one 64-bit key per position (the block's hash in the
 high bits, its position in the low ones), then reading equal hashes off neighbouring keys: millions of keys on a
 2048 x 2048 radiograph, the largest single cost of a scan there. They need less than a sort: keys of equal hash
-next to each other, positions ascending among them; the order of different hashes does not matter. NumPy sorts
-64-bit integers by introsort (its SIMD sort was not used for them on the development machine: as slow as heapsort),
-about 60 ns a key once the array outgrows the cache. Here the keys are split into buckets by a multiplicative
+next to each other, positions ascending among them; the order of different hashes does not matter. Without a SIMD
+sort (session 24's machine) NumPy sorts 64-bit integers by introsort, as slow as heapsort, about 60 ns a key once
+the array outgrows the cache. Here the keys are split into buckets by a multiplicative
 (Fibonacci) hash of their hash part, with NumPy's radix argsort of 16-bit integers, and each bucket, a hundred or
 two keys that fit in the cache, is sorted on its own. Equal hashes share a bucket, so they come out together and in
 position order, as from np.sort, in 0.4 of its time (3.7M band hashes of a 2k radiograph: 0.09 against 0.22 s).

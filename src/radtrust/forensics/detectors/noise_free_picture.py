@@ -12,7 +12,7 @@ at least ``NEAR_LOW`` of the expected noise and their median at most ``NEAR_HIGH
 more), at least ``MIN_SEEN`` of them are judged (not clipped, not the picture's border), the pixels 7-15 px out
 carry the picture's noise (median within ``FAR``), and no one grey level fills more than half of it (labels,
 padding and tone curves that merge levels make flat runs; a rounded smooth fill spreads over its range). The score
-is a logistic of log2(size), 0.5 at ``CENTRE`` pixels.
+is a logistic of log2(size), 0.5 at the scale's ``centre`` (400 px at full resolution, :data:`FULL`).
 
 Measured in session 18 (``scripts/picture_fill_check.py --bench bench/dev bench/holdout --authentic
 ../shared/data/cxr``; the bounds were set on these pictures, so these are development figures): the 240 authentic
@@ -25,8 +25,8 @@ a burned-in "L" box (11,590 px), its lower quartile and seen share for pictures 
 unsharp mask keeps quiet areas quiet and sharpens the noise around them: 12 of 320 sharpened pictures scored over
 0.5 before), the one-level rule for equalised and gamma-curved pictures (9 of 240 such variants of 40 pictures).
 
-A picture whose noise is under ``FLOOR`` grey levels at every grey level (resized down, smoothed, or saved at a
-low JPEG quality) is not judged: rounding alone leaves 0.29 there, and a fill cannot be told from the picture.
+A picture whose noise is under the scale's ``floor`` (0.8 grey levels at full resolution) at every grey level (resized
+down, smoothed, or saved at a low JPEG quality) is not judged: rounding alone leaves 0.29 there, and a fill cannot be told from the picture.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from scipy import ndimage
 
 from radtrust.errors import EvidenceLost
 from radtrust.forensics.detectors.base import Finding
-from radtrust.forensics.residuals import bin2d, box_mean, dilate, logistic
+from radtrust.forensics.residuals import bin2d, box_mean, dilate, logistic, upsample_blocks
 
 RATIO = 0.25  # quiet: local RMS under this share of the noise level at that grey level
 # The noise starts at a fill's edge, all around it: three quarters of its near surroundings carry at least NEAR_LOW
@@ -124,15 +124,13 @@ def picture_finding(levels8: np.ndarray) -> Finding:
     full resolution and at its 2 x 2 means (:data:`HALF`)."""
     x = np.asarray(levels8, dtype=np.float32)
     full = _at_scale(x, FULL)
-    h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
     try:
         half = _at_scale(bin2d(x, 2), HALF)  # the 2 x 2 means
     except EvidenceLost:
         return full
     if half.score <= full.score:
         return full
-    heat = np.zeros(x.shape, np.float32)
-    heat[:h, :w] = np.repeat(np.repeat(half.heatmap, 2, axis=0), 2, axis=1)
+    heat = upsample_blocks(half.heatmap, 2, x.shape)  # each 2 x 2 mean's value on its pixels
     return Finding(half.score, np.maximum(heat, full.heatmap), half.evidence)
 
 
