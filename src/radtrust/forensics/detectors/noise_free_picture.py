@@ -25,8 +25,9 @@ a burned-in "L" box (11,590 px), its lower quartile and seen share for pictures 
 unsharp mask keeps quiet areas quiet and sharpens the noise around them: 12 of 320 sharpened pictures scored over
 0.5 before), the one-level rule for equalised and gamma-curved pictures (9 of 240 such variants of 40 pictures).
 
-A picture whose noise is under the scale's ``floor`` (0.8 grey levels at full resolution) at every grey level (resized
-down, smoothed, or saved at a low JPEG quality) is not judged: rounding alone leaves 0.29 there, and a fill cannot be told from the picture.
+A picture whose noise is under the scale's ``floor`` (0.8 grey levels at full resolution) at every grey level
+(resized down, smoothed, or saved at a low JPEG quality) is not judged: rounding alone leaves 0.29 there, and a fill
+cannot be told from the picture.
 """
 
 from __future__ import annotations
