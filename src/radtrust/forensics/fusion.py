@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radtrust.errors import InputError
+from radtrust.forensics.residuals import bin2d
 
 if TYPE_CHECKING:
     from radtrust.forensics.detectors.base import Finding
@@ -511,8 +512,8 @@ def smoothed(heat: np.ndarray) -> np.ndarray:
     lead = heat.shape[:-2]
     ph, pw = -h % k, -w % k
     padded = np.pad(heat, [(0, 0)] * len(lead) + [(0, ph), (0, pw)], mode="edge") if ph or pw else heat
-    small = padded.reshape(*lead, (h + ph) // k, k, (w + pw) // k, k).mean(axis=(-3, -1), dtype=np.float32)
+    small = bin2d(padded, k)
     small = ndimage.gaussian_filter(small, (0,) * len(lead) + (sigma / k, sigma / k), mode="nearest")
     if k > 1:
-        small = np.repeat(np.repeat(small, k, axis=-2), k, axis=-1)[..., :h, :w]
+        small = np.repeat(np.repeat(small, k, axis=-1), k, axis=-2)[..., :h, :w]
     return np.ascontiguousarray(small, dtype=np.float32)

@@ -352,12 +352,22 @@ def frames(pixels: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def bin2d(x: np.ndarray, factor: int) -> np.ndarray:
-    """Mean-bin a 2D array by an integer factor (used to bring very large radiographs to a working size)."""
+    """Mean-bin the last two axes by an integer factor (float32; rows and columns past whole blocks dropped)."""
     if factor <= 1:
         return np.asarray(x, dtype=np.float32)
-    ny, nx = x.shape[0] // factor, x.shape[1] // factor
-    if factor == 2:  # the same sums in the same order as the mean below ((a + b) + (c + d)), ~8x faster
-        pairs = np.asarray(x[: 2 * ny, : 2 * nx], dtype=np.float32).reshape(2 * ny, nx, 2)
-        rows = (pairs[..., 0] + pairs[..., 1]).reshape(ny, 2, nx)
-        return (rows[:, 0] + rows[:, 1]) / np.float32(4.0)
-    return x[: ny * factor, : nx * factor].reshape(ny, factor, nx, factor).mean(axis=(1, 3), dtype=np.float32)
+    *lead, h, w = x.shape
+    ny, nx = h // factor, w // factor
+    cut = x[..., : ny * factor, : nx * factor]
+    if factor < 8:
+        # NumPy adds fewer than 8 values in order, so these are the mean's sums in its order (along the rows, then
+        # down the columns), by whole-array additions: 4 to 12 times faster (2 x 2 blocks of 512 x 512: 2.8 -> 0.2 ms)
+        v = np.asarray(cut, dtype=np.float32).reshape(*lead, ny * factor, nx, factor)
+        cols = v[..., 0] + v[..., 1]
+        for j in range(2, factor):
+            cols += v[..., j]
+        r = cols.reshape(*lead, ny, factor, nx)
+        total = r[..., 0, :] + r[..., 1, :]
+        for i in range(2, factor):
+            total += r[..., i, :]
+        return total / np.float32(factor * factor)
+    return cut.reshape(*lead, ny, factor, nx, factor).mean(axis=(-3, -1), dtype=np.float32)

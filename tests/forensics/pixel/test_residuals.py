@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from radtrust.forensics.residuals import block_sigma, dilate, gaussian, highpass, logistic, robust_z, valid_mask
+from radtrust.forensics.residuals import bin2d, block_sigma, dilate, gaussian, highpass, logistic, robust_z, valid_mask
 
 
 @pytest.mark.parametrize("sigma", [0.8, 5.0, 20.0])
@@ -54,3 +54,21 @@ def test_gaussian_is_scipys_bit_for_bit(shape, sigma, truncate):
         got, want = gaussian(x, sigma, truncate), ndimage.gaussian_filter(x, sigma, truncate=truncate)
         assert got.dtype == want.dtype == np.float32
         np.testing.assert_array_equal(got, want)  # equal values, not close: the band's hash signs depend on them
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (301, 517), (3, 130, 98)])
+@pytest.mark.parametrize("factor", [2, 3, 4, 7, 8, 16])
+def test_bin2d_is_the_block_mean_bit_for_bit(shape, factor):
+    """The whole-array additions give NumPy's own block mean, value for value (the map smoothing and the
+    2 x 2 means of noise-residual, noise-free and the CT noise estimate rely on it)."""
+    rng = np.random.default_rng(factor)
+    for scale in (1.0, 1e3, 1e-3):
+        x = (rng.random(shape) * scale).astype(np.float32)
+        *lead, h, w = shape
+        ny, nx = h // factor, w // factor
+        want = x[..., : ny * factor, : nx * factor].reshape(*lead, ny, factor, nx, factor).mean(
+            axis=(-3, -1), dtype=np.float32)
+        got = bin2d(x, factor)
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    ints = rng.integers(-1024, 3000, shape).astype(np.int16)  # stored CT values are binned as float32 too
+    assert np.array_equal(bin2d(ints, factor), bin2d(ints.astype(np.float32), factor))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from radtrust.forensics.ct_noise import NoiseModel, kernel_class, uniform_noise_sigma
-from radtrust.forensics.detectors.physics import PhysicsCheck, pileups
+from radtrust.forensics.detectors.physics import PhysicsCheck, body_mask, near_body, pileups
+from radtrust.forensics.residuals import dilate, shared_intermediates
 from radtrust.io import iter_images, load_image
 
 
@@ -363,3 +364,19 @@ def test_a_constant_in_a_reformat_counts_less(ct):
     coronal = PhysicsCheck().run(_reformat(_with(ct, p), (1, 0, 0, 0, 0, -1)))
     assert axial.score > 0.5 and 0.0 < coronal.score < 0.3 * axial.score + 0.05
     assert any("37 HU" in e and "declared" in e for e in coronal.evidence)
+
+
+@pytest.mark.parametrize("crop", [(slice(None), slice(None)), (slice(3, 510), slice(0, 301)), (slice(60, 190), slice(190, 320))])
+@pytest.mark.parametrize("radius", [12, 5, 1])
+def test_near_body_is_the_body_mask_dilated(ct, crop, radius):
+    """Grown on the mask's grid (steps 4, 2, 1 by size, edges not whole cells) or per pixel where the radius is
+    not whole cells: the same pixels as dilating the full-size mask; inside a scan's shared block too."""
+    hu = np.ascontiguousarray(ct.pixels[crop])
+    want = dilate(body_mask(hu)[0], radius)
+    assert want.any() and not want.all()
+    assert np.array_equal(near_body(hu, radius), want)
+    with shared_intermediates():
+        body_mask(hu, margin=6)
+        assert np.array_equal(near_body(hu, radius), want)
+    air = np.full((64, 64), -1000.0, np.float32)
+    assert not near_body(air, radius).any()

@@ -55,11 +55,10 @@ from radtrust.errors import NotApplicable
 from radtrust.forensics.band_signs import SIGMAS, band, band_signs, picture_positions
 from radtrust.forensics.band_signs import STEP as COARSE_STEP
 from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
-from radtrust.forensics.detectors.physics import body_mask
+from radtrust.forensics.detectors.physics import near_body
 from radtrust.forensics.keysort import group_keys
 from radtrust.forensics.residuals import (
     block_reduce,
-    dilate,
     frames,
     highpass,
     image_class,
@@ -287,7 +286,7 @@ class DuplicatedNoiseDetector(Detector):
             raise NotApplicable(f"duplicated-noise needs at least {4 * HASH_BLOCK} px per side, got {shape2}")
         scales = [s for s in self.scales if s is FINE or min(shape2) >= 4 * HASH_BLOCK * COARSE_STEP]
         # the table, rails and other objects outside the patient repeat by construction
-        body = [dilate(body_mask(p)[0], 2 * HASH_BLOCK) for p in planes] if klass == "ct" else None
+        body = [near_body(p, 2 * HASH_BLOCK) for p in planes] if klass == "ct" else None
         heat = np.zeros(pixels.shape, np.float32)
         score, evidence, chance = 0.0, [], []
         seen: set[tuple[int, ...]] = set()  # displacements reported at a finer scale: not repeated

@@ -147,7 +147,10 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
                         jpeg_grid: bool | None = None) -> tuple[int, np.ndarray]:
     """(the largest number of displacements of coherent exact repeats in one 3 x 3-cell window, that number per
     cell) for one 2D plane of stored values (integers; modality values are rounded)."""
-    xf = np.rint(np.asarray(plane, dtype=np.float32))
+    x32 = np.asarray(plane, dtype=np.float32)
+    xf = np.rint(x32)
+    if np.array_equal(xf, x32):  # integers already (CT in HU): the masks the scan computed of the plane apply
+        xf = x32
     x = xf.astype(np.int64)
     ny, nx = x.shape[0] - BLOCK + 1, x.shape[1] - BLOCK + 1
     step = 2 if ny * nx > _SUBSAMPLE_ABOVE else 1  # blocks start on every row, or every second one
