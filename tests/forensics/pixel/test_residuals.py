@@ -6,7 +6,18 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from radtrust.forensics.residuals import bin2d, block_sigma, dilate, gaussian, highpass, logistic, robust_z, valid_mask
+from radtrust.forensics.residuals import (
+    bin2d,
+    block_sigma,
+    dilate,
+    gaussian,
+    group_medians,
+    highpass,
+    local_range,
+    logistic,
+    robust_z,
+    valid_mask,
+)
 
 
 @pytest.mark.parametrize("sigma", [0.8, 5.0, 20.0])
@@ -72,3 +83,28 @@ def test_bin2d_is_the_block_mean_bit_for_bit(shape, factor):
         assert got.dtype == np.float32 and np.array_equal(got, want)
     ints = rng.integers(-1024, 3000, shape).astype(np.int16)  # stored CT values are binned as float32 too
     assert np.array_equal(bin2d(ints, factor), bin2d(ints.astype(np.float32), factor))
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (255, 131), (3, 9)])
+@pytest.mark.parametrize("size", [2, 3, 4, 5])
+def test_local_range_is_scipys_bit_for_bit(shape, size):
+    a = np.random.default_rng(size).normal(0, 100, shape).astype(np.float32)
+    want = ndimage.maximum_filter(a, size) - ndimage.minimum_filter(a, size)
+    assert np.array_equal(local_range(a, size), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_group_medians_are_numpys_medians(dtype):
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 9, 400)
+    groups[groups == 4] = 5  # group 4 is empty: NaN
+    values = rng.normal(0, 50, 400).astype(dtype)
+    values[:40] = values[40:80]  # ties
+    got = group_medians(groups, values, 10)
+    for g in range(10):
+        sel = values[groups == g]
+        if sel.size:
+            want = np.median(sel)
+            assert got[g] == want and got.dtype == np.asarray(want).dtype
+        else:
+            assert np.isnan(got[g])

@@ -45,6 +45,7 @@ from radtrust.forensics.residuals import (
     dilate,
     frames,
     gaussian,
+    group_medians,
     highpass,
     image_class,
     logistic,
@@ -156,14 +157,12 @@ def _binned_fit(mean: np.ndarray, value: np.ndarray, nbins: int = 12) -> tuple[n
     nb = int(max(1, min(nbins, ok.sum() // 12)))
     edges = np.unique(np.quantile(m, np.linspace(0, 1, nb + 1)))
     idx = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, max(len(edges) - 2, 0))
-    centers, meds = [], []
-    for b in range(max(len(edges) - 1, 1)):
-        sel = idx == b
-        if sel.sum() >= 4:
-            centers.append(float(np.median(m[sel])))
-            meds.append(float(np.median(v[sel])))
-    if not centers:
+    bins = max(len(edges) - 1, 1)
+    full = np.bincount(idx, minlength=bins) >= 4
+    if not full.any():
         return out, inside
+    centers = [float(c) for c in group_medians(idx, m, bins)[full]]
+    meds = [float(c) for c in group_medians(idx, v, bins)[full]]
     order = np.argsort(centers)
     fin = np.isfinite(mean)
     out[fin] = np.interp(mean[fin], np.asarray(centers)[order], np.asarray(meds)[order])
