@@ -14,6 +14,7 @@ import pytest
 
 from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.region_comb import (
+    _below,
     RegionCombDetector,
     binomial_isf,
     binomial_sf,
@@ -225,3 +226,18 @@ def _assert_gain_in_the_ball_found(det: RegionCombDetector, v: np.ndarray):  # n
     f = det.run(make_image(_scaled(v, ball, lambda u: mean + 1.3 * (u - mean))))
     assert f.score > 0.9, f.evidence
     return f
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 3001])
+def test_running_sums_below_a_threshold_are_counted_as_by_cumsum(n):
+    """region-comb's central range per tile: chunked running sums count what a running sum along the row counts,
+    with thresholds crossed inside a chunk, at its edge, never (all below) and at once (none below)."""
+    rng = np.random.default_rng(n)
+    hists = rng.poisson(rng.uniform(0.2, 6.0, (40, 1)), (40, n)).astype(np.float32)
+    hists[1] = 0.0  # an empty row: its total is 0, nothing lies below 0
+    total = hists.sum(axis=1)
+    cdf = np.cumsum(hists, axis=1, dtype=np.float32)
+    edges = cdf[np.arange(40), rng.integers(0, n, 40)]  # thresholds equal to a running sum
+    for threshold in (0.005 * total, 0.995 * total, total + 1, np.zeros(40, np.float32), edges):
+        threshold = np.asarray(threshold, np.float32)
+        assert np.array_equal(_below(hists, threshold), (cdf < threshold[:, None]).sum(axis=1))

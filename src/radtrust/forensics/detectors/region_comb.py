@@ -59,7 +59,7 @@ from radtrust.errors import EvidenceLost, NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.detectors.physics import half_even_ratio, reformatted
 from radtrust.forensics.projection import settled
-from radtrust.forensics.residuals import logistic
+from radtrust.forensics.residuals import block_sum, logistic
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
 
@@ -173,19 +173,18 @@ def _clustering(block: np.ndarray, ok: np.ndarray, cell: int) -> np.ndarray:
     +-1, and so do values a gain doubled; a denoiser's plateaus make neighbours equal, and equal voxels move a
     count together."""
     _, h, w = block.shape
-    ny, nx = h // cell, w // cell
-    excess = np.zeros((ny, nx), np.float64)
-    pairs = np.zeros((ny, nx), np.float64)
+    # per pixel, summed over the offsets and the slab's slices (a pair belongs to the cell of its first voxel), then
+    # per cell: multiples of 0.5 far below 2^23, exact in float32 in any order, so summed once rather than per offset
+    excess = np.zeros((h, w), np.float32)
+    pairs = np.zeros((h, w), np.float32)
     for dy, dx in _OFFSETS:
         here = (slice(None), slice(dy, None), slice(max(dx, 0), w + min(dx, 0)))
         there = (slice(None), slice(None, h - dy), slice(max(-dx, 0), w - max(dx, 0)))
         both = ok[here] & ok[there]
         d = np.abs(block[here] - block[there])
-        for value, out in ((((d == 0) - np.float32(0.5) * (d == 1)) * both, excess), (both, pairs)):
-            full = np.zeros((h, w), np.float32)  # a pair belongs to the cell of its first voxel
-            full[here[1:]] = value.sum(axis=0, dtype=np.float32)  # summed over the slab's slices first
-            out += full.reshape(ny, cell, nx, cell).sum(axis=(1, 3))
-    e, n = _quads(excess), _quads(pairs)
+        excess[here[1:]] += (((d == 0) - np.float32(0.5) * (d == 1)) * both).sum(axis=0, dtype=np.float32)
+        pairs[here[1:]] += both.sum(axis=0, dtype=np.float32)
+    e, n = (_quads(block_sum(a, cell).astype(np.float64)) for a in (excess, pairs))
     return 1.0 + 2.0 * len(_OFFSETS) * np.clip(e / np.maximum(n, 1.0), 0.0, None)
 
 
@@ -235,9 +234,8 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
     independent ones (an emptied value is read from the counts as they are)."""
     n_tiles, n_values = hists.shape
     total = hists.sum(axis=1)
-    cdf = np.cumsum(hists, axis=1, dtype=np.float32)
-    first = (cdf < 0.005 * total[:, None]).sum(axis=1)
-    stop = np.minimum((cdf < 0.995 * total[:, None]).sum(axis=1) + 1, first + _WINDOW)
+    first = _below(hists, 0.005 * total)
+    stop = np.minimum(_below(hists, 0.995 * total) + 1, first + _WINDOW)
     width = int(max(3, (stop - first).max()))
     idx = np.minimum(first[:, None] + np.arange(width)[None, :], n_values - 1)
     f = fine[idx]
@@ -260,8 +258,9 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
     # A value is a hit when its share of the trio is that improbable (P <= _HIT); hits are counted against the
     # number a smooth histogram would give (each value's own hit probability, summed)
     emptied = judged & emptied_raw
-    p_empty = np.where(judged, (2.0 / 3.0) ** n, 0.0)
     sizes, where = np.unique(n[judged], return_inverse=True)  # a few hundred trio sizes: binomial tails once each
+    p_empty = np.zeros(n.shape)
+    p_empty[judged] = ((2.0 / 3.0) ** sizes)[where]
     crit_of = binomial_isf(_HIT, sizes, 1.0 / 3.0) + 1.0
     crit = np.full(n.shape, np.inf)
     crit[judged] = crit_of[where]
@@ -279,6 +278,23 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
         evidence = np.where(better, tail, evidence)
         found = np.where(better, k, found)
     return evidence, found
+
+
+def _below(hists: np.ndarray, threshold: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Per row of integer counts (sums exact in float32), how many of its running sums lie below ``threshold``:
+    ``(np.cumsum(hists, axis=1, dtype=np.float32) < threshold[:, None]).sum(axis=1)``, the same counts, from running
+    sums of chunks of ``chunk`` values and a running sum inside the one chunk where the threshold is crossed
+    (a running sum along rows of thousands of values is not vectorised: 3.5 against 0.6 ms for a CT slice)."""
+    rows, n = hists.shape
+    padded = np.pad(hists, ((0, 0), (0, -n % chunk))) if n % chunk else hists
+    coarse = np.cumsum(padded.reshape(rows, -1, chunk).sum(axis=2, dtype=np.float32), axis=1, dtype=np.float32)
+    whole = (coarse < threshold[:, None]).sum(axis=1)  # chunks whose every running sum is below
+    crossing = np.minimum(whole, coarse.shape[1] - 1)
+    before = np.where(whole > 0, coarse[np.arange(rows), np.maximum(whole - 1, 0)], np.float32(0.0))
+    inside = padded.reshape(rows, -1, chunk)[np.arange(rows), crossing]
+    partial = before[:, None] + np.cumsum(inside, axis=1, dtype=np.float32)
+    counted = np.where(whole < coarse.shape[1], (partial < threshold[:, None]).sum(axis=1), 0)
+    return np.minimum(whole * chunk + counted, n)
 
 
 class RegionCombDetector(Detector):
