@@ -67,7 +67,7 @@ def near_body(hu: np.ndarray, radius: int) -> np.ndarray:
     """Pixels within ``radius`` of the body along both axes: ``dilate(body_mask(hu)[0], radius)``, the same pixels,
     grown on body_mask's grid where ``radius`` is a whole number of its cells (read-only)."""
     def compute() -> np.ndarray:
-        step, inner = _inner(hu)
+        step, _, inner = _inner(hu)
         if inner is None or radius % step:
             return dilate(body_mask(hu)[0], radius)
         # a box of whole cells grown by whole cells covers the same pixels as each pixel grown (edges included)
@@ -75,13 +75,14 @@ def near_body(hu: np.ndarray, radius: int) -> np.ndarray:
     return reuse("near-body", hu, radius, compute)
 
 
-def _inner(hu: np.ndarray) -> tuple[int, np.ndarray | None]:
-    """(grid step, the body's edge-eroded region on that grid; None where no region is found)."""
+def _inner(hu: np.ndarray) -> tuple[int, np.ndarray, np.ndarray | None]:
+    """(grid step, the body's region on that grid, that region's edge eroded; None where no region is found)."""
     step = 4 if min(hu.shape) >= 512 else 2 if min(hu.shape) >= 256 else 1
     filled = reuse("body", hu, step, lambda: _largest_region(hu, step))
     if not filled.any():
-        return step, None
-    return step, reuse("body-inner", hu, step, lambda: ndi.binary_erosion(filled, iterations=max(1, 4 // step)))
+        return step, filled, None
+    return step, filled, reuse("body-inner", hu, step,
+                               lambda: ndi.binary_erosion(filled, iterations=max(1, 4 // step)))
 
 
 def _up(m: np.ndarray, step: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -93,13 +94,12 @@ def _up(m: np.ndarray, step: int, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _body_mask(hu: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
-    step, inner = _inner(hu)
+    step, filled, inner = _inner(hu)
     if inner is None:
         z, everywhere = np.zeros(hu.shape, bool), np.ones(hu.shape, bool)
         z.setflags(write=False)
         everywhere.setflags(write=False)
         return z, everywhere
-    filled = reuse("body", hu, step, lambda: _largest_region(hu, step))
     outer = ~ndi.binary_dilation(filled, iterations=max(1, margin // step)) if margin else ~filled
     return _up(inner, step, hu.shape), _up(outer, step, hu.shape)
 
