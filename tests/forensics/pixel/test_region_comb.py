@@ -238,6 +238,6 @@ def test_running_sums_below_a_threshold_are_counted_as_by_cumsum(n):
     total = hists.sum(axis=1)
     cdf = np.cumsum(hists, axis=1, dtype=np.float32)
     edges = cdf[np.arange(40), rng.integers(0, n, 40)]  # thresholds equal to a running sum
-    for threshold in (0.005 * total, 0.995 * total, total + 1, np.zeros(40, np.float32), edges):
-        threshold = np.asarray(threshold, np.float32)
-        assert np.array_equal(_below(hists, threshold), (cdf < threshold[:, None]).sum(axis=1))
+    thresholds = [np.asarray(t, np.float32) for t in (0.005 * total, 0.995 * total, total + 1, np.zeros(40), edges)]
+    for t, counted in zip(thresholds, _below(hists, thresholds), strict=True):
+        assert np.array_equal(counted, (cdf < t[:, None]).sum(axis=1))

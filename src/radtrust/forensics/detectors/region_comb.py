@@ -234,8 +234,8 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
     independent ones (an emptied value is read from the counts as they are)."""
     n_tiles, n_values = hists.shape
     total = hists.sum(axis=1)
-    first = _below(hists, 0.005 * total)
-    stop = np.minimum(_below(hists, 0.995 * total) + 1, first + _WINDOW)
+    first, last = _below(hists, (0.005 * total, 0.995 * total))
+    stop = np.minimum(last + 1, first + _WINDOW)
     width = int(max(3, (stop - first).max()))
     idx = np.minimum(first[:, None] + np.arange(width)[None, :], n_values - 1)
     f = fine[idx]
@@ -280,21 +280,24 @@ def comb_evidence(hists: np.ndarray, fine: np.ndarray, clustering: np.ndarray | 
     return evidence, found
 
 
-def _below(hists: np.ndarray, threshold: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Per row of integer counts (sums exact in float32), how many of its running sums lie below ``threshold``:
-    ``(np.cumsum(hists, axis=1, dtype=np.float32) < threshold[:, None]).sum(axis=1)``, the same counts, from running
-    sums of chunks of ``chunk`` values and a running sum inside the one chunk where the threshold is crossed
-    (a running sum along rows of thousands of values is not vectorised: 3.5 against 0.6 ms for a CT slice)."""
+def _below(hists: np.ndarray, thresholds: tuple[np.ndarray, ...], chunk: int = 64) -> list[np.ndarray]:
+    """Per row of integer counts (sums exact in float32) and per threshold (one per row), how many of the row's
+    running sums lie below it: ``(np.cumsum(hists, axis=1, dtype=np.float32) < t[:, None]).sum(axis=1)``, the same
+    counts, from running sums of chunks of ``chunk`` values and a running sum inside the one chunk where the
+    threshold is crossed (a running sum along rows of thousands of values is not vectorised: 3.5 against 1.5 ms
+    for the two thresholds of a CT slice)."""
     rows, n = hists.shape
-    padded = np.pad(hists, ((0, 0), (0, -n % chunk))) if n % chunk else hists
-    coarse = np.cumsum(padded.reshape(rows, -1, chunk).sum(axis=2, dtype=np.float32), axis=1, dtype=np.float32)
-    whole = (coarse < threshold[:, None]).sum(axis=1)  # chunks whose every running sum is below
-    crossing = np.minimum(whole, coarse.shape[1] - 1)
-    before = np.where(whole > 0, coarse[np.arange(rows), np.maximum(whole - 1, 0)], np.float32(0.0))
-    inside = padded.reshape(rows, -1, chunk)[np.arange(rows), crossing]
-    partial = before[:, None] + np.cumsum(inside, axis=1, dtype=np.float32)
-    counted = np.where(whole < coarse.shape[1], (partial < threshold[:, None]).sum(axis=1), 0)
-    return np.minimum(whole * chunk + counted, n)
+    chunks = (np.pad(hists, ((0, 0), (0, -n % chunk))) if n % chunk else hists).reshape(rows, -1, chunk)
+    coarse = np.cumsum(chunks.sum(axis=2, dtype=np.float32), axis=1, dtype=np.float32)
+    out = []
+    for threshold in thresholds:
+        whole = (coarse < threshold[:, None]).sum(axis=1)  # chunks whose every running sum is below
+        before = np.where(whole > 0, coarse[np.arange(rows), np.maximum(whole - 1, 0)], np.float32(0.0))
+        inside = chunks[np.arange(rows), np.minimum(whole, coarse.shape[1] - 1)]
+        partial = before[:, None] + np.cumsum(inside, axis=1, dtype=np.float32)
+        counted = np.where(whole < coarse.shape[1], (partial < threshold[:, None]).sum(axis=1), 0)
+        out.append(np.minimum(whole * chunk + counted, n))
+    return out
 
 
 class RegionCombDetector(Detector):
