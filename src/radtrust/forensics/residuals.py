@@ -398,7 +398,7 @@ def bin2d(x: np.ndarray, factor: int) -> np.ndarray:
     cut = x[..., : ny * factor, : nx * factor]
     if factor < 8:
         # NumPy adds fewer than 8 values in order, so these are the mean's sums in its order (along the rows, then
-        # down the columns), by whole-array additions: 4 to 12 times faster (2 x 2 blocks of 512 x 512: 2.8 -> 0.2 ms)
+        # down the columns), by whole-array additions: 6 to 13 times faster (2 x 2 blocks of 512 x 512: 2.8 -> 0.2 ms)
         v = np.asarray(cut, dtype=np.float32).reshape(*lead, ny * factor, nx, factor)
         cols = v[..., 0] + v[..., 1]
         for j in range(2, factor):

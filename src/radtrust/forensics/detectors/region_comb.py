@@ -284,8 +284,8 @@ def _below(hists: np.ndarray, thresholds: tuple[np.ndarray, ...], chunk: int = 6
     """Per row of integer counts (sums exact in float32) and per threshold (one per row), how many of the row's
     running sums lie below it: ``(np.cumsum(hists, axis=1, dtype=np.float32) < t[:, None]).sum(axis=1)``, the same
     counts, from running sums of chunks of ``chunk`` values and a running sum inside the one chunk where the
-    threshold is crossed (a running sum along rows of thousands of values is not vectorised: 3.5 against 1.5 ms
-    for the two thresholds of a CT slice)."""
+    threshold is crossed (a running sum along rows of thousands of values is not vectorised: 3.4 against 1.2 ms
+    for the two thresholds of a sample CT slice's 225 tiles of 2,469 values)."""
     rows, n = hists.shape
     chunks = (np.pad(hists, ((0, 0), (0, -n % chunk))) if n % chunk else hists).reshape(rows, -1, chunk)
     coarse = np.cumsum(chunks.sum(axis=2, dtype=np.float32), axis=1, dtype=np.float32)
