@@ -10,8 +10,8 @@ it (:mod:`radtrust.allocator`; set ``MALLOC_TRIM_THRESHOLD_`` to measure glibc's
 slices (512 x 512), a 2048 x 2048 radiograph (the sample CR upsampled, with its header), the same as an 8-bit
 JPEG-decoded picture (where the jpeg-grid detector runs) and a series of 6 vs 12 slices (series cost must grow
 linearly). A fixed reference workload (a 512² float32 FFT and SciPy's Gaussian and box filters over 1024²,
-:func:`reference`) is timed in the same run, so results on a loaded or slower machine can be read as ratios. Targets (issue 6): <= 100 ms per CT slice,
-<= 1 s per 2k radiograph.
+:func:`reference`) is timed in the same run, so results on a loaded or slower machine can be read as ratios.
+Targets (issue 6): <= 100 ms per CT slice, <= 1 s per 2k radiograph.
 """
 
 from __future__ import annotations

@@ -336,7 +336,7 @@ def group_medians(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     s = values[np.lexsort((values, groups))]
     counts = np.bincount(groups, minlength=n)[:n]
     start = np.cumsum(counts) - counts
-    out = np.full(n, np.nan, dtype=np.result_type(values.dtype, np.float16))
+    out = np.full(n, np.nan, dtype=values.dtype)
     some = counts > 0
     upper = s[(start + counts // 2)[some]]
     lower = s[(start + (counts - 1) // 2)[some]]

@@ -366,7 +366,8 @@ def test_a_constant_in_a_reformat_counts_less(ct):
     assert any("37 HU" in e and "declared" in e for e in coronal.evidence)
 
 
-@pytest.mark.parametrize("crop", [(slice(None), slice(None)), (slice(3, 510), slice(0, 301)), (slice(60, 190), slice(190, 320))])
+@pytest.mark.parametrize("crop", [(slice(None), slice(None)), (slice(3, 510), slice(0, 301)),
+                                  (slice(60, 190), slice(190, 320))])
 @pytest.mark.parametrize("radius", [12, 5, 1])
 def test_near_body_is_the_body_mask_dilated(ct, crop, radius):
     """Grown on the mask's grid (steps 4, 2, 1 by size, edges not whole cells) or per pixel where the radius is
