@@ -179,22 +179,12 @@ def _clipped(x: np.ndarray) -> np.ndarray:
 
 def local_range(a: np.ndarray, size: int) -> np.ndarray:
     """``ndimage.maximum_filter(a, size) - ndimage.minimum_filter(a, size)`` of a 2D array ('reflect' edges), the same
-    values, by shifted maxima and minima of whole rows then columns: three times faster (256 x 256, size 4)."""
-    before, after = size // 2, size - 1 - size // 2  # SciPy's window for an even size reaches one more pixel back
-
-    def extreme(op) -> np.ndarray:  # noqa: ANN001 - np.maximum or np.minimum
-        out = np.asarray(a)
-        for axis in (0, 1):
-            pad = [(0, 0), (0, 0)]
-            pad[axis] = (before, after)
-            p = np.pad(out, pad, mode="symmetric")  # NumPy's 'symmetric' is SciPy's 'reflect'
-            n = out.shape[axis]
-            out = p[:n].copy() if axis == 0 else p[:, :n].copy()
-            for i in range(1, size):
-                op(out, p[i:i + n] if axis == 0 else p[:, i:i + n], out=out)
-        return out
-
-    return extreme(np.maximum) - extreme(np.minimum)
+    values: :func:`block_reduce` over the array padded as SciPy's window reaches (for an even size one more pixel
+    back than forward), three times faster (256 x 256, size 4)."""
+    before, after = size // 2, size - 1 - size // 2
+    p = np.pad(a, ((before, after), (before, after)), mode="symmetric")  # NumPy's 'symmetric' is SciPy's 'reflect'
+    spread = block_reduce(p, size, np.maximum) - block_reduce(p, size, np.minimum)
+    return spread[: a.shape[0], : a.shape[1]]
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
