@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import ndimage
 
 from radtrust.forensics.residuals import block_reduce, gaussian, highpass, reuse, valid_mask
 
@@ -69,16 +68,19 @@ def _per_tile(a: np.ndarray, op) -> np.ndarray:  # noqa: ANN001 - a NumPy binary
     return functools.reduce(op, (rows[..., j] for j in range(TILE)))
 
 
-def _footprint(per_tile: np.ndarray, reduce, footprint: int = FOOTPRINT) -> np.ndarray:
-    """Per tile, ``reduce`` (maximum_filter or minimum_filter) over the tiles a footprint starting in it can reach."""
-    span = footprint // TILE + 1
-    return reduce(per_tile, size=span, origin=-(span // 2), mode="nearest")
+def _footprint(per_tile: np.ndarray, op, footprint: int = FOOTPRINT) -> np.ndarray:  # noqa: ANN001 - a ufunc
+    """Per tile, ``op`` (np.maximum, np.minimum) over the tiles a footprint starting in it can reach: the tile and
+    the ``footprint // TILE`` after it along each axis, fewer at the far edges (what SciPy's maximum_filter with that
+    size, an origin putting the tile first and 'nearest' edges gives, a tenth of its time on 512 x 512 tiles)."""
+    return block_reduce(per_tile, footprint // TILE + 1, op)
 
 
 def _to_pixels(tiles: np.ndarray, shape: tuple[int, int], fill: bool) -> np.ndarray:
+    """Each tile's value over its TILE x TILE pixels; ``fill`` past the last whole tile. Columns are repeated first,
+    then whole rows are written TILE times (a fifth of the time of repeating along both axes)."""
     out = np.full(shape, fill, bool)
-    up = np.repeat(np.repeat(tiles, TILE, axis=0), TILE, axis=1)
-    out[: up.shape[0], : up.shape[1]] = up
+    h, w = tiles.shape[0] * TILE, tiles.shape[1] * TILE
+    out[:h, :w].reshape(tiles.shape[0], TILE, w)[:] = np.repeat(tiles, TILE, axis=1)[:, None, :]
     return out
 
 
@@ -86,17 +88,17 @@ def picture_positions(x: np.ndarray, r: np.ndarray, usable: np.ndarray, footprin
     """Of ``usable``, the positions of an 8-bit picture whose ``footprint``-pixel square holds grain, not glyphs: no
     span over PICTURE_RANGE grey levels, no plateau of one grey level near it, no value of ``r`` (the picture as
     the scale sees it: band-passed, or the fine residual) over EDGE robust scales (see the module docstring)."""
-    hi, lo = _per_tile(x, np.maximum), _per_tile(x, np.minimum)
-    span = _footprint(hi, ndimage.maximum_filter, footprint) - _footprint(lo, ndimage.minimum_filter, footprint)
-    plateau = _footprint((hi == lo).astype(np.uint8), ndimage.maximum_filter, footprint) > 0
+    # the same tiles for both scales' footprints: computed once per picture within a scan
+    hi, lo = reuse("tile-max", x, 0, lambda: _per_tile(x, np.maximum)), reuse("tile-min", x, 0, lambda: _per_tile(x, np.minimum))
+    span = _footprint(hi, np.maximum, footprint) - _footprint(lo, np.minimum, footprint)
+    plateau = _footprint(hi == lo, np.logical_or, footprint)
     usable = usable & _to_pixels((span <= PICTURE_RANGE) & ~plateau, x.shape, False)
     a = np.abs(r)
     sample = a[::7, ::7][usable[::7, ::7]]  # a median of every 49th pixel is as good and 20 times cheaper
     scale = 1.4826 * float(np.median(sample)) if sample.size else 0.0
     if scale > 0:  # lettering edges: the scale is the grain's where the rules above keep footprints
-        edges = _footprint(_per_tile(a > EDGE * scale, np.logical_or).astype(np.uint8), ndimage.maximum_filter,
-                           footprint)
-        usable &= _to_pixels(edges == 0, x.shape, False)
+        edges = _footprint(_per_tile(a > EDGE * scale, np.logical_or), np.logical_or, footprint)
+        usable &= _to_pixels(~edges, x.shape, False)
     return usable
 
 

@@ -45,11 +45,15 @@ def simd_sort() -> bool:
 SIMD_SORT = simd_sort()
 
 
-def group_keys(keys: np.ndarray, low_bits: int) -> np.ndarray:
+def group_keys(keys: np.ndarray, low_bits: int, *, overwrite: bool = False) -> np.ndarray:
     """``keys`` (1D, unsigned 64-bit) reordered so that keys of equal ``keys >> low_bits`` are adjacent and
-    ascending among themselves, as in ``np.sort(keys)``; the groups come in no particular order. A new array."""
+    ascending among themselves, as in ``np.sort(keys)``; the groups come in no particular order. A new array, or
+    with ``overwrite`` possibly ``keys`` itself, reordered in place (no copy of millions of keys)."""
     keys = np.asarray(keys, dtype=np.uint64)
     if SIMD_SORT or keys.size < _SMALL:
+        if overwrite:
+            keys.sort()
+            return keys
         return np.sort(keys)
     return bucket_group_keys(keys, low_bits)
 

@@ -191,3 +191,22 @@ def test_copy_moved_by_whole_jpeg_blocks_is_still_found(rng):
     finding = dn.DuplicatedNoiseDetector().run(_picture_image(_jpeg(x)))
     assert finding.score > 0.95, finding.evidence
     assert "rows +48, cols +96" in finding.evidence[0] or "rows -48, cols -96" in finding.evidence[0]
+
+
+def test_picture_rules_on_tiles_are_scipys_filters_and_repeats():
+    """A footprint's reach over aligned tiles is SciPy's maximum (minimum) filter with the tile first and 'nearest'
+    edges; the tiles go back to pixels as repeats, the remainder past the last whole tile filled."""
+    rng = np.random.default_rng(6)
+    for shape in [(9, 7), (64, 50), (3, 2)]:
+        tiles = rng.integers(0, 256, shape).astype(np.float32)
+        for footprint in (6, 12):
+            span = footprint // band_signs.TILE + 1
+            for op, flt in ((np.maximum, ndimage.maximum_filter), (np.minimum, ndimage.minimum_filter)):
+                want = flt(tiles, size=span, origin=-(span // 2), mode="nearest")
+                assert np.array_equal(band_signs._footprint(tiles, op, footprint), want)
+        mask = tiles > 128
+        pixels = (shape[0] * 4 + 3, shape[1] * 4 + 1)
+        for fill in (False, True):
+            want = np.full(pixels, fill)
+            want[: shape[0] * 4, : shape[1] * 4] = np.kron(mask, np.ones((4, 4), bool))
+            assert np.array_equal(band_signs._to_pixels(mask, pixels, fill), want)

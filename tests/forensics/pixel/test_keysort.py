@@ -35,6 +35,16 @@ def test_groups_hash_position_keys(n: int) -> None:
         assert np.array_equal(keys, before)  # the input is left as it is
 
 
+@pytest.mark.parametrize("simd", [True, False])
+def test_overwrite_groups_the_keys_given(monkeypatch: pytest.MonkeyPatch, simd: bool) -> None:
+    monkeypatch.setattr(keysort, "SIMD_SORT", simd)
+    keys = hash_position_keys(np.random.default_rng(4), 50_000, hash_bits=12)
+    want = group_keys(keys, LOW)
+    got = group_keys(keys.copy(), LOW, overwrite=True)
+    assert np.array_equal(got, want)
+    assert_grouped(got, keys)
+
+
 def test_skewed_hashes_and_the_top_bit() -> None:
     rng = np.random.default_rng(1)
     # one hash held by most keys (a single bucket holds them all), a few keys using bit 63, small values
@@ -64,7 +74,7 @@ def test_detectors_find_what_a_full_sort_finds(monkeypatch: pytest.MonkeyPatch) 
     assert votes and votes[0][1] == (160, 190)
     assert counts[0] >= 10  # many displacements in one place: the fill
     for module in (duplicated_noise, patch_fill):
-        monkeypatch.setattr(module, "group_keys", lambda keys, low: np.sort(keys))
+        monkeypatch.setattr(module, "group_keys", lambda keys, low, **_: np.sort(keys))
     assert duplicated_noise.vote_displacements(hashes, usable) == votes
     full = patch_fill.displacement_counts(img, picture=False)
     assert full[0] == counts[0] and np.array_equal(full[1], counts[1])

@@ -206,3 +206,32 @@ def test_a_gamma_over_the_whole_picture_is_not_judged(shared_data, tmp_path):
     curved = np.rint(255 * (grey / 255) ** 0.8).astype(np.float32)
     with pytest.raises(EvidenceLost, match="tone curve"):
         PatchFillDetector().run(make_image(curved, modality="DX", bits=8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64])
+def test_block_hashes_at_chosen_blocks_are_the_full_maps(dtype):
+    """Hashing only the usable blocks (pictures, where few are) gives each block the full map's hash, wrap-around and
+    negative values alike."""
+    rng = np.random.default_rng(8)
+    lo = -1024 if np.issubdtype(dtype, np.signedinteger) else 0
+    hi = 256 if dtype == np.uint8 else 4000
+    x = rng.integers(lo, hi, (40, 37)).astype(dtype)
+    ny, nx = 40 - pf.BLOCK + 1, 37 - pf.BLOCK + 1
+    full = pf._block_hashes(x.astype(np.int64), ny, nx, step=2)
+    gy, gx = np.nonzero(rng.random(full.shape) < 0.3)
+    assert np.array_equal(pf._hashes_at(x, gy * 2, gx), full[gy, gx])
+
+
+def test_sparse_and_dense_hashing_count_the_same(rng, monkeypatch):
+    """displacement_counts hashes blocks one by one where few are usable: the counts are those of the full maps."""
+    img = rng.normal(1000, 30, (256, 256)).round().astype(np.float32)
+    for k in range(30):
+        y, x = 100 + (k // 6) * 8, 60 + (k % 6) * 8
+        sy, sx = rng.integers(0, 240, 2)
+        img[y:y + 8, x:x + 8] = img[sy:sy + 8, sx:sx + 8]
+    results = []
+    for sparse in (0, 1 << 30):  # every plane's blocks hashed one by one, then none
+        monkeypatch.setattr(pf, "_SPARSE", sparse)
+        results.append(displacement_counts(img, picture=False))
+    assert results[0][0] == results[1][0] >= 10
+    assert np.array_equal(results[0][1], results[1][1])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from radtrust.forensics.residuals import (
     bin2d,
+    block_reduce,
     block_sigma,
     dilate,
     gaussian,
@@ -91,6 +94,46 @@ def test_local_range_is_scipys_bit_for_bit(shape, size):
     a = np.random.default_rng(size).normal(0, 100, shape).astype(np.float32)
     want = ndimage.maximum_filter(a, size) - ndimage.minimum_filter(a, size)
     assert np.array_equal(local_range(a, size), want)
+
+
+def _windows(a, block, op):
+    """``op`` reduced over each block x block window starting at a position, truncated at the far edges."""
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = op.reduce(a[i : i + block, j : j + block], axis=None)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (13, 17), (31, 24)])
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 5, 6, 7, 12, 14])
+def test_block_reduce_over_windows(shape, block):
+    """Maxima, minima, logical reductions and integer sums (windows doubled) and float sums (added in order) are the
+    reduction over each window; an integer sum wraps around as the window's own sum does."""
+    rng = np.random.default_rng(block)
+    ints = rng.integers(0, 256, shape)
+    cases = [(ints.astype(np.uint8), np.add), (ints.astype(np.uint16), np.add), (ints - 128, np.add),
+             (ints.astype(np.uint8), np.maximum), (ints.astype(np.float32) - 9.5, np.minimum),
+             (ints > 100, np.logical_or), (ints > 20, np.logical_and), (ints.astype(np.uint8), np.bitwise_or)]
+    for a, op in cases:
+        got = block_reduce(a, block, op)
+        assert got.dtype == a.dtype and np.array_equal(got, _windows(a, block, op)), (a.dtype, op)
+    floats = rng.normal(0, 1e4, shape).astype(np.float32)
+    sequential = np.empty_like(floats)  # left to right, row sums first: the order the float path keeps
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            rows = [functools.reduce(np.add, floats[y, j : j + block]) for y in range(i, min(i + block, shape[0]))]
+            sequential[i, j] = functools.reduce(np.add, rows)
+    assert np.array_equal(block_reduce(floats, block, np.add), sequential)
+
+
+def test_highpass_rounds_as_the_written_filter():
+    """The residual computed in place is ``(a - 2b + c)`` rows then columns, times 1/6, in float32, bit for bit."""
+    x = np.random.default_rng(2).normal(0, 300, (61, 47)).astype(np.float32)
+    p = np.pad(x, 1, mode="symmetric")
+    a = p[:-2] - np.float32(2.0) * p[1:-1] + p[2:]
+    want = (a[:, :-2] - np.float32(2.0) * a[:, 1:-1] + a[:, 2:]) * np.float32(1.0 / 6.0)
+    assert np.array_equal(highpass(x), want)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])

@@ -139,14 +139,18 @@ def vote_displacements(
     sign changes (:func:`sign_changes`) do not vote.
     """
     shape = hashes.shape
-    pos = np.flatnonzero(usable.ravel()).astype(np.uint64)
+    where = np.ravel(usable).astype(bool, copy=False)
+    pos = np.flatnonzero(where)
     if pos.size < 2:
         return []
     pbits = int(np.ceil(np.log2(hashes.size + 1)))
     # equal hashes side by side, positions ascending among them (not a full sort: the order of hashes is free)
-    keys = group_keys((hashes.ravel()[pos.astype(np.int64)] << np.uint64(pbits)) | pos, pbits)
+    keys = np.ravel(hashes)[where].astype(np.uint64, copy=False)  # a new array: built and grouped in place
+    keys <<= np.uint64(pbits)
+    keys |= pos.view(np.uint64)
+    keys = group_keys(keys, pbits, overwrite=True)
     h = keys >> np.uint64(pbits)
-    p = (keys & np.uint64((1 << pbits) - 1)).astype(np.int64)
+    p = np.bitwise_and(keys, np.uint64((1 << pbits) - 1)).view(np.int64)  # positions: under 2**63
     eq = h[1:] == h[:-1]
     same = np.flatnonzero(eq)
     if same.size == 0:
