@@ -123,11 +123,13 @@ def box_mean(x: np.ndarray, k: int) -> np.ndarray:
     h = k // 2
     p = np.pad(x, h, mode="symmetric")
     n0, n1 = x.shape
-    rows = p[0:n0].copy()
-    for i in range(1, k):
+    if k == 1:
+        return p.copy()
+    rows = p[0:n0] + p[1 : 1 + n0]  # the first addition makes the array: no copy first
+    for i in range(2, k):
         rows += p[i : i + n0]
-    out = rows[:, 0:n1].copy()
-    for j in range(1, k):
+    out = rows[:, 0:n1] + rows[:, 1 : 1 + n1]
+    for j in range(2, k):
         out += rows[:, j : j + n1]
     out *= np.float32(1.0 / (k * k))
     return out

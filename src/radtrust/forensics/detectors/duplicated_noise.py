@@ -171,16 +171,21 @@ def vote_displacements(
     span = tuple(2 * dims + 1)
     codes, counts = np.unique(np.ravel_multi_index(tuple((d + dims).T), span), return_counts=True)
 
-    def votes(offset: np.ndarray) -> int:
-        if np.any(np.abs(offset) >= dims):
-            return 0
-        q = offset.copy()
-        nz = np.flatnonzero(q)
-        if nz.size and q[nz[0]] < 0:
-            q = -q
-        code = np.ravel_multi_index(tuple(q + dims), span)
-        i = int(np.searchsorted(codes, code))
-        return int(counts[i]) if i < len(codes) and codes[i] == code else 0
+    steps = np.array([-2, -1, 1, 2], dtype=np.int64)
+    moves = np.zeros((len(shape) * len(steps), len(shape)), np.int64)  # each axis moved by each step
+    for axis in range(len(shape)):
+        moves[axis * len(steps) : (axis + 1) * len(steps), axis] = steps
+
+    def near_votes(offset: np.ndarray) -> int:
+        """The most votes any displacement 1 or 2 steps from ``offset`` along one axis got."""
+        q = offset + moves
+        q = q[~np.any(np.abs(q) >= dims, axis=1)]  # beyond the image: no votes
+        first = q[np.arange(len(q)), np.argmax(q != 0, axis=1)]
+        q[first < 0] *= -1  # canonical sign, as the votes were counted
+        code = np.ravel_multi_index(tuple((q + dims).T), span)
+        i = np.minimum(np.searchsorted(codes, code), len(codes) - 1)
+        found = codes[i] == code
+        return int(counts[i[found]].max()) if found.any() else 0
 
     out = []
     periods = None  # per voted displacement, the greatest common divisor of its components (2D only)
@@ -192,13 +197,7 @@ def vote_displacements(
         o = np.asarray(np.unravel_index(int(codes[i]), span), dtype=np.int64) - dims
         if np.abs(o[-2:]).max() <= _EXCLUDE_RADIUS:  # the residual's own autocorrelation, any slice
             continue
-        near = 0
-        for axis in range(len(o)):
-            for step in (-2, -1, 1, 2):
-                q = o.copy()
-                q[axis] += step
-                near = max(near, votes(q))
-        if near > 0.3 * c:  # a line of displacements: an elongated structure
+        if near_votes(o) > 0.3 * c:  # a line of displacements: an elongated structure
             continue
         if len(o) == 2 and (g := math.gcd(int(o[0]), int(o[1]))) >= _MIN_PERIOD:
             # on a lattice of period g (a JPEG grid: 8 px, or 4-12 once the picture was resized), blocky content
