@@ -12,6 +12,7 @@ from PIL import ImageFilter
 from scipy import ndimage
 
 from radtrust.errors import NotApplicable
+from radtrust.forensics.detectors import jpeg_grid
 from radtrust.forensics.detectors.jpeg_grid import JpegGridDetector, find_lattice
 from radtrust.forensics.registry import get_detector
 
@@ -420,3 +421,16 @@ def test_lattice_under_more_than_the_codecs_rounding_is_not_judged(tmp_path):
     noisy = np.clip(np.rint(decoded + rng.normal(0, 0.5, decoded.shape)), 0, 255)
     with pytest.raises(NotApplicable, match="took more than its rounding"):
         JpegGridDetector().run(_stored_as_j2k(noisy, tmp_path / "noisy.dcm", 2))
+
+
+def test_grey_levels_count_rounded_clipped_values():
+    """Counts per level 0-255 of the values rounded (half to even) and clipped, for floats and integers alike."""
+    rng = np.random.default_rng(11)
+    floats = np.concatenate([rng.uniform(-40, 300, 5000), [0.5, 1.5, 254.5, 255.5, -0.5, 2.4999]]).astype(np.float32)
+    want = np.bincount(np.clip(np.rint(floats).astype(np.int64), 0, 255), minlength=256)
+    assert np.array_equal(jpeg_grid.grey_levels(floats.reshape(-1, 2)), want)
+    assert np.array_equal(jpeg_grid.grey_levels(floats.astype(np.float64)), want)
+    for dtype in (np.uint8, np.uint16, np.int16):
+        ints = rng.integers(0 if dtype != np.int16 else -300, 256 if dtype == np.uint8 else 600, 5000).astype(dtype)
+        assert np.array_equal(jpeg_grid.grey_levels(ints), np.bincount(np.clip(ints.astype(np.int64), 0, 255),
+                                                                        minlength=256))
