@@ -128,3 +128,21 @@ def test_copy_in_a_smooth_low_noise_image_still_found(rng):
     finding = DuplicatedNoiseDetector((FINE,)).run(make_image(x.astype(np.float32)))
     assert finding.score > 0.95, finding.evidence
     assert any(d in finding.evidence[0] for d in ("rows +190, cols +160", "rows -190, cols -160")), finding.evidence
+
+
+def test_picture_hashes_gathered_where_few_are_usable(rng):
+    """In a picture whose grain is only in a corner (flat elsewhere), the few usable hashes are gathered one by one,
+    and each is the full map's, bottom rows included."""
+    from radtrust.forensics.detectors import duplicated_noise as dn
+
+    x = np.full((200, 180), 120.0, np.float32)
+    x[150:, 100:] += np.rint(rng.normal(0, 2, (50, 80)))  # grain down to the bottom edge
+    x[0, :2] = 0, 255  # single extremes: nothing clipped
+    h, usable = residual_signs(x, picture=True)
+    assert 0 < usable.sum() * dn._SPARSE < usable.size  # the gathered path
+    r = np.where(dn.valid_mask(x, margin=dn.HASH_BLOCK + 1), dn.highpass(x), np.float32(0.0))
+    full, _ = sign_hashes(r)
+    assert np.array_equal(h[usable], full[usable])
+    some = rng.random(r.shape) < 0.05
+    some[-4:] = True  # blocks cut by the bottom edge: their missing rows are zero bits as in the full map
+    assert np.array_equal(dn._packed(r, where=some)[some], full[some])

@@ -77,41 +77,77 @@ _MIN_PERIOD = 4  # a 2D displacement whose components share a factor this large 
 
 def residual_signs(x: np.ndarray, picture: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Sign hashes of a 2D plane's residual and where they are usable (not clipped, not flat; in 8-bit pictures
-    not on glyphs either)."""
+    not on glyphs either). Only the usable hashes are read: in pictures, where few are, the others may be 0."""
     # near clipped pixels (air at the -1024 floor, saturation) the few unclipped samples are not noise
     r = np.where(valid_mask(x, margin=HASH_BLOCK + 1), highpass(x), np.float32(0.0))
-    h, usable = sign_hashes(r)
-    if picture:  # glyphs repeat by design: a picture's burned-in letters matched 56-77 times once it was resized
-        usable = picture_positions(np.asarray(x, dtype=np.float32), r, usable, HASH_BLOCK)
-    return h, usable
+    if not picture:
+        return sign_hashes(r)
+    # glyphs repeat by design: a picture's burned-in letters matched 56-77 times once it was resized
+    usable = picture_positions(np.asarray(x, dtype=np.float32), r, noise_positions(r), HASH_BLOCK)
+    return _packed(r, where=usable), usable
 
 
 def sign_hashes(r: np.ndarray, block: int = HASH_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """36-bit hash of the residual's sign pattern in the 6x6 block at every position of a 2D array.
 
     Returns (hashes, usable): usable is False where the block holds more than two flat (zero-residual)
-    pixels, whose sign carries no noise, and near the bottom/right edge (partial blocks).
+    pixels, whose sign carries no noise, and near the bottom/right edge (partial blocks) (:func:`noise_positions`).
     """
     if block != 6:
         raise ValueError("sign_hashes packs 6x6 blocks")
+    return _packed(r), noise_positions(r, block)
+
+
+def _packed(r: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """The hashes of :func:`sign_hashes`. With ``where`` (a mask), only the hashes there are wanted: where it holds
+    few positions (an 8-bit picture's grain between glyphs and flat stretches, a few percent of its positions),
+    they are gathered one by one (:func:`_gathered`) and the others are 0."""
     ny, nx = r.shape
     bits = np.zeros((ny, nx + 5), np.uint8)  # sign bits, 5 zero columns past the right edge
     np.greater(r, 0, out=bits[:, :nx].view(np.bool_))
-    row = bits[:, 5:].copy()  # 6 horizontal bits per position: bit j from column +j, by Horner's rule
+    padded = np.zeros((ny + 5, nx), np.uint8)  # 5 zero rows past the bottom edge, as the packing below leaves them
+    row = padded[:ny]
+    row[:] = bits[:, 5:]  # 6 horizontal bits per position: bit j from column +j, by Horner's rule
     for j in range(4, -1, -1):  # (additions: uint8 shifts are not vectorised and take 5x longer)
         row += row
         row += bits[:, j : j + nx]
+    if where is not None and np.count_nonzero(where) * _SPARSE < where.size:
+        return _gathered(padded, where)
     r16 = row.astype(np.uint16)
     pair = r16.copy()  # two rows: 12 bits
     pair[: ny - 1] |= r16[1:] << np.uint16(6)
     h = pair.astype(np.uint64)
     h[: ny - 2] |= pair[2:].astype(np.uint64) << np.uint64(12)
     h[: ny - 4] |= pair[4:].astype(np.uint64) << np.uint64(24)
+    return h
+
+
+_SPARSE = 8  # hashes are gathered one by one where fewer than one position in this many is wanted
+
+
+def _gathered(row: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """:func:`sign_hashes`' packing at the positions of ``where`` only (0 elsewhere), from the 6-bit row patterns
+    (``row``: the plane's rows and 5 zero rows after them)."""
+    nx = row.shape[1]
+    pos = np.flatnonzero(where)
+    flat = row.ravel()
+    h = flat[pos].astype(np.uint64)
+    for i in range(1, HASH_BLOCK):  # row i of the block at bits 6i..6i+5
+        h |= flat[pos + i * nx].astype(np.uint64) << np.uint64(6 * i)
+    out = np.zeros(where.shape, np.uint64)
+    out.ravel()[pos] = h
+    return out
+
+
+def noise_positions(r: np.ndarray, block: int = HASH_BLOCK) -> np.ndarray:
+    """Where a hash of the residual ``r`` carries noise: at most two flat (zero-residual) pixels in the block, and
+    not near the bottom/right edge (partial blocks)."""
+    ny, nx = r.shape
     flat = block_reduce((np.abs(r) < 1e-4).astype(np.uint8), block, np.add)
     usable = flat <= 2
     usable[ny - block + 1 :, :] = False
     usable[:, nx - block + 1 :] = False
-    return h, usable
+    return usable
 
 
 _ROW_PAIRS = np.uint64(sum(0b11111 << (6 * r) for r in range(6)))  # bit pairs (j, j + 1) within each hash row
