@@ -235,3 +235,17 @@ def test_sparse_and_dense_hashing_count_the_same(rng, monkeypatch):
         results.append(displacement_counts(img, picture=False))
     assert results[0][0] == results[1][0] >= 10
     assert np.array_equal(results[0][1], results[1][1])
+
+
+def test_negative_values_offset_into_16_bits_count_the_same(rng):
+    """CT values below zero are offset by their minimum into 16 bits: the same blocks count as with the values made
+    non-negative by hand (a fill of copies from many places, in HU)."""
+    img = np.rint(rng.normal(-300, 40, (256, 256))).astype(np.float32)
+    for k in range(30):
+        y, x = 100 + (k // 6) * 8, 60 + (k % 6) * 8
+        sy, sx = rng.integers(0, 240, 2)
+        img[y:y + 8, x:x + 8] = img[sy:sy + 8, sx:sx + 8]
+    got = displacement_counts(img, picture=False)
+    want = displacement_counts(img + np.float32(1024 - img.min()), picture=False)
+    assert got[0] == want[0] >= 10
+    assert np.array_equal(got[1], want[1])

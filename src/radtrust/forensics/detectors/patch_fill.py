@@ -161,9 +161,12 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
         return block_reduce(a, BLOCK, op)[rows, :nx]
 
     # the narrowest type that holds the values: the 16 comparisons below take 16 ms in 8 bits, 38 in 32 (2k picture)
+    # (CT in HU: offset by its minimum into 16 bits, which keeps every equality and spread, twice as fast as 32)
     lo_x, hi_x = int(x.min()), int(x.max())
-    small = x.astype(np.uint8 if picture and lo_x >= 0 and hi_x <= 255 else
-                     np.uint16 if lo_x >= 0 and hi_x <= 65535 else np.int32)
+    offset = lo_x if lo_x < 0 and hi_x - lo_x <= 65535 else 0
+    small = (x - offset if offset else x).astype(np.uint8 if picture and lo_x >= 0 and hi_x <= 255 else
+                                                 np.uint16 if 0 <= lo_x - offset and hi_x - offset <= 65535 else
+                                                 np.int32)
     hi = over_block(small, np.maximum)
     lo = over_block(small, np.minimum)
     spread = (hi - lo).astype(np.int32)  # hi >= lo: no wrap-around in an unsigned type
@@ -202,7 +205,7 @@ def displacement_counts(plane: np.ndarray, *, picture: bool, ct: bool = False,
     gy, gx = usable.shape
     shift = np.uint64(max(24, (gy * gx).bit_length()))
     if pos.size * _SPARSE < usable.size:  # few blocks to hash (pictures): each from its own 16 values
-        keys = _hashes_at(small, pos // gx * step, pos % gx)
+        keys = _hashes_at(x if offset else small, pos // gx * step, pos % gx)  # the values, not their offsets
     else:
         keys = _block_hashes(x, ny, nx, step).ravel()[pos]
     keys >>= shift
