@@ -104,14 +104,14 @@ def picture_positions(x: np.ndarray, r: np.ndarray, usable: np.ndarray, footprin
 
 def usable_positions(x: np.ndarray, picture: bool, b: np.ndarray | None = None) -> np.ndarray:
     """Where a band hash may be taken (see the module docstring); ``b``: the band-passed ``x`` when at hand."""
-    usable = valid_mask(x, margin=FOOTPRINT + 1).copy()
+    usable = valid_mask(x, margin=FOOTPRINT + 1)
     if picture:
         usable = picture_positions(x, band(x) if b is None else b, usable, FOOTPRINT)
-    # noise-free pixels counted over the footprint starting at each position, the far edges mirrored
-    flat = np.pad((np.abs(highpass(x)) < 1e-4).astype(np.uint16), ((0, FOOTPRINT - 1),) * 2, mode="symmetric")
+    # noise-free pixels counted over the footprint starting at each position, the far edges mirrored (at most 144:
+    # counted in 8 bits)
+    flat = np.pad((np.abs(highpass(x)) < 1e-4).view(np.uint8), ((0, FOOTPRINT - 1),) * 2, mode="symmetric")
     count = block_reduce(flat, FOOTPRINT, np.add)[: x.shape[0], : x.shape[1]]
-    usable &= count <= FLAT_SHARE[picture] * FOOTPRINT * FOOTPRINT
-    return usable
+    return usable & (count <= FLAT_SHARE[picture] * FOOTPRINT * FOOTPRINT)
 
 
 def band_signs(x: np.ndarray, picture: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -475,6 +475,7 @@ def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[
     scores = {n: f.score for n, f in findings.items()}
     push = fusion.contributions(scores, extra)
     acc: np.ndarray | None = None
+    term: np.ndarray | None = None  # each weighted map in turn, in one buffer
     total = 0.0
     fused = set(fusion.names) | set(extra)
     for name, f in findings.items():
@@ -485,7 +486,10 @@ def fuse_heatmaps(findings: Mapping[str, Finding], fusion: Fusion, shape: tuple[
         if acc is None:
             acc = h * weight
         else:
-            acc += h * weight
+            if term is None or term.shape != acc.shape:
+                term = np.empty_like(acc)
+            np.multiply(h, weight, out=term)
+            acc += term
         total += float(weight)
     if acc is None:
         return None
