@@ -39,7 +39,7 @@ import functools
 
 import numpy as np
 
-from radtrust.forensics.residuals import block_reduce, gaussian, highpass, reuse, valid_mask
+from radtrust.forensics.residuals import block_reduce, gaussians, highpass, reuse, valid_mask
 
 STEP = 2  # sampling step of the band-passed image inside one hash block
 FOOTPRINT = 6 * STEP  # pixels one hash covers along each axis (11, rounded up)
@@ -54,7 +54,9 @@ def band(x: np.ndarray) -> np.ndarray:
     """The band-passed image (float32): offsets and slow ramps removed, the finest noise too."""
     def compute() -> np.ndarray:
         x32 = np.asarray(x, dtype=np.float32)
-        return gaussian(x32, SIGMAS[0], truncate=2.0) - gaussian(x32, SIGMAS[1], truncate=2.0)
+        fine, coarse = gaussians(x32, SIGMAS, truncate=2.0)
+        fine -= coarse
+        return fine
     return reuse("band", x, 0, compute)
 
 

@@ -148,23 +148,37 @@ def gaussian(x: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
     outermost in: ``acc += (x[i-j] + x[i+j]) * w[j]``), so every value rounds as SciPy's does; the pass along
     axis 1 is SciPy's own. Arrays too short for the kernel, or not 2D float32, are left to SciPy.
     """
-    w = _gaussian_taps(float(sigma), float(truncate))
-    r = w.size - 1
-    if x.ndim != 2 or x.dtype != np.float32 or x.shape[0] <= 2 * r or r == 0:
-        return ndimage.gaussian_filter(x, sigma, truncate=truncate)
+    return gaussians(x, (sigma,), truncate)[0]
+
+
+def gaussians(x: np.ndarray, sigmas: tuple[float, ...], truncate: float = 4.0) -> list[np.ndarray]:
+    """:func:`gaussian` of ``x`` at each of ``sigmas``, the rows' pass along axis 0 shared: each chunk of rows is
+    taken to float64 once, and the sums of the pairs of rows the kernels share are added once (the band of
+    duplicated-noise's coarse scale, sigma 1 and 3)."""
+    taps = [_gaussian_taps(float(s), float(truncate)) for s in sigmas]
+    radii = [w.size - 1 for w in taps]
+    r = max(radii)
+    if x.ndim != 2 or x.dtype != np.float32 or x.shape[0] <= 2 * r or min(radii) == 0:
+        return [ndimage.gaussian_filter(x, s, truncate=truncate) for s in sigmas]
     padded = np.pad(x, ((r, r), (0, 0)), mode="symmetric")  # NumPy's 'symmetric' is SciPy's 'reflect'
-    down = np.empty(x.shape, np.float32)
+    downs = [np.empty(x.shape, np.float32) for _ in sigmas]
+    shared = min(radii) if len(sigmas) > 1 else 0  # pairs every kernel reaches
     for i in range(0, x.shape[0], ROWS_PER_CHUNK):
         n = min(ROWS_PER_CHUNK, x.shape[0] - i)
         rows = padded[i : i + n + 2 * r].astype(np.float64)
-        acc = rows[r : r + n] * w[0]
-        pair = np.empty_like(acc)
-        for j in range(r, 0, -1):
-            np.add(rows[r - j : r - j + n], rows[r + j : r + j + n], out=pair)
-            pair *= w[j]
-            acc += pair
-        down[i : i + n] = acc
-    return ndimage.gaussian_filter1d(down, sigma, axis=1, truncate=truncate)
+        pairs = {j: rows[r - j : r - j + n] + rows[r + j : r + j + n] for j in range(1, shared + 1)}
+        pair = np.empty((n, x.shape[1]))
+        for w, down in zip(taps, downs, strict=True):
+            acc = rows[r : r + n] * w[0]
+            for j in range(w.size - 1, 0, -1):
+                if j in pairs:
+                    np.multiply(pairs[j], w[j], out=pair)
+                else:
+                    np.add(rows[r - j : r - j + n], rows[r + j : r + j + n], out=pair)
+                    pair *= w[j]
+                acc += pair
+            down[i : i + n] = acc
+    return [ndimage.gaussian_filter1d(d, s, axis=1, truncate=truncate) for d, s in zip(downs, sigmas, strict=True)]
 
 
 @functools.lru_cache(maxsize=16)

@@ -14,6 +14,7 @@ from radtrust.forensics.residuals import (
     block_sigma,
     dilate,
     gaussian,
+    gaussians,
     group_medians,
     highpass,
     local_range,
@@ -68,6 +69,14 @@ def test_gaussian_is_scipys_bit_for_bit(shape, sigma, truncate):
         got, want = gaussian(x, sigma, truncate), ndimage.gaussian_filter(x, sigma, truncate=truncate)
         assert got.dtype == want.dtype == np.float32
         np.testing.assert_array_equal(got, want)  # equal values, not close: the band's hash signs depend on them
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (65, 200), (300, 257)])
+@pytest.mark.parametrize("sigmas", [(1.0, 3.0), (3.0, 1.0, 2.0), (0.3, 1.0)])
+def test_gaussians_sharing_rows_are_scipys_bit_for_bit(shape, sigmas):
+    x = np.random.default_rng(len(sigmas)).normal(0, 100, shape).astype(np.float32)
+    for got, sigma in zip(gaussians(x, sigmas, 2.0), sigmas, strict=True):
+        np.testing.assert_array_equal(got, ndimage.gaussian_filter(x, sigma, truncate=2.0))
 
 
 @pytest.mark.parametrize("shape", [(512, 512), (301, 517), (3, 130, 98)])
