@@ -29,6 +29,7 @@ from scipy import ndimage
 from radtrust.errors import NotApplicable
 from radtrust.forensics.detectors.base import Detector, Finding, Scope, sharing_ct_slices
 from radtrust.forensics.residuals import (
+    block_sum,
     frames,
     highpass,
     image_class,
@@ -74,13 +75,19 @@ def local_periodicity(x: np.ndarray, block: int, skip_grid: bool = False
     ny, nx = e.shape[:2]
     e = e.reshape(ny * nx, block, block)
     s = 1.2533 * np.abs(e).mean(axis=(1, 2)) + 1e-6  # sigma from the mean absolute error
-    p = np.exp(-0.5 * (e / s[:, None, None]) ** 2)
-    ok = tiles(valid_mask(x, margin=2), block).reshape(ny * nx, -1).mean(axis=1) > 0.9
+    p = e / s[:, None, None]  # exp(-0.5 (e / s)^2), in place: the same operations
+    np.square(p, out=p)
+    p *= -0.5
+    np.exp(p, out=p)
+    # tiles with over 90% of their pixels valid (whole counts, each over the tile's size as the mean divides them)
+    ok = block_sum(valid_mask(x, margin=2).view(np.uint8), block).ravel() / float(block * block) > 0.9
     # below half a stored step of predictor error the p-map reads the rounding of smooth content, whose pattern
     # is periodic wherever the whole picture was interpolated (dark corners of an up-sampled picture): not judged
     ok &= s >= MIN_ERROR
-    spec = np.abs(sfft.rfft2(p - p.mean(axis=(1, 2), keepdims=True), workers=1)) + 1e-6
-    logspec = np.log(spec)
+    p -= p.mean(axis=(1, 2), keepdims=True)
+    logspec = np.abs(sfft.rfft2(p, workers=1))
+    logspec += 1e-6
+    np.log(logspec, out=logspec)
     ref = logspec[ok].mean(axis=0) if ok.sum() >= 8 else logspec.mean(axis=0)
     ratio = logspec - ref  # log of each tile's spectrum over the image's geometric-mean spectrum
     fy = np.fft.fftfreq(block)[:, None]
@@ -113,7 +120,8 @@ def spectral_decay(x: np.ndarray, block: int) -> np.ndarray:
     t = t.reshape(ny * nx, block, block)
     s = 1.2533 * np.abs(t).mean(axis=(1, 2))[:, None, None] + 1e-6
     t = np.clip(t, -3 * s, 3 * s)
-    power = np.abs(sfft.rfft2(t, workers=1)) ** 2
+    power = np.abs(sfft.rfft2(t, workers=1))
+    np.square(power, out=power)
     f = np.hypot(np.fft.fftfreq(block)[:, None], np.fft.rfftfreq(block)[None, :])
     high = power[:, f >= 0.35].mean(axis=1)
     mid = power[:, (f >= 0.1) & (f < 0.35)].mean(axis=1)
