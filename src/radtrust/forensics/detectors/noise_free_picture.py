@@ -96,7 +96,8 @@ def noise_level(mean3: np.ndarray, rms: np.ndarray, judged: np.ndarray) -> tuple
     n_bands, steps = 256 // BAND, 64
     bands = (mean3 * np.float32(1.0 / BAND)).astype(np.uint8)  # grey levels 0-255: bands 0-15
     sub = (slice(None, None, 2), slice(None, None, 2))
-    b, r = bands[sub][judged[sub]].astype(np.intp), rms[sub][judged[sub]]
+    seen = judged[sub]
+    b, r = bands[sub][seen].astype(np.intp), rms[sub][seen]
     q = np.minimum((r * steps).astype(np.intp), steps * steps - 1)  # RMS over 64 grey levels: in the last bin
     hist = np.bincount(b * steps * steps + q, minlength=n_bands * steps * steps).reshape(n_bands, -1)
     counts = hist.sum(axis=1)
@@ -140,7 +141,10 @@ def _at_scale(x: np.ndarray, scale: Scale) -> Finding:
     in ``x``'s pixels, the evidence's coordinates in the picture's."""
     mean3 = box_mean(x, 3)
     r = x - mean3
-    rms = np.sqrt(np.maximum(box_mean(r * r, WINDOW), 0.0))
+    r *= r
+    rms = box_mean(r, WINDOW)  # sqrt(max(mean of r^2, 0)), in place
+    np.maximum(rms, 0.0, out=rms)
+    np.sqrt(rms, out=rms)
     judged = ~dilate((x <= SATURATED[0]) | (x >= SATURATED[1]), WINDOW // 2)  # the whole 5x5 window unclipped
     m = scale.margin
     judged[:m] = judged[-m:] = False
