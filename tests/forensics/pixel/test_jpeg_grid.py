@@ -434,3 +434,13 @@ def test_grey_levels_count_rounded_clipped_values():
         ints = rng.integers(0 if dtype != np.int16 else -300, 256 if dtype == np.uint8 else 600, 5000).astype(dtype)
         assert np.array_equal(jpeg_grid.grey_levels(ints), np.bincount(np.clip(ints.astype(np.int64), 0, 255),
                                                                         minlength=256))
+
+
+def test_tone_curve_counts_of_the_stored_pixels_are_the_lattices_levels(rng):
+    """jpeg-grid judges a tone curve from the stored pixels' grey-level counts (shared with patch-fill) where its
+    levels are the stored values, not renumbered: the same counts as its own levels'."""
+    decoded, _ = jpeg_roundtrip(radiograph(rng), 85)
+    img = picture(decoded)
+    x, note, *_ = jpeg_grid.picture_lattice(img)
+    assert note == ""
+    assert np.array_equal(jpeg_grid.grey_levels(x), jpeg_grid.grey_levels(img.pixels))

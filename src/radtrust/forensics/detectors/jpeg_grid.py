@@ -414,7 +414,8 @@ class JpegGridDetector(Detector):
             raise EvidenceLost(f"{wavelet}: the JPEG lattice under it carries noise of variance "
                                f"{lattice.noise_variance:.2f} (pixel rounding alone leaves 0.08): that codec took "
                                "more than its rounding, so local edits cannot be told from it")
-        if reason := tone_curve_since_compression(x):
+        # levels used as stored (no note of renumbering): the stored pixels' counts, which patch-fill reads too
+        if reason := tone_curve_since_compression(x, None if note else grey_levels(image.pixels)):
             raise EvidenceLost(reason)
         dist = np.full(usable.shape, np.nan)
         dist[usable] = block_distance(coeffs[usable], lattice)  # the usable blocks only: the cosines are the cost
