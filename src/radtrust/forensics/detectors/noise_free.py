@@ -143,7 +143,9 @@ def _slice_maps(hu: np.ndarray, field: np.ndarray | None = None
     slice; ``field``: where the scanner measured (None: everywhere)."""
     x = np.asarray(hu, dtype=np.float32)
     r = x - box_mean(x, 3)
-    rms = np.sqrt(box_mean(r * r, WINDOW))
+    r *= r
+    rms = box_mean(r, WINDOW)  # sqrt of the mean square, in place
+    np.sqrt(rms, out=rms)
     body, _ = body_mask(x)
     inside = body & valid_mask(x) & (x > TISSUE[0]) & (x < TISSUE[1])
     if field is not None:
@@ -158,7 +160,11 @@ def _fine_level(x: np.ndarray) -> np.ndarray:
     d = x[:, :-2] - 2.0 * x[:, 1:-1] + x[:, 2:]
     d = d[:-2] - 2.0 * d[1:-1] + d[2:]
     r = np.pad(d, 1, mode="edge")
-    return np.log(np.sqrt(box_mean(r * r, 3)) + np.float32(FINE_FLOOR))
+    r *= r
+    level = box_mean(r, 3)  # log(sqrt(mean square) + floor), in place
+    np.sqrt(level, out=level)
+    level += np.float32(FINE_FLOOR)
+    return np.log(level, out=level)
 
 
 def _fine_dip(level: np.ndarray, judged: np.ndarray) -> np.ndarray:
@@ -198,7 +204,7 @@ def _dense_dips(dips: np.ndarray, judged: np.ndarray, window: tuple[int, int, in
     base = max(float(np.median(density[ok])), 1e-3)  # a scan almost without dips: any cluster of them stands out
     dense = density >= np.float32(FINE_DENSITY * base)
     out = np.zeros(dips.shape, bool)
-    out[:, :h, :w] = dense.repeat(b, axis=1).repeat(b, axis=2)
+    out[:, :h, :w] = dense.repeat(b, axis=2).repeat(b, axis=1)  # columns first: the rows are then whole copies
     return out & dips
 
 

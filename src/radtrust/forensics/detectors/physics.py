@@ -127,13 +127,15 @@ def stored_range(image: Any) -> tuple[float, float] | None:
     return (min(a, b), max(a, b))
 
 
-def _counts(values: np.ndarray) -> tuple[np.ndarray, int]:
-    v = np.rint(np.ravel(values)).astype(np.int64)
+def _counts(values: np.ndarray, ints: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """(counts per value from the lowest, the lowest) of ``values`` rounded; ``ints``: them rounded, when at hand."""
+    v = np.rint(np.ravel(values)).astype(np.int64) if ints is None else ints
     lo = int(v.min())
     return np.bincount(v - lo), lo
 
 
-def pileups(values: np.ndarray, exclude: set[int], min_count: int = 10, min_z: float = 6.0) -> list[tuple[int, int, float, str]]:
+def pileups(values: np.ndarray, exclude: set[int], min_count: int = 10, min_z: float = 6.0, *,
+            ints: np.ndarray | None = None) -> list[tuple[int, int, float, str]]:
     """Values that hold far more pixels than the values next to them: (value, count, Poisson z, kind), strongest first.
 
     ``kind`` is ``floor`` (nothing just below, a spike above: values were clipped from below), ``ceiling``
@@ -145,7 +147,7 @@ def pileups(values: np.ndarray, exclude: set[int], min_count: int = 10, min_z: f
     """
     if values.size == 0:
         return []
-    c, lo = _counts(values)
+    c, lo = _counts(values, ints)
     by_parity = {v for v, *_ in _pileups(c, lo, exclude, min_count, min_z, 2)}
     return [p for p in _pileups(c, lo, exclude, min_count, min_z, 1) if p[0] in by_parity]
 
@@ -180,10 +182,14 @@ def _pileups(c: np.ndarray, lo: int, exclude: set[int], min_count: int, min_z: f
     return sorted(out, key=lambda t: -t[2])
 
 
-def requantisation(values: np.ndarray, slope: float = 1.0) -> list[tuple[float, str]]:
-    """Gaps and combs in the histogram of integer-valued data (values in stored units)."""
+def requantisation(values: np.ndarray, slope: float = 1.0, *, ints: np.ndarray | None = None
+                   ) -> list[tuple[float, str]]:
+    """Gaps and combs in the histogram of integer-valued data (values in stored units); ``ints``: the stored
+    values (``values / slope`` rounded, raveled, 64-bit) when the caller has them."""
     out: list[tuple[float, str]] = []
-    if (hist := _Histogram.of(values / slope)) is None:
+    scaled = values if slope == 1.0 else values / slope
+    v = np.rint(np.ravel(scaled)).astype(np.int64) if ints is None else ints  # rounded once for every test below
+    if (hist := _Histogram.of(scaled, v)) is None:
         return out
     if hist.empty > 0.02:
         out.append((min(0.9, 0.3 + 2.0 * hist.empty), f"{100 * hist.empty:.0f}% of the values in the populated range "
@@ -191,7 +197,7 @@ def requantisation(values: np.ndarray, slope: float = 1.0) -> list[tuple[float, 
                                                        "re-quantised)"))
     if (comb := hist.comb()) is not None:
         period, amp = comb
-        if 1.9 <= period <= 2.1 and hist.empty == 0 and (ratio := half_even_ratio(values / slope)) is not None:
+        if 1.9 <= period <= 2.1 and hist.empty == 0 and (ratio := half_even_ratio(scaled, v)) is not None:
             out.append((0.0, f"a period-2 comb in the histogram (one parity of values {ratio:.1f} times as frequent "
                              "as the other, none missing): values averaged over an even number of samples and "
                              "rounded half to even, processing of the whole image (a slab, an average projection), "
@@ -199,7 +205,6 @@ def requantisation(values: np.ndarray, slope: float = 1.0) -> list[tuple[float, 
         else:
             out.append((min(0.8, 0.3 + amp), f"periodic comb in the histogram (period {period:.1f} values, "
                                              f"amplitude {amp:.2f}): rescaled integer data"))
-    v = np.rint(values / slope).astype(np.int64)
     g = int(np.gcd.reduce(np.abs(v[v != 0])[:200000])) if np.any(v) else 0
     if g >= 2:
         out.append((0.4, f"every stored value is a multiple of {g}: fewer bits in use than BitsStored declares"))
@@ -217,10 +222,10 @@ class _Histogram:
     empty: float
 
     @classmethod
-    def of(cls, values: np.ndarray) -> _Histogram | None:
+    def of(cls, values: np.ndarray, ints: np.ndarray | None = None) -> _Histogram | None:
         if values.size < 5000:
             return None
-        c, _ = _counts(values)
+        c, _ = _counts(values, ints)
         smooth = ndi.uniform_filter1d(c.astype(float), 9)
         dense = np.flatnonzero(smooth >= 30)
         if dense.size < 64:
@@ -243,7 +248,7 @@ class _Histogram:
         return None
 
 
-def half_even_ratio(values: np.ndarray) -> float | None:
+def half_even_ratio(values: np.ndarray, ints: np.ndarray | None = None) -> float | None:
     """How many times the values of one parity outnumber the other's, where integer values (HU or stored) hold the
     comb of averages rounded half to even; else None.
 
@@ -262,7 +267,7 @@ def half_even_ratio(values: np.ndarray) -> float | None:
     0.98 (`tampered`) before."""
     if values.size < 5000:
         return None
-    c, lo = _counts(values)
+    c, lo = _counts(values, ints)  # ``ints``: the values rounded, when the caller has them
     cf = c.astype(float)
     inner = np.arange(1, cf.size - 1)
     full = inner[(cf[inner] >= 10) & (cf[inner - 1] >= 10) & (cf[inner + 1] >= 10)]
@@ -413,7 +418,8 @@ class PhysicsCheck(Detector):
             checks.append((0.4, f"only {100 * tissue:.1f}% of the body lies between -200 and 200 HU: no soft tissue "
                                 "or water where there must be some"))
         # Hard floors and pile-ups inside the body.
-        for value, count, z, kind in pileups(inside, exclude)[:2]:
+        ints = np.rint(inside).astype(np.int64)  # the stored values in HU, for the pile-ups and histogram tests
+        for value, count, z, kind in pileups(inside, exclude, ints=ints)[:2]:
             if value <= AIR_FLOOR or value >= SATURATION:
                 continue  # scanners clip air near -1024 HU (GE at -1023) and saturate dense bone/metal (3071 HU)
             if lossy and kind == "spike":
@@ -429,7 +435,8 @@ class PhysicsCheck(Detector):
                                 + (f" (declared: {reformat})" if reformat and kind == "spike" else "")))
             heat = np.maximum(heat, np.clip(ndi.gaussian_filter(where.astype(np.float32), 3.0) * 10.0, 0, 1))
         slope = image.rescale[0] if image.rescale else 1.0
-        checks.extend(_declared(image.dataset, requantisation(inside, slope if slope > 0 else 1.0)))
+        slope = slope if slope > 0 else 1.0
+        checks.extend(_declared(image.dataset, requantisation(inside, slope, ints=ints if slope == 1.0 else None)))
         # Noise against the acquisition parameters.
         if self.noise_model is not None and not lossy:
             predicted = None if reformat else self.noise_model.predict(image.acquisition,
