@@ -98,10 +98,9 @@ def stored_values(pixels: np.ndarray, rescale: tuple[float, float] | None) -> np
     return out
 
 
-def fine_structure(v: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
+def fine_structure(v: np.ndarray) -> tuple[np.ndarray, int]:
     """The whole image's histogram over its envelope (1 where too sparse to tell; NaN where under half or over twice
-    it: a vendor's own gaps, the side of a pile-up) over the values read, and the first of them."""
-    v = v[valid]
+    it: a vendor's own gaps, the side of a pile-up) over the values read (``v``), and the first of them."""
     if v.size == 0:
         raise NotApplicable("no voxel at or above the air's value")
     lo, hi = int(v.min()), int(v.max())
@@ -340,7 +339,8 @@ class RegionCombDetector(Detector):
                                "of their own")
 
     def _analyse(self, v: np.ndarray, valid: np.ndarray, volume: bool) -> Finding:
-        if (ratio := half_even_ratio(v[valid])) is not None:
+        values = v[valid]
+        if (ratio := half_even_ratio(values, values.astype(np.int64))) is not None:  # integers: rounded already
             # every value of one parity is up to 3 times as frequent as its neighbours everywhere, which leaves the
             # test nothing to judge on most slices and one tile's chance comb on another (a Siemens slab of 2: 0.69)
             raise EvidenceLost(f"the values were averaged and rounded half to even (one parity {ratio:.1f} times as "
@@ -354,7 +354,8 @@ class RegionCombDetector(Detector):
             # loses 1.5-4 of 150-242)
             valid = valid.copy()
             valid[1:] &= v[1:] != v[:-1]
-        fine, lo = fine_structure(v, valid)
+            values = v[valid]
+        fine, lo = fine_structure(values)
         # counts are judged against the image's own clustering: a tile whose neighbouring voxels share values more
         # than the image's typical tile counts as fewer independent voxels
         clustering, typical = tile_clustering(v, valid, lo, fine.size, cell, depth)
