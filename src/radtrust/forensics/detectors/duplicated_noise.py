@@ -143,7 +143,7 @@ def noise_positions(r: np.ndarray, block: int = HASH_BLOCK) -> np.ndarray:
     """Where a hash of the residual ``r`` carries noise: at most two flat (zero-residual) pixels in the block, and
     not near the bottom/right edge (partial blocks)."""
     ny, nx = r.shape
-    flat = block_reduce((np.abs(r) < 1e-4).astype(np.uint8), block, np.add)
+    flat = block_reduce((np.abs(r) < 1e-4).view(np.uint8), block, np.add)
     usable = flat <= 2
     usable[ny - block + 1 :, :] = False
     usable[:, nx - block + 1 :] = False
