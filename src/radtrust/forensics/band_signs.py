@@ -91,7 +91,8 @@ def picture_positions(x: np.ndarray, r: np.ndarray, usable: np.ndarray, footprin
     span over PICTURE_RANGE grey levels, no plateau of one grey level near it, no value of ``r`` (the picture as
     the scale sees it: band-passed, or the fine residual) over EDGE robust scales (see the module docstring)."""
     # the same tiles for both scales' footprints: computed once per picture within a scan
-    hi, lo = reuse("tile-max", x, 0, lambda: _per_tile(x, np.maximum)), reuse("tile-min", x, 0, lambda: _per_tile(x, np.minimum))
+    hi = reuse("tile-max", x, 0, lambda: _per_tile(x, np.maximum))
+    lo = reuse("tile-min", x, 0, lambda: _per_tile(x, np.minimum))
     span = _footprint(hi, np.maximum, footprint) - _footprint(lo, np.minimum, footprint)
     plateau = _footprint(hi == lo, np.logical_or, footprint)
     usable = usable & _to_pixels((span <= PICTURE_RANGE) & ~plateau, x.shape, False)
