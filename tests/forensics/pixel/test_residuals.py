@@ -13,6 +13,8 @@ from radtrust.forensics.residuals import (
     block_reduce,
     block_sigma,
     dilate,
+    dilate_cross,
+    erode_cross,
     gaussian,
     gaussians,
     group_medians,
@@ -160,3 +162,15 @@ def test_group_medians_are_numpys_medians(dtype):
             assert got[g] == want and got.dtype == np.asarray(want).dtype
         else:
             assert np.isnan(got[g])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (9, 13), (64, 48)])
+@pytest.mark.parametrize("iterations", [1, 2, 4])
+def test_cross_erosion_and_dilation_are_scipys(shape, iterations):
+    """The body masks' morphology by shifted ANDs and ORs is SciPy's with its default cross and border, an opening
+    (erosion then dilation) included."""
+    rng = np.random.default_rng(iterations)
+    for m in (ndimage.gaussian_filter(rng.random(shape), 1.5) > 0.5, rng.random(shape) < 0.7, np.ones(shape, bool)):
+        assert np.array_equal(erode_cross(m, iterations), ndimage.binary_erosion(m, iterations=iterations))
+        assert np.array_equal(dilate_cross(m, iterations), ndimage.binary_dilation(m, iterations=iterations))
+        assert np.array_equal(dilate_cross(erode_cross(m)), ndimage.binary_opening(m, iterations=1))
