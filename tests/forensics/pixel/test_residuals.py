@@ -15,6 +15,7 @@ from radtrust.forensics.residuals import (
     dilate,
     dilate_cross,
     erode_cross,
+    fill_holes,
     gaussian,
     gaussians,
     group_medians,
@@ -174,3 +175,14 @@ def test_cross_erosion_and_dilation_are_scipys(shape, iterations):
         assert np.array_equal(erode_cross(m, iterations), ndimage.binary_erosion(m, iterations=iterations))
         assert np.array_equal(dilate_cross(m, iterations), ndimage.binary_dilation(m, iterations=iterations))
         assert np.array_equal(dilate_cross(erode_cross(m)), ndimage.binary_opening(m, iterations=1))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 13), (64, 48)])
+def test_fill_holes_is_scipys(shape):
+    rng = np.random.default_rng(sum(shape))
+    ring = np.zeros(shape, bool)
+    ring[1:-1, 1:-1] = True
+    ring[2:-2, 2:-2] = False  # a hole where there is room for one
+    for m in (ndimage.gaussian_filter(rng.random(shape), 1.5) > 0.45, rng.random(shape) < 0.6, ring,
+              np.ones(shape, bool), np.zeros(shape, bool)):
+        assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))

@@ -44,7 +44,7 @@ from scipy import ndimage as ndi
 from radtrust.errors import NotApplicable
 from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import dilate, dilate_cross, erode_cross, image_class, reuse
+from radtrust.forensics.residuals import dilate, dilate_cross, erode_cross, fill_holes, image_class, reuse
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
 
@@ -111,7 +111,7 @@ def _largest_region(hu: np.ndarray, step: int) -> np.ndarray:
     if n == 0:
         return np.zeros(small.shape, bool)
     sizes = np.bincount(lab.ravel())[1:]
-    return ndi.binary_fill_holes(lab == (1 + int(np.argmax(sizes))))
+    return fill_holes(lab == (1 + int(np.argmax(sizes))))
 
 
 def stored_range(image: Any) -> tuple[float, float] | None:
