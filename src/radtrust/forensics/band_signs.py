@@ -39,7 +39,7 @@ import functools
 
 import numpy as np
 
-from radtrust.forensics.residuals import block_reduce, gaussians, highpass, reuse, valid_mask
+from radtrust.forensics.residuals import block_reduce, gaussians, highpass, repeat_blocks, reuse, valid_mask
 
 STEP = 2  # sampling step of the band-passed image inside one hash block
 FOOTPRINT = 6 * STEP  # pixels one hash covers along each axis (11, rounded up)
@@ -77,15 +77,6 @@ def _footprint(per_tile: np.ndarray, op, footprint: int = FOOTPRINT) -> np.ndarr
     return block_reduce(per_tile, footprint // TILE + 1, op)
 
 
-def _to_pixels(tiles: np.ndarray, shape: tuple[int, int], fill: bool) -> np.ndarray:
-    """Each tile's value over its TILE x TILE pixels; ``fill`` past the last whole tile. Columns are repeated first,
-    then whole rows are written TILE times (a fifth of the time of repeating along both axes)."""
-    out = np.full(shape, fill, bool)
-    h, w = tiles.shape[0] * TILE, tiles.shape[1] * TILE
-    out[:h, :w].reshape(tiles.shape[0], TILE, w)[:] = np.repeat(tiles, TILE, axis=1)[:, None, :]
-    return out
-
-
 def picture_positions(x: np.ndarray, r: np.ndarray, usable: np.ndarray, footprint: int) -> np.ndarray:
     """Of ``usable``, the positions of an 8-bit picture whose ``footprint``-pixel square holds grain, not glyphs: no
     span over PICTURE_RANGE grey levels, no plateau of one grey level near it, no value of ``r`` (the picture as
@@ -95,13 +86,13 @@ def picture_positions(x: np.ndarray, r: np.ndarray, usable: np.ndarray, footprin
     lo = reuse("tile-min", x, 0, lambda: _per_tile(x, np.minimum))
     span = _footprint(hi, np.maximum, footprint) - _footprint(lo, np.minimum, footprint)
     plateau = _footprint(hi == lo, np.logical_or, footprint)
-    usable = usable & _to_pixels((span <= PICTURE_RANGE) & ~plateau, x.shape, False)
+    usable = usable & repeat_blocks((span <= PICTURE_RANGE) & ~plateau, TILE, x.shape, False)
     a = np.abs(r)
     sample = a[::7, ::7][usable[::7, ::7]]  # a median of every 49th pixel is as good and 20 times cheaper
     scale = 1.4826 * float(np.median(sample)) if sample.size else 0.0
     if scale > 0:  # lettering edges: the scale is the grain's where the rules above keep footprints
         edges = _footprint(_per_tile(a > EDGE * scale, np.logical_or), np.logical_or, footprint)
-        usable &= _to_pixels(~edges, x.shape, False)
+        usable &= repeat_blocks(~edges, TILE, x.shape, False)
     return usable
 
 

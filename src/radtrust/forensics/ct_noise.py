@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from radtrust.forensics.residuals import bin2d, erode_cross, local_range
+from radtrust.forensics.residuals import bin2d, erode_cross, local_range, repeat_blocks
 
 RESOURCE = "ct_noise_model.json"
 SHARP = re.compile(r"^(B[6-9]\d|H[6-9]\d|I[6-9]\d|U[6-9]\d|BR[6-9]\d|Q[6-9]\d)|BONE|LUNG|EDGE|SHARP|DETAIL|^YC|^YD|^L$|^D$|^E$",
@@ -53,13 +53,11 @@ def uniform_noise_sigma(hu: np.ndarray, lo: float = -150.0, hi: float = 150.0) -
     60 HU. Returns (sigma, pixels used).
     """
     x = np.asarray(hu, dtype=np.float32)
-    h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
     binned = bin2d(x, 2)  # the 2x2 mean, by the shared faster route (same values)
     smooth = ndi.uniform_filter(binned, 3)
     rng = local_range(smooth, 4)
     small = erode_cross((smooth > lo) & (smooth < hi) & (rng < 60.0))
-    mask = np.zeros(x.shape, bool)
-    mask[:h, :w] = np.repeat(np.repeat(small, 2, 0), 2, 1)
+    mask = repeat_blocks(small, 2, x.shape, False)
     n = int(mask.sum())
     if n < 500:
         return math.nan, n

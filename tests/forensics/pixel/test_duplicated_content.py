@@ -209,4 +209,4 @@ def test_picture_rules_on_tiles_are_scipys_filters_and_repeats():
         for fill in (False, True):
             want = np.full(pixels, fill)
             want[: shape[0] * 4, : shape[1] * 4] = np.kron(mask, np.ones((4, 4), bool))
-            assert np.array_equal(band_signs._to_pixels(mask, pixels, fill), want)
+            assert np.array_equal(band_signs.repeat_blocks(mask, 4, pixels, fill), want)

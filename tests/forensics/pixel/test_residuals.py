@@ -22,6 +22,7 @@ from radtrust.forensics.residuals import (
     highpass,
     local_range,
     logistic,
+    repeat_blocks,
     robust_z,
     valid_mask,
 )
@@ -186,3 +187,18 @@ def test_fill_holes_is_scipys(shape):
     for m in (ndimage.gaussian_filter(rng.random(shape), 1.5) > 0.45, rng.random(shape) < 0.6, ring,
               np.ones(shape, bool), np.zeros(shape, bool)):
         assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+
+
+@pytest.mark.parametrize("block", [1, 2, 4, 7])
+def test_repeat_blocks_paints_cells_cut_and_filled(block):
+    """Each cell over its block x block pixels, cells past the edge cut (a grid of ceil(n / block) cells, as the body
+    masks use) and pixels past the last cell filled (a grid of floor(n / block)), in the values' type."""
+    rng = np.random.default_rng(block)
+    for cells, shape in (((5, 6), (5 * block - 1, 6 * block - 1)), ((3, 4), (3 * block + 2, 4 * block + 3)),
+                         ((3, 4), (3 * block, 4 * block))):
+        for values in (rng.random(cells) < 0.5, rng.normal(0, 1, cells).astype(np.float32)):
+            big = np.kron(values, np.ones((block, block), values.dtype))[: shape[0], : shape[1]]
+            want = np.full(shape, 9, values.dtype)
+            want[: big.shape[0], : big.shape[1]] = big
+            got = repeat_blocks(values, block, shape, 9)
+            assert got.dtype == values.dtype and np.array_equal(got, want)

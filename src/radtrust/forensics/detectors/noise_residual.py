@@ -51,6 +51,7 @@ from radtrust.forensics.residuals import (
     logistic,
     median_last,
     quantisation_floor,
+    repeat_blocks,
     robust_scale,
     upsample_blocks,
     valid_mask,
@@ -95,9 +96,7 @@ def _plane_blocks(
         smooth = gaussian(coarse, EDGE_SMOOTH / 2, truncate=2.0)
         outside = smooth < OUTSIDE_HU
         if outside.any():
-            full = np.zeros(x.shape, dtype=bool)
-            full[: 2 * outside.shape[0], : 2 * outside.shape[1]] = outside.repeat(2, 0).repeat(2, 1)
-            valid = valid & ~dilate(full, OUTSIDE_GROW)
+            valid = valid & ~dilate(repeat_blocks(outside, 2, x.shape, False), OUTSIDE_GROW)
     residual = highpass(x)
     sigma = block_sigma(residual, valid, block)
     ny2, nx2 = coarse.shape

@@ -44,7 +44,15 @@ from scipy import ndimage as ndi
 from radtrust.errors import NotApplicable
 from radtrust.forensics.ct_noise import NoiseModel, uniform_noise_sigma
 from radtrust.forensics.detectors.base import Detector, Finding, Scope
-from radtrust.forensics.residuals import dilate, dilate_cross, erode_cross, fill_holes, image_class, reuse
+from radtrust.forensics.residuals import (
+    dilate,
+    dilate_cross,
+    erode_cross,
+    fill_holes,
+    image_class,
+    repeat_blocks,
+    reuse,
+)
 from radtrust.io.dicom import not_hounsfield
 from radtrust.io.lossy import lossy_reason
 
@@ -87,8 +95,8 @@ def _inner(hu: np.ndarray) -> tuple[int, np.ndarray, np.ndarray | None]:
 
 def _up(m: np.ndarray, step: int, shape: tuple[int, ...]) -> np.ndarray:
     """Each grid pixel over its step x step pixels (the grid has ceil(n / step) of them, enough), read-only."""
-    if step != 1:  # columns first, then whole rows: 16 times faster than a broadcast 4D view reshaped (0.08 to 1.3 ms)
-        m = np.repeat(np.repeat(m, step, axis=1), step, axis=0)[: shape[0], : shape[1]]
+    if step != 1:
+        m = repeat_blocks(m, step, shape)
     m.setflags(write=False)
     return m
 

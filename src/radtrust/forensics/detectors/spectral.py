@@ -35,6 +35,7 @@ from radtrust.forensics.residuals import (
     image_class,
     logistic,
     median_last,
+    repeat_blocks,
     robust_scale,
     valid_mask,
 )
@@ -276,10 +277,7 @@ def _regional(z: np.ndarray) -> np.ndarray:
 
 
 def _paint_blocks(values: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(shape, np.float32)
-    big = np.repeat(np.repeat(values.astype(np.float32), block, 0), block, 1)
-    out[: big.shape[0], : big.shape[1]] = big
-    return out
+    return repeat_blocks(values.astype(np.float32), block, shape)  # NaN kept, unlike upsample_blocks
 
 
 def _slice(k: int, pixels: np.ndarray) -> str:
