@@ -254,32 +254,28 @@ def erode_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     """``ndimage.binary_erosion(mask, iterations=iterations)`` of a 2D mask: SciPy's default structure (a pixel and
     its 4 neighbours) and border (outside counts as False, so the border's pixels go), by shifted ANDs. The same
     mask in a tenth of SciPy's time on the small grids the body masks use (256 x 256: 1.2 -> 0.1 ms)."""
-    m = np.asarray(mask, dtype=bool)
-    if m.ndim != 2 or iterations < 1:
-        return ndimage.binary_erosion(m, iterations=iterations)
-    for _ in range(iterations):
-        src, m = m, m.copy()
-        m[1:] &= src[:-1]
-        m[:-1] &= src[1:]
-        m[:, 1:] &= src[:, :-1]
-        m[:, :-1] &= src[:, 1:]
-        m[0] = m[-1] = False
-        m[:, 0] = m[:, -1] = False
-    return m
+    return _cross(mask, iterations, np.logical_and, ndimage.binary_erosion)
 
 
 def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     """``ndimage.binary_dilation(mask, iterations=iterations)`` of a 2D mask (the 4-neighbour cross, nothing grown in
     from outside), by shifted ORs; :func:`erode_cross` then this is SciPy's ``binary_opening``."""
+    return _cross(mask, iterations, np.logical_or, ndimage.binary_dilation)
+
+
+def _cross(mask: np.ndarray, iterations: int, op, scipy_op) -> np.ndarray:  # noqa: ANN001 - ufunc, SciPy's function
     m = np.asarray(mask, dtype=bool)
-    if m.ndim != 2 or iterations < 1:
-        return ndimage.binary_dilation(m, iterations=iterations)
+    if m.ndim != 2 or iterations < 1:  # volumes, and SciPy's "until nothing changes"
+        return scipy_op(m, iterations=iterations)
     for _ in range(iterations):
         src, m = m, m.copy()
-        m[1:] |= src[:-1]
-        m[:-1] |= src[1:]
-        m[:, 1:] |= src[:, :-1]
-        m[:, :-1] |= src[:, 1:]
+        op(m[1:], src[:-1], out=m[1:])
+        op(m[:-1], src[1:], out=m[:-1])
+        op(m[:, 1:], src[:, :-1], out=m[:, 1:])
+        op(m[:, :-1], src[:, 1:], out=m[:, :-1])
+        if op is np.logical_and:  # the outside is False: the border's pixels lose a neighbour
+            m[0] = m[-1] = False
+            m[:, 0] = m[:, -1] = False
     return m
 
 
